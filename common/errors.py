@@ -1,0 +1,83 @@
+"""Expected failures as typed errors.
+
+Each carries an HTTP status, a machine-readable ``code`` and a message a person can act
+on. One handler on the server turns them into JSON; the desk shows the same message in a
+dialog. An expected conflict is therefore a 4xx with words, never a 500 with a trace.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+
+
+class WrongCredentials(NotAuthenticated):
+    code = "wrong_credentials"
+
+
+class DeviceTokenExpired(NotAuthenticated):
+    code = "device_token_expired"
+
+
+class SessionExpired(NotAuthenticated):
+    code = "session_expired"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class UpgradeRequired(DomainError):
+    status = 426
+    code = "upgrade_required"
+
+
+ERRORS_BY_CODE: dict[str, type[DomainError]] = {
+    cls.code: cls
+    for cls in (
+        DomainError,
+        InvalidInput,
+        NotAuthenticated,
+        WrongCredentials,
+        DeviceTokenExpired,
+        SessionExpired,
+        Forbidden,
+        NotFound,
+        Conflict,
+        UpgradeRequired,
+    )
+}
+
+
+def error_from_code(code: str, message: str) -> DomainError:
+    """Rebuild a typed error from the ``{code, message}`` body the server sends."""
+    return ERRORS_BY_CODE.get(code, DomainError)(message)

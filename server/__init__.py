@@ -1,0 +1,1 @@
+"""The Clinicdesk server: single source of truth for every clinic."""

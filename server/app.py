@@ -1,0 +1,61 @@
+"""The application factory: settings in, a ready ASGI app out."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
+from common.errors import DomainError
+from server.auth.endpoints import router as auth_router
+from server.changefeed.endpoints import router as changefeed_router
+from server.config import Settings, get_settings
+from server.db import make_engine, make_sessionmaker, migrate
+from server.patients.endpoints import router as patients_router
+from server.scheduling.endpoints import router as scheduling_router
+from sync.protocol import API_PREFIX, ErrorBody
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    if run_migrations:
+        migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+
+    app = FastAPI(title="Clinicdesk", version="0.1.0")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+
+    for router in (auth_router, changefeed_router, patients_router, scheduling_router):
+        app.include_router(router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'][1:]) or 'request'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return _error(422, "invalid", f"Some of what was sent is not valid — {problems}.")

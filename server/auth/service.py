@@ -1,0 +1,114 @@
+"""Enrollment, sign-in and resolving a request's credentials to an ``AuthContext``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import DeviceTokenExpired, NotAuthenticated, SessionExpired, WrongCredentials
+from server.auth.context import AuthContext
+from server.auth.security import hash_token, new_token, verify_password
+from server.clinics import repository as clinics
+from server.clinics.models import Clinic
+from server.config import Settings
+from server.db import utcnow
+from server.staff.models import Device, StaffSession, StaffUser
+
+WRONG_CREDENTIALS = "The e-mail address or password is not right. Check them and try again."
+
+
+def _authenticate(session: Session, clinic: Clinic | None, email: str, password: str) -> StaffUser:
+    staff = None
+    if clinic is not None:
+        staff = session.scalar(
+            select(StaffUser).where(
+                StaffUser.clinic_id == clinic.id,
+                StaffUser.email == email.strip().lower(),
+                StaffUser.active.is_(True),
+            )
+        )
+    # Always verify (against a dummy hash when there is no such user) so timing does not
+    # tell an attacker which clinics and addresses exist.
+    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
+        raise WrongCredentials(WRONG_CREDENTIALS)
+    return staff
+
+
+def enroll_device(
+    session: Session, settings: Settings, *, clinic_slug: str, email: str, password: str, name: str
+) -> tuple[Device, str, Clinic, StaffUser]:
+    """A staff login enrolls a workstation; the plain token is returned exactly once."""
+    clinic = clinics.by_slug(session, clinic_slug)
+    staff = _authenticate(session, clinic, email, password)
+    assert clinic is not None
+    token = new_token()
+    device = Device(
+        clinic_id=clinic.id,
+        name=name,
+        token_hash=hash_token(token),
+        enrolled_by_id=staff.id,
+        expires_at=utcnow() + timedelta(days=settings.device_token_days),
+    )
+    session.add(device)
+    session.flush()
+    return device, token, clinic, staff
+
+
+def device_for_token(session: Session, token: str) -> Device:
+    device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
+    if device is None:
+        raise NotAuthenticated(
+            "This workstation is not enrolled with the server. Sign in to enroll it."
+        )
+    if device.revoked_at is not None or device.expires_at <= utcnow():
+        raise DeviceTokenExpired(
+            "This workstation's enrollment has expired or was revoked. "
+            "Sign in again to re-enroll it."
+        )
+    device.last_seen_at = utcnow()
+    return device
+
+
+def sign_in(
+    session: Session, settings: Settings, *, device: Device, email: str, password: str
+) -> tuple[StaffSession, str, Clinic, StaffUser]:
+    """A staff member signs in on an enrolled device of their own clinic."""
+    clinic = session.get(Clinic, device.clinic_id)
+    staff = _authenticate(session, clinic, email, password)
+    assert clinic is not None
+    token = new_token()
+    staff_session = StaffSession(
+        clinic_id=clinic.id,
+        token_hash=hash_token(token),
+        staff_id=staff.id,
+        device_id=device.id,
+        expires_at=utcnow() + timedelta(hours=settings.session_hours),
+    )
+    session.add(staff_session)
+    session.flush()
+    return staff_session, token, clinic, staff
+
+
+def context_for_session_token(session: Session, token: str) -> AuthContext:
+    found = session.execute(
+        select(StaffSession, StaffUser)
+        .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+        .where(StaffSession.token_hash == hash_token(token))
+    ).first()
+    if found is None:
+        raise NotAuthenticated("You are not signed in. Sign in again.")
+    staff_session, staff = found
+    if staff_session.ended_at or staff_session.expires_at <= utcnow() or not staff.active:
+        raise SessionExpired("Your session has ended. Sign in again.")
+    return AuthContext(
+        clinic_id=staff_session.clinic_id,
+        device_id=staff_session.device_id,
+        staff_id=staff.id,
+        role=staff.role,
+    )
+
+
+def context_for_device(device: Device) -> AuthContext:
+    return AuthContext(clinic_id=device.clinic_id, device_id=device.id, staff_id=None, role=None)

@@ -1,0 +1,1 @@
+"""The change feed desks pull from: per-clinic versions, tombstones, paged reads."""

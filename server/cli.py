@@ -1,0 +1,160 @@
+"""``clinicdesk``: one command for the server, the demo and the desktop.
+
+``clinicdesk desktop`` hands over to ``python -m desktop`` by replacing this process, so
+the server package never imports desktop code (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.errors import DomainError
+from common.roles import Role
+
+DEMO_CREDENTIALS_FILE = Path("var") / "demo-credentials.json"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except DomainError as exc:
+        print(f"clinicdesk: {exc.message}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinicdesk", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server (applies migrations first)")
+    serve.add_argument("--host", help="bind address (default CLINICDESK_BIND_HOST)")
+    serve.add_argument("--port", type=int, help="port (default CLINICDESK_BIND_PORT)")
+    serve.set_defaults(handler=_serve)
+
+    seed = commands.add_parser("seed-demo", help="create the demo clinic unless it exists")
+    seed.set_defaults(handler=_seed_demo)
+
+    clinic = commands.add_parser("create-clinic", help="add a clinic (a tenant)")
+    clinic.add_argument("--slug", required=True, help="short name, e.g. riverside-physio")
+    clinic.add_argument("--name", required=True)
+    clinic.add_argument("--time-zone", required=True, help="IANA name, e.g. Europe/London")
+    clinic.set_defaults(handler=_create_clinic)
+
+    user = commands.add_parser("create-user", help="add a staff user to a clinic")
+    user.add_argument("--clinic", required=True, help="the clinic's short name")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True, help="display name")
+    user.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.set_defaults(handler=_create_user)
+
+    desktop = commands.add_parser("desktop", help="open the front-desk program")
+    desktop.add_argument("rest", nargs=argparse.REMAINDER, help="options for the desktop")
+    desktop.set_defaults(handler=_desktop)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.config import get_settings
+
+    settings = get_settings()
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.bind_host,
+        port=args.port or settings.bind_port,
+        log_level="info",
+    )
+    return 0
+
+
+def _session_factory() -> sessionmaker[Session]:
+    from server.config import get_settings
+    from server.db import make_engine, make_sessionmaker, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    return make_sessionmaker(make_engine(settings.database_url))
+
+
+def _seed_demo(_args: argparse.Namespace) -> int:
+    import server.changefeed.versioning  # noqa: F401  - versions for the seeded rows
+    from server.db import transaction
+    from server.demo import DEMO_LOGINS, seed_demo
+
+    with transaction(_session_factory()) as session:
+        clinic, created = seed_demo(session, today=date.today())
+        slug, name = clinic.slug, clinic.name
+    print(f"{'Created' if created else 'Already there'}: {name} (clinic short name '{slug}')")
+    for login in DEMO_LOGINS:
+        print(f"  {login.role.label:<13} {login.email}  password: {login.password}")
+    DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_CREDENTIALS_FILE.write_text(
+        json.dumps(
+            {"clinic": slug, "email": DEMO_LOGINS[0].email, "password": DEMO_LOGINS[0].password}
+        )
+    )
+    return 0
+
+
+def _create_clinic(args: argparse.Namespace) -> int:
+    from server.clinics.service import create_clinic
+    from server.db import transaction
+
+    with transaction(_session_factory()) as session:
+        clinic = create_clinic(session, slug=args.slug, name=args.name, time_zone=args.time_zone)
+        print(f"Created clinic {clinic.name!r} ({clinic.slug}, {clinic.time_zone}).")
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from common.errors import NotFound
+    from server.clinics import repository as clinics
+    from server.db import transaction
+    from server.staff.service import create_staff_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password for the new user: ")
+    with transaction(_session_factory()) as session:
+        clinic = clinics.by_slug(session, args.clinic)
+        if clinic is None:
+            raise NotFound(f"There is no clinic with the short name {args.clinic!r}.")
+        user = create_staff_user(
+            session,
+            clinic,
+            email=args.email,
+            display_name=args.name,
+            password=password,
+            role=Role(args.role),
+        )
+        print(f"Created {user.role.label.lower()} {user.email} at {clinic.name}.")
+    return 0
+
+
+def _desktop(args: argparse.Namespace) -> int:
+    rest = [a for a in args.rest if a != "--"]
+    os.execv(sys.executable, [sys.executable, "-m", "desktop", *rest])  # noqa: S606
+    return 0  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

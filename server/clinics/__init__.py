@@ -1,0 +1,1 @@
+"""Clinics: the tenants. Everything else belongs to exactly one."""

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import RecordBase
+
+
+class Clinic(RecordBase):
+    """A tenant. ``sync_version`` is its change counter; ``dataset_epoch`` its feed's
+    generation (bumped when desks must download everything again)."""
+
+    __tablename__ = "clinics"
+
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    sync_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    dataset_epoch: Mapped[int] = mapped_column(default=1)

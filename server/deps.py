@@ -1,0 +1,89 @@
+"""Request dependencies, defined once as ``Annotated`` aliases and used everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from common.errors import NotAuthenticated, UpgradeRequired
+from server.auth import service as auth
+from server.auth.context import AuthContext
+from server.config import Settings
+from server.staff.models import Device
+from sync.protocol import DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns (before the
+    response is sent, so a failed commit is the caller's error), rolled back on error."""
+    with request.app.state.sessionmaker() as session, session.begin():
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def check_protocol(
+    protocol: Annotated[str | None, Header(alias=PROTOCOL_HEADER)] = None,
+) -> None:
+    """Desks send their protocol version; ones we no longer speak are told to upgrade."""
+    if protocol is None:
+        return
+    if not protocol.isdigit() or int(protocol) not in (PROTOCOL_VERSION, PROTOCOL_VERSION - 1):
+        raise UpgradeRequired(
+            "This version of Clinicdesk is too old for the server. Install the current version."
+        )
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+def enrolled_device(
+    session: SessionDep,
+    device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
+) -> Device:
+    if not device_token:
+        raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
+    return auth.device_for_token(session, device_token)
+
+
+def staff_context(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> AuthContext:
+    token = _bearer(authorization)
+    if token is None:
+        raise NotAuthenticated("You are not signed in. Sign in again.")
+    return auth.context_for_session_token(session, token)
+
+
+def sync_context(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
+) -> AuthContext:
+    """The change feed accepts a signed-in staff session or, so the desk's cache stays
+    fresh while nobody is signed in, the workstation's own device token."""
+    token = _bearer(authorization)
+    if token is not None:
+        return auth.context_for_session_token(session, token)
+    if device_token:
+        return auth.context_for_device(auth.device_for_token(session, device_token))
+    raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
+
+
+DeviceDep = Annotated[Device, Depends(enrolled_device)]
+StaffContext = Annotated[AuthContext, Depends(staff_context)]
+SyncContext = Annotated[AuthContext, Depends(sync_context)]

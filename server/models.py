@@ -1,0 +1,20 @@
+"""Every table, imported in one place so ``Base.metadata`` is complete (for Alembic)."""
+
+from server.audit.models import AuditEvent
+from server.clinics.models import Clinic
+from server.db import Base
+from server.patients.models import Patient
+from server.scheduling.models import Appointment, Provider
+from server.staff.models import Device, StaffSession, StaffUser
+
+__all__ = [
+    "Appointment",
+    "AuditEvent",
+    "Base",
+    "Clinic",
+    "Device",
+    "Patient",
+    "Provider",
+    "StaffSession",
+    "StaffUser",
+]

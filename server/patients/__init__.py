@@ -1,0 +1,1 @@
+"""Patients of a clinic. Never hard-deleted; every read is audited."""

@@ -1,0 +1,1 @@
+"""Staff users, enrolled workstations (devices) and sign-in sessions."""

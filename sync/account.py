@@ -1,0 +1,118 @@
+"""Signing a staff member in on this workstation, online or offline.
+
+Online: enroll the workstation if it has no device token (or its token expired), then
+sign in; the password's argon2 verifier is kept in the encrypted store. Offline: the same
+person can sign in against that verifier and work from the local copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from common.errors import DeviceTokenExpired, NotAuthenticated
+from sync import keys
+from sync.client import ServerClient, ServerUnreachable, normalise_server_url
+from sync.protocol import ClinicInfo, StaffInfo
+from sync.store import Store
+
+
+@dataclass(frozen=True)
+class Desk:
+    """A signed-in desk: its store, who is at it, and how to reach the server."""
+
+    store: Store
+    staff: StaffInfo
+    server_url: str
+    clinic_slug: str
+    clinic_name: str
+    online: bool
+    session_token: str | None
+
+
+def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
+    """One store per (server, clinic), so two clinics never share a cache."""
+    digest = hashlib.sha256(f"{server_url}#{clinic}".encode()).hexdigest()[:16]
+    return data_dir / f"desk-{digest}.db"
+
+
+def open_store(data_dir: Path, server_url: str, clinic: str) -> Store:
+    path = store_path(data_dir, server_url, clinic)
+    return Store.open(path, keys.store_key(path))
+
+
+def sign_in(
+    data_dir: Path,
+    server_url: str,
+    clinic: str,
+    email: str,
+    password: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> Desk:
+    url = normalise_server_url(server_url)
+    clinic = clinic.strip().lower()
+    keys.require_secure_keyring()
+    client = ServerClient(url, transport=transport)
+    try:
+        try:
+            staff, clinic_info, token = _sign_in_online(client, url, clinic, email, password)
+        except ServerUnreachable:
+            return _sign_in_offline(data_dir, url, clinic, email, password)
+    finally:
+        client.close()
+    store = open_store(data_dir, url, clinic)
+    store.remember_login(email, password, staff)
+    store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
+    return Desk(store, staff, url, clinic, clinic_info.name, online=True, session_token=token)
+
+
+def _sign_in_online(
+    client: ServerClient, url: str, clinic: str, email: str, password: str
+) -> tuple[StaffInfo, ClinicInfo, str]:
+    client.device_token = keys.device_token(url, clinic)
+    if client.device_token is not None:
+        try:
+            answer = client.sign_in(email, password)
+            return answer.staff, answer.clinic, answer.session_token
+        except (DeviceTokenExpired, NotAuthenticated):
+            # The enrollment lapsed or was revoked: this login re-enrolls the workstation.
+            keys.forget_device_token(url, clinic)
+    enrolled = client.enroll(clinic, email, password, socket.gethostname() or "workstation")
+    keys.save_device_token(url, clinic, enrolled.device_token)
+    client.device_token = enrolled.device_token
+    answer = client.sign_in(email, password)
+    return answer.staff, answer.clinic, answer.session_token
+
+
+def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password: str) -> Desk:
+    path = store_path(data_dir, url, clinic)
+    if not path.exists():
+        raise ServerUnreachable(
+            f"Can't reach the server at {url}, and this workstation has no local copy of "
+            "that clinic yet. Check the address and the internet connection."
+        )
+    store = Store.open(path, keys.store_key(path))
+    staff = store.check_login(email, password)
+    if staff is None:
+        store.close()
+        raise ServerUnreachable(
+            f"Can't reach the server at {url}. Offline, only staff who signed in on this "
+            "workstation before can sign in, with the password they used then."
+        )
+    name = store.get_meta("clinic_name") or clinic
+    return Desk(store, staff, url, clinic, name, online=False, session_token=None)
+
+
+def sync_client(desk: Desk, transport: httpx.BaseTransport | None = None) -> ServerClient:
+    """A client for background sync, authenticated as the workstation itself."""
+    return ServerClient(
+        desk.server_url,
+        device_token=keys.device_token(desk.server_url, desk.clinic_slug),
+        session_token=desk.session_token,
+        transport=transport,
+    )

@@ -1,0 +1,168 @@
+"""The desk's HTTP client for the server API.
+
+Every failure leaves here as a ``DomainError`` whose message a receptionist can act on:
+a bad address, a server that does not answer, wrong credentials, an expired enrollment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from common.errors import DomainError, InvalidInput, error_from_code
+from sync.protocol import (
+    API_PREFIX,
+    DEVICE_TOKEN_HEADER,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    ChangesPage,
+    Cursor,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    SignInRequest,
+    SignInResponse,
+)
+
+M = TypeVar("M", bound=BaseModel)
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+class ServerUnreachable(DomainError):
+    status = 503
+    code = "server_unreachable"
+
+
+class NotAClinicdeskServer(DomainError):
+    status = 502
+    code = "not_clinicdesk"
+
+
+def normalise_server_url(text: str) -> str:
+    """``clinic.example.com`` → ``https://clinic.example.com``; nonsense is refused."""
+    candidate = text.strip()
+    if candidate and "://" not in candidate:
+        candidate = "https://" + candidate
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or " " in candidate
+        or parts.query
+        or parts.fragment
+    ):
+        raise InvalidInput(
+            f"{text.strip() or 'An empty address'!r} is not a server address. "
+            "Use the form https://clinic.example.com (or http://127.0.0.1:8765 for the demo)."
+        )
+    host = parts.hostname + (f":{port}" if port else "")
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+
+
+class ServerClient:
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        device_token: str | None = None,
+        session_token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.server_url = normalise_server_url(server_url)
+        self.device_token = device_token
+        self.session_token = session_token
+        self._http = httpx.Client(
+            base_url=self.server_url + API_PREFIX,
+            timeout=TIMEOUT,
+            transport=transport,
+            headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- calls --------------------------------------------------------------------------
+
+    def enroll(self, clinic: str, email: str, password: str, device_name: str) -> EnrollResponse:
+        body = _valid(
+            EnrollRequest,
+            clinic=clinic.strip().lower(),
+            email=email.strip(),
+            password=password,
+            device_name=device_name,
+        )
+        return self._call("POST", "/devices", EnrollResponse, json=body.model_dump())
+
+    def sign_in(self, email: str, password: str) -> SignInResponse:
+        body = _valid(SignInRequest, email=email.strip(), password=password)
+        return self._call("POST", "/sessions", SignInResponse, json=body.model_dump())
+
+    def changes(self, cursor: Cursor, limit: int | None = None) -> ChangesPage:
+        params: dict[str, str | int] = {"cursor": str(cursor)}
+        if limit is not None:
+            params["limit"] = limit
+        return self._call("GET", "/sync/changes", ChangesPage, params=params)
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {}
+        if self.device_token:
+            headers[DEVICE_TOKEN_HEADER] = self.device_token
+        if self.session_token:
+            headers["Authorization"] = f"Bearer {self.session_token}"
+        return headers
+
+    def _call(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        try:
+            response = self._http.request(method, path, headers=self._headers(), **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(
+                f"The server at {self.server_url} did not answer in time. The desk keeps "
+                "working from its local copy and will try again."
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                f"Can't reach the server at {self.server_url}. Check the address and the "
+                "internet connection; the desk keeps working from its local copy."
+            ) from exc
+        if response.is_success:
+            try:
+                return model.model_validate_json(response.content)
+            except ValidationError as exc:
+                raise NotAClinicdeskServer(self._not_ours()) from exc
+        raise self._error(response)
+
+    def _error(self, response: httpx.Response) -> DomainError:
+        try:
+            body = ErrorBody.model_validate_json(response.content)
+        except ValidationError:
+            if response.status_code >= 500:
+                return ServerUnreachable(
+                    f"The server at {self.server_url} had a problem (HTTP "
+                    f"{response.status_code}). The desk keeps working and will try again."
+                )
+            return NotAClinicdeskServer(self._not_ours())
+        return error_from_code(body.code, body.message)
+
+    def _not_ours(self) -> str:
+        return (
+            f"{self.server_url} answers, but it is not a Clinicdesk server this program can "
+            "talk to. Check the address."
+        )
+
+
+def _valid(model: type[M], **fields: Any) -> M:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        names = ", ".join(str(e["loc"][0]).replace("_", " ") for e in exc.errors())
+        raise InvalidInput(f"Please check: {names}.") from exc

@@ -1,0 +1,181 @@
+"""Messages of the sync protocol (DESIGN.md §4), shared by the desk and the server.
+
+Versioned: every request carries ``PROTOCOL_HEADER``. Records are what a desk is allowed
+to cache; secrets (password and token hashes) have no field here, so they cannot leak
+through a sync by accident.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from common.appointments import AppointmentSource, AppointmentStatus
+from common.roles import Role
+
+PROTOCOL_VERSION = 1
+PROTOCOL_HEADER = "X-Clinicdesk-Protocol"
+DEVICE_TOKEN_HEADER = "X-Clinicdesk-Device"  # noqa: S105 - a header name
+API_PREFIX = "/api/v1"
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 5000
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# --- errors ------------------------------------------------------------------
+
+
+class ErrorBody(Message):
+    """Body of every 4xx: a machine-readable code and words a person can act on."""
+
+    code: str
+    message: str
+
+
+# --- enrollment and sign-in ----------------------------------------------------
+
+
+class ClinicInfo(Message):
+    id: uuid.UUID
+    slug: str
+    name: str
+    time_zone: str
+
+
+class StaffInfo(Message):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+
+
+class EnrollRequest(Message):
+    clinic: Slug
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    device_name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+
+
+class EnrollResponse(Message):
+    device_id: uuid.UUID
+    device_token: str
+    expires_at: AwareDatetime
+    clinic: ClinicInfo
+    staff: StaffInfo
+
+
+class SignInRequest(Message):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class SignInResponse(Message):
+    session_token: str
+    expires_at: AwareDatetime
+    staff: StaffInfo
+    clinic: ClinicInfo
+
+
+# --- change feed -------------------------------------------------------------------
+
+
+class Record(Message):
+    id: uuid.UUID
+    version: int
+
+
+class ProviderRecord(Record):
+    display_name: str
+    colour: str
+    active: bool
+
+
+class PatientRecord(Record):
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    phone: str | None
+    email: str | None
+
+
+class AppointmentRecord(Record):
+    provider_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    status: AppointmentStatus
+    source: AppointmentSource
+
+
+Entity = Literal["providers", "patients", "appointments"]
+
+
+class Tombstone(Message):
+    entity: Entity
+    id: uuid.UUID
+    version: int
+
+
+class ChangesPage(Message):
+    """One page of ``changes since cursor``.
+
+    The desk applies the page and stores ``next_cursor`` in one local transaction, so a
+    crash between pages repeats at most one page and never skips one.
+    """
+
+    next_cursor: str
+    has_more: bool
+    # True when the desk's cursor is from an older dataset epoch: the desk drops its
+    # cached records (never its outbox) before applying this page.
+    reset: bool = False
+    server_time: AwareDatetime
+    providers: list[ProviderRecord] = Field(default_factory=list)
+    patients: list[PatientRecord] = Field(default_factory=list)
+    appointments: list[AppointmentRecord] = Field(default_factory=list)
+    tombstones: list[Tombstone] = Field(default_factory=list)
+
+    @property
+    def row_count(self) -> int:
+        return (
+            len(self.providers) + len(self.patients) + len(self.appointments) + len(self.tombstones)
+        )
+
+
+# --- cursors -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a desk is in its clinic's change feed.
+
+    ``epoch`` names the dataset generation: when the server resets a clinic's feed (for
+    example after purging old tombstones) it bumps the epoch, and a cursor from an older
+    epoch means "download everything again".
+    """
+
+    epoch: int
+    version: int
+
+    @classmethod
+    def start(cls) -> Cursor:
+        return cls(epoch=0, version=0)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        """Read ``"epoch.version"``; raise ``ValueError`` on anything else."""
+        epoch_text, sep, version_text = text.partition(".")
+        if not sep or not epoch_text.isdigit() or not version_text.isdigit():
+            raise ValueError(f"not a sync cursor: {text!r}")
+        return cls(epoch=int(epoch_text), version=int(version_text))
+
+    def __str__(self) -> str:
+        return f"{self.epoch}.{self.version}"
