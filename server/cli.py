@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -100,7 +99,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
     from server.demo import DEMO_LOGINS, seed_demo
 
     with transaction(_session_factory()) as session:
-        clinic, created = seed_demo(session, today=date.today())
+        clinic, created = seed_demo(session)
         slug, name = clinic.slug, clinic.name
     print(f"{'Created' if created else 'Already there'}: {name} (clinic short name '{slug}')")
     for login in DEMO_LOGINS:

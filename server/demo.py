@@ -53,12 +53,21 @@ LAST_NAMES = (
     "Smith Jones Taylor Brown Williams Wilson Johnson Davies Patel Wright Robinson Thompson "
     "Evans Walker White Roberts Green Hall Wood Jackson Clarke Khan Lewis Hughes Edwards Nowak"
 ).split()
-DAY_START, DAY_END = time(9, 0), time(17, 0)
+# Open every day, so the demo diary is never empty: long weekdays, short weekends.
+WEEKDAY_HOURS = (time(9, 0), time(17, 0))
+WEEKEND_HOURS = (time(10, 0), time(14, 0))
 SLOT = timedelta(minutes=30)
 
 
-def seed_demo(session: Session, *, today: date, rng_seed: int = 7) -> tuple[Clinic, bool]:
-    """Create the demo clinic unless it exists. Returns the clinic and whether it was made."""
+def seed_demo(
+    session: Session, *, today: date | None = None, rng_seed: int = 7
+) -> tuple[Clinic, bool]:
+    """Create the demo clinic unless it exists. Returns the clinic and whether it was made.
+
+    ``today`` defaults to today in the clinic's own time zone, which is the day its diary
+    opens on.
+    """
+    today = today or datetime.now(ZoneInfo(DEMO_TIME_ZONE)).date()
     existing = clinics.by_slug(session, DEMO_SLUG)
     if existing is not None:
         return existing, False
@@ -106,7 +115,7 @@ def _appointments(
     rng: random.Random,
     today: date,
 ) -> list[Appointment]:
-    """Weekdays from two weeks back to two weeks ahead, about two thirds of slots filled.
+    """From two weeks back to two weeks ahead, about two thirds of slots filled.
 
     Slots never overlap within a provider, so the demo honours the booking guarantee.
     """
@@ -114,11 +123,10 @@ def _appointments(
     made: list[Appointment] = []
     for offset in range(-14, 14):
         day = today + timedelta(days=offset)
-        if day.weekday() >= 5:
-            continue
+        opens, closes = WEEKEND_HOURS if day.weekday() >= 5 else WEEKDAY_HOURS
         for provider in providers:
-            start = datetime.combine(day, DAY_START, tzinfo=zone)
-            end_of_day = datetime.combine(day, DAY_END, tzinfo=zone)
+            start = datetime.combine(day, opens, tzinfo=zone)
+            end_of_day = datetime.combine(day, closes, tzinfo=zone)
             while start + SLOT <= end_of_day:
                 length = SLOT * rng.choice((1, 1, 1, 2))
                 if start + length > end_of_day:

@@ -1,0 +1,72 @@
+"""Start the desk: check the keyring, sign in, open the main window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from common.errors import DomainError
+from desktop.config import SYNC_INTERVAL_SECONDS, SignInDefaults, data_dir
+from desktop.mainwindow import MainWindow
+from desktop.signin import SignInDialog
+from desktop.tasks import TaskRunner
+from sync import keys
+from sync.account import sync_client
+from sync.engine import SyncEngine
+
+
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="clinicdesk desktop")
+    parser.add_argument("--server", help="server address, e.g. https://clinic.example.com")
+    parser.add_argument("--clinic", help="the clinic's short name")
+    parser.add_argument("--email", help="e-mail address to sign in with")
+    parser.add_argument(
+        "--demo-credentials",
+        type=Path,
+        help="sign in at once with the demo login written by 'clinicdesk seed-demo'",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Clinicdesk")
+    app.setApplicationName("Clinicdesk")
+
+    try:
+        keys.require_secure_keyring()
+    except DomainError as exc:
+        QMessageBox.critical(None, "Clinicdesk cannot start", exc.message)
+        return 1
+
+    defaults = SignInDefaults.load()
+    defaults.server_url = args.server or defaults.server_url
+    defaults.clinic = args.clinic or defaults.clinic
+    defaults.email = args.email or defaults.email
+    runner = TaskRunner()
+    dialog = SignInDialog(runner, data_dir(), defaults)
+    if args.demo_credentials:
+        demo = json.loads(args.demo_credentials.read_text())
+        dialog.clinic.setText(demo["clinic"])
+        dialog.email.setText(demo["email"])
+        dialog.password.setText(demo["password"])
+        dialog.submit()
+    if dialog.exec() != QDialog.DialogCode.Accepted or dialog.desk is None:
+        runner.shutdown()
+        return 0
+
+    desk = dialog.desk
+    window = MainWindow(
+        desk, runner, SyncEngine(desk.store, sync_client(desk)), SYNC_INTERVAL_SECONDS
+    )
+    window.show()
+    code = app.exec()
+    runner.shutdown()
+    desk.store.close()
+    return int(code)

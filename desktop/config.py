@@ -1,0 +1,48 @@
+"""Where the desk keeps its files and which server it talks to, declared once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+DEFAULT_SERVER = "http://127.0.0.1:8765"
+SYNC_INTERVAL_SECONDS = 15
+
+
+@dataclass
+class SignInDefaults:
+    """What the sign-in dialog starts with: last time's answers, minus the password."""
+
+    server_url: str = DEFAULT_SERVER
+    clinic: str = ""
+    email: str = ""
+
+    @classmethod
+    def load(cls) -> SignInDefaults:
+        settings = QSettings()
+        return cls(
+            server_url=str(
+                settings.value("signin/server_url", os.environ.get("CLINICDESK_SERVER_URL"))
+                or DEFAULT_SERVER
+            ),
+            clinic=str(settings.value("signin/clinic", "") or ""),
+            email=str(settings.value("signin/email", "") or ""),
+        )
+
+    def save(self) -> None:
+        settings = QSettings()
+        settings.setValue("signin/server_url", self.server_url)
+        settings.setValue("signin/clinic", self.clinic)
+        settings.setValue("signin/email", self.email)
+
+
+def data_dir() -> Path:
+    """``CLINICDESK_DESK_DIR`` if set, else the platform's per-user application folder."""
+    override = os.environ.get("CLINICDESK_DESK_DIR")
+    if override:
+        return Path(override)
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(location or Path.home() / ".clinicdesk")

@@ -1,0 +1,88 @@
+"""The main window: navigation on the left, the chosen page on the right, sync state below."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from desktop.diary import DiaryPage
+from desktop.sync_status import SyncController, SyncState
+from desktop.tasks import TaskRunner
+from sync.account import Desk
+from sync.engine import SyncEngine, SyncReport
+
+PAGES = ("Diary", "Worklists", "Messages", "Patients")
+
+
+def _later(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    return label
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self, desk: Desk, runner: TaskRunner, engine: SyncEngine, sync_interval: int = 15
+    ) -> None:
+        super().__init__()
+        self.desk = desk
+        self.runner = runner
+        self.zone = ZoneInfo(desk.store.get_meta("time_zone") or "UTC")
+        self.setWindowTitle(f"Clinicdesk — {desk.clinic_name}")
+        self.resize(1200, 800)
+
+        self.nav = QListWidget()
+        self.nav.addItems(PAGES)
+        self.nav.setFixedWidth(150)
+        self.pages = QStackedWidget()
+        self.diary = DiaryPage(runner, desk.store, self.zone)
+        self.pages.addWidget(self.diary)
+        self.pages.addWidget(_later("Worklists — web booking requests, leads and booking links."))
+        self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
+        self.pages.addWidget(_later("Patients — search and open a patient's file."))
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+        for index in range(len(PAGES)):
+            QShortcut(
+                QKeySequence(f"Ctrl+{index + 1}"), self, lambda i=index: self.nav.setCurrentRow(i)
+            )
+
+        body = QWidget()
+        layout = QHBoxLayout(body)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(body)
+
+        self.who = QLabel(f"{desk.staff.display_name} ({desk.staff.role.label})")
+        self.sync_label = QLabel()
+        self.sync_label.setObjectName("syncState")
+        self.statusBar().addWidget(self.sync_label, 1)
+        self.statusBar().addPermanentWidget(self.who)
+
+        self.sync = SyncController(runner, engine, desk.store.last_sync_at(), sync_interval)
+        self.sync.state_changed.connect(self._show_sync_state)
+        self.sync.synced.connect(self._after_sync)
+        self._show_sync_state(self.sync.state)
+        self.sync.start()
+
+    def _show_sync_state(self, state: SyncState) -> None:
+        self.sync_label.setText(state.describe(self.zone))
+
+    def _after_sync(self, report: SyncReport) -> None:
+        if report.rows:
+            self.diary.reload()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.sync.stop()
+        super().closeEvent(event)

@@ -1,0 +1,120 @@
+"""The sign-in dialog: every failure is shown in the dialog, in words, and the form keeps
+what was typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.errors import DomainError
+from desktop.config import SignInDefaults
+from desktop.tasks import TaskRunner
+from sync import account
+from sync.account import Desk
+
+
+class SignInDialog(QDialog):
+    def __init__(
+        self,
+        runner: TaskRunner,
+        data_dir: Path,
+        defaults: SignInDefaults,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sign in to Clinicdesk")
+        self.setMinimumWidth(420)
+        self.runner = runner
+        self.data_dir = data_dir
+        self.desk: Desk | None = None
+
+        self.server = QLineEdit(defaults.server_url)
+        self.clinic = QLineEdit(defaults.clinic)
+        self.clinic.setPlaceholderText("the clinic's short name, e.g. demo")
+        self.email = QLineEdit(defaults.email)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("signInMessage")
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        form = QFormLayout()
+        form.addRow("Server", self.server)
+        form.addRow("Clinic", self.clinic)
+        form.addRow("E-mail", self.email)
+        form.addRow("Password", self.password)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.sign_in_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.sign_in_button.setText("Sign in")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        (self.password if defaults.email else self.clinic).setFocus()
+
+    def _missing(self) -> str | None:
+        for field, what in (
+            (self.server, "the server's address"),
+            (self.clinic, "the clinic's short name"),
+            (self.email, "your e-mail address"),
+            (self.password, "your password"),
+        ):
+            if not field.text().strip():
+                field.setFocus()
+                return f"Please enter {what}."
+        return None
+
+    def submit(self) -> None:
+        problem = self._missing()
+        if problem:
+            self.show_error(problem)
+            return
+        self.message.setText("Signing in…")
+        self.message.setStyleSheet("color: palette(text);")
+        self._set_busy(True)
+        server, clinic = self.server.text(), self.clinic.text()
+        email, password = self.email.text(), self.password.text()
+        self.runner.run(
+            "net",
+            lambda: account.sign_in(self.data_dir, server, clinic, email, password),
+            self._signed_in,
+            self._failed,
+        )
+
+    def _signed_in(self, desk: Desk) -> None:
+        self.desk = desk
+        SignInDefaults(desk.server_url, desk.clinic_slug, self.email.text().strip()).save()
+        self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(error, DomainError):
+            self.show_error(error.message)
+        else:
+            self.show_error(f"Sign-in failed unexpectedly: {error}")
+
+    def show_error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setText(text)
+        self.password.selectAll()
+
+    def _set_busy(self, busy: bool) -> None:
+        for widget in (self.server, self.clinic, self.email, self.password, self.sign_in_button):
+            widget.setEnabled(not busy)
