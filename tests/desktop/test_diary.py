@@ -1,0 +1,132 @@
+"""The day view draws what the store holds, where and when it belongs."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from common.appointments import AppointmentSource, AppointmentStatus
+from desktop.diary import DiaryPage, summary
+from desktop.tasks import TaskRunner
+from sync.protocol import AppointmentRecord, ChangesPage, PatientRecord, ProviderRecord
+from sync.store import DiaryEntry, Store
+
+pytestmark = pytest.mark.qt
+ZONE = ZoneInfo("America/New_York")
+DAY = date(2026, 3, 9)  # the Monday after the spring-forward Sunday
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "desk.db", secrets.token_bytes(32))
+    a = ProviderRecord(
+        id=uuid.uuid4(), version=1, display_name="Dr A", colour="#336699", active=True
+    )
+    b = ProviderRecord(
+        id=uuid.uuid4(), version=2, display_name="Dr B", colour="#993366", active=True
+    )
+    patient = PatientRecord(
+        id=uuid.uuid4(),
+        version=3,
+        first_name="Ada",
+        last_name="Lovelace",
+        date_of_birth=None,
+        phone=None,
+        email=None,
+    )
+
+    def at(day: date, hour: int, provider: ProviderRecord, version: int) -> AppointmentRecord:
+        start = datetime(day.year, day.month, day.day, hour, tzinfo=ZONE)
+        return AppointmentRecord(
+            id=uuid.uuid4(),
+            version=version,
+            provider_id=provider.id,
+            patient_id=patient.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=45),
+            status=AppointmentStatus.BOOKED,
+            source=AppointmentSource.WIDGET,
+        )
+
+    page = ChangesPage(
+        next_cursor="1.9",
+        has_more=False,
+        server_time=datetime.now(UTC),
+        providers=[a, b],
+        patients=[patient],
+        appointments=[
+            at(DAY, 9, a, 4),
+            at(DAY, 14, b, 5),
+            at(DAY + timedelta(days=1), 10, a, 6),
+            at(DAY - timedelta(days=1), 23, b, 7),
+        ],
+    )
+    opened.apply_page(page, synced_at=datetime.now(UTC))
+    yield opened
+    opened.close()
+
+
+def test_day_view_puts_each_appointment_in_its_providers_column_at_local_time(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    page = DiaryPage(runner, store, ZONE)
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        page.go_to(DAY)
+    items = sorted(page.view.appointment_items(), key=lambda i: i.entry.starts_at)
+    assert [i.entry.starts_at.astimezone(ZONE).hour for i in items] == [9, 14]
+    first, second = items
+    assert first.rect().left() < second.rect().left(), "Dr A's column is left of Dr B's"
+    assert second.rect().top() - first.rect().top() == pytest.approx(5 * 60 * 1.2, abs=1)
+    assert "Booked online" in first.toolTip()
+    assert "Ada Lovelace" in first.toolTip()
+    assert "2 appointments" in page.title.text()
+
+
+def test_date_navigation_and_today(qtbot: QtBot, runner: TaskRunner, store: Store) -> None:
+    page = DiaryPage(runner, store, ZONE)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        page.go_to(DAY)
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        qtbot.mouseClick(page.next_button, Qt.MouseButton.LeftButton)
+    assert page.current == DAY + timedelta(days=1)
+    assert len(page.view.appointment_items()) == 1
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        qtbot.mouseClick(page.previous_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(page.previous_button, Qt.MouseButton.LeftButton)
+    assert page.current == DAY - timedelta(days=1)
+    assert [i.entry.starts_at.astimezone(ZONE).hour for i in page.view.appointment_items()] == [23]
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        qtbot.mouseClick(page.today_button, Qt.MouseButton.LeftButton)
+    assert page.current == datetime.now(ZONE).date()
+    assert page.date_edit.date().toPython() == page.current
+
+
+def test_summary_says_how_it_was_booked() -> None:
+    start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    entry = DiaryEntry(
+        id=uuid.uuid4(),
+        provider_id=uuid.uuid4(),
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+        status=AppointmentStatus.CONFIRMED,
+        source=AppointmentSource.DESK,
+        patient_name="Ada Lovelace",
+    )
+    text = summary(entry, ZoneInfo("Europe/London"))
+    assert text.splitlines() == [
+        "Ada Lovelace",
+        "15:00–15:30",
+        "Status: Confirmed",
+        "Booked at the desk",
+    ]

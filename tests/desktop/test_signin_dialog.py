@@ -1,0 +1,100 @@
+"""Every way sign-in can go wrong ends in a message in the dialog, never a crash."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy import update
+
+from desktop.config import SignInDefaults
+from desktop.mainwindow import MainWindow
+from desktop.signin import SignInDialog
+from desktop.tasks import TaskRunner
+from server.db import utcnow
+from server.staff.models import Device
+from sync.account import sync_client
+from sync.engine import SyncEngine
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.qt
+WAIT_MS = 20_000
+
+
+def _dialog(qtbot: QtBot, runner: TaskRunner, tmp_path: Path, server: str) -> SignInDialog:
+    dialog = SignInDialog(runner, tmp_path, SignInDefaults(server, "demo", "frontdesk@demo.clinic"))
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def _submit(qtbot: QtBot, dialog: SignInDialog, password: str) -> str:
+    dialog.password.setText(password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.sign_in_button.isEnabled, timeout=WAIT_MS)
+    assert dialog.desk is None
+    assert dialog.isVisible() or not dialog.result()
+    return dialog.message.text()
+
+
+def test_wrong_password(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    dialog = _dialog(qtbot, runner, tmp_path, live_server.url)
+    message = _submit(qtbot, dialog, "not-the-password")
+    assert "e-mail address or password is not right" in message
+    assert dialog.email.text() == "frontdesk@demo.clinic", "what was typed is kept"
+
+
+def test_malformed_server_address(qtbot: QtBot, runner: TaskRunner, tmp_path: Path) -> None:
+    dialog = _dialog(qtbot, runner, tmp_path, "http://exa mple")
+    message = _submit(qtbot, dialog, "frontdesk-demo-1")
+    assert "is not a server address" in message
+    assert "https://clinic.example.com" in message
+
+
+def test_unreachable_server(qtbot: QtBot, runner: TaskRunner, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog = _dialog(qtbot, runner, tmp_path, f"http://127.0.0.1:{port}")
+    message = _submit(qtbot, dialog, "frontdesk-demo-1")
+    assert "Can't reach the server" in message
+    assert "no local copy" in message
+
+
+def test_blank_fields_are_named_without_a_request(
+    qtbot: QtBot, runner: TaskRunner, tmp_path: Path
+) -> None:
+    dialog = _dialog(qtbot, runner, tmp_path, "http://127.0.0.1:9")
+    dialog.clinic.setText("")
+    dialog.submit()
+    assert dialog.message.text() == "Please enter the clinic's short name."
+    assert runner.running == 0
+
+
+def test_an_expired_device_token_tells_staff_to_sign_in_again(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    dialog = _dialog(qtbot, runner, tmp_path, live_server.url)
+    dialog.password.setText("frontdesk-demo-1")
+    dialog.submit()
+    qtbot.waitUntil(lambda: dialog.desk is not None, timeout=WAIT_MS)
+    desk = dialog.desk
+    assert desk is not None
+    with live_server.sessionmaker.begin() as session:
+        session.execute(update(Device).values(expires_at=utcnow() - timedelta(seconds=1)))
+    # Only the device token may be used, as when nobody is signed in at the workstation.
+    client = sync_client(desk)
+    client.session_token = None
+    window = MainWindow(desk, runner, SyncEngine(desk.store, client))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "Not connected" in window.sync_label.text(), timeout=WAIT_MS)
+    assert "Sign in again to re-enroll" in window.sync_label.text()
+    assert not window.sync.timer.isActive(), "no point retrying until someone signs in"
+    window.close()
+    client.close()
+    desk.store.close()
