@@ -11,14 +11,17 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QPushButton,
     QStackedWidget,
     QWidget,
 )
 
+from desktop.config import SignInDefaults
 from desktop.diary import DiaryPage
-from desktop.sync_status import SyncController, SyncState
+from desktop.signin import SignInDialog
+from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.tasks import TaskRunner
-from sync.account import Desk
+from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 
 PAGES = ("Diary", "Worklists", "Messages", "Patients")
@@ -67,7 +70,11 @@ class MainWindow(QMainWindow):
         self.who = QLabel(f"{desk.staff.display_name} ({desk.staff.role.label})")
         self.sync_label = QLabel()
         self.sync_label.setObjectName("syncState")
+        self.sign_in_again_button = QPushButton("Sign in again…")
+        self.sign_in_again_button.setVisible(False)
+        self.sign_in_again_button.clicked.connect(self.sign_in_again)
         self.statusBar().addWidget(self.sync_label, 1)
+        self.statusBar().addPermanentWidget(self.sign_in_again_button)
         self.statusBar().addPermanentWidget(self.who)
 
         self.sync = SyncController(runner, engine, desk.store.last_sync_at(), sync_interval)
@@ -78,6 +85,24 @@ class MainWindow(QMainWindow):
 
     def _show_sync_state(self, state: SyncState) -> None:
         self.sync_label.setText(state.describe(self.zone))
+        self.sign_in_again_button.setVisible(state.connection is Connection.SIGNED_OUT)
+
+    def sign_in_again(self) -> SignInDialog:
+        """Re-enroll this workstation (its enrollment lapsed or was revoked) and resume
+        syncing into the same local store."""
+        defaults = SignInDefaults(
+            self.desk.server_url, self.desk.clinic_slug, self.desk.staff.email
+        )
+        dialog = SignInDialog(self.runner, self.desk.store.path.parent, defaults, self)
+        dialog.accepted.connect(lambda: self._signed_in_again(dialog))
+        dialog.open()
+        return dialog
+
+    def _signed_in_again(self, dialog: SignInDialog) -> None:
+        if dialog.desk is None or not dialog.desk.online:
+            return
+        dialog.desk.store.close()  # the same file this window already has open
+        self.sync.resume(SyncEngine(self.desk.store, sync_client(dialog.desk)))
 
     def _after_sync(self, report: SyncReport) -> None:
         if report.rows:

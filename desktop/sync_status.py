@@ -66,6 +66,11 @@ class SyncController(QObject):
         self.timer.start()
         self.sync_now()
 
+    def resume(self, engine: SyncEngine) -> None:
+        """Carry on with a freshly authenticated engine, e.g. after re-enrollment."""
+        self.engine = engine
+        self.start()
+
     def stop(self) -> None:
         self.timer.stop()
 

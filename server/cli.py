@@ -24,7 +24,12 @@ DEMO_CREDENTIALS_FILE = Path("var") / "demo-credentials.json"
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # The desktop's own options pass through untouched; every other command is strict.
+    args, extra = parser.parse_known_args(argv)
+    if args.handler is _desktop:
+        args.rest = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         result: int = args.handler(args)
     except DomainError as exc:
@@ -61,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     user.set_defaults(handler=_create_user)
 
-    desktop = commands.add_parser("desktop", help="open the front-desk program")
-    desktop.add_argument("rest", nargs=argparse.REMAINDER, help="options for the desktop")
+    desktop = commands.add_parser(
+        "desktop", help="open the front-desk program (options: --server, --clinic, --email)"
+    )
     desktop.set_defaults(handler=_desktop)
     return parser
 
@@ -150,8 +156,7 @@ def _create_user(args: argparse.Namespace) -> int:
 
 
 def _desktop(args: argparse.Namespace) -> int:
-    rest = [a for a in args.rest if a != "--"]
-    os.execv(sys.executable, [sys.executable, "-m", "desktop", *rest])  # noqa: S606
+    os.execv(sys.executable, [sys.executable, "-m", "desktop", *args.rest])  # noqa: S606
     return 0  # pragma: no cover - execv does not return
 
 

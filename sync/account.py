@@ -109,10 +109,11 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
 
 
 def sync_client(desk: Desk, transport: httpx.BaseTransport | None = None) -> ServerClient:
-    """A client for background sync, authenticated as the workstation itself."""
+    """A client for background sync, authenticated as the workstation itself: the cache
+    keeps up to date whoever is (or is not) signed in, and a staff session ending does not
+    stop it."""
     return ServerClient(
         desk.server_url,
         device_token=keys.device_token(desk.server_url, desk.clinic_slug),
-        session_token=desk.session_token,
         transport=transport,
     )

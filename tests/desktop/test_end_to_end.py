@@ -65,11 +65,16 @@ def _todays_appointments_on_the_server(server: LiveServer) -> dict[uuid.UUID, li
 
 def _shown(window: MainWindow) -> dict[uuid.UUID, list[uuid.UUID]]:
     day = window.diary.view.day
-    assert day is not None
+    assert day is not None, "the diary has not drawn a day yet"
     shown: dict[uuid.UUID, list[uuid.UUID]] = {p.id: [] for p in day.providers}
     for provider_id, entries in window.diary.view.entries_by_provider().items():
         shown[provider_id] = [e.id for e in entries]
     return shown
+
+
+def _diary_shows(window: MainWindow, expected: dict[uuid.UUID, list[uuid.UUID]]) -> None:
+    """Raises until the diary shows exactly ``expected``; waitUntil reports the last diff."""
+    assert _shown(window) == expected
 
 
 def test_sign_in_sync_and_diary_then_the_same_diary_offline_after_a_restart(
@@ -83,9 +88,8 @@ def test_sign_in_sync_and_diary_then_the_same_diary_offline_after_a_restart(
     desk = _sign_in(qtbot, first_runner, tmp_path, SignInDefaults(live_server.url, "demo", EMAIL))
     assert desk.online
     window = _open(qtbot, first_runner, desk)
-    with qtbot.waitSignal(window.diary.day_shown, timeout=WAIT_MS):
-        qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
-    assert _shown(window) == expected
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _diary_shows(window, expected), timeout=WAIT_MS)
     assert window.diary.view.day is not None
     assert window.diary.view.day.day == datetime.now(ZoneInfo(DEMO_TIME_ZONE)).date()
 
@@ -106,8 +110,7 @@ def test_sign_in_sync_and_diary_then_the_same_diary_offline_after_a_restart(
     assert not offline.online
     window = _open(qtbot, runner, offline)
     qtbot.waitUntil(lambda: window.sync_label.text().startswith("Offline"), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: window.diary.view.day is not None, timeout=WAIT_MS)
-    assert _shown(window) == expected
+    qtbot.waitUntil(lambda: _diary_shows(window, expected), timeout=WAIT_MS)
     assert "last synced" in window.sync_label.text()
     assert "never" not in window.sync_label.text()
     window.close()

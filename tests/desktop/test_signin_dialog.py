@@ -76,7 +76,7 @@ def test_blank_fields_are_named_without_a_request(
     assert runner.running == 0
 
 
-def test_an_expired_device_token_tells_staff_to_sign_in_again(
+def test_an_expired_enrollment_is_explained_and_fixed_by_signing_in_again(
     qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
 ) -> None:
     dialog = _dialog(qtbot, runner, tmp_path, live_server.url)
@@ -87,14 +87,22 @@ def test_an_expired_device_token_tells_staff_to_sign_in_again(
     assert desk is not None
     with live_server.sessionmaker.begin() as session:
         session.execute(update(Device).values(expires_at=utcnow() - timedelta(seconds=1)))
-    # Only the device token may be used, as when nobody is signed in at the workstation.
-    client = sync_client(desk)
-    client.session_token = None
-    window = MainWindow(desk, runner, SyncEngine(desk.store, client))
+    window = MainWindow(desk, runner, SyncEngine(desk.store, sync_client(desk)))
     qtbot.addWidget(window)
+    window.show()
     qtbot.waitUntil(lambda: "Not connected" in window.sync_label.text(), timeout=WAIT_MS)
     assert "Sign in again to re-enroll" in window.sync_label.text()
     assert not window.sync.timer.isActive(), "no point retrying until someone signs in"
+    assert window.sign_in_again_button.isVisible()
+
+    again = window.sign_in_again()
+    assert again.email.text() == "frontdesk@demo.clinic"
+    again.password.setText("frontdesk-demo-1")
+    qtbot.mouseClick(again.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    assert not window.sign_in_again_button.isVisible()
+    assert window.sync.timer.isActive()
+    with live_server.sessionmaker() as session:
+        assert session.query(Device).count() == 2, "the workstation was enrolled afresh"
     window.close()
-    client.close()
     desk.store.close()
