@@ -12,7 +12,7 @@ from typing import ClassVar
 
 class DomainError(Exception):
     status: ClassVar[int] = 400
-    code: ClassVar[str] = "invalid"
+    code: ClassVar[str] = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -54,6 +54,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return _error(422, "invalid", "The request body is not valid JSON.")
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc'][1:]) or 'request'}: {err['msg']}"
             for err in exc.errors()

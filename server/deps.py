@@ -38,7 +38,8 @@ def check_protocol(
     """Desks send their protocol version; ones we no longer speak are told to upgrade."""
     if protocol is None:
         return
-    if not protocol.isdigit() or int(protocol) not in (PROTOCOL_VERSION, PROTOCOL_VERSION - 1):
+    # Compared as text: int() of a header could raise (e.g. thousands of digits) -> a 500.
+    if protocol not in (str(PROTOCOL_VERSION), str(PROTOCOL_VERSION - 1)):
         raise UpgradeRequired(
             "This version of Clinicdesk is too old for the server. Install the current version."
         )

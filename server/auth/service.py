@@ -93,14 +93,22 @@ def sign_in(
 
 def context_for_session_token(session: Session, token: str) -> AuthContext:
     found = session.execute(
-        select(StaffSession, StaffUser)
+        select(StaffSession, StaffUser, Device)
         .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+        .join(Device, Device.id == StaffSession.device_id)
         .where(StaffSession.token_hash == hash_token(token))
     ).first()
     if found is None:
         raise NotAuthenticated("You are not signed in. Sign in again.")
-    staff_session, staff = found
-    if staff_session.ended_at or staff_session.expires_at <= utcnow() or not staff.active:
+    staff_session, staff, device = found
+    now = utcnow()
+    if device.revoked_at is not None or device.expires_at <= now:
+        # A lost or retired workstation takes its open sessions with it.
+        raise DeviceTokenExpired(
+            "This workstation's enrollment has expired or was revoked. "
+            "Sign in again to re-enroll it."
+        )
+    if staff_session.ended_at or staff_session.expires_at <= now or not staff.active:
         raise SessionExpired("Your session has ended. Sign in again.")
     return AuthContext(
         clinic_id=staff_session.clinic_id,

@@ -50,14 +50,21 @@ def changes_since(session: Session, ctx: AuthContext, cursor: Cursor, limit: int
     """
     clinic = session.get(Clinic, ctx.clinic_id)
     assert clinic is not None
-    reset = cursor.epoch != clinic.dataset_epoch
+    # A cursor from another epoch, or ahead of the counter (say, after a restore from
+    # backup), cannot be continued from: the desk starts again from the beginning.
+    reset = cursor.epoch != clinic.dataset_epoch or cursor.version > clinic.sync_version
     since = 0 if reset else cursor.version
+    # Every version up to the counter as read here is already committed (see versioning).
+    # On PostgreSQL each read below sees commits made after this one; reading no further
+    # than this keeps the page a gap-free prefix, so the cursor never skips a row.
+    until = clinic.sync_version
 
     rows: list[tuple[int, Entity, Synced]] = []
     for entity, (model, _record) in FEED.items():
         found = session.scalars(
             select(model)
             .where(model.clinic_id == ctx.clinic_id, model.version > since)
+            .where(model.version <= until)
             .order_by(model.version)
             .limit(limit + 1)
         )

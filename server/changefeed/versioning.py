@@ -4,6 +4,9 @@ The counter is bumped with ``UPDATE … RETURNING`` in the same transaction as t
 That row lock is held until commit, so a transaction that got a higher version cannot
 commit before one that got a lower version: a desk that has seen version N has seen
 every change numbered below N, and a cursor can never skip a row committed late.
+
+The hook sees ORM flushes only: change synced rows through the ORM, never with a bulk
+``update()``/``delete()`` statement, or the change never reaches the desks.
 """
 
 from __future__ import annotations
