@@ -182,16 +182,21 @@ def test_sign_in_needs_an_enrolled_device(client, clinic, headers):
     assert_error(response, 401, "not_authenticated")
 
 
-@pytest.mark.parametrize("how", ["expired", "revoked"])
-def test_an_expired_or_revoked_device_must_re_enroll(client, db, factory, clinic, how):
-    login = clinic.front_desk
-    device_token = factory.enroll(login)
+def lapse_the_device(db, how):
+    """Expire or revoke the one enrolled workstation, as time or an admin would."""
     with transaction(db) as session:
         device = session.scalars(select(Device)).one()
         if how == "expired":
             device.expires_at = utcnow() - timedelta(minutes=1)
         else:
             device.revoked_at = utcnow() - timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked"])
+def test_an_expired_or_revoked_device_must_re_enroll(client, db, factory, clinic, how):
+    login = clinic.front_desk
+    device_token = factory.enroll(login)
+    lapse_the_device(db, how)
 
     sign_in = client.post(
         SESSIONS,
@@ -301,12 +306,7 @@ def test_a_lapsed_device_takes_its_staff_sessions_with_it(client, db, factory, c
     device_token = factory.enroll(login)
     bearer = {"Authorization": f"Bearer {factory.sign_in(device_token, login)}"}
     assert client.get(PROVIDERS, headers=bearer).status_code == 200
-    with transaction(db) as session:
-        device = session.scalars(select(Device)).one()
-        if how == "expired":
-            device.expires_at = utcnow() - timedelta(minutes=1)
-        else:
-            device.revoked_at = utcnow() - timedelta(minutes=1)
+    lapse_the_device(db, how)
 
     assert_error(client.get(PROVIDERS, headers=bearer), 401, "device_token_expired")
 
