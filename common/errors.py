@@ -7,6 +7,7 @@ dialog. An expected conflict is therefore a 4xx with words, never a 500 with a t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 
@@ -56,6 +57,27 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StaleVersion(Conflict):
+    """The record changed since the version the change was based on."""
+
+    code = "stale_version"
+
+
+class SlotTaken(Conflict):
+    """The provider already has an active appointment overlapping the requested time.
+
+    ``suggestions`` holds the nearest free ``(start, end)`` pairs for the same provider.
+    """
+
+    code = "slot_taken"
+
+    def __init__(
+        self, message: str, suggestions: list[tuple[datetime, datetime]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions or []
+
+
 class UpgradeRequired(DomainError):
     status = 426
     code = "upgrade_required"
@@ -73,6 +95,8 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         Forbidden,
         NotFound,
         Conflict,
+        StaleVersion,
+        SlotTaken,
         UpgradeRequired,
     )
 }

@@ -14,6 +14,7 @@ from server.auth.endpoints import router as auth_router
 from server.changefeed.endpoints import router as changefeed_router
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker, migrate
+from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
 from sync.protocol import API_PREFIX, ErrorBody
@@ -32,7 +33,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
-    for router in (auth_router, changefeed_router, patients_router, scheduling_router):
+    for router in (
+        auth_router,
+        changefeed_router,
+        mutations_router,
+        patients_router,
+        scheduling_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     MetaData,
+    String,
     TypeDecorator,
     Uuid,
     create_engine,
@@ -65,6 +67,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class StrEnumColumn(TypeDecorator[StrEnum]):
+    """A ``StrEnum`` stored as its plain string value and loaded back as the enum, so
+    ``appointment.status.label`` works on a row read from the database as on a new one."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, uuid.UUID: Uuid}
@@ -96,6 +116,9 @@ class Synced(ClinicScoped):
 
     version: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The workstation behind the latest change (None: the web side or an admin). Lets a
+    # desk chain several offline edits of one record without tripping over its own.
+    changed_by_device_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

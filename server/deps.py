@@ -85,6 +85,19 @@ def sync_context(
     raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
 
 
+def device_context(
+    request: Request,
+    device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
+) -> AuthContext:
+    """The calling workstation, resolved in a short transaction of its own, for endpoints
+    that run one transaction per item (pushing mutations) and must not hold a lock meanwhile."""
+    if not device_token:
+        raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
+    with request.app.state.sessionmaker() as session, session.begin():
+        return auth.context_for_device(auth.device_for_token(session, device_token))
+
+
 DeviceDep = Annotated[Device, Depends(enrolled_device)]
+DeviceContext = Annotated[AuthContext, Depends(device_context)]
 StaffContext = Annotated[AuthContext, Depends(staff_context)]
 SyncContext = Annotated[AuthContext, Depends(sync_context)]

@@ -3,11 +3,13 @@
 from server.audit.models import AuditEvent
 from server.clinics.models import Clinic
 from server.db import Base
+from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, Provider
 from server.staff.models import Device, StaffSession, StaffUser
 
 __all__ = [
+    "AppliedMutation",
     "Appointment",
     "AuditEvent",
     "Base",

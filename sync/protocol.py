@@ -179,3 +179,105 @@ class Cursor:
 
     def __str__(self) -> str:
         return f"{self.epoch}.{self.version}"
+
+
+# --- mutations (desk → server) -------------------------------------------------------
+#
+# Commands, not row dumps: "move appointment X to 10:30 with provider Y, based on version
+# 7". The server re-checks every rule; the desk's optimistic copy is a guess until the
+# result comes back.
+
+
+class BookAppointment(Message):
+    kind: Literal["book"] = "book"
+    appointment_id: uuid.UUID  # chosen by the desk, so the optimistic row keeps its id
+    provider_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class MoveAppointment(Message):
+    kind: Literal["move"] = "move"
+    appointment_id: uuid.UUID
+    base_version: int
+    provider_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class CancelAppointment(Message):
+    kind: Literal["cancel"] = "cancel"
+    appointment_id: uuid.UUID
+    base_version: int
+
+
+class CheckIn(Message):
+    kind: Literal["check_in"] = "check_in"
+    appointment_id: uuid.UUID
+    base_version: int
+
+
+class MarkNoShow(Message):
+    kind: Literal["no_show"] = "no_show"
+    appointment_id: uuid.UUID
+    base_version: int
+
+
+class UpdatePatientContact(Message):
+    kind: Literal["update_patient_contact"] = "update_patient_contact"
+    patient_id: uuid.UUID
+    base_version: int
+    phone: str | None
+    email: str | None
+
+
+Command = Annotated[
+    BookAppointment
+    | MoveAppointment
+    | CancelAppointment
+    | CheckIn
+    | MarkNoShow
+    | UpdatePatientContact,
+    Field(discriminator="kind"),
+]
+
+
+class Mutation(Message):
+    """One outbox entry on the wire. ``mutation_id`` makes it idempotent; ``seq`` orders a
+    device's mutations; ``staff_id`` says who made it (perhaps hours ago, offline)."""
+
+    mutation_id: uuid.UUID
+    seq: int
+    staff_id: uuid.UUID
+    made_at: AwareDatetime
+    command: Command
+
+
+class PushRequest(Message):
+    mutations: list[Mutation] = Field(max_length=500)
+
+
+RejectCode = Literal["slot_taken", "stale_version", "forbidden", "invalid", "not_found"]
+
+
+class Slot(Message):
+    provider_id: uuid.UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class MutationResult(Message):
+    """Answers, not errors: a rejection is a normal result the desk shows to a person."""
+
+    mutation_id: uuid.UUID
+    status: Literal["applied", "rejected"]
+    code: RejectCode | None = None
+    message: str | None = None
+    appointment: AppointmentRecord | None = None
+    patient: PatientRecord | None = None
+    suggestions: list[Slot] = Field(default_factory=list)
+
+
+class PushResponse(Message):
+    results: list[MutationResult]

@@ -33,6 +33,17 @@ def _changed_synced_rows(session: Session) -> dict[uuid.UUID, list[Synced]]:
     return by_clinic
 
 
+def changed_by_someone_else(row: Synced, base_version: int, device_id: uuid.UUID | None) -> bool:
+    """Has ``row`` moved past ``base_version`` through anyone but ``device_id``?
+
+    A workstation's own later edits do not count: offline it may chain several changes
+    to one record, each based on the last version it saw, and they arrive in order.
+    """
+    return row.version != base_version and (
+        device_id is None or row.changed_by_device_id != device_id
+    )
+
+
 def reserve_versions(session: Session, clinic_id: uuid.UUID, count: int) -> range:
     """Take ``count`` consecutive versions from the clinic's counter."""
     last = session.execute(

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from server.db import Synced
+from server.db import StrEnumColumn, Synced
 
 
 class Provider(Synced):
@@ -26,5 +26,9 @@ class Appointment(Synced):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
-    status: Mapped[AppointmentStatus] = mapped_column(String(16), default=AppointmentStatus.BOOKED)
-    source: Mapped[AppointmentSource] = mapped_column(String(16), default=AppointmentSource.DESK)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        StrEnumColumn(AppointmentStatus, 16), default=AppointmentStatus.BOOKED
+    )
+    source: Mapped[AppointmentSource] = mapped_column(
+        StrEnumColumn(AppointmentSource, 16), default=AppointmentSource.DESK
+    )

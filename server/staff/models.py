@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.roles import Role
-from server.db import ClinicScoped
+from server.db import ClinicScoped, StrEnumColumn
 
 
 class StaffUser(ClinicScoped):
@@ -17,7 +17,7 @@ class StaffUser(ClinicScoped):
     email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(StrEnumColumn(Role, 32))
     active: Mapped[bool] = mapped_column(default=True)
 
 

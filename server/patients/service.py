@@ -1,0 +1,53 @@
+"""Changes to a patient's file. Patients are never hard-deleted."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import InvalidInput, NotFound, StaleVersion
+from common.roles import Permission
+from common.validation import normalise_email
+from server.auth.context import AuthContext
+from server.changefeed.versioning import changed_by_someone_else
+from server.patients.models import Patient
+
+PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
+
+
+def update_contact(
+    session: Session,
+    ctx: AuthContext,
+    *,
+    patient_id: uuid.UUID,
+    base_version: int,
+    phone: str | None,
+    email: str | None,
+) -> Patient:
+    ctx.require(Permission.PATIENTS_WRITE)
+    phone = (phone or "").strip() or None
+    if phone is not None and not PHONE.match(phone):
+        raise InvalidInput(f"{phone!r} does not look like a phone number.")
+    typed_email = (email or "").strip()
+    email = normalise_email(typed_email) if typed_email else None
+    patient = session.scalar(
+        select(Patient)
+        .where(
+            Patient.id == patient_id,
+            Patient.clinic_id == ctx.clinic_id,
+            Patient.deleted_at.is_(None),
+        )
+        .with_for_update()
+    )
+    if patient is None:
+        raise NotFound("There is no such patient in this clinic.")
+    if changed_by_someone_else(patient, base_version, ctx.device_id):
+        raise StaleVersion("Someone else changed this patient's details in the meantime.")
+    patient.phone = phone
+    patient.email = email
+    patient.changed_by_device_id = ctx.device_id
+    session.flush()
+    return patient
