@@ -32,8 +32,13 @@ def check_time_zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"The time zone {name!r} could not be loaded.") from None
 
 
+def canonical_email(email: str) -> str:
+    """How an e-mail address is stored and compared: trimmed, lower-case."""
+    return email.strip().lower()
+
+
 def normalise_email(email: str) -> str:
-    cleaned = email.strip().lower()
+    cleaned = canonical_email(email)
     if not EMAIL_PATTERN.match(cleaned):
         raise InvalidInput(f"{email!r} does not look like an e-mail address.")
     return cleaned

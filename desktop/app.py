@@ -52,7 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner = TaskRunner()
     dialog = SignInDialog(runner, data_dir(), defaults)
     if args.demo_credentials:
-        demo = json.loads(args.demo_credentials.read_text())
+        try:
+            demo = json.loads(args.demo_credentials.read_text())
+        except (OSError, ValueError) as exc:
+            QMessageBox.critical(
+                None,
+                "Clinicdesk cannot start",
+                f"The demo login in {args.demo_credentials} could not be read ({exc}). "
+                "Run 'clinicdesk seed-demo' first.",
+            )
+            return 1
         dialog.clinic.setText(demo["clinic"])
         dialog.email.setText(demo["email"])
         dialog.password.setText(demo["password"])

@@ -163,15 +163,25 @@ class DiaryView(QGraphicsView):
             scene.addSimpleText("No providers yet. They appear here after the first sync.")
 
         colour_of = {p.id: p.colour for p in day.providers}
-        midnight = datetime.combine(day.day, time(first), tzinfo=day.zone)
         for entry in day.entries:
             if entry.provider_id not in x_of:
                 continue
-            top = (entry.starts_at - midnight).total_seconds() / 60 * PX_PER_MINUTE
-            tall = (entry.ends_at - entry.starts_at).total_seconds() / 60 * PX_PER_MINUTE
+            # Placed by wall-clock time, like the hour labels: on a daylight-saving day an
+            # appointment at 9:00 sits on the 9:00 line, however many real hours precede it.
+            top = (_minute_of_day(entry.starts_at, day) - first * 60) * PX_PER_MINUTE
+            minutes = (entry.ends_at - entry.starts_at).total_seconds() / 60
+            tall = max(minutes * PX_PER_MINUTE, 12)
             rect = QRectF(x_of[entry.provider_id] + 3, HEADER + top + 1, width - 6, tall - 2)
             scene.addItem(AppointmentItem(entry, rect, colour_of[entry.provider_id], day.zone))
         scene.setSceneRect(0, 0, GUTTER + width * columns, HEADER + height + 4)
+
+
+def _minute_of_day(moment: datetime, day: DiaryDay) -> int:
+    """Minutes since local midnight of the shown day (0 for anything starting before it)."""
+    local = moment.astimezone(day.zone)
+    if local.date() < day.day:
+        return 0
+    return local.hour * 60 + local.minute
 
 
 class DiaryPage(QWidget):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt
@@ -41,7 +42,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.desk = desk
         self.runner = runner
-        self.zone = ZoneInfo(desk.store.get_meta("time_zone") or "UTC")
+        self.zone = ZoneInfo(desk.time_zone)
         self.setWindowTitle(f"Clinicdesk — {desk.clinic_name}")
         self.resize(1200, 800)
 
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.sign_in_again_button)
         self.statusBar().addPermanentWidget(self.who)
 
-        self.sync = SyncController(runner, engine, desk.store.last_sync_at(), sync_interval)
+        self.sync = SyncController(runner, engine, desk.last_sync_at, sync_interval)
         self.sync.state_changed.connect(self._show_sync_state)
         self.sync.synced.connect(self._after_sync)
         self._show_sync_state(self.sync.state)
@@ -93,16 +94,29 @@ class MainWindow(QMainWindow):
         defaults = SignInDefaults(
             self.desk.server_url, self.desk.clinic_slug, self.desk.staff.email
         )
-        dialog = SignInDialog(self.runner, self.desk.store.path.parent, defaults, self)
+        dialog = SignInDialog(
+            self.runner, self.desk.store.path.parent, defaults, self, same_clinic=True
+        )
         dialog.accepted.connect(lambda: self._signed_in_again(dialog))
         dialog.open()
         return dialog
 
     def _signed_in_again(self, dialog: SignInDialog) -> None:
-        if dialog.desk is None or not dialog.desk.online:
+        fresh = dialog.desk
+        if fresh is None:
             return
-        dialog.desk.store.close()  # the same file this window already has open
-        self.sync.resume(SyncEngine(self.desk.store, sync_client(dialog.desk)))
+        fresh.store.close()  # the same file (same server and clinic) this window has open
+        if not fresh.online:
+            return  # still offline: the timer is stopped, the button stays
+        self.desk = replace(
+            self.desk,
+            staff=fresh.staff,
+            online=True,
+            session_token=fresh.session_token,
+            device_token=fresh.device_token,
+        )
+        self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
+        self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk)))
 
     def _after_sync(self, report: SyncReport) -> None:
         if report.rows:

@@ -30,7 +30,11 @@ class SignInDialog(QDialog):
         data_dir: Path,
         defaults: SignInDefaults,
         parent: QWidget | None = None,
+        *,
+        same_clinic: bool = False,
     ) -> None:
+        """``same_clinic`` fixes the server and clinic, for signing in again to the clinic
+        whose local copy is already open."""
         super().__init__(parent)
         self.setWindowTitle("Sign in to Clinicdesk")
         self.setMinimumWidth(420)
@@ -44,6 +48,8 @@ class SignInDialog(QDialog):
         self.email = QLineEdit(defaults.email)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server.setReadOnly(same_clinic)
+        self.clinic.setReadOnly(same_clinic)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("signInMessage")

@@ -1,8 +1,10 @@
 """Background work for the desk, so the UI thread only ever paints and answers clicks.
 
-Two single-worker lanes, as in Anki's task manager: ``db`` for the local store and
-``net`` for the server, so a slow network never queues behind (or in front of) a diary
-read. Results come back to the UI thread through a queued Qt signal.
+Two single-worker lanes, as in Anki's task manager: ``db`` for what the screens read from
+the local store, ``net`` for anything that talks to the server (sign-in, and the sync
+cycle, which also writes what it fetched), so a slow network never holds up a diary read.
+Results come back to the UI thread through a queued Qt signal, and are dropped if the
+widget they were meant for has been closed and deleted meanwhile.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,9 @@ class TaskRunner(QObject):
         self, on_done: OnDone, on_error: OnError | None, result: Any, error: BaseException | None
     ) -> None:
         self.running -= 1
+        receiver = getattr(on_done, "__self__", None)
+        if isinstance(receiver, QObject) and not shiboken6.isValid(receiver):
+            return  # its window is gone
         if error is None:
             on_done(result)
         elif on_error is not None:

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QApplication
 from desktop.mainwindow import MainWindow
 from desktop.tasks import TaskRunner
 from server.demo import FRONT_DESK
-from sync import account
+from sync import account, keys
 from sync.engine import SyncEngine
 from tests.support.live_server import LiveServer
-from tests.support.memory_keyring import MemoryKeyring
+from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 
 
 def _wait(app: QApplication, done: Callable[[], bool], seconds: float = 30) -> None:
@@ -34,6 +34,7 @@ def _wait(app: QApplication, done: Callable[[], bool], seconds: float = 30) -> N
 
 
 def main(out_dir: Path) -> None:
+    keys.TRUSTED_BACKENDS.add(MEMORY_KEYRING)
     keyring.set_keyring(MemoryKeyring())
     app = QApplication(sys.argv[:1])
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
+import server.models  # noqa: F401  - every table, and the version stamping hook
 from common.errors import DomainError
 from server.auth.endpoints import router as auth_router
 from server.changefeed.endpoints import router as changefeed_router

@@ -100,7 +100,7 @@ def _session_factory() -> sessionmaker[Session]:
 
 
 def _seed_demo(_args: argparse.Namespace) -> int:
-    import server.changefeed.versioning  # noqa: F401  - versions for the seeded rows
+    import server.models  # noqa: F401  - versions for the seeded rows
     from server.db import transaction
     from server.demo import DEMO_LOGINS, seed_demo
 

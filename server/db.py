@@ -114,7 +114,9 @@ class Synced(ClinicScoped):
 
     __abstract__ = True
 
-    version: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
+    # No default on purpose: a row written without the stamping hook (see server.models)
+    # fails loudly instead of sitting at a version no desk will ever pull.
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     # The workstation behind the latest change (None: the web side or an admin). Lets a
     # desk chain several offline edits of one record without tripping over its own.

@@ -41,7 +41,9 @@ def check_protocol(
     # Compared as text: int() of a header could raise (e.g. thousands of digits) -> a 500.
     if protocol not in (str(PROTOCOL_VERSION), str(PROTOCOL_VERSION - 1)):
         raise UpgradeRequired(
-            "This version of Clinicdesk is too old for the server. Install the current version."
+            "This version of Clinicdesk does not match the server's (sync protocol "
+            f"{protocol[:12]!r}; the server speaks {PROTOCOL_VERSION - 1} and "
+            f"{PROTOCOL_VERSION}). Install the version your clinic's server expects."
         )
 
 

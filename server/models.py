@@ -1,5 +1,7 @@
-"""Every table, imported in one place so ``Base.metadata`` is complete (for Alembic)."""
+"""Every table, imported in one place so ``Base.metadata`` is complete (for Alembic), and
+the hook that stamps synced rows with versions, so whoever uses the models has it."""
 
+import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
 from server.clinics.models import Clinic
 from server.db import Base

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
-from common.errors import DeviceTokenExpired, NotAuthenticated
+from common.errors import DeviceTokenExpired, NotAuthenticated, WrongCredentials
 from sync import keys
 from sync.client import ServerClient, ServerUnreachable, normalise_server_url
 from sync.protocol import ClinicInfo, StaffInfo
@@ -23,15 +24,22 @@ from sync.store import Store
 
 @dataclass(frozen=True)
 class Desk:
-    """A signed-in desk: its store, who is at it, and how to reach the server."""
+    """A signed-in desk: its store, who is at it, and how to reach the server.
+
+    Everything the main window needs at start is read here, on a worker thread, so the UI
+    thread never waits on the keyring or the store.
+    """
 
     store: Store
     staff: StaffInfo
     server_url: str
     clinic_slug: str
     clinic_name: str
+    time_zone: str
     online: bool
     session_token: str | None
+    device_token: str | None
+    last_sync_at: datetime | None
 
 
 def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
@@ -68,7 +76,18 @@ def sign_in(
     store = open_store(data_dir, url, clinic)
     store.remember_login(email, password, staff)
     store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
-    return Desk(store, staff, url, clinic, clinic_info.name, online=True, session_token=token)
+    return Desk(
+        store,
+        staff,
+        url,
+        clinic,
+        clinic_info.name,
+        clinic_info.time_zone,
+        online=True,
+        session_token=token,
+        device_token=keys.device_token(url, clinic),
+        last_sync_at=store.last_sync_at(),
+    )
 
 
 def _sign_in_online(
@@ -79,8 +98,11 @@ def _sign_in_online(
         try:
             answer = client.sign_in(email, password)
             return answer.staff, answer.clinic, answer.session_token
+        except WrongCredentials:
+            raise  # a typo must not cost the workstation its enrollment
         except (DeviceTokenExpired, NotAuthenticated):
-            # The enrollment lapsed or was revoked: this login re-enrolls the workstation.
+            # The enrollment lapsed, was revoked or is unknown to this server: this login
+            # enrolls the workstation afresh.
             keys.forget_device_token(url, clinic)
     enrolled = client.enroll(clinic, email, password, socket.gethostname() or "workstation")
     keys.save_device_token(url, clinic, enrolled.device_token)
@@ -104,16 +126,22 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
             f"Can't reach the server at {url}. Offline, only staff who signed in on this "
             "workstation before can sign in, with the password they used then."
         )
-    name = store.get_meta("clinic_name") or clinic
-    return Desk(store, staff, url, clinic, name, online=False, session_token=None)
+    return Desk(
+        store,
+        staff,
+        url,
+        clinic,
+        store.get_meta("clinic_name") or clinic,
+        store.get_meta("time_zone") or "UTC",
+        online=False,
+        session_token=None,
+        device_token=keys.device_token(url, clinic),
+        last_sync_at=store.last_sync_at(),
+    )
 
 
 def sync_client(desk: Desk, transport: httpx.BaseTransport | None = None) -> ServerClient:
     """A client for background sync, authenticated as the workstation itself: the cache
     keeps up to date whoever is (or is not) signed in, and a staff session ending does not
     stop it."""
-    return ServerClient(
-        desk.server_url,
-        device_token=keys.device_token(desk.server_url, desk.clinic_slug),
-        transport=transport,
-    )
+    return ServerClient(desk.server_url, device_token=desk.device_token, transport=transport)

@@ -63,7 +63,8 @@ def normalise_server_url(text: str) -> str:
             f"{text.strip() or 'An empty address'!r} is not a server address. "
             "Use the form https://clinic.example.com (or http://127.0.0.1:8765 for the demo)."
         )
-    host = parts.hostname + (f":{port}" if port else "")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host += f":{port}" if port else ""
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 

@@ -19,12 +19,17 @@ from common.errors import DomainError
 SERVICE = "clinicdesk"
 KEY_BYTES = 32  # 256-bit raw SQLCipher key
 
-# Backends that either fail on every call or keep secrets in readable files.
-_INSECURE_BACKENDS = (
-    "keyring.backends.fail.",
-    "keyring.backends.null.",
-    "keyrings.alt.file.PlaintextKeyring",
-)
+# The operating systems' own keyrings: encrypted at rest, unlocked with the user's
+# session. Anything else (plaintext files, keyrings that prompt on a terminal, the "fail"
+# backend) is refused. Tests add their in-memory backend here.
+TRUSTED_BACKENDS = {
+    "keyring.backends.SecretService.Keyring",
+    "keyring.backends.libsecret.Keyring",
+    "keyring.backends.kwallet.DBusKeyring",
+    "keyring.backends.kwallet.DBusKeyringKWallet4",
+    "keyring.backends.macOS.Keyring",
+    "keyring.backends.Windows.WinVaultKeyring",
+}
 
 HOW_TO_GET_A_KEYRING = (
     "Clinicdesk keeps the key to its encrypted local copy in the system keyring, and none "
@@ -50,13 +55,10 @@ def _backend_name(backend: KeyringBackend) -> str:
 
 
 def _usable(backend: KeyringBackend) -> bool:
-    name = _backend_name(backend)
-    if any(name.startswith(prefix) for prefix in _INSECURE_BACKENDS):
-        return False
     children = getattr(backend, "backends", None)
     if children is not None:  # the chainer: usable if any member is
         return any(_usable(child) for child in children)
-    return True
+    return _backend_name(backend) in TRUSTED_BACKENDS
 
 
 def require_secure_keyring() -> None:
@@ -102,15 +104,19 @@ def store_key(path: Path) -> bytes:
     return key
 
 
+def _device_entry(server_url: str, clinic: str) -> str:
+    return f"device-token:{server_url}#{clinic}"
+
+
 def device_token(server_url: str, clinic: str) -> str | None:
     require_secure_keyring()
-    return _get(f"device-token:{server_url}#{clinic}")
+    return _get(_device_entry(server_url, clinic))
 
 
 def save_device_token(server_url: str, clinic: str, token: str) -> None:
-    _set(f"device-token:{server_url}#{clinic}", token)
+    _set(_device_entry(server_url, clinic), token)
 
 
 def forget_device_token(server_url: str, clinic: str) -> None:
     with contextlib.suppress(KeyringError):  # already gone is fine
-        keyring.delete_password(SERVICE, f"device-token:{server_url}#{clinic}")
+        keyring.delete_password(SERVICE, _device_entry(server_url, clinic))

@@ -12,10 +12,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.roles import Role
+from common.validation import SLUG_PATTERN
 
 PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "X-Clinicdesk-Protocol"
@@ -24,7 +32,23 @@ API_PREFIX = "/api/v1"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 5000
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN.pattern)]
+
+
+def _printable(value: str) -> str:
+    # NUL and other control characters are refused at the door: PostgreSQL cannot store
+    # NUL, and none belongs in a name, an address or a password.
+    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+Email = Annotated[str, StringConstraints(min_length=3, max_length=254), Printable]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024), Printable]
+DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=120), Printable]
+Phone = Annotated[str, StringConstraints(max_length=32), Printable]
+ContactEmail = Annotated[str, StringConstraints(max_length=254), Printable]
 
 
 class Message(BaseModel):
@@ -60,9 +84,9 @@ class StaffInfo(Message):
 
 class EnrollRequest(Message):
     clinic: Slug
-    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    device_name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    email: Email
+    password: Password
+    device_name: DeviceName
 
 
 class EnrollResponse(Message):
@@ -74,8 +98,8 @@ class EnrollResponse(Message):
 
 
 class SignInRequest(Message):
-    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    email: Email
+    password: Password
 
 
 class SignInResponse(Message):
@@ -228,8 +252,8 @@ class UpdatePatientContact(Message):
     kind: Literal["update_patient_contact"] = "update_patient_contact"
     patient_id: uuid.UUID
     base_version: int
-    phone: str | None
-    email: str | None
+    phone: Phone | None
+    email: ContactEmail | None
 
 
 Command = Annotated[

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DatabaseError
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError
 from common.roles import Role
+from common.validation import canonical_email
 from sync.protocol import (
     AppointmentRecord,
     ChangesPage,
@@ -160,6 +161,7 @@ class Store:
     def __init__(self, engine: Engine, path: Path) -> None:
         self.engine = engine
         self.path = path
+        self._writer = engine.execution_options(immediate=True)
 
     # --- opening ----------------------------------------------------------------------
 
@@ -193,7 +195,10 @@ class Store:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (no "database is locked" half-way);
+            # readers start a plain snapshot and never wait for the sync's writes (WAL).
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         store = cls(engine, path)
         try:
@@ -212,7 +217,7 @@ class Store:
         self.engine.dispose()
 
     def _migrate(self) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             current = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
             if current > SCHEMA_VERSION:
                 raise StoreError(
@@ -226,7 +231,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             yield conn
 
     # --- facts about the store ------------------------------------------------------
@@ -332,7 +337,7 @@ class Store:
     def remember_login(self, email: str, password: str, staff: StaffInfo) -> None:
         """Keep an argon2 verifier so this person can sign in here while offline."""
         row = {
-            "email": email.strip().lower(),
+            "email": canonical_email(email),
             "password_hash": _hasher.hash(password),
             "staff_id": str(staff.id),
             "display_name": staff.display_name,
@@ -344,7 +349,7 @@ class Store:
     def check_login(self, email: str, password: str) -> StaffInfo | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(staff_logins).where(staff_logins.c.email == email.strip().lower())
+                select(staff_logins).where(staff_logins.c.email == canonical_email(email))
             ).first()
         if row is None:
             return None

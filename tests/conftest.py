@@ -8,17 +8,19 @@ from collections.abc import Iterator
 import keyring
 import pytest
 
+from sync import keys
 from tests.support.live_server import LiveServer
-from tests.support.memory_keyring import MemoryKeyring
+from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
     """Every test gets a fresh, empty keyring; the machine's own is never touched."""
     previous = keyring.get_keyring()
     backend = MemoryKeyring()
+    monkeypatch.setattr(keys, "TRUSTED_BACKENDS", keys.TRUSTED_BACKENDS | {MEMORY_KEYRING})
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)

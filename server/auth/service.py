@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import DeviceTokenExpired, NotAuthenticated, SessionExpired, WrongCredentials
+from common.validation import canonical_email
 from server.auth.context import AuthContext
 from server.auth.security import hash_token, new_token, verify_password
 from server.clinics import repository as clinics
@@ -25,7 +26,7 @@ def _authenticate(session: Session, clinic: Clinic | None, email: str, password:
         staff = session.scalar(
             select(StaffUser).where(
                 StaffUser.clinic_id == clinic.id,
-                StaffUser.email == email.strip().lower(),
+                StaffUser.email == canonical_email(email),
                 StaffUser.active.is_(True),
             )
         )
@@ -62,13 +63,17 @@ def device_for_token(session: Session, token: str) -> Device:
         raise NotAuthenticated(
             "This workstation is not enrolled with the server. Sign in to enroll it."
         )
+    _ensure_usable(device)
+    device.last_seen_at = utcnow()
+    return device
+
+
+def _ensure_usable(device: Device) -> None:
     if device.revoked_at is not None or device.expires_at <= utcnow():
         raise DeviceTokenExpired(
             "This workstation's enrollment has expired or was revoked. "
             "Sign in again to re-enroll it."
         )
-    device.last_seen_at = utcnow()
-    return device
 
 
 def sign_in(
@@ -101,14 +106,8 @@ def context_for_session_token(session: Session, token: str) -> AuthContext:
     if found is None:
         raise NotAuthenticated("You are not signed in. Sign in again.")
     staff_session, staff, device = found
-    now = utcnow()
-    if device.revoked_at is not None or device.expires_at <= now:
-        # A lost or retired workstation takes its open sessions with it.
-        raise DeviceTokenExpired(
-            "This workstation's enrollment has expired or was revoked. "
-            "Sign in again to re-enroll it."
-        )
-    if staff_session.ended_at or staff_session.expires_at <= now or not staff.active:
+    _ensure_usable(device)  # a lost or retired workstation takes its sessions with it
+    if staff_session.ended_at or staff_session.expires_at <= utcnow() or not staff.active:
         raise SessionExpired("Your session has ended. Sign in again.")
     return AuthContext(
         clinic_id=staff_session.clinic_id,

@@ -81,15 +81,16 @@ def changes_since(session: Session, ctx: AuthContext, cursor: Cursor, limit: int
         else:
             page[entity].append(FEED[entity][1].model_validate(row, from_attributes=True))
 
-    if page["patients"]:
-        audit.record(
-            session,
-            ctx,
-            action="sync_pull",
-            entity="patients",
-            record_count=len(page["patients"]),
-            reason="cached on the clinic's enrolled workstation",
-        )
+    for entity in ("patients", "appointments"):  # who the clinic sees, and when
+        if page[entity]:
+            audit.record(
+                session,
+                ctx,
+                action="sync_pull",
+                entity=entity,
+                record_count=len(page[entity]),
+                reason="cached on the clinic's enrolled workstation",
+            )
     last_version = rows[-1][0] if rows else since
     return ChangesPage(
         next_cursor=str(Cursor(clinic.dataset_epoch, last_version)),

@@ -57,6 +57,7 @@ def reserve_versions(session: Session, clinic_id: uuid.UUID, count: int) -> rang
 
 @event.listens_for(Session, "before_flush")
 def _stamp_versions(session: Session, _context: Any, _instances: Any) -> None:
-    for clinic_id, rows in _changed_synced_rows(session).items():
+    # Clinics in a fixed order, so two flushes touching the same clinics cannot deadlock.
+    for clinic_id, rows in sorted(_changed_synced_rows(session).items()):
         for row, version in zip(rows, reserve_versions(session, clinic_id, len(rows)), strict=True):
             row.version = version

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from common.errors import NotFound
 from common.roles import Permission
+from server.audit import service as audit
 from server.deps import SessionDep, StaffContext
 from server.scheduling.models import Appointment, Provider
 from sync.protocol import AppointmentRecord, ProviderRecord
@@ -39,4 +40,12 @@ def read_appointment(
     )
     if appointment is None:
         raise NotFound("There is no such appointment in this clinic.")
+    audit.record(
+        session,
+        ctx,
+        action="read",
+        entity="appointments",
+        entity_id=appointment.id,
+        reason="appointment details",
+    )
     return AppointmentRecord.model_validate(appointment, from_attributes=True)

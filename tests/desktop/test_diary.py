@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from desktop.diary import DiaryPage, summary
+from desktop.diary import PX_PER_MINUTE, DiaryPage, summary
 from desktop.tasks import TaskRunner
 from sync.protocol import AppointmentRecord, ChangesPage, PatientRecord, ProviderRecord
 from sync.store import DiaryEntry, Store
@@ -130,3 +130,56 @@ def test_summary_says_how_it_was_booked() -> None:
         "Status: Confirmed",
         "Booked at the desk",
     ]
+
+
+def test_on_a_daylight_saving_day_blocks_sit_on_their_hour_lines(
+    qtbot: QtBot, runner: TaskRunner, tmp_path: Path
+) -> None:
+    """New York springs forward at 2:00 on 8 March 2026: from 1:00 to 9:00 is seven real
+    hours but eight hour lines. The 9:00 appointment must sit on the 9:00 line."""
+    zone = ZoneInfo("America/New_York")
+    store = Store.open(tmp_path / "dst.db", secrets.token_bytes(32))
+    provider = ProviderRecord(
+        id=uuid.uuid4(), version=1, display_name="Dr A", colour="#336699", active=True
+    )
+    patient = PatientRecord(
+        id=uuid.uuid4(),
+        version=2,
+        first_name="Ada",
+        last_name="Lovelace",
+        date_of_birth=None,
+        phone=None,
+        email=None,
+    )
+    starts = [datetime(2026, 3, 8, 1, 0, tzinfo=zone), datetime(2026, 3, 8, 9, 0, tzinfo=zone)]
+    store.apply_page(
+        ChangesPage(
+            next_cursor="1.5",
+            has_more=False,
+            server_time=datetime.now(UTC),
+            providers=[provider],
+            patients=[patient],
+            appointments=[
+                AppointmentRecord(
+                    id=uuid.uuid4(),
+                    version=3 + n,
+                    provider_id=provider.id,
+                    patient_id=patient.id,
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=30),
+                    status=AppointmentStatus.BOOKED,
+                    source=AppointmentSource.DESK,
+                )
+                for n, start in enumerate(starts)
+            ],
+        ),
+        synced_at=datetime.now(UTC),
+    )
+    page = DiaryPage(runner, store, zone)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        page.go_to(date(2026, 3, 8))
+    tops = sorted(item.rect().top() for item in page.view.appointment_items())
+    one_hour = 60 * PX_PER_MINUTE
+    assert tops[1] - tops[0] == pytest.approx(8 * one_hour, abs=2)
+    store.close()

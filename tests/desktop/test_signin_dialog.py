@@ -97,6 +97,8 @@ def test_an_expired_enrollment_is_explained_and_fixed_by_signing_in_again(
 
     again = window.sign_in_again()
     assert again.email.text() == "frontdesk@demo.clinic"
+    assert again.server.isReadOnly(), "this window's store belongs to this server and clinic"
+    assert again.clinic.isReadOnly()
     again.password.setText("frontdesk-demo-1")
     qtbot.mouseClick(again.sign_in_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)

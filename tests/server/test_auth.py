@@ -287,7 +287,8 @@ def test_other_protocol_versions_are_told_to_upgrade(client, factory, clinic, ve
     response = client.get(CHANGES, headers={**headers, PROTOCOL_HEADER: version})
 
     body = assert_error(response, 426, "upgrade_required")
-    assert "version" in body["message"].lower()
+    assert "Install the version your clinic's server expects" in body["message"]
+    assert len(body["message"]) < 300, "a 5000-digit header is not echoed back whole"
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -318,3 +319,14 @@ def test_a_body_that_is_not_json_is_named_as_such(client):
 
     assert_error(response, 422, "invalid")
     assert response.json()["message"] == "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize("field", ["email", "password", "device_name"])
+def test_control_characters_are_refused_before_they_reach_the_database(client, clinic, field):
+    body = enroll_body(clinic.front_desk) | {field: "robin\x00@example.com"}
+
+    response = client.post(DEVICES, json=body)
+
+    assert_error(response, 422, "invalid")
+    assert field in response.json()["message"]
+    assert "control characters" in response.json()["message"]

@@ -237,7 +237,7 @@ def test_the_feed_needs_credentials(client, small):
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_every_page_with_patients_is_audited(db, factory, small, pull_all):
+def test_every_page_with_patients_or_appointments_is_audited(db, factory, small, pull_all):
     clinic, device_headers = small
     login = clinic.front_desk
     staff_headers = factory.staff_headers(login)
@@ -246,24 +246,23 @@ def test_every_page_with_patients_is_audited(db, factory, small, pull_all):
     device_pages = pull_all(device_headers, limit=2)
 
     with db() as session:
-        events = session.scalars(select(AuditEvent).order_by(AuditEvent.at)).all()
-        device_ids = {
-            row.device_id for row in events if row.staff_id is None and row.device_id is not None
-        }
-    expected = [len(page["patients"]) for page in staff_pages + device_pages if page["patients"]]
-    assert len(expected) >= 2
-    assert sum(expected) == 2 * len(clinic.records.patient_ids)
-    assert [event.record_count for event in events] == expected
-    assert {(event.action, event.entity, event.clinic_id) for event in events} == {
-        ("sync_pull", "patients", clinic.id)
-    }
-    assert all(event.reason for event in events)
-    staff_events = [event for event in events if event.staff_id is not None]
-    device_events = [event for event in events if event.staff_id is None]
-    assert {event.staff_id for event in staff_events} == {login.staff_id}
-    assert all(event.device_id is not None for event in staff_events)
-    assert len(device_events) == sum(1 for page in device_pages if page["patients"])
-    assert len(device_ids) == 1  # the workstation that pulled on its own
+        events = session.scalars(select(AuditEvent)).all()
+    for entity in ("patients", "appointments"):
+        audited = [e for e in events if e.entity == entity]
+        expected = [len(p[entity]) for p in staff_pages + device_pages if p[entity]]
+        assert len(expected) >= 2
+        assert sorted(e.record_count for e in audited) == sorted(expected)
+    assert {e.entity for e in events} == {"patients", "appointments"}
+    assert {(e.action, e.clinic_id) for e in events} == {("sync_pull", clinic.id)}
+    assert all(e.reason for e in events)
+    staff_events = [e for e in events if e.staff_id is not None]
+    device_events = [e for e in events if e.staff_id is None]
+    assert {e.staff_id for e in staff_events} == {login.staff_id}
+    assert all(e.device_id is not None for e in staff_events)
+    assert len({e.device_id for e in device_events}) == 1  # the workstation on its own
+    assert len(device_events) == sum(
+        bool(p["patients"]) + bool(p["appointments"]) for p in device_pages
+    )
 
 
 def test_a_device_token_alone_reads_the_same_feed_as_a_signed_in_user(

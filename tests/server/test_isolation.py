@@ -71,7 +71,7 @@ def test_own_patient_is_read_and_the_read_is_audited(client, db, clinics, a_head
     assert event.reason
 
 
-def test_own_appointment_is_read(client, clinics, a_headers):
+def test_own_appointment_is_read_and_audited(client, db, clinics, a_headers):
     a, _b = clinics
     appointment_id = a.records.appointment_ids[2]
 
@@ -80,6 +80,9 @@ def test_own_appointment_is_read(client, clinics, a_headers):
     assert response.status_code == 200, response.text
     assert response.json()["id"] == str(appointment_id)
     assert response.json()["patient_id"] in {str(i) for i in a.records.patient_ids}
+    [event] = audit_rows(db)
+    assert (event.action, event.entity, event.entity_id) == ("read", "appointments", appointment_id)
+    assert event.staff_id == a.front_desk.staff_id
 
 
 def test_providers_lists_only_the_callers_clinic(client, clinics, a_headers):

@@ -68,6 +68,18 @@ def test_wrong_password_online_enrolls_nothing(live_server: LiveServer, tmp_path
     assert keys.device_token(live_server.url, "demo") is None
 
 
+def test_a_mistyped_password_on_an_enrolled_workstation_keeps_its_enrollment(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD).store.close()
+    token = keys.device_token(live_server.url, "demo")
+    with pytest.raises(WrongCredentials):
+        account.sign_in(tmp_path, live_server.url, "demo", EMAIL, "mistyped-password")
+    assert keys.device_token(live_server.url, "demo") == token
+    account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD).store.close()
+    assert len(_devices(live_server)) == 1
+
+
 def test_offline_sign_in_works_for_someone_who_signed_in_here_before(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
@@ -103,6 +115,15 @@ def test_no_usable_keyring_refuses_with_instructions(tmp_path: Path) -> None:
 def test_a_plaintext_file_keyring_is_not_accepted(tmp_path: Path) -> None:
     keyring.set_keyring(PlaintextKeyring())
     with pytest.raises(keys.KeyringUnavailable):
+        keys.require_secure_keyring()
+
+
+def test_an_unknown_backend_is_not_trusted_either() -> None:
+    class HomeMadeKeyring(MemoryKeyring):
+        pass
+
+    keyring.set_keyring(HomeMadeKeyring())
+    with pytest.raises(keys.KeyringUnavailable, match="Secret Service"):
         keys.require_secure_keyring()
 
 

@@ -26,6 +26,7 @@ from tests.support.live_server import LiveServer
         ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
         ("  clinic.example.com/ ", "https://clinic.example.com"),
         ("https://Clinic.Example.com/desk/", "https://clinic.example.com/desk"),
+        ("http://[::1]:8765", "http://[::1]:8765"),
     ],
 )
 def test_server_addresses_are_normalised(typed: str, expected: str) -> None:
