@@ -79,7 +79,7 @@ class SyncController(QObject):
             return
         self._running = True
         self._set(SyncState(Connection.SYNCING, self.state.last_sync))
-        self.runner.run("net", self.engine.pull, self._done, self._failed)
+        self.runner.run("net", self.engine.sync, self._done, self._failed)
 
     def _done(self, report: SyncReport) -> None:
         self._running = False

@@ -48,11 +48,6 @@ def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
     return data_dir / f"desk-{digest}.db"
 
 
-def open_store(data_dir: Path, server_url: str, clinic: str) -> Store:
-    path = store_path(data_dir, server_url, clinic)
-    return Store.open(path, keys.store_key(path))
-
-
 def sign_in(
     data_dir: Path,
     server_url: str,
@@ -66,14 +61,15 @@ def sign_in(
     clinic = clinic.strip().lower()
     keys.require_secure_keyring()
     client = ServerClient(url, transport=transport)
+    path = store_path(data_dir, url, clinic)
     try:
         try:
-            staff, clinic_info, token = _sign_in_online(client, url, clinic, email, password)
+            staff, clinic_info, token = _sign_in_online(client, path, clinic, email, password)
         except ServerUnreachable:
             return _sign_in_offline(data_dir, url, clinic, email, password)
     finally:
         client.close()
-    store = open_store(data_dir, url, clinic)
+    store = Store.open(path, keys.store_key(path))
     store.remember_login(email, password, staff)
     store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
     return Desk(
@@ -85,15 +81,15 @@ def sign_in(
         clinic_info.time_zone,
         online=True,
         session_token=token,
-        device_token=keys.device_token(url, clinic),
+        device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
     )
 
 
 def _sign_in_online(
-    client: ServerClient, url: str, clinic: str, email: str, password: str
+    client: ServerClient, path: Path, clinic: str, email: str, password: str
 ) -> tuple[StaffInfo, ClinicInfo, str]:
-    client.device_token = keys.device_token(url, clinic)
+    client.device_token = keys.device_token(path)
     if client.device_token is not None:
         try:
             answer = client.sign_in(email, password)
@@ -103,9 +99,9 @@ def _sign_in_online(
         except (DeviceTokenExpired, NotAuthenticated):
             # The enrollment lapsed, was revoked or is unknown to this server: this login
             # enrolls the workstation afresh.
-            keys.forget_device_token(url, clinic)
+            keys.forget_device_token(path)
     enrolled = client.enroll(clinic, email, password, socket.gethostname() or "workstation")
-    keys.save_device_token(url, clinic, enrolled.device_token)
+    keys.save_device_token(path, enrolled.device_token)
     client.device_token = enrolled.device_token
     answer = client.sign_in(email, password)
     return answer.staff, answer.clinic, answer.session_token
@@ -135,7 +131,7 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
         store.get_meta("time_zone") or "UTC",
         online=False,
         session_token=None,
-        device_token=keys.device_token(url, clinic),
+        device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
     )
 

@@ -23,6 +23,9 @@ from sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    Mutation,
+    PushRequest,
+    PushResponse,
     SignInRequest,
     SignInResponse,
 )
@@ -112,6 +115,16 @@ class ServerClient:
             params["limit"] = limit
         return self._call("GET", "/sync/changes", ChangesPage, params=params)
 
+    def push(self, mutations: list[Mutation]) -> PushResponse:
+        body = PushRequest(mutations=mutations)
+        return self._call(
+            "POST",
+            "/sync/mutations",
+            PushResponse,
+            content=body.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -122,9 +135,18 @@ class ServerClient:
             headers["Authorization"] = f"Bearer {self.session_token}"
         return headers
 
-    def _call(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> M:
         try:
-            response = self._http.request(method, path, headers=self._headers(), **kwargs)
+            response = self._http.request(
+                method, path, headers=self._headers() | (headers or {}), **kwargs
+            )
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(
                 f"The server at {self.server_url} did not answer in time. The desk keeps "

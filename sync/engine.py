@@ -1,5 +1,10 @@
-"""The desk's sync cycle (pull-only in this milestone): page through the change feed,
-applying each page and its cursor in one local transaction."""
+"""The desk's sync cycle: push the outbox, pull the change feed, replay what is still
+pending on top (DESIGN.md §4.5).
+
+Pull pages are applied with their cursor in one local transaction; push answers are
+recorded in one local transaction per batch. A crash anywhere repeats work, never loses
+or doubles it: the server answers a replayed mutation from its record of it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sync.client import ServerClient
+from sync.crash import crashpoint
 from sync.store import Store
 
 MAX_PAGES_PER_RUN = 10_000  # a guard against a server that never says "no more"
+PUSH_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +24,8 @@ class SyncReport:
     pages: int
     rows: int
     finished_at: datetime
+    applied: int = 0
+    rejected: int = 0
 
 
 class SyncEngine:
@@ -25,14 +34,41 @@ class SyncEngine:
         self.client = client
         self.page_size = page_size
 
+    def sync(self) -> SyncReport:
+        """One full cycle. Raises the client's errors unchanged (``ServerUnreachable``
+        when offline); whatever was already acknowledged or applied stays so."""
+        applied, rejected = self.push()
+        pulled = self.pull()
+        return SyncReport(
+            pages=pulled.pages,
+            rows=pulled.rows + applied + rejected,
+            finished_at=pulled.finished_at,
+            applied=applied,
+            rejected=rejected,
+        )
+
+    def push(self) -> tuple[int, int]:
+        """Send pending changes oldest first, in batches, until none are left."""
+        applied = rejected = 0
+        while True:
+            batch = self.store.pending_mutations(PUSH_BATCH)
+            if not batch:
+                return applied, rejected
+            answer = self.client.push(batch)
+            crashpoint("after_push_response")  # the server has committed; we have not
+            self.store.record_results(batch, answer.results)
+            answered = {r.mutation_id for r in answer.results}
+            if not answered & {m.mutation_id for m in batch}:
+                return applied, rejected  # nothing acknowledged: try again next cycle
+            applied += sum(r.status == "applied" for r in answer.results)
+            rejected += sum(r.status == "rejected" for r in answer.results)
+
     def pull(self) -> SyncReport:
-        """Pull until the server has nothing newer. Raises the client's errors unchanged
-        (``ServerUnreachable`` when offline); pages already applied stay applied."""
+        """Pull until the server has nothing newer; pages already applied stay applied."""
         pages = rows = 0
         while pages < MAX_PAGES_PER_RUN:
             page = self.client.changes(self.store.cursor(), self.page_size)
-            now = datetime.now(UTC)
-            self.store.apply_page(page, synced_at=now)
+            self.store.apply_page(page, synced_at=datetime.now(UTC))
             pages += 1
             rows += page.row_count
             if not page.has_more:

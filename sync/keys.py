@@ -104,19 +104,21 @@ def store_key(path: Path) -> bytes:
     return key
 
 
-def _device_entry(server_url: str, clinic: str) -> str:
-    return f"device-token:{server_url}#{clinic}"
+def _device_entry(store: Path) -> str:
+    # One enrollment per desk installation (its store), not per machine: two folders of
+    # desk data are two workstations as far as the server is concerned.
+    return f"device-token:{store.resolve()}"
 
 
-def device_token(server_url: str, clinic: str) -> str | None:
+def device_token(store: Path) -> str | None:
     require_secure_keyring()
-    return _get(_device_entry(server_url, clinic))
+    return _get(_device_entry(store))
 
 
-def save_device_token(server_url: str, clinic: str, token: str) -> None:
-    _set(_device_entry(server_url, clinic), token)
+def save_device_token(store: Path, token: str) -> None:
+    _set(_device_entry(store), token)
 
 
-def forget_device_token(server_url: str, clinic: str) -> None:
+def forget_device_token(store: Path) -> None:
     with contextlib.suppress(KeyringError):  # already gone is fine
-        keyring.delete_password(SERVICE, _device_entry(server_url, clinic))
+        keyring.delete_password(SERVICE, _device_entry(store))

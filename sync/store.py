@@ -8,25 +8,20 @@ Instants are stored as UTC epoch seconds: compact, and fast to range-scan for a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlcipher3
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     delete,
     event,
@@ -40,80 +35,34 @@ from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError
 from common.roles import Role
 from common.validation import canonical_email
+from sync import outbox
+from sync.crash import crashpoint
+from sync.outbox import replay_pending
 from sync.protocol import (
-    AppointmentRecord,
+    BookAppointment,
+    CancelAppointment,
     ChangesPage,
+    CheckIn,
     Cursor,
-    PatientRecord,
-    ProviderRecord,
-    Record,
+    MarkNoShow,
+    MoveAppointment,
+    Mutation,
+    MutationResult,
+    Slot,
     StaffInfo,
+    UpdatePatientContact,
 )
-
-metadata = MetaData()
-
-meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
-providers = Table(
-    "providers",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("display_name", Text, nullable=False),
-    Column("colour", String, nullable=False),
-    Column("active", Integer, nullable=False),
+from sync.records import epoch_seconds, upsert, upsert_records
+from sync.schema import (
+    CACHED_TABLES,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    appointments,
+    meta,
+    patients,
+    providers,
+    staff_logins,
 )
-patients = Table(
-    "patients",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("first_name", Text, nullable=False),
-    Column("last_name", Text, nullable=False),
-    Column("date_of_birth", String),
-    Column("phone", String),
-    Column("email", String),
-)
-appointments = Table(
-    "appointments",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("provider_id", String, nullable=False),
-    Column("patient_id", String, nullable=False),
-    Column("starts_at", Integer, nullable=False),
-    Column("ends_at", Integer, nullable=False),
-    Column("status", String, nullable=False),
-    Column("source", String, nullable=False),
-)
-staff_logins = Table(
-    "staff_logins",
-    metadata,
-    Column("email", String, primary_key=True),
-    Column("password_hash", Text, nullable=False),
-    Column("staff_id", String, nullable=False),
-    Column("display_name", Text, nullable=False),
-    Column("role", String, nullable=False),
-)
-CACHED_TABLES = {"providers": providers, "patients": patients, "appointments": appointments}
-
-# Versioned migrations: entry N takes the store from user_version N to N + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
-        "CREATE TABLE providers (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-        "display_name TEXT NOT NULL, colour TEXT NOT NULL, active INTEGER NOT NULL)",
-        "CREATE TABLE patients (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-        "first_name TEXT NOT NULL, last_name TEXT NOT NULL, date_of_birth TEXT, phone TEXT, "
-        "email TEXT)",
-        "CREATE TABLE appointments (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-        "provider_id TEXT NOT NULL, patient_id TEXT NOT NULL, starts_at INTEGER NOT NULL, "
-        "ends_at INTEGER NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL)",
-        "CREATE INDEX ix_appointments_starts_at ON appointments (starts_at)",
-        "CREATE TABLE staff_logins (email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
-        "staff_id TEXT NOT NULL, display_name TEXT NOT NULL, role TEXT NOT NULL)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _hasher = PasswordHasher()
 
@@ -145,10 +94,7 @@ class DiaryEntry:
     status: AppointmentStatus
     source: AppointmentSource
     patient_name: str
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
+    pending: bool = False  # changed here, not yet acknowledged by the server
 
 
 def _instant(seconds: int) -> datetime:
@@ -278,12 +224,17 @@ class Store:
             if page.reset:
                 for table in CACHED_TABLES.values():
                     conn.execute(delete(table))
-            _upsert(conn, providers, (_provider_row(r) for r in page.providers))
-            _upsert(conn, patients, (_patient_row(r) for r in page.patients))
-            _upsert(conn, appointments, (_appointment_row(r) for r in page.appointments))
+            upsert_records(
+                conn,
+                providers_=page.providers,
+                patients_=page.patients,
+                appointments_=page.appointments,
+            )
             for tombstone in page.tombstones:
                 table = CACHED_TABLES[tombstone.entity]
                 conn.execute(delete(table).where(table.c.id == str(tombstone.id)))
+            crashpoint("mid_pull_page")  # the page written, its cursor not yet
+            replay_pending(conn)
             self.set_meta({"cursor": page.next_cursor, "last_sync_at": synced_at.isoformat()}, conn)
 
     # --- reading for the desk ---------------------------------------------------------
@@ -306,8 +257,8 @@ class Store:
             )
             .outerjoin(patients, patients.c.id == appointments.c.patient_id)
             .where(
-                appointments.c.starts_at < _epoch(end),
-                appointments.c.ends_at > _epoch(start),
+                appointments.c.starts_at < epoch_seconds(end),
+                appointments.c.ends_at > epoch_seconds(start),
             )
             .order_by(appointments.c.starts_at)
         )
@@ -321,6 +272,7 @@ class Store:
                     status=AppointmentStatus(r.status),
                     source=AppointmentSource(r.source),
                     patient_name=r.patient_name or "Unknown patient",
+                    pending=bool(r.pending),
                 )
                 for r in conn.execute(query)
             ]
@@ -331,6 +283,114 @@ class Store:
                 select(func.count()).select_from(CACHED_TABLES[entity])
             ).scalar_one()
             return value
+
+    # --- changes made at this desk ---------------------------------------------------------
+
+    def book(
+        self,
+        staff_id: uuid.UUID,
+        *,
+        provider_id: uuid.UUID,
+        patient_id: uuid.UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> uuid.UUID:
+        """Book locally and queue it; returns the new appointment's id."""
+        appointment_id = uuid.uuid4()
+        command = BookAppointment(
+            appointment_id=appointment_id,
+            provider_id=provider_id,
+            patient_id=patient_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        with self._write() as conn:
+            outbox.enqueue(conn, staff_id, command)
+        return appointment_id
+
+    def move(
+        self,
+        staff_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        *,
+        provider_id: uuid.UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> uuid.UUID:
+        with self._write() as conn:
+            command = MoveAppointment(
+                appointment_id=appointment_id,
+                base_version=self._version_of(conn, appointments, appointment_id),
+                provider_id=provider_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+            )
+            return outbox.enqueue(conn, staff_id, command)
+
+    def set_status(
+        self,
+        staff_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        kind: Literal["cancel", "check_in", "no_show"],
+    ) -> uuid.UUID:
+        """Cancel, check in or mark a no-show."""
+        with self._write() as conn:
+            version = self._version_of(conn, appointments, appointment_id)
+            command: CancelAppointment | CheckIn | MarkNoShow
+            if kind == "cancel":
+                command = CancelAppointment(appointment_id=appointment_id, base_version=version)
+            elif kind == "check_in":
+                command = CheckIn(appointment_id=appointment_id, base_version=version)
+            else:
+                command = MarkNoShow(appointment_id=appointment_id, base_version=version)
+            return outbox.enqueue(conn, staff_id, command)
+
+    def update_contact(
+        self, staff_id: uuid.UUID, patient_id: uuid.UUID, *, phone: str | None, email: str | None
+    ) -> uuid.UUID:
+        with self._write() as conn:
+            command = UpdatePatientContact(
+                patient_id=patient_id,
+                base_version=self._version_of(conn, patients, patient_id),
+                phone=phone,
+                email=email,
+            )
+            return outbox.enqueue(conn, staff_id, command)
+
+    @staticmethod
+    def _version_of(conn: Connection, table: Table, record_id: uuid.UUID) -> int:
+        version = conn.scalar(select(table.c.version).where(table.c.id == str(record_id)))
+        if version is None:
+            raise StoreError("That record is not in this desk's copy; sync and try again.")
+        return int(version)
+
+    # --- the outbox, for the sync engine and the "Needs attention" worklist -----------
+
+    def pending_mutations(self, limit: int) -> list[Mutation]:
+        with self.engine.connect() as conn:
+            return outbox.pending(conn, limit)
+
+    def record_results(self, sent: list[Mutation], results: list[MutationResult]) -> None:
+        """The server's answers, taken in one transaction: an entry leaves the outbox only
+        here, once its acknowledgement is in hand."""
+        with self._write() as conn:
+            outbox.record_results(conn, sent, results)
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return outbox.counts(conn)
+
+    def needs_attention(self) -> list[outbox.Attention]:
+        with self.engine.connect() as conn:
+            return outbox.needs_attention(conn)
+
+    def discard(self, seq: int) -> None:
+        with self._write() as conn:
+            outbox.discard(conn, seq)
+
+    def retry_at(self, seq: int, staff_id: uuid.UUID, slot: Slot) -> uuid.UUID | None:
+        with self._write() as conn:
+            return outbox.retry_at(conn, seq, staff_id, slot)
 
     # --- offline sign-in --------------------------------------------------------------
 
@@ -344,7 +404,7 @@ class Store:
             "role": staff.role.value,
         }
         with self._write() as conn:
-            _upsert(conn, staff_logins, [row], key="email")
+            upsert(conn, staff_logins, [row], key="email")
 
     def check_login(self, email: str, password: str) -> StaffInfo | None:
         with self.engine.connect() as conn:
@@ -363,44 +423,3 @@ class Store:
             display_name=row.display_name,
             role=Role(row.role),
         )
-
-
-def _upsert(
-    conn: Connection, table: Table, rows: Iterable[dict[str, Any]], key: str = "id"
-) -> None:
-    batch = list(rows)
-    if not batch:
-        return
-    statement = insert(table)
-    columns = {c.name: statement.excluded[c.name] for c in table.columns if c.name != key}
-    conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), batch)
-
-
-def _base(record: Record) -> dict[str, Any]:
-    return {"id": str(record.id), "version": record.version}
-
-
-def _provider_row(r: ProviderRecord) -> dict[str, Any]:
-    return _base(r) | {"display_name": r.display_name, "colour": r.colour, "active": int(r.active)}
-
-
-def _patient_row(r: PatientRecord) -> dict[str, Any]:
-    born = r.date_of_birth
-    return _base(r) | {
-        "first_name": r.first_name,
-        "last_name": r.last_name,
-        "date_of_birth": born.isoformat() if born else None,
-        "phone": r.phone,
-        "email": r.email,
-    }
-
-
-def _appointment_row(r: AppointmentRecord) -> dict[str, Any]:
-    return _base(r) | {
-        "provider_id": str(r.provider_id),
-        "patient_id": str(r.patient_id),
-        "starts_at": _epoch(r.starts_at),
-        "ends_at": _epoch(r.ends_at),
-        "status": r.status.value,
-        "source": r.source.value,
-    }

@@ -36,7 +36,7 @@ def test_first_sign_in_enrolls_and_keeps_the_token_only_in_the_keyring(
     assert desk.online
     assert desk.staff.email == EMAIL
     assert desk.clinic_name == "Demo Clinic"
-    token = keys.device_token(live_server.url, "demo")
+    token = keys.device_token(account.store_path(tmp_path, live_server.url, "demo"))
     assert token is not None
     [device] = _devices(live_server)
     assert device.token_hash == hash_token(token)
@@ -51,12 +51,15 @@ def test_an_expired_enrollment_is_renewed_by_the_next_sign_in(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
     account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD).store.close()
-    old = keys.device_token(live_server.url, "demo")
+    old = keys.device_token(account.store_path(tmp_path, live_server.url, "demo"))
     with live_server.sessionmaker.begin() as session:
         session.execute(update(Device).values(expires_at=utcnow() - timedelta(seconds=1)))
     desk = account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD)
     assert desk.online
-    assert keys.device_token(live_server.url, "demo") not in (None, old)
+    assert keys.device_token(account.store_path(tmp_path, live_server.url, "demo")) not in (
+        None,
+        old,
+    )
     assert len(_devices(live_server)) == 2
     desk.store.close()
 
@@ -65,17 +68,17 @@ def test_wrong_password_online_enrolls_nothing(live_server: LiveServer, tmp_path
     with pytest.raises(WrongCredentials):
         account.sign_in(tmp_path, live_server.url, "demo", EMAIL, "wrong-password")
     assert _devices(live_server) == []
-    assert keys.device_token(live_server.url, "demo") is None
+    assert keys.device_token(account.store_path(tmp_path, live_server.url, "demo")) is None
 
 
 def test_a_mistyped_password_on_an_enrolled_workstation_keeps_its_enrollment(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
     account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD).store.close()
-    token = keys.device_token(live_server.url, "demo")
+    token = keys.device_token(account.store_path(tmp_path, live_server.url, "demo"))
     with pytest.raises(WrongCredentials):
         account.sign_in(tmp_path, live_server.url, "demo", EMAIL, "mistyped-password")
-    assert keys.device_token(live_server.url, "demo") == token
+    assert keys.device_token(account.store_path(tmp_path, live_server.url, "demo")) == token
     account.sign_in(tmp_path, live_server.url, "demo", EMAIL, PASSWORD).store.close()
     assert len(_devices(live_server)) == 1
 
