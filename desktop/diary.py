@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPen, QResizeEvent
+from PySide6.QtGui import QBrush, QColor, QContextMenuEvent, QFont, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QDateEdit,
     QGraphicsRectItem,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,12 @@ HEADER = 28  # provider names
 PX_PER_MINUTE = 1.2
 MIN_COLUMN = 170
 DEFAULT_HOURS = (7, 20)
+BOOKED = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+STATUS_ACTIONS = (
+    ("check_in", "Check in", BOOKED),
+    ("no_show", "Mark no-show", BOOKED),
+    ("cancel", "Cancel appointment", (*BOOKED, AppointmentStatus.ARRIVED)),
+)
 ONLINE_SOURCES = {AppointmentSource.WIDGET, AppointmentSource.LINK, AppointmentSource.PORTAL}
 
 
@@ -74,7 +81,10 @@ class AppointmentItem(QGraphicsRectItem):
         elif entry.status is AppointmentStatus.COMPLETED:
             fill = fill.lighter(135)
         self.setBrush(QBrush(fill))
-        self.setPen(QPen(QColor(colour).darker(130)))
+        outline = QPen(QColor(colour).darker(130))
+        if entry.pending:  # changed here, not yet acknowledged by the server
+            outline = QPen(QColor("#202020"), 2, Qt.PenStyle.DashLine)
+        self.setPen(outline)
         self.setToolTip(summary(entry, zone))
         ink = QBrush(QColor("white" if fill.alpha() == 255 and fill.lightness() < 150 else "black"))
         start = entry.starts_at.astimezone(zone)
@@ -85,7 +95,8 @@ class AppointmentItem(QGraphicsRectItem):
             font.setStrikeOut(True)
             label.setFont(font)
         label.setPos(rect.left() + 4, rect.top() + 2)
-        status = QGraphicsSimpleTextItem(entry.status.label, self)
+        state = entry.status.label + (" · not yet sent" if entry.pending else "")
+        status = QGraphicsSimpleTextItem(state, self)
         status.setBrush(ink)
         small = QFont(status.font())
         small.setPointSizeF(max(small.pointSizeF() - 1.5, 6))
@@ -99,6 +110,8 @@ class AppointmentItem(QGraphicsRectItem):
 
 class DiaryView(QGraphicsView):
     """Draws a ``DiaryDay``; redraws on resize so columns fill the width."""
+
+    status_change_requested = Signal(object, str)  # appointment id, "check_in" | …
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,6 +132,26 @@ class DiaryView(QGraphicsView):
         for item in sorted(self.appointment_items(), key=lambda i: i.entry.starts_at):
             shown.setdefault(item.entry.provider_id, []).append(item.entry)
         return shown
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt's name
+        item = self.itemAt(event.pos())
+        while item is not None and not isinstance(item, AppointmentItem):
+            item = item.parentItem()
+        if item is None:
+            return
+        menu = self.status_menu(item.entry)
+        menu.exec(event.globalPos())
+
+    def status_menu(self, entry: DiaryEntry) -> QMenu:
+        """Check in, no-show, cancel: offered only where the status allows it."""
+        menu = QMenu(self)
+        for kind, label, allowed in STATUS_ACTIONS:
+            action = menu.addAction(label)
+            action.setEnabled(entry.status in allowed)
+            action.triggered.connect(
+                lambda _=False, k=kind: self.status_change_requested.emit(entry.id, k)
+            )
+        return menu
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

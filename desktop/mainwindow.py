@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -12,18 +14,22 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QStackedWidget,
     QWidget,
 )
 
+from common.errors import DomainError
 from desktop.config import SignInDefaults
 from desktop.diary import DiaryPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.tasks import TaskRunner
+from desktop.worklists import AttentionPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
+from sync.store import StatusChange
 
 PAGES = ("Diary", "Worklists", "Messages", "Patients")
 
@@ -52,7 +58,9 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.diary = DiaryPage(runner, desk.store, self.zone)
         self.pages.addWidget(self.diary)
-        self.pages.addWidget(_later("Worklists — web booking requests, leads and booking links."))
+        self.attention = AttentionPage(runner, desk, self.zone)
+        self.attention.changed.connect(self.after_local_change)
+        self.pages.addWidget(self.attention)
         self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
         self.pages.addWidget(_later("Patients — search and open a patient's file."))
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -78,14 +86,40 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.sign_in_again_button)
         self.statusBar().addPermanentWidget(self.who)
 
+        self.diary.view.status_change_requested.connect(self.change_status)
+
         self.sync = SyncController(runner, engine, desk.last_sync_at, sync_interval)
         self.sync.state_changed.connect(self._show_sync_state)
         self.sync.synced.connect(self._after_sync)
         self._show_sync_state(self.sync.state)
+        self.attention.reload()
+        runner.run("db", desk.store.outbox_counts, self.sync.set_counts)
         self.sync.start()
+
+    # --- changes made here ---------------------------------------------------------
+
+    def make_change(self, change: Callable[[], object]) -> None:
+        """Write a change (local row + outbox entry) on the db lane, then show it and send
+        it: it is on screen at once, online or not."""
+        self.runner.run("db", change, lambda _id: self.after_local_change(), self._change_failed)
+
+    def change_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
+        store, staff = self.desk.store, self.desk.staff.id
+        self.make_change(lambda: store.set_status(staff, appointment_id, kind))
+
+    def after_local_change(self) -> None:
+        self.diary.reload()
+        self.runner.run("db", self.desk.store.outbox_counts, self.sync.set_counts)
+        self.sync.sync_now()
+
+    def _change_failed(self, error: BaseException) -> None:
+        message = error.message if isinstance(error, DomainError) else str(error)
+        QMessageBox.warning(self, "The change was not made", message)
 
     def _show_sync_state(self, state: SyncState) -> None:
         self.sync_label.setText(state.describe(self.zone))
+        worklists = self.nav.item(PAGES.index("Worklists"))
+        worklists.setText(f"Worklists ({state.attention})" if state.attention else "Worklists")
         self.sign_in_again_button.setVisible(state.connection is Connection.SIGNED_OUT)
 
     def sign_in_again(self) -> SignInDialog:
@@ -121,6 +155,8 @@ class MainWindow(QMainWindow):
     def _after_sync(self, report: SyncReport) -> None:
         if report.rows:
             self.diary.reload()
+        if report.rejected or report.attention != len(self.attention.model.rows):
+            self.attention.reload()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.sync.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -27,16 +27,23 @@ class SyncState:
     connection: Connection
     last_sync: datetime | None
     problem: str | None = None
+    pending: int = 0
+    attention: int = 0
 
     def describe(self, zone: ZoneInfo) -> str:
         when = f"{self.last_sync.astimezone(zone):%d %b %H:%M}" if self.last_sync else "never"
         if self.connection is Connection.SYNCING:
-            return f"Syncing… · last synced {when}"
-        if self.connection is Connection.ONLINE:
-            return f"Online · synced {when}"
-        text = f"Offline · last synced {when} · working from the local copy"
-        if self.connection is Connection.SIGNED_OUT:
+            text = f"Syncing… · last synced {when}"
+        elif self.connection is Connection.ONLINE:
+            text = f"Online · synced {when}"
+        elif self.connection is Connection.SIGNED_OUT:
             text = f"Not connected · last synced {when}"
+        else:
+            text = f"Offline · last synced {when} · working from the local copy"
+        if self.pending:
+            text += f" · {self.pending} pending"
+        if self.attention:
+            text += f" · {self.attention} need{'s' if self.attention == 1 else ''} attention"
         return f"{text} — {self.problem}" if self.problem else text
 
 
@@ -78,26 +85,35 @@ class SyncController(QObject):
         if self._running:
             return
         self._running = True
-        self._set(SyncState(Connection.SYNCING, self.state.last_sync))
+        self._set(replace(self.state, connection=Connection.SYNCING, problem=None))
         self.runner.run("net", self.engine.sync, self._done, self._failed)
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """The outbox changed at this desk: show the new numbers at once."""
+        self._set(replace(self.state, pending=counts["pending"], attention=counts["attention"]))
 
     def _done(self, report: SyncReport) -> None:
         self._running = False
-        self._set(SyncState(Connection.ONLINE, report.finished_at))
+        self._set(
+            SyncState(
+                Connection.ONLINE,
+                report.finished_at,
+                pending=report.pending,
+                attention=report.attention,
+            )
+        )
         self.synced.emit(report)
 
     def _failed(self, error: BaseException) -> None:
         self._running = False
-        last = self.state.last_sync
         if isinstance(error, ServerUnreachable):
-            self._set(SyncState(Connection.OFFLINE, last))
+            self._set(replace(self.state, connection=Connection.OFFLINE, problem=None))
         elif isinstance(error, DeviceTokenExpired | NotAuthenticated):
             self.timer.stop()  # retrying cannot help until someone signs in again
-            self._set(SyncState(Connection.SIGNED_OUT, last, error.message))
-        elif isinstance(error, DomainError):
-            self._set(SyncState(Connection.OFFLINE, last, error.message))
+            self._set(replace(self.state, connection=Connection.SIGNED_OUT, problem=error.message))
         else:
-            self._set(SyncState(Connection.OFFLINE, last, f"sync failed: {error}"))
+            problem = error.message if isinstance(error, DomainError) else f"sync failed: {error}"
+            self._set(replace(self.state, connection=Connection.OFFLINE, problem=problem))
 
     def _set(self, state: SyncState) -> None:
         self.state = state

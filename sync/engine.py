@@ -26,6 +26,8 @@ class SyncReport:
     finished_at: datetime
     applied: int = 0
     rejected: int = 0
+    pending: int = 0  # left in the outbox after the cycle
+    attention: int = 0  # waiting in "Needs attention"
 
 
 class SyncEngine:
@@ -39,12 +41,15 @@ class SyncEngine:
         when offline); whatever was already acknowledged or applied stays so."""
         applied, rejected = self.push()
         pulled = self.pull()
+        left = self.store.outbox_counts()
         return SyncReport(
             pages=pulled.pages,
             rows=pulled.rows + applied + rejected,
             finished_at=pulled.finished_at,
             applied=applied,
             rejected=rejected,
+            pending=left["pending"],
+            attention=left["attention"],
         )
 
     def push(self) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -234,8 +235,8 @@ def retry_at(conn: Connection, seq: int, staff_id: uuid.UUID, slot: Slot) -> uui
     return enqueue(conn, staff_id, fresh)
 
 
-def describe(command: Command) -> str:
-    """A line a receptionist understands, for the worklist."""
+def describe(command: Command, zone: ZoneInfo) -> str:
+    """A line a receptionist understands, for the worklist, in the clinic's local time."""
     kind = {
         "book": "Book",
         "move": "Move",
@@ -245,5 +246,5 @@ def describe(command: Command) -> str:
         "update_patient_contact": "Update contact details",
     }[command.kind]
     if isinstance(command, BookAppointment | MoveAppointment):
-        return f"{kind} for {command.starts_at:%d %b %H:%M}"
+        return f"{kind} for {command.starts_at.astimezone(zone):%a %d %b %H:%M}"
     return kind

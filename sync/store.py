@@ -76,6 +76,9 @@ class StoreKeyError(StoreError):
     code = "store_key_wrong"
 
 
+StatusChange = Literal["cancel", "check_in", "no_show"]
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderRow:
     id: uuid.UUID
@@ -328,10 +331,7 @@ class Store:
             return outbox.enqueue(conn, staff_id, command)
 
     def set_status(
-        self,
-        staff_id: uuid.UUID,
-        appointment_id: uuid.UUID,
-        kind: Literal["cancel", "check_in", "no_show"],
+        self, staff_id: uuid.UUID, appointment_id: uuid.UUID, kind: StatusChange
     ) -> uuid.UUID:
         """Cancel, check in or mark a no-show."""
         with self._write() as conn:

@@ -116,3 +116,48 @@ def test_sign_in_sync_and_diary_then_the_same_diary_offline_after_a_restart(
     window.close()
     runner.shutdown()
     offline.store.close()
+
+
+def test_check_in_from_the_diary_shows_at_once_and_reaches_the_server(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    runner = TaskRunner()
+    desk = _sign_in(qtbot, runner, tmp_path, SignInDefaults(live_server.url, "demo", EMAIL))
+    window = _open(qtbot, runner, desk)
+    qtbot.waitUntil(lambda: bool(window.diary.view.appointment_items()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    booked = next(
+        item.entry
+        for item in window.diary.view.appointment_items()
+        if item.entry.status in ("booked", "confirmed")
+    )
+    menu = window.diary.view.status_menu(booked)
+    actions = {a.text(): a for a in menu.actions()}
+    assert actions["Check in"].isEnabled()
+    assert actions["Cancel appointment"].isEnabled()
+
+    actions["Check in"].trigger()
+
+    def arrived_on_the_server() -> None:
+        with live_server.sessionmaker() as session:
+            stored = session.get(Appointment, booked.id)
+            assert stored is not None
+            assert stored.status == "arrived"
+
+    qtbot.waitUntil(arrived_on_the_server, timeout=WAIT_MS)
+
+    def shown_arrived_and_settled() -> None:
+        [entry] = [
+            i.entry for i in window.diary.view.appointment_items() if i.entry.id == booked.id
+        ]
+        assert entry.status == "arrived"
+        assert not entry.pending
+
+    qtbot.waitUntil(shown_arrived_and_settled, timeout=WAIT_MS)
+    arrived = window.diary.view.status_menu(
+        next(i.entry for i in window.diary.view.appointment_items() if i.entry.id == booked.id)
+    )
+    assert not {a.text(): a for a in arrived.actions()}["Check in"].isEnabled()
+    window.close()
+    runner.shutdown()
+    desk.store.close()

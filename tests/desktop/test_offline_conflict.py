@@ -1,0 +1,127 @@
+"""Two desks book the same slot while offline and both reconnect: one booking stands, the
+other waits in the loser's "Needs attention" list with free times to choose from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from desktop.mainwindow import MainWindow
+from desktop.tasks import TaskRunner
+from server.demo import DEMO_TIME_ZONE
+from server.scheduling.models import Appointment
+from sync import account
+from sync.account import Desk
+from sync.client import ServerClient
+from sync.engine import SyncEngine
+from sync.schema import patients
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.qt
+EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
+WAIT_MS = 20_000
+ZONE = ZoneInfo(DEMO_TIME_ZONE)
+
+
+def _offline_window(qtbot: QtBot, server: LiveServer, folder: Path) -> tuple[MainWindow, Desk]:
+    """A desk that synced once, then lost its line (its client points nowhere)."""
+    desk = account.sign_in(folder, server.url, "demo", EMAIL, PASSWORD)
+    SyncEngine(desk.store, account.sync_client(desk)).sync()
+    dead_line = ServerClient("http://127.0.0.1:9", device_token=desk.device_token)
+    runner = TaskRunner()
+    window = MainWindow(desk, runner, SyncEngine(desk.store, dead_line))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Offline"), timeout=WAIT_MS)
+    return window, desk
+
+
+def _book(window: MainWindow, desk: Desk, start: datetime) -> None:
+    provider = desk.store.providers()[0]
+    with desk.store.engine.connect() as conn:
+        patient_id = conn.scalar(select(patients.c.id).limit(1))
+    window.make_change(
+        lambda: desk.store.book(
+            desk.staff.id,
+            provider_id=provider.id,
+            patient_id=__import__("uuid").UUID(patient_id),
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+        )
+    )
+
+
+def _reconnect(window: MainWindow, desk: Desk) -> None:
+    window.sync.resume(SyncEngine(desk.store, account.sync_client(desk)))
+
+
+def test_two_desks_book_one_slot_offline_and_the_loser_chooses_another_time(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    day = datetime.now(ZONE).date() + timedelta(days=2)
+    closing = datetime.combine(day, time(17, 0), tzinfo=ZONE).astimezone(UTC)
+    slot = closing + timedelta(minutes=90)  # after hours, so only our desks book here
+    first, first_desk = _offline_window(qtbot, live_server, tmp_path / "first")
+    second, second_desk = _offline_window(qtbot, live_server, tmp_path / "second")
+
+    _book(first, first_desk, slot)
+    _book(second, second_desk, slot)
+    for window in (first, second):
+        qtbot.waitUntil(lambda w=window: "1 pending" in w.sync_label.text(), timeout=WAIT_MS)
+        assert w_offline(window)
+
+    _reconnect(first, first_desk)
+    qtbot.waitUntil(lambda: first.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    assert "pending" not in first.sync_label.text()
+
+    _reconnect(second, second_desk)
+    qtbot.waitUntil(lambda: "1 needs attention" in second.sync_label.text(), timeout=WAIT_MS)
+    assert second.nav.item(1).text() == "Worklists (1)"
+    page = second.attention
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=WAIT_MS)
+    ModelTester(None).check(page.model)  # type: ignore[arg-type]
+    assert page.model.index(0, 1).data() == "The time was taken meanwhile"
+    assert page.suggestions.count() == 3
+    assert page.book_button.isEnabled()
+
+    chosen = page.suggestions.currentData()
+    second.nav.setCurrentRow(1)
+    qtbot.mouseClick(page.book_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            second.sync_label.text().startswith("Online")
+            and "pending" not in second.sync_label.text()
+            and "attention" not in second.sync_label.text()
+        ),
+        timeout=WAIT_MS,
+    )
+    with live_server.sessionmaker() as session:
+        starts = sorted(
+            session.scalars(
+                select(Appointment.starts_at).where(
+                    # The demo clinic closes at 17:00: anything later was booked here.
+                    Appointment.starts_at >= closing,
+                    Appointment.starts_at < closing + timedelta(hours=7),
+                    Appointment.provider_id == first_desk.store.providers()[0].id,
+                )
+            ).all()
+        )
+    assert starts == sorted([slot, chosen.starts_at])
+    assert chosen.starts_at != slot
+    for window in (first, second):
+        window.close()
+        window.runner.shutdown()
+    first_desk.store.close()
+    second_desk.store.close()
+
+
+def w_offline(window: MainWindow) -> bool:
+    return window.sync_label.text().startswith("Offline")
