@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -29,9 +29,16 @@ from desktop.tasks import TaskRunner
 from desktop.worklists import AttentionPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
+from sync.live import LiveFeed
 from sync.store import StatusChange
 
 PAGES = ("Diary", "Worklists", "Messages", "Patients")
+
+
+class _Relay(QObject):
+    """Carries a call from the live feed's thread onto the UI thread."""
+
+    poke = Signal()
 
 
 def _later(text: str) -> QLabel:
@@ -95,6 +102,15 @@ class MainWindow(QMainWindow):
         self.attention.reload()
         runner.run("db", desk.store.outbox_counts, self.sync.set_counts)
         self.sync.start()
+        self._told = _Relay()
+        self._told.poke.connect(self.sync.sync_now)
+        self.live = self._listen()
+
+    def _listen(self) -> LiveFeed:
+        """Pull as soon as the server says something changed (the timer is the fallback)."""
+        feed = LiveFeed(self.desk.server_url, self.desk.device_token, self._told.poke.emit)
+        feed.start()
+        return feed
 
     # --- changes made here ---------------------------------------------------------
 
@@ -151,6 +167,8 @@ class MainWindow(QMainWindow):
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
         self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk)))
+        self.live.stop()
+        self.live = self._listen()
 
     def _after_sync(self, report: SyncReport) -> None:
         if report.rows:
@@ -160,4 +178,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.sync.stop()
+        self.live.stop()
         super().closeEvent(event)

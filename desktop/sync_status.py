@@ -65,11 +65,13 @@ class SyncController(QObject):
         self.engine = engine
         self.state = SyncState(Connection.OFFLINE, last_sync)
         self._running = False
+        self._stopped = True  # until start()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_seconds * 1000)
         self.timer.timeout.connect(self.sync_now)
 
     def start(self) -> None:
+        self._stopped = False
         self.timer.start()
         self.sync_now()
 
@@ -79,10 +81,11 @@ class SyncController(QObject):
         self.start()
 
     def stop(self) -> None:
+        self._stopped = True
         self.timer.stop()
 
     def sync_now(self) -> None:
-        if self._running:
+        if self._running or self._stopped:
             return
         self._running = True
         self._set(replace(self.state, connection=Connection.SYNCING, problem=None))

@@ -34,6 +34,7 @@ class TaskRunner(QObject):
         }
         self._finished.connect(self._deliver)
         self.running = 0
+        self._closed = False
 
     def run(
         self,
@@ -43,7 +44,10 @@ class TaskRunner(QObject):
         on_error: OnError | None = None,
     ) -> None:
         """Run ``work`` on ``lane``; call ``on_done(result)`` or ``on_error(exc)`` on the UI
-        thread afterwards."""
+        thread afterwards. After ``shutdown`` (the window is closing) work is refused."""
+        if self._closed:
+            log.debug("task refused: the runner is shut down")
+            return
         self.running += 1
         future = self._lanes[lane].submit(work)
 
@@ -68,5 +72,6 @@ class TaskRunner(QObject):
             log.error("background task failed", exc_info=error)
 
     def shutdown(self) -> None:
+        self._closed = True
         for lane in self._lanes.values():
             lane.shutdown(wait=True, cancel_futures=True)

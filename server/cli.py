@@ -86,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host or settings.bind_host,
         port=args.port or settings.bind_port,
         log_level="info",
+        # Desks keep event streams open; don't wait on them for ever when stopping.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

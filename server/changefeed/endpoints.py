@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from common.roles import Permission
 from server.changefeed import service
-from server.deps import SessionDep, SyncContext, check_protocol
+from server.changefeed.live import FALLBACK_POLL, KEEPALIVE_EVERY, hub, sse
+from server.clinics.models import Clinic
+from server.deps import DeviceContext, SessionDep, SyncContext, check_protocol
 from sync.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ChangesPage
 
 router = APIRouter(tags=["sync"], dependencies=[Depends(check_protocol)])
@@ -22,3 +32,47 @@ def changes(
     """Changes of the caller's clinic after ``cursor``, oldest first, one page at a time."""
     ctx.require(Permission.SYNC_PULL)
     return service.changes_since(session, ctx, service.parse_cursor(cursor), limit)
+
+
+@router.get("/sync/events")
+async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
+    """Server-sent events: ``changed`` whenever the caller's clinic has something new.
+
+    The desk pulls when told; it carries nothing but the clinic's latest version, so a
+    listener learns nothing it could not pull anyway.
+    """
+    ctx.require(Permission.SYNC_PULL)
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+
+    def latest() -> int:
+        with factory() as session:
+            return int(
+                session.scalar(select(Clinic.sync_version).where(Clinic.id == ctx.clinic_id)) or 0
+            )
+
+    async def stream() -> AsyncIterator[str]:
+        wake = hub.listen(ctx.clinic_id)
+        try:
+            seen = await run_in_threadpool(latest)
+            yield sse("hello", seen)
+            quiet_since = time.monotonic()
+            while not await request.is_disconnected():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=FALLBACK_POLL)
+                wake.clear()
+                version = await run_in_threadpool(latest)
+                if version != seen:
+                    seen = version
+                    quiet_since = time.monotonic()
+                    yield sse("changed", version)
+                elif time.monotonic() - quiet_since > KEEPALIVE_EVERY:
+                    quiet_since = time.monotonic()
+                    yield ": still here\n\n"
+        finally:
+            hub.forget(ctx.clinic_id, wake)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

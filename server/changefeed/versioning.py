@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from server.changefeed import live
 from server.clinics.models import Clinic
 from server.db import Synced
 
@@ -59,5 +60,6 @@ def reserve_versions(session: Session, clinic_id: uuid.UUID, count: int) -> rang
 def _stamp_versions(session: Session, _context: Any, _instances: Any) -> None:
     # Clinics in a fixed order, so two flushes touching the same clinics cannot deadlock.
     for clinic_id, rows in sorted(_changed_synced_rows(session).items()):
+        live.note_changed(session, clinic_id)
         for row, version in zip(rows, reserve_versions(session, clinic_id, len(rows)), strict=True):
             row.version = version

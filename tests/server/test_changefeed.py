@@ -382,3 +382,11 @@ def test_a_cursor_ahead_of_the_clinic_counter_starts_again(db, small, pull, rows
 
     assert ahead["reset"] is True
     assert {(entity, row_id) for entity, row_id, _ in rows_of(ahead)} == set(everything)
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Clinicdesk-Device": "made-up"}])
+def test_the_event_stream_needs_an_enrolled_workstation(client, headers):
+    response = client.get(f"{API_PREFIX}/sync/events", headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"

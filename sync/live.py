@@ -1,0 +1,70 @@
+"""Listening for "something changed" from the server, on a thread of its own.
+
+The desk pulls as soon as it is told, so a booking made elsewhere shows within moments;
+when the stream cannot be held open (a proxy that buffers, a flaky line) the sync timer
+still pulls on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+
+from sync.protocol import API_PREFIX, DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
+
+READ_TIMEOUT = 30.0  # the server says something at least every 15 s
+BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class LiveFeed:
+    def __init__(
+        self,
+        server_url: str,
+        device_token: str | None,
+        on_change: Callable[[], None],
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.on_change = on_change
+        self.device_token = device_token
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self._client = httpx.Client(
+            base_url=server_url + API_PREFIX,
+            timeout=httpx.Timeout(READ_TIMEOUT, connect=5.0),
+            transport=transport,
+            headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+        )
+        self._thread = threading.Thread(target=self._run, name="clinicdesk-live", daemon=True)
+
+    def start(self) -> None:
+        if self.device_token:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._client.close()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                failures = 0
+            except (httpx.HTTPError, RuntimeError):
+                failures += 1
+            self.connected.clear()
+            self._stop.wait(BACKOFF[min(failures, len(BACKOFF) - 1)])
+
+    def _listen(self) -> None:
+        headers = {DEVICE_TOKEN_HEADER: self.device_token or ""}
+        with self._client.stream("GET", "/sync/events", headers=headers) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"event stream refused: HTTP {response.status_code}")
+            self.connected.set()
+            for line in response.iter_lines():
+                if self._stop.is_set():
+                    return
+                if line == "event: changed":
+                    self.on_change()
