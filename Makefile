@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint pytest system-deps screenshots clean
+.PHONY: demo test lint pytest system-deps screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ screenshots: $(STAMP) system-deps
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## bench: sync and store figures for a large generated clinic (a table, not a test)
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.sync_bench

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
+
+# The longest appointment the diary accepts. Also lets a day's query be an index range:
+# nothing starting more than this before the day can reach into it.
+LONGEST_APPOINTMENT = timedelta(hours=12)
 
 
 class AppointmentStatus(StrEnum):

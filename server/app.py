@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 import server.models  # noqa: F401  - every table, and the version stamping hook
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     engine = make_engine(settings.database_url)
 
     app = FastAPI(title="Clinicdesk", version="0.1.0")
+    # Sync pages are repetitive JSON: compressed, a first download moves a fraction of
+    # the bytes. (The desk's httpx client asks for gzip and unpacks it on its own.)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Engine,
     ForeignKey,
+    Index,
     MetaData,
     String,
     TypeDecorator,
@@ -29,7 +30,13 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -110,7 +117,10 @@ class ClinicScoped(RecordBase):
 
 class Synced(ClinicScoped):
     """A row the desks cache. ``version`` comes from the clinic's change counter (see
-    ``server.changefeed.versioning``); a set ``deleted_at`` makes it a tombstone."""
+    ``server.changefeed.versioning``); a set ``deleted_at`` makes it a tombstone.
+
+    Each synced table declares ``feed_index(...)``: the change feed's query.
+    """
 
     __abstract__ = True
 
@@ -121,6 +131,11 @@ class Synced(ClinicScoped):
     # The workstation behind the latest change (None: the web side or an admin). Lets a
     # desk chain several offline edits of one record without tripping over its own.
     changed_by_device_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+
+def feed_index(table: str) -> Index:
+    """``(clinic_id, version)``: what "changes of this clinic since N" reads."""
+    return Index(f"ix_{table}_clinic_version", "clinic_id", "version")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

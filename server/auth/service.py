@@ -17,6 +17,7 @@ from server.config import Settings
 from server.db import utcnow
 from server.staff.models import Device, StaffSession, StaffUser
 
+LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 WRONG_CREDENTIALS = "The e-mail address or password is not right. Check them and try again."
 
 
@@ -64,7 +65,11 @@ def device_for_token(session: Session, token: str) -> Device:
             "This workstation is not enrolled with the server. Sign in to enroll it."
         )
     _ensure_usable(device)
-    device.last_seen_at = utcnow()
+    now = utcnow()
+    # Note the device's last contact, but not on every poll: a write per request would
+    # serialise every desk's sync behind one lock on SQLite.
+    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_GRANULARITY:
+        device.last_seen_at = now
     return device
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -22,16 +22,21 @@ from sync.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ChangesPage
 router = APIRouter(tags=["sync"], dependencies=[Depends(check_protocol)])
 
 
-@router.get("/sync/changes")
+@router.get("/sync/changes", response_model=ChangesPage)
 def changes(
     ctx: SyncContext,
     session: SessionDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-) -> ChangesPage:
-    """Changes of the caller's clinic after ``cursor``, oldest first, one page at a time."""
+) -> Response:
+    """Changes of the caller's clinic after ``cursor``, oldest first, one page at a time.
+
+    The page is serialised once, straight from the model that built it: the largest
+    response the server sends is not validated a second time on its way out.
+    """
     ctx.require(Permission.SYNC_PULL)
-    return service.changes_since(session, ctx, service.parse_cursor(cursor), limit)
+    page = service.changes_since(session, ctx, service.parse_cursor(cursor), limit)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/sync/events")

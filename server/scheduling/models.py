@@ -7,11 +7,12 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from server.db import StrEnumColumn, Synced
+from server.db import StrEnumColumn, Synced, feed_index
 
 
 class Provider(Synced):
     __tablename__ = "providers"
+    __table_args__ = (feed_index("providers"),)
 
     display_name: Mapped[str] = mapped_column(String(200))
     colour: Mapped[str] = mapped_column(String(7), default="#4a90d9")
@@ -20,7 +21,10 @@ class Provider(Synced):
 
 class Appointment(Synced):
     __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_provider_start", "provider_id", "starts_at"),)
+    __table_args__ = (
+        feed_index("appointments"),
+        Index("ix_appointments_provider_start", "provider_id", "starts_at"),
+    )
 
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)

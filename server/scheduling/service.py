@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.appointments import AppointmentSource, AppointmentStatus
+from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
 from common.errors import InvalidInput, NotFound, SlotTaken, StaleVersion
 from common.roles import Permission
 from common.slots import Interval, nearest_free_slots
@@ -27,7 +27,6 @@ from server.db import utcnow
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, Provider
 
-LONGEST_APPOINTMENT = timedelta(hours=12)
 INACTIVE = (AppointmentStatus.CANCELLED,)
 # Which statuses each status change may start from.
 ALLOWED_FROM: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {

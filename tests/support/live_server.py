@@ -18,7 +18,7 @@ from server.demo import seed_demo
 class LiveServer:
     """Seeded with the demo clinic; ``stop()`` takes it off the network mid-test."""
 
-    def __init__(self, database_path: Path) -> None:
+    def __init__(self, database_path: Path, *, seed: bool = True) -> None:
         self.database_url = f"sqlite:///{database_path}"
         migrate(self.database_url)
         self.engine = make_engine(self.database_url)
@@ -26,8 +26,9 @@ class LiveServer:
         app = create_app(
             Settings(database_url=self.database_url, environment="test"), run_migrations=False
         )
-        with transaction(app.state.sessionmaker) as session:
-            seed_demo(session)
+        if seed:
+            with transaction(app.state.sessionmaker) as session:
+                seed_demo(session)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
