@@ -7,6 +7,7 @@ draws the answer; nothing touches the database on the UI thread.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import AppointmentSource, AppointmentStatus
+from common.errors import DomainError
 from desktop.tasks import TaskRunner
+from sync.protocol import AppointmentRecord
 from sync.store import DiaryEntry, ProviderRow, Store
 
 GUTTER = 56  # hour labels
@@ -53,13 +56,28 @@ class DiaryDay:
     zone: ZoneInfo
     providers: list[ProviderRow]
     entries: list[DiaryEntry]
+    fetched: bool = False  # outside the desk's window: fetched from the server just now
+
+
+FetchRange = Callable[[datetime, datetime], list[AppointmentRecord]]
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
 def load_day(store: Store, day: date, zone: ZoneInfo) -> DiaryDay:
     """Runs on the ``db`` lane: the local day's bounds in UTC, then one range query."""
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    start, end = day_bounds(day, zone)
     return DiaryDay(day, zone, store.providers(), store.diary(start, end))
+
+
+def fetch_day(store: Store, fetch: FetchRange, day: date, zone: ZoneInfo) -> DiaryDay:
+    """Runs on the ``net`` lane, for a day outside the window the desk keeps."""
+    start, end = day_bounds(day, zone)
+    entries = store.entries_for(fetch(start, end))
+    return DiaryDay(day, zone, store.providers(), entries, fetched=True)
 
 
 def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
@@ -223,12 +241,18 @@ class DiaryPage(QWidget):
     day_shown = Signal(object)  # DiaryDay, after it is drawn
 
     def __init__(
-        self, runner: TaskRunner, store: Store, zone: ZoneInfo, parent: QWidget | None = None
+        self,
+        runner: TaskRunner,
+        store: Store,
+        zone: ZoneInfo,
+        parent: QWidget | None = None,
+        fetch: FetchRange | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.store = store
         self.zone = zone
+        self.fetch = fetch
         self.current = datetime.now(zone).date()
 
         self.previous_button = QPushButton("◀ Previous day")
@@ -270,8 +294,34 @@ class DiaryPage(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        day, store, zone = self.current, self.store, self.zone
-        self.runner.run("db", lambda: load_day(store, day, zone), self._loaded)
+        day, store, zone, fetch = self.current, self.store, self.zone, self.fetch
+
+        def from_store() -> DiaryDay | None:
+            if fetch is None or store.covers(*day_bounds(day, zone)):
+                return load_day(store, day, zone)
+            return None  # outside the window this desk keeps
+
+        self.runner.run("db", from_store, lambda found: self._loaded_or_fetch(day, found))
+
+    def _loaded_or_fetch(self, day: date, found: DiaryDay | None) -> None:
+        if found is not None:
+            self._loaded(found)
+            return
+        if self.fetch is None or day != self.current:
+            return
+        store, zone, fetch = self.store, self.zone, self.fetch
+        self.title.setText(f"{day:%A %d %B %Y} · fetching from the server…")
+        self.runner.run(
+            "net", lambda: fetch_day(store, fetch, day, zone), self._loaded, self._not_fetched
+        )
+
+    def _not_fetched(self, error: BaseException) -> None:
+        reason = error.message if isinstance(error, DomainError) else str(error)
+        self.title.setText(
+            f"{self.current:%A %d %B %Y} is outside this desk's copy and could not be "
+            f"fetched: {reason}"
+        )
+        self.view.show_day(DiaryDay(self.current, self.zone, [], []))
 
     def _date_picked(self, picked: QDate) -> None:
         self.go_to(date(picked.year(), picked.month(), picked.day()))
@@ -280,6 +330,7 @@ class DiaryPage(QWidget):
         if day.day != self.current:
             return  # the user has moved on; a newer load is on its way
         active = sum(1 for e in day.entries if e.status.occupies_time)
-        self.title.setText(f"{day.day:%A %d %B %Y} · {active} appointments")
+        fetched = " · fetched from the server" if day.fetched else ""
+        self.title.setText(f"{day.day:%A %d %B %Y} · {active} appointments{fetched}")
         self.view.show_day(day)
         self.day_shown.emit(day)

@@ -63,7 +63,12 @@ class MainWindow(QMainWindow):
         self.nav.addItems(PAGES)
         self.nav.setFixedWidth(150)
         self.pages = QStackedWidget()
-        self.diary = DiaryPage(runner, desk.store, self.zone)
+        self.diary = DiaryPage(
+            runner,
+            desk.store,
+            self.zone,
+            fetch=lambda s, e: self.sync.engine.client.appointments(s, e),
+        )
         self.pages.addWidget(self.diary)
         self.attention = AttentionPage(runner, desk, self.zone)
         self.attention.changed.connect(self.after_local_change)

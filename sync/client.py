@@ -6,11 +6,12 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from common.errors import DomainError, InvalidInput, error_from_code
 from sync.protocol import (
@@ -18,6 +19,8 @@ from sync.protocol import (
     DEVICE_TOKEN_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    SCHEMA_HEADER,
+    AppointmentRecord,
     ChangesPage,
     Cursor,
     EnrollRequest,
@@ -29,8 +32,15 @@ from sync.protocol import (
     SignInRequest,
     SignInResponse,
 )
+from sync.schema import SCHEMA_VERSION
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class _AppointmentList(RootModel[list[AppointmentRecord]]):
+    pass
+
+
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
@@ -87,7 +97,7 @@ class ServerClient:
             base_url=self.server_url + API_PREFIX,
             timeout=TIMEOUT,
             transport=transport,
-            headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+            headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION), SCHEMA_HEADER: str(SCHEMA_VERSION)},
         )
 
     def close(self) -> None:
@@ -109,11 +119,23 @@ class ServerClient:
         body = _valid(SignInRequest, email=email.strip(), password=password)
         return self._call("POST", "/sessions", SignInResponse, json=body.model_dump())
 
-    def changes(self, cursor: Cursor, limit: int | None = None) -> ChangesPage:
+    def changes(
+        self,
+        cursor: Cursor,
+        limit: int | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> ChangesPage:
         params: dict[str, str | int] = {"cursor": str(cursor)}
         if limit is not None:
             params["limit"] = limit
+        if window is not None:
+            params["window_start"], params["window_end"] = (w.isoformat() for w in window)
         return self._call("GET", "/sync/changes", ChangesPage, params=params)
+
+    def appointments(self, start: datetime, end: datetime) -> list[AppointmentRecord]:
+        """Appointments overlapping ``[start, end)``: days outside the desk's window."""
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        return self._call("GET", "/sync/appointments", _AppointmentList, params=params).root
 
     def push(self, mutations: list[Mutation]) -> PushResponse:
         body = PushRequest(mutations=mutations)

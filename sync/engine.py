@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sync.client import ServerClient
 from sync.crash import crashpoint
@@ -19,6 +19,22 @@ from sync.store import Store
 
 MAX_PAGES_PER_RUN = 10_000  # a guard against a server that never says "no more"
 PUSH_BATCH = 100
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """Which appointments a desk keeps: ``past_days`` back and ``future_days`` ahead of
+    today (DESIGN.md §3). Whole UTC days, so the window moves once a day."""
+
+    past_days: int = 30
+    future_days: int = 180
+
+    def around(self, now: datetime) -> tuple[datetime, datetime]:
+        midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return (
+            midnight - timedelta(days=self.past_days),
+            midnight + timedelta(days=self.future_days + 1),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +49,17 @@ class SyncReport:
 
 
 class SyncEngine:
-    def __init__(self, store: Store, client: ServerClient, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: ServerClient,
+        page_size: int | None = None,
+        window: WindowPolicy | None = None,
+    ) -> None:
         self.store = store
         self.client = client
         self.page_size = page_size
+        self.window = window or WindowPolicy()
 
     def sync(self) -> SyncReport:
         """One full cycle. Raises the client's errors unchanged (``ServerUnreachable``
@@ -77,17 +100,39 @@ class SyncEngine:
         on a first download the server's work and the desk's overlap. Only the applied
         page's cursor is ever stored, so a crash still resumes from the right place.
         """
-        pages = rows = 0
+        window = self.window.around(datetime.now(UTC))
+        rows = self._move_window(window)
+        pages = 0
         with ThreadPoolExecutor(1, thread_name_prefix="clinicdesk-prefetch") as ahead:
-            upcoming = ahead.submit(self.client.changes, self.store.cursor(), self.page_size)
+            fetch = self.client.changes
+            upcoming = ahead.submit(fetch, self.store.cursor(), self.page_size, window)
             while pages < MAX_PAGES_PER_RUN:
                 page = upcoming.result()
                 if page.has_more:
                     following = Cursor.parse(page.next_cursor)
-                    upcoming = ahead.submit(self.client.changes, following, self.page_size)
+                    upcoming = ahead.submit(fetch, following, self.page_size, window)
                 self.store.apply_page(page, synced_at=datetime.now(UTC))
                 pages += 1
                 rows += page.row_count
                 if not page.has_more:
                     break
         return SyncReport(pages=pages, rows=rows, finished_at=datetime.now(UTC))
+
+    def _move_window(self, window: tuple[datetime, datetime]) -> int:
+        """When the dates kept have moved on, drop what left and fetch what came in.
+
+        Days that newly entered the window hold appointments the desk never had (the feed
+        only sends changes), so they are fetched as a range. Fetch first, then write the
+        records, the drop and the new window in one transaction.
+        """
+        kept = self.store.kept_window()
+        if kept == window:
+            return 0
+        records = []
+        if kept is not None:
+            if window[1] > kept[1]:
+                records += self.client.appointments(max(kept[1], window[0]), window[1])
+            if window[0] < kept[0]:
+                records += self.client.appointments(window[0], min(kept[0], window[1]))
+        self.store.keep_window(window, records)
+        return len(records)

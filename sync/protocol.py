@@ -29,6 +29,7 @@ PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "X-Clinicdesk-Protocol"
 DEVICE_TOKEN_HEADER = "X-Clinicdesk-Device"  # noqa: S105 - a header name
 API_PREFIX = "/api/v1"
+SCHEMA_HEADER = "X-Clinicdesk-Schema"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 5000
 
@@ -144,9 +145,13 @@ Entity = Literal["providers", "patients", "appointments"]
 
 
 class Tombstone(Message):
+    """Drop this record: it was deleted, or (an appointment) it moved outside the date
+    window the desk keeps."""
+
     entity: Entity
     id: uuid.UUID
     version: int
+    reason: Literal["deleted", "left_scope"] = "deleted"
 
 
 class ChangesPage(Message):

@@ -41,6 +41,7 @@ from sync import outbox
 from sync.crash import crashpoint
 from sync.outbox import replay_pending
 from sync.protocol import (
+    AppointmentRecord,
     BookAppointment,
     CancelAppointment,
     ChangesPage,
@@ -252,6 +253,64 @@ class Store:
             crashpoint("mid_pull_page")  # the page written, its cursor not yet
             replay_pending(conn)
             self.set_meta({"cursor": page.next_cursor, "last_sync_at": synced_at.isoformat()}, conn)
+
+    # --- the date window of appointments kept -----------------------------------------
+
+    def kept_window(self) -> tuple[datetime, datetime] | None:
+        start, end = self.get_meta("window_start"), self.get_meta("window_end")
+        if not start or not end:
+            return None
+        return datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+    def keep_window(
+        self, window: tuple[datetime, datetime], records: list[AppointmentRecord]
+    ) -> None:
+        """Store appointments of days newly in the window, drop those now outside it
+        (unless changed here and not yet sent), and remember the window: all or none."""
+        start, end = (epoch_seconds(w) for w in window)
+        with self._write() as conn:
+            upsert_records(conn, appointments_=records)
+            conn.execute(
+                delete(appointments).where(
+                    appointments.c.pending == 0,
+                    (appointments.c.ends_at <= start) | (appointments.c.starts_at >= end),
+                )
+            )
+            self.set_meta(
+                {"window_start": window[0].isoformat(), "window_end": window[1].isoformat()},
+                conn,
+            )
+
+    def entries_for(self, records: list[AppointmentRecord]) -> list[DiaryEntry]:
+        """Diary entries for appointments fetched from the server (days the desk does not
+        keep), named from the cached patients."""
+        ids = list({str(r.patient_id) for r in records})
+        with self.engine.connect() as conn:
+            names = {
+                row.id: f"{row.first_name} {row.last_name}"
+                for row in conn.execute(
+                    select(patients.c.id, patients.c.first_name, patients.c.last_name).where(
+                        patients.c.id.in_(ids)
+                    )
+                )
+            }
+        return [
+            DiaryEntry(
+                id=r.id,
+                provider_id=r.provider_id,
+                starts_at=r.starts_at,
+                ends_at=r.ends_at,
+                status=r.status,
+                source=r.source,
+                patient_name=names.get(str(r.patient_id), "Unknown patient"),
+            )
+            for r in records
+        ]
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """Whether ``[start, end)`` lies inside the window this desk keeps."""
+        kept = self.kept_window()
+        return kept is not None and kept[0] <= start and end <= kept[1]
 
     # --- reading for the desk ---------------------------------------------------------
 

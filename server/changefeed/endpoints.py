@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from server.changefeed import service
 from server.changefeed.live import FALLBACK_POLL, KEEPALIVE_EVERY, hub, sse
 from server.clinics.models import Clinic
 from server.deps import DeviceContext, SessionDep, SyncContext, check_protocol
-from sync.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ChangesPage
+from sync.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AppointmentRecord, ChangesPage
 
 router = APIRouter(tags=["sync"], dependencies=[Depends(check_protocol)])
 
@@ -28,6 +29,8 @@ def changes(
     session: SessionDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    window_start: AwareDatetime | None = None,
+    window_end: AwareDatetime | None = None,
 ) -> Response:
     """Changes of the caller's clinic after ``cursor``, oldest first, one page at a time.
 
@@ -35,7 +38,10 @@ def changes(
     response the server sends is not validated a second time on its way out.
     """
     ctx.require(Permission.SYNC_PULL)
-    page = service.changes_since(session, ctx, service.parse_cursor(cursor), limit)
+    window = None
+    if window_start is not None and window_end is not None and window_start < window_end:
+        window = (window_start, window_end)
+    page = service.changes_since(session, ctx, service.parse_cursor(cursor), limit, window)
     return Response(page.model_dump_json(), media_type="application/json")
 
 
@@ -81,3 +87,12 @@ async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/sync/appointments")
+def appointments(
+    ctx: SyncContext, session: SessionDep, start: AwareDatetime, end: AwareDatetime
+) -> list[AppointmentRecord]:
+    """Appointments overlapping ``[start, end)``, whatever the desk's cursor."""
+    ctx.require(Permission.SYNC_PULL)
+    return service.appointments_between(session, ctx, start, end)

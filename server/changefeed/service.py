@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.appointments import LONGEST_APPOINTMENT
 from common.errors import InvalidInput
 from server.audit import service as audit
 from server.auth.context import AuthContext
@@ -28,6 +32,10 @@ FEED: dict[Entity, tuple[type[Synced], type[Record]]] = {
     "patients": (Patient, PatientRecord),
     "appointments": (Appointment, AppointmentRecord),
 }
+
+
+def _inside(fields: dict[str, Any], window: Window) -> bool:
+    return bool(fields["starts_at"] < window[1] and fields["ends_at"] > window[0])
 
 
 def parse_cursor(text: str | None) -> Cursor:
@@ -70,7 +78,16 @@ def _page_cut(
     return (versions[-1] if versions else since), False
 
 
-def changes_since(session: Session, ctx: AuthContext, cursor: Cursor, limit: int) -> ChangesPage:
+Window = tuple[datetime, datetime]
+
+
+def changes_since(
+    session: Session,
+    ctx: AuthContext,
+    cursor: Cursor,
+    limit: int,
+    window: Window | None = None,
+) -> ChangesPage:
     """The ``limit`` oldest changes after ``cursor`` across every synced table.
 
     Where the page ends is found from versions alone (``_page_cut``); then each table
@@ -104,6 +121,16 @@ def changes_since(session: Session, ctx: AuthContext, cursor: Cursor, limit: int
                 tombstones.append(
                     Tombstone(entity=entity, id=fields["id"], version=fields["version"])
                 )
+            elif entity == "appointments" and window and not _inside(fields, window):
+                # Changed, but outside the dates this desk keeps: it drops its copy.
+                tombstones.append(
+                    Tombstone(
+                        entity=entity,
+                        id=fields["id"],
+                        version=fields["version"],
+                        reason="left_scope",
+                    )
+                )
             else:
                 # Typed columns of our own database: already the right types, so the
                 # record is built without validating each value a second time.
@@ -130,3 +157,38 @@ def changes_since(session: Session, ctx: AuthContext, cursor: Cursor, limit: int
         appointments=page["appointments"],
         tombstones=tombstones,
     )
+
+
+MAX_RANGE_DAYS = 400
+
+
+def appointments_between(
+    session: Session, ctx: AuthContext, start: datetime, end: datetime
+) -> list[AppointmentRecord]:
+    """Every appointment of the caller's clinic overlapping ``[start, end)``: how a desk
+    fills in days it does not keep (or that just came into its window)."""
+    if end <= start:
+        raise InvalidInput("The end of the range must be after its start.")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
+    rows = session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.clinic_id == ctx.clinic_id,
+            Appointment.deleted_at.is_(None),
+            Appointment.starts_at > start - LONGEST_APPOINTMENT,
+            Appointment.starts_at < end,
+            Appointment.ends_at > start,
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    if rows:
+        audit.record(
+            session,
+            ctx,
+            action="read",
+            entity="appointments",
+            record_count=len(rows),
+            reason="diary days fetched by a workstation",
+        )
+    return [AppointmentRecord.model_validate(row, from_attributes=True) for row in rows]

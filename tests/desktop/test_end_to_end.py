@@ -161,3 +161,49 @@ def test_check_in_from_the_diary_shows_at_once_and_reaches_the_server(
     window.close()
     runner.shutdown()
     desk.store.close()
+
+
+def test_days_outside_the_desks_window_are_fetched_from_the_server(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from sync.engine import WindowPolicy
+
+    runner = TaskRunner()
+    desk = _sign_in(qtbot, runner, tmp_path, SignInDefaults(live_server.url, "demo", EMAIL))
+    engine = SyncEngine(desk.store, sync_client(desk), window=WindowPolicy(1, 2))
+    window = MainWindow(desk, runner, engine)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    zone = ZoneInfo(DEMO_TIME_ZONE)
+    far = datetime.now(zone).date() + timedelta(days=9)
+    start = datetime.combine(far, time.min, tzinfo=zone)
+    with live_server.sessionmaker() as session:
+        expected = set(
+            session.scalars(
+                select(Appointment.id).where(
+                    Appointment.starts_at >= start,
+                    Appointment.starts_at < start + timedelta(days=1),
+                )
+            )
+        )
+    assert expected
+
+    window.diary.go_to(far)
+
+    def fetched() -> None:
+        shown = {item.entry.id for item in window.diary.view.appointment_items()}
+        assert shown == expected
+        assert "fetched from the server" in window.diary.title.text()
+
+    qtbot.waitUntil(fetched, timeout=WAIT_MS)
+
+    live_server.stop()
+    window.diary.go_to(far + timedelta(days=1))
+    qtbot.waitUntil(
+        lambda: "outside this desk's copy and could not be fetched" in window.diary.title.text(),
+        timeout=WAIT_MS,
+    )
+    assert window.diary.view.appointment_items() == []
+    window.close()
+    runner.shutdown()
+    desk.store.close()

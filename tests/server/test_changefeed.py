@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import date
+from datetime import date, timedelta
 from itertools import pairwise
 
 import pytest
@@ -390,3 +390,66 @@ def test_the_event_stream_needs_an_enrolled_workstation(client, headers):
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_appointments_outside_the_desks_window_come_as_left_scope(client, db, small, pull):
+    clinic, headers = small
+    with db() as session:
+        rows = session.scalars(
+            select(Appointment)
+            .where(Appointment.clinic_id == clinic.id)
+            .order_by(Appointment.starts_at)
+        ).all()
+    inside, outside = rows[0], rows[-1]
+    window = (inside.starts_at - timedelta(minutes=1), inside.ends_at)  # the next starts then
+    params = {
+        "cursor": "0.0",
+        "limit": 1000,
+        "window_start": window[0].isoformat(),
+        "window_end": window[1].isoformat(),
+    }
+
+    page = client.get(CHANGES, params=params, headers=headers).json()
+
+    assert [a["id"] for a in page["appointments"]] == [str(inside.id)]
+    left = {t["id"]: t["reason"] for t in page["tombstones"]}
+    assert left[str(outside.id)] == "left_scope"
+    assert len(page["patients"]) == len(clinic.records.patient_ids), "patients are not windowed"
+
+
+def test_a_range_of_appointments_is_fetched_whatever_the_cursor(client, db, factory, small):
+    clinic, headers = small
+    other = factory.clinic("other", providers=1, patients=1, appointments=3)
+    with db() as session:
+        rows = session.scalars(select(Appointment).order_by(Appointment.starts_at)).all()
+    first = min(r.starts_at for r in rows)
+    last = max(r.ends_at for r in rows)
+
+    response = client.get(
+        f"{API_PREFIX}/sync/appointments",
+        params={"start": first.isoformat(), "end": last.isoformat()},
+        headers=headers,
+    )
+
+    assert response.status_code == 200, response.text
+    ids = {a["id"] for a in response.json()}
+    assert ids == {str(i) for i in clinic.records.appointment_ids}
+    assert not ids & {str(i) for i in other.records.appointment_ids}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-03-02T10:00:00+00:00", "2026-03-01T10:00:00+00:00"),
+        ("2026-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00"),
+        ("2026-01-01T00:00:00", "2026-01-02T00:00:00+00:00"),
+    ],
+    ids=["backwards", "too long", "no time zone"],
+)
+def test_bad_ranges_get_a_clear_422(client, small, start, end):
+    _clinic, headers = small
+    response = client.get(
+        f"{API_PREFIX}/sync/appointments", params={"start": start, "end": end}, headers=headers
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid"
