@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from sync.engine import WindowPolicy
+
 DEFAULT_SERVER = "http://127.0.0.1:8765"
 SYNC_INTERVAL_SECONDS = 15
 
@@ -37,6 +39,21 @@ class SignInDefaults:
         settings.setValue("signin/server_url", self.server_url)
         settings.setValue("signin/clinic", self.clinic)
         settings.setValue("signin/email", self.email)
+
+
+def window_policy() -> WindowPolicy:
+    """How many days of appointments the desk keeps: ``CLINICDESK_WINDOW_PAST_DAYS`` back
+    (default 30) and ``CLINICDESK_WINDOW_FUTURE_DAYS`` ahead (default 180)."""
+    defaults = WindowPolicy()
+    return WindowPolicy(
+        past_days=_days("CLINICDESK_WINDOW_PAST_DAYS", defaults.past_days),
+        future_days=_days("CLINICDESK_WINDOW_FUTURE_DAYS", defaults.future_days),
+    )
+
+
+def _days(name: str, default: int) -> int:
+    text = os.environ.get(name, "")
+    return int(text) if text.isdigit() and 0 <= int(text) <= 3650 else default
 
 
 def data_dir() -> Path:

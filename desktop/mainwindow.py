@@ -171,7 +171,8 @@ class MainWindow(QMainWindow):
             device_token=fresh.device_token,
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
-        self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk)))
+        engine = self.sync.engine
+        self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk), window=engine.window))
         self.live.stop()
         self.live = self._listen()
 

@@ -47,8 +47,13 @@ class SyncState:
         return f"{text} — {self.problem}" if self.problem else text
 
 
+MAX_BACKOFF_SECONDS = 120
+
+
 class SyncController(QObject):
-    """Pulls on start, then every ``interval`` seconds, one run at a time."""
+    """Syncs on start, then every ``interval`` seconds, one run at a time. While the
+    server cannot be reached the wait doubles (up to two minutes), so a desk offline all
+    afternoon does not hammer the line; the first success brings it back."""
 
     state_changed = Signal(object)  # SyncState
     synced = Signal(object)  # SyncReport
@@ -66,8 +71,9 @@ class SyncController(QObject):
         self.state = SyncState(Connection.OFFLINE, last_sync)
         self._running = False
         self._stopped = True  # until start()
+        self.interval_ms = interval_seconds * 1000
         self.timer = QTimer(self)
-        self.timer.setInterval(interval_seconds * 1000)
+        self.timer.setInterval(self.interval_ms)
         self.timer.timeout.connect(self.sync_now)
 
     def start(self) -> None:
@@ -97,6 +103,7 @@ class SyncController(QObject):
 
     def _done(self, report: SyncReport) -> None:
         self._running = False
+        self.timer.setInterval(self.interval_ms)
         self._set(
             SyncState(
                 Connection.ONLINE,
@@ -110,6 +117,8 @@ class SyncController(QObject):
     def _failed(self, error: BaseException) -> None:
         self._running = False
         if isinstance(error, ServerUnreachable):
+            longer = min(max(self.timer.interval(), 1000) * 2, MAX_BACKOFF_SECONDS * 1000)
+            self.timer.setInterval(max(longer, self.interval_ms))
             self._set(replace(self.state, connection=Connection.OFFLINE, problem=None))
         elif isinstance(error, DeviceTokenExpired | NotAuthenticated):
             self.timer.stop()  # retrying cannot help until someone signs in again

@@ -6,19 +6,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QDate,
+    QDateTime,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTime,
     Signal,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,7 +39,8 @@ from PySide6.QtWidgets import (
 from desktop.tasks import TaskRunner
 from sync.account import Desk
 from sync.outbox import Attention, describe
-from sync.protocol import Slot
+from sync.protocol import BookAppointment, MoveAppointment, Slot
+from sync.store import ProviderRow
 
 Index = QModelIndex | QPersistentModelIndex
 REASONS = {
@@ -102,6 +111,63 @@ class AttentionModel(QAbstractTableModel):
         return None
 
 
+def _wanted(item: Attention | None) -> Slot | None:
+    """The time a turned-down booking or move asked for (None for other changes)."""
+    command = item.command if item else None
+    if isinstance(command, BookAppointment | MoveAppointment):
+        return Slot(
+            provider_id=command.provider_id, starts_at=command.starts_at, ends_at=command.ends_at
+        )
+    return None
+
+
+class ChooseTimeDialog(QDialog):
+    """Another time (and perhaps another provider) for a turned-down booking or move."""
+
+    def __init__(
+        self,
+        providers: list[ProviderRow],
+        zone: ZoneInfo,
+        wanted: Slot,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose another time")
+        self.zone = zone
+        self.length = wanted.ends_at - wanted.starts_at
+        self.provider = QComboBox()
+        for provider in providers:
+            self.provider.addItem(provider.display_name, provider.id)
+        self.provider.setCurrentIndex(max(self.provider.findData(wanted.provider_id), 0))
+        local = wanted.starts_at.astimezone(zone)
+        self.start = QDateTimeEdit(
+            QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
+        )
+        self.start.setCalendarPopup(True)
+        self.start.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Provider", self.provider)
+        form.addRow("Starts", self.start)
+        form.addRow(buttons)
+
+    def slot(self) -> Slot:
+        chosen = self.start.dateTime()
+        day, clock = chosen.date(), chosen.time()
+        local = datetime(
+            day.year(), day.month(), day.day(), clock.hour(), clock.minute(), tzinfo=self.zone
+        )
+        return Slot(
+            provider_id=self.provider.currentData(),
+            starts_at=local,
+            ends_at=local + self.length,
+        )
+
+
 class AttentionPage(QWidget):
     """The list, and for the selected change: book a suggested time, or discard it."""
 
@@ -120,14 +186,17 @@ class AttentionPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.suggestions = QComboBox()
         self.book_button = QPushButton("Book this time instead")
+        self.other_time_button = QPushButton("Choose another time…")
         self.discard_button = QPushButton("Discard the change")
         self.book_button.clicked.connect(self.book_suggestion)
+        self.other_time_button.clicked.connect(self.choose_time)
         self.discard_button.clicked.connect(self.discard)
         self.empty = QLabel("Nothing needs attention. Changes the server turns down appear here.")
 
         actions = QHBoxLayout()
         actions.addWidget(self.suggestions, 1)
         actions.addWidget(self.book_button)
+        actions.addWidget(self.other_time_button)
         actions.addWidget(self.discard_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>Needs attention</b>"))
@@ -156,12 +225,30 @@ class AttentionPage(QWidget):
         for slot in item.result.suggestions if item else []:
             self.suggestions.addItem(_slot_text(slot, self.model.zone), slot)
         self.book_button.setEnabled(bool(item and item.result.suggestions))
+        self.other_time_button.setEnabled(_wanted(item) is not None)
         self.discard_button.setEnabled(item is not None)
 
     def book_suggestion(self) -> None:
         item, slot = self.current(), self.suggestions.currentData()
-        if item is None or slot is None:
+        if item is not None and slot is not None:
+            self._retry(item, slot)
+
+    def choose_time(self) -> None:
+        """Open the time chooser once the providers are read (on the db lane)."""
+        item = self.current()
+        wanted = _wanted(item)
+        if item is None or wanted is None:
             return
+        self.runner.run(
+            "db", self.desk.store.providers, lambda found: self._open_chooser(item, wanted, found)
+        )
+
+    def _open_chooser(self, item: Attention, wanted: Slot, providers: list[ProviderRow]) -> None:
+        self.chooser = ChooseTimeDialog(providers, self.model.zone, wanted, self)
+        self.chooser.accepted.connect(lambda: self._retry(item, self.chooser.slot()))
+        self.chooser.open()
+
+    def _retry(self, item: Attention, slot: Slot) -> None:
         store, staff = self.desk.store, self.desk.staff.id
         self.runner.run("db", lambda: store.retry_at(item.seq, staff, slot), self._done)
 

@@ -125,3 +125,55 @@ def test_two_desks_book_one_slot_offline_and_the_loser_chooses_another_time(
 
 def w_offline(window: MainWindow) -> bool:
     return window.sync_label.text().startswith("Offline")
+
+
+def test_the_loser_can_choose_any_other_time_and_provider(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    day = datetime.now(ZONE).date() + timedelta(days=3)
+    slot = datetime.combine(day, time(19, 0), tzinfo=ZONE).astimezone(UTC)
+    first, first_desk = _offline_window(qtbot, live_server, tmp_path / "first")
+    second, second_desk = _offline_window(qtbot, live_server, tmp_path / "second")
+    _book(first, first_desk, slot)
+    _book(second, second_desk, slot)
+    qtbot.waitUntil(lambda: "1 pending" in second.sync_label.text(), timeout=WAIT_MS)
+    _reconnect(first, first_desk)
+    qtbot.waitUntil(lambda: "pending" not in first.sync_label.text(), timeout=WAIT_MS)
+    _reconnect(second, second_desk)
+    page = second.attention
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=WAIT_MS)
+    assert page.other_time_button.isEnabled()
+
+    page.choose_time()
+    qtbot.waitUntil(lambda: getattr(page, "chooser", None) is not None, timeout=WAIT_MS)
+    chooser = page.chooser
+    assert chooser.provider.count() == 3
+    chooser.provider.setCurrentIndex(2)
+    chooser.start.setDateTime(QDateTime(QDate(day.year, day.month, day.day), QTime(20, 15)))
+    chooser.accept()
+
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            "pending" not in second.sync_label.text()
+            and second.sync_label.text().startswith("Online")
+        ),
+        timeout=WAIT_MS,
+    )
+    wanted_provider = second_desk.store.providers()[2].id
+    wanted_start = datetime.combine(day, time(20, 15), tzinfo=ZONE).astimezone(UTC)
+    with live_server.sessionmaker() as session:
+        booked = session.scalars(
+            select(Appointment).where(
+                Appointment.provider_id == wanted_provider, Appointment.starts_at == wanted_start
+            )
+        ).all()
+    assert len(booked) == 1
+    assert booked[0].ends_at - booked[0].starts_at == timedelta(minutes=30)
+    for window in (first, second):
+        window.close()
+        window.runner.shutdown()
+    first_desk.store.close()
+    second_desk.store.close()

@@ -1,0 +1,72 @@
+"""The sync controller: what the status bar says, and how patiently it retries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from desktop.sync_status import MAX_BACKOFF_SECONDS, Connection, SyncController, SyncState
+from desktop.tasks import TaskRunner
+from sync import account
+from sync.client import ServerClient
+from sync.engine import SyncEngine
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.qt
+
+
+def test_offline_retries_back_off_and_a_success_resets_them(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(
+        tmp_path, live_server.url, "demo", "frontdesk@demo.clinic", "frontdesk-demo-1"
+    )
+    dead = SyncEngine(desk.store, ServerClient("http://127.0.0.1:9", device_token="x"))
+    controller = SyncController(runner, dead, None, interval_seconds=15)
+    controller.start()  # the first attempt
+    intervals = []
+    for _ in range(5):
+        qtbot.waitUntil(lambda: controller.state.connection is Connection.OFFLINE, timeout=10_000)
+        intervals.append(controller.timer.interval())
+        controller.sync_now()  # as the timer would, at the longer interval
+    assert intervals[:3] == [30_000, 60_000, 120_000]
+    assert max(intervals) == MAX_BACKOFF_SECONDS * 1000
+
+    qtbot.waitUntil(lambda: controller.state.connection is Connection.OFFLINE, timeout=10_000)
+    controller.engine = SyncEngine(desk.store, account.sync_client(desk))  # the line is back
+    with qtbot.waitSignal(controller.synced, timeout=10_000):
+        controller.sync_now()
+    assert controller.timer.interval() == 15_000
+    assert controller.state.connection is Connection.ONLINE
+    controller.stop()
+    desk.store.close()
+
+
+@pytest.mark.parametrize(
+    ("state", "text"),
+    [
+        (SyncState(Connection.ONLINE, None), "Online · synced never"),
+        (
+            SyncState(Connection.OFFLINE, None, pending=2),
+            "Offline · last synced never · working from the local copy · 2 pending",
+        ),
+        (
+            SyncState(Connection.ONLINE, None, attention=1),
+            "Online · synced never · 1 needs attention",
+        ),
+        (
+            SyncState(Connection.ONLINE, None, attention=3),
+            "Online · synced never · 3 need attention",
+        ),
+        (
+            SyncState(Connection.SYNCING, datetime(2026, 7, 1, 9, 5, tzinfo=UTC)),
+            "Syncing… · last synced 01 Jul 10:05",
+        ),
+    ],
+)
+def test_the_status_bar_says_where_the_desk_is(state: SyncState, text: str) -> None:
+    assert state.describe(ZoneInfo("Europe/London")) == text
