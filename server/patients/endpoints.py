@@ -3,13 +3,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from common.errors import NotFound
 from common.roles import Permission
 from server.audit import service as audit
 from server.deps import SessionDep, StaffContext
-from server.patients.models import Patient
+from server.patients import repository
 from sync.protocol import PatientRecord
 
 router = APIRouter(tags=["patients"])
@@ -19,13 +18,7 @@ router = APIRouter(tags=["patients"])
 def read_patient(patient_id: uuid.UUID, ctx: StaffContext, session: SessionDep) -> PatientRecord:
     """One patient of the caller's clinic; another clinic's patient is simply not found."""
     ctx.require(Permission.PATIENTS_READ)
-    patient = session.scalar(
-        select(Patient).where(
-            Patient.id == patient_id,
-            Patient.clinic_id == ctx.clinic_id,
-            Patient.deleted_at.is_(None),
-        )
-    )
+    patient = repository.in_clinic(session, ctx.clinic_id, patient_id)
     if patient is None:
         raise NotFound("There is no such patient in this clinic.")
     audit.record(

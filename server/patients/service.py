@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import InvalidInput, NotFound, StaleVersion
@@ -13,6 +12,7 @@ from common.roles import Permission
 from common.validation import normalise_email
 from server.auth.context import AuthContext
 from server.changefeed.versioning import changed_by_someone_else
+from server.patients import repository
 from server.patients.models import Patient
 
 PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
@@ -33,15 +33,7 @@ def update_contact(
         raise InvalidInput(f"{phone!r} does not look like a phone number.")
     typed_email = (email or "").strip()
     email = normalise_email(typed_email) if typed_email else None
-    patient = session.scalar(
-        select(Patient)
-        .where(
-            Patient.id == patient_id,
-            Patient.clinic_id == ctx.clinic_id,
-            Patient.deleted_at.is_(None),
-        )
-        .with_for_update()
-    )
+    patient = repository.in_clinic(session, ctx.clinic_id, patient_id, for_update=True)
     if patient is None:
         raise NotFound("There is no such patient in this clinic.")
     if changed_by_someone_else(patient, base_version, ctx.device_id):

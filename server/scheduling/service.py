@@ -24,7 +24,7 @@ from server.auth.context import AuthContext
 from server.changefeed.versioning import changed_by_someone_else
 from server.clinics.models import Clinic
 from server.db import utcnow
-from server.patients.models import Patient
+from server.patients import repository as patients
 from server.scheduling.models import Appointment, Provider
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
@@ -57,14 +57,7 @@ def book(
     existing = session.get(Appointment, appointment_id)
     if existing is not None:
         raise InvalidInput("An appointment with this id already exists.")
-    patient = session.scalar(
-        select(Patient).where(
-            Patient.id == patient_id,
-            Patient.clinic_id == ctx.clinic_id,
-            Patient.deleted_at.is_(None),
-        )
-    )
-    if patient is None:
+    if patients.in_clinic(session, ctx.clinic_id, patient_id) is None:
         raise NotFound("There is no such patient in this clinic.")
     _ensure_free(session, ctx, provider_id, (starts_at, ends_at), ignore=None)
     appointment = Appointment(

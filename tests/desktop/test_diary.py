@@ -15,8 +15,9 @@ from pytestqt.qtbot import QtBot
 from common.appointments import AppointmentSource, AppointmentStatus
 from desktop.diary import PX_PER_MINUTE, DiaryPage, summary
 from desktop.tasks import TaskRunner
-from sync.protocol import AppointmentRecord, ChangesPage, PatientRecord, ProviderRecord
+from sync.protocol import AppointmentRecord, ProviderRecord
 from sync.store import DiaryEntry, Store
+from tests.support import records
 
 pytestmark = pytest.mark.qt
 ZONE = ZoneInfo("America/New_York")
@@ -26,49 +27,28 @@ DAY = date(2026, 3, 9)  # the Monday after the spring-forward Sunday
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     opened = Store.open(tmp_path / "desk.db", secrets.token_bytes(32))
-    a = ProviderRecord(
-        id=uuid.uuid4(), version=1, display_name="Dr A", colour="#336699", active=True
-    )
-    b = ProviderRecord(
-        id=uuid.uuid4(), version=2, display_name="Dr B", colour="#993366", active=True
-    )
-    patient = PatientRecord(
-        id=uuid.uuid4(),
-        version=3,
-        first_name="Ada",
-        last_name="Lovelace",
-        date_of_birth=None,
-        phone=None,
-        email=None,
-    )
+    a, b = records.provider("Dr A"), records.provider("Dr B", colour="#993366")
+    patient = records.patient()
 
-    def at(day: date, hour: int, provider: ProviderRecord, version: int) -> AppointmentRecord:
+    def at(day: date, hour: int, provider: ProviderRecord) -> AppointmentRecord:
         start = datetime(day.year, day.month, day.day, hour, tzinfo=ZONE)
-        return AppointmentRecord(
-            id=uuid.uuid4(),
-            version=version,
-            provider_id=provider.id,
-            patient_id=patient.id,
-            starts_at=start,
-            ends_at=start + timedelta(minutes=45),
-            status=AppointmentStatus.BOOKED,
-            source=AppointmentSource.WIDGET,
+        return records.appointment(
+            provider, patient, start, minutes=45, source=AppointmentSource.WIDGET
         )
 
-    page = ChangesPage(
-        next_cursor="1.9",
-        has_more=False,
-        server_time=datetime.now(UTC),
-        providers=[a, b],
-        patients=[patient],
-        appointments=[
-            at(DAY, 9, a, 4),
-            at(DAY, 14, b, 5),
-            at(DAY + timedelta(days=1), 10, a, 6),
-            at(DAY - timedelta(days=1), 23, b, 7),
-        ],
+    opened.apply_page(
+        records.page(
+            providers=[a, b],
+            patients=[patient],
+            appointments=[
+                at(DAY, 9, a),
+                at(DAY, 14, b),
+                at(DAY + timedelta(days=1), 10, a),
+                at(DAY - timedelta(days=1), 23, b),
+            ],
+        ),
+        synced_at=datetime.now(UTC),
     )
-    opened.apply_page(page, synced_at=datetime.now(UTC))
     yield opened
     opened.close()
 
@@ -139,39 +119,13 @@ def test_on_a_daylight_saving_day_blocks_sit_on_their_hour_lines(
     hours but eight hour lines. The 9:00 appointment must sit on the 9:00 line."""
     zone = ZoneInfo("America/New_York")
     store = Store.open(tmp_path / "dst.db", secrets.token_bytes(32))
-    provider = ProviderRecord(
-        id=uuid.uuid4(), version=1, display_name="Dr A", colour="#336699", active=True
-    )
-    patient = PatientRecord(
-        id=uuid.uuid4(),
-        version=2,
-        first_name="Ada",
-        last_name="Lovelace",
-        date_of_birth=None,
-        phone=None,
-        email=None,
-    )
+    provider, patient = records.provider(), records.patient()
     starts = [datetime(2026, 3, 8, 1, 0, tzinfo=zone), datetime(2026, 3, 8, 9, 0, tzinfo=zone)]
     store.apply_page(
-        ChangesPage(
-            next_cursor="1.5",
-            has_more=False,
-            server_time=datetime.now(UTC),
+        records.page(
             providers=[provider],
             patients=[patient],
-            appointments=[
-                AppointmentRecord(
-                    id=uuid.uuid4(),
-                    version=3 + n,
-                    provider_id=provider.id,
-                    patient_id=patient.id,
-                    starts_at=start,
-                    ends_at=start + timedelta(minutes=30),
-                    status=AppointmentStatus.BOOKED,
-                    source=AppointmentSource.DESK,
-                )
-                for n, start in enumerate(starts)
-            ],
+            appointments=[records.appointment(provider, patient, start) for start in starts],
         ),
         synced_at=datetime.now(UTC),
     )

@@ -10,30 +10,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from common.appointments import AppointmentSource, AppointmentStatus
+from common.appointments import AppointmentSource
 from common.roles import Role
 from server.patients.models import Patient
 from sync import account
 from sync.engine import SyncEngine
 from sync.protocol import (
-    AppointmentRecord,
     ChangesPage,
     Cursor,
-    PatientRecord,
     ProviderRecord,
     StaffInfo,
     Tombstone,
 )
 from sync.store import SCHEMA_VERSION, Store, StoreKeyError
+from tests.support import records
 from tests.support.live_server import LiveServer
 
 NOW = datetime(2026, 3, 29, 9, 0, tzinfo=UTC)
 
 
 def _page(**parts: object) -> ChangesPage:
-    fields: dict[str, object] = {"next_cursor": "1.10", "has_more": False, "server_time": NOW}
-    fields.update(parts)
-    return ChangesPage.model_validate(fields)
+    return records.page(**parts)
 
 
 @pytest.fixture
@@ -119,28 +116,8 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None
 
 
 def test_apply_page_upserts_deletes_and_moves_the_cursor_together(store: Store) -> None:
-    provider = ProviderRecord(
-        id=uuid.uuid4(), version=1, display_name="Dr A", colour="#123456", active=True
-    )
-    patient = PatientRecord(
-        id=uuid.uuid4(),
-        version=2,
-        first_name="Ada",
-        last_name="Lovelace",
-        date_of_birth=None,
-        phone=None,
-        email=None,
-    )
-    appointment = AppointmentRecord(
-        id=uuid.uuid4(),
-        version=3,
-        provider_id=provider.id,
-        patient_id=patient.id,
-        starts_at=NOW,
-        ends_at=NOW + timedelta(minutes=30),
-        status=AppointmentStatus.BOOKED,
-        source=AppointmentSource.WIDGET,
-    )
+    provider, patient = records.provider(), records.patient()
+    appointment = records.appointment(provider, patient, NOW, source=AppointmentSource.WIDGET)
     store.apply_page(
         _page(providers=[provider], patients=[patient], appointments=[appointment]), synced_at=NOW
     )
