@@ -49,9 +49,12 @@ def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], key: 
 def _upsert_sql(table: str, names: tuple[str, ...], key: str) -> str:
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != key)
     marks = ", ".join("?" for _ in names)
+    # A record never goes back in time: the answer to a replayed mutation carries the
+    # record as it was when first applied, which may be older than what was pulled since.
+    newer = f" WHERE excluded.version >= {table}.version" if "version" in names else ""
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) "  # noqa: S608 - our names
-        f"ON CONFLICT({key}) DO UPDATE SET {updates}"
+        f"ON CONFLICT({key}) DO UPDATE SET {updates}{newer}"
     )
 
 

@@ -62,7 +62,7 @@ def apply_one(
         with transaction(factory) as session:
             stored = _stored(session, device, mutation.mutation_id)
             if stored is not None:
-                return stored
+                return _as_it_stands(session, device, mutation, stored)
             claim = AppliedMutation(
                 clinic_id=device.clinic_id,
                 device_id=device.device_id,
@@ -85,7 +85,20 @@ def apply_one(
             stored = _stored(session, device, mutation.mutation_id)
             if stored is None:
                 raise
-            return stored
+            return _as_it_stands(session, device, mutation, stored)
+
+
+def _as_it_stands(
+    session: Session, device: AuthContext, mutation: Mutation, stored: MutationResult
+) -> MutationResult:
+    """A replay gets the same verdict, but the record as it is *now*: the desk may have
+    pulled newer changes since, and must not be handed back an older copy."""
+    current = _result(
+        mutation.mutation_id, stored.status, _current_record(session, device, mutation)
+    )
+    return stored.model_copy(
+        update={"appointment": current.appointment, "patient": current.patient}
+    )
 
 
 def _stored(session: Session, device: AuthContext, mutation_id: uuid.UUID) -> MutationResult | None:
@@ -175,16 +188,7 @@ def _rejected(
     """The rejection, with the record as it now stands and, for a taken slot, the
     nearest free ones."""
     command = mutation.command
-    record: Appointment | Patient | None
-    if isinstance(command, UpdatePatientContact):
-        record = session.scalar(
-            select(Patient).where(
-                Patient.id == command.patient_id, Patient.clinic_id == device.clinic_id
-            )
-        )
-    else:
-        record = scheduling.current(session, device, command.appointment_id)
-    result = _result(mutation.mutation_id, "rejected", record)
+    result = _result(mutation.mutation_id, "rejected", _current_record(session, device, mutation))
     suggestions: list[Slot] = []
     if isinstance(error, SlotTaken) and isinstance(command, BookAppointment | MoveAppointment):
         suggestions = [
@@ -198,6 +202,19 @@ def _rejected(
             "suggestions": suggestions,
         }
     )
+
+
+def _current_record(
+    session: Session, device: AuthContext, mutation: Mutation
+) -> Appointment | Patient | None:
+    command = mutation.command
+    if isinstance(command, UpdatePatientContact):
+        return session.scalar(
+            select(Patient).where(
+                Patient.id == command.patient_id, Patient.clinic_id == device.clinic_id
+            )
+        )
+    return scheduling.current(session, device, command.appointment_id)
 
 
 def _result(
