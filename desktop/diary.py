@@ -297,7 +297,9 @@ class DiaryPage(QWidget):
         day, store, zone, fetch = self.current, self.store, self.zone, self.fetch
 
         def from_store() -> DiaryDay | None:
-            if fetch is None or store.covers(*day_bounds(day, zone)):
+            # Before the first sync there is no window yet: show the (empty) local copy,
+            # which the first sync fills and redraws.
+            if fetch is None or store.kept_window() is None or store.covers(*day_bounds(day, zone)):
                 return load_day(store, day, zone)
             return None  # outside the window this desk keeps
 
