@@ -70,6 +70,7 @@ class SyncController(QObject):
         self.engine = engine
         self.state = SyncState(Connection.OFFLINE, last_sync)
         self._running = False
+        self._again = False
         self._stopped = True  # until start()
         self.interval_ms = interval_seconds * 1000
         self.timer = QTimer(self)
@@ -84,14 +85,26 @@ class SyncController(QObject):
     def resume(self, engine: SyncEngine) -> None:
         """Carry on with a freshly authenticated engine, e.g. after re-enrollment."""
         self.engine = engine
+        self.timer.setInterval(self.interval_ms)
         self.start()
+
+    def _run_ended(self) -> None:
+        self._running = False
+        if self._again:
+            self._again = False
+            QTimer.singleShot(0, self.sync_now)
 
     def stop(self) -> None:
         self._stopped = True
         self.timer.stop()
 
     def sync_now(self) -> None:
-        if self._running or self._stopped:
+        if self._stopped:
+            return
+        if self._running:
+            # Something happened meanwhile (a change here, a poke from the server, a new
+            # line): run again as soon as this run ends, not at the next tick.
+            self._again = True
             return
         self._running = True
         self._set(replace(self.state, connection=Connection.SYNCING, problem=None))
@@ -102,7 +115,7 @@ class SyncController(QObject):
         self._set(replace(self.state, pending=counts["pending"], attention=counts["attention"]))
 
     def _done(self, report: SyncReport) -> None:
-        self._running = False
+        self._run_ended()
         self.timer.setInterval(self.interval_ms)
         self._set(
             SyncState(
@@ -115,7 +128,7 @@ class SyncController(QObject):
         self.synced.emit(report)
 
     def _failed(self, error: BaseException) -> None:
-        self._running = False
+        self._run_ended()
         if isinstance(error, ServerUnreachable):
             longer = min(max(self.timer.interval(), 1000) * 2, MAX_BACKOFF_SECONDS * 1000)
             self.timer.setInterval(max(longer, self.interval_ms))

@@ -70,3 +70,24 @@ def test_offline_retries_back_off_and_a_success_resets_them(
 )
 def test_the_status_bar_says_where_the_desk_is(state: SyncState, text: str) -> None:
     assert state.describe(ZoneInfo("Europe/London")) == text
+
+
+def test_a_request_during_a_run_is_not_lost_but_runs_right_after(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(
+        tmp_path, live_server.url, "demo", "frontdesk@demo.clinic", "frontdesk-demo-1"
+    )
+    engine = SyncEngine(desk.store, account.sync_client(desk))
+    controller = SyncController(runner, engine, None, interval_seconds=3600)  # no ticks
+    reports = []
+    controller.synced.connect(reports.append)
+
+    controller.start()
+    assert controller._running
+    controller.sync_now()  # e.g. a booking made while the first sync is under way
+
+    qtbot.waitUntil(lambda: len(reports) == 2, timeout=20_000)
+    assert not controller._running
+    controller.stop()
+    desk.store.close()
