@@ -238,12 +238,15 @@ class ServerProcess:
             self.process.wait(timeout=15)
 
 
-def run(work: Path) -> list[Row]:
+FULL_SIZE = {"providers": 20, "patients": 50_000, "appointments": 100_000}
+
+
+def run(work: Path, size: dict[str, int] = FULL_SIZE) -> list[Row]:
     keys.TRUSTED_BACKENDS.add(MEMORY_KEYRING)
     keyring.set_keyring(MemoryKeyring())
     server = ServerProcess(work / "server.sqlite3")
     with transaction(server.sessionmaker) as session:
-        clinic_id = generate(session, providers=20, patients=50_000, appointments=100_000)
+        clinic_id = generate(session, **size)
     server.start()
     rows: list[Row] = []
     try:
@@ -254,8 +257,12 @@ def run(work: Path) -> list[Row]:
         pages: list[ChangesPage] = []
         original = client.changes
 
-        def keep(cursor: Cursor, limit: int | None = None) -> ChangesPage:
-            page = original(cursor, limit)
+        def keep(
+            cursor: Cursor,
+            limit: int | None = None,
+            window: tuple[datetime, datetime] | None = None,
+        ) -> ChangesPage:
+            page = original(cursor, limit, window)
             pages.append(page)
             return page
 
