@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.errors import DomainError
+from common.errors import DomainError, InvalidInput
 from common.roles import Role
 
 DEMO_CREDENTIALS_FILE = Path("var") / "demo-credentials.json"
@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     user.set_defaults(handler=_create_user)
+
+    purge = commands.add_parser(
+        "purge-tombstones", help="drop appointment tombstones older than --days (default 180)"
+    )
+    purge.add_argument("--days", type=int, default=180)
+    purge.set_defaults(handler=_purge_tombstones)
 
     desktop = commands.add_parser(
         "desktop", help="open the front-desk program (options: --server, --clinic, --email)"
@@ -154,6 +160,24 @@ def _create_user(args: argparse.Namespace) -> int:
             role=Role(args.role),
         )
         print(f"Created {user.role.label.lower()} {user.email} at {clinic.name}.")
+    return 0
+
+
+def _purge_tombstones(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from server.changefeed.service import purge_tombstones
+    from server.clinics.models import Clinic
+    from server.db import transaction
+
+    if args.days < 1:
+        raise InvalidInput("--days must be at least 1.")
+    before = datetime.now(UTC) - timedelta(days=args.days)
+    with transaction(_session_factory()) as session:
+        for clinic_id, slug in session.execute(select(Clinic.id, Clinic.slug)).all():
+            print(f"{slug}: {purge_tombstones(session, clinic_id, before)} tombstones purged")
     return 0
 
 

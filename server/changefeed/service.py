@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT
-from common.errors import InvalidInput
+from common.errors import InvalidInput, NotFound
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
@@ -95,9 +96,14 @@ def changes_since(
     """
     clinic = session.get(Clinic, ctx.clinic_id)
     assert clinic is not None
-    # A cursor from another epoch, or ahead of the counter (say, after a restore from
-    # backup), cannot be continued from: the desk starts again from the beginning.
-    reset = cursor.epoch != clinic.dataset_epoch or cursor.version > clinic.sync_version
+    # A cursor from another epoch, ahead of the counter (say, after a restore from
+    # backup) or behind the tombstone horizon cannot be continued from: the desk starts
+    # again from the beginning (keeping, and then replaying, its outbox).
+    reset = (
+        cursor.epoch != clinic.dataset_epoch
+        or cursor.version > clinic.sync_version
+        or 0 < cursor.version < clinic.tombstone_horizon  # it may have missed a deletion
+    )
     since = 0 if reset else cursor.version
     # Every version up to the counter as read here is already committed (see versioning).
     # On PostgreSQL each read below sees commits made after this one; reading no further
@@ -192,3 +198,27 @@ def appointments_between(
             reason="diary days fetched by a workstation",
         )
     return [AppointmentRecord.model_validate(row, from_attributes=True) for row in rows]
+
+
+def purge_tombstones(session: Session, clinic_id: uuid.UUID, older_than: datetime) -> int:
+    """Remove appointment tombstones deleted before ``older_than`` and raise the clinic's
+    tombstone horizon past them. Patients and providers are never hard-deleted."""
+    clinic = session.get(Clinic, clinic_id, with_for_update=True)
+    if clinic is None:
+        raise NotFound("There is no such clinic.")
+    gone = (
+        session.execute(
+            delete(Appointment)
+            .where(
+                Appointment.clinic_id == clinic_id,
+                Appointment.deleted_at.is_not(None),
+                Appointment.deleted_at < older_than,
+            )
+            .returning(Appointment.version)
+        )
+        .scalars()
+        .all()
+    )
+    if gone:
+        clinic.tombstone_horizon = max(clinic.tombstone_horizon, *gone)
+    return len(gone)

@@ -8,7 +8,8 @@ from server.db import RecordBase
 
 class Clinic(RecordBase):
     """A tenant. ``sync_version`` is its change counter; ``dataset_epoch`` its feed's
-    generation (bumped when desks must download everything again)."""
+    generation (bumped when desks must download everything again); ``tombstone_horizon``
+    the newest version whose tombstone may be gone."""
 
     __tablename__ = "clinics"
 
@@ -17,3 +18,6 @@ class Clinic(RecordBase):
     time_zone: Mapped[str] = mapped_column(String(64))
     sync_version: Mapped[int] = mapped_column(BigInteger, default=0)
     dataset_epoch: Mapped[int] = mapped_column(default=1)
+    # Tombstones at or below this version may have been purged: a desk whose cursor is
+    # older cannot know what it missed, and downloads everything again.
+    tombstone_horizon: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -453,3 +453,28 @@ def test_bad_ranges_get_a_clear_422(client, small, start, end):
     )
     assert response.status_code == 422
     assert response.json()["code"] == "invalid"
+
+
+def test_a_cursor_behind_the_tombstone_horizon_downloads_everything_again(
+    db, small, pull, pull_all, rows_of
+):
+    from server.changefeed.service import purge_tombstones
+
+    clinic, headers = small
+    old_cursor = pull_all(headers)[-1]["next_cursor"]
+    with transaction(db) as session:
+        gone = session.get(Appointment, clinic.records.appointment_ids[0])
+        gone.deleted_at = utcnow() - timedelta(days=400)
+    current = pull_all(headers, old_cursor)[-1]["next_cursor"]
+    with transaction(db) as session:
+        assert purge_tombstones(session, clinic.id, utcnow() - timedelta(days=180)) == 1
+        assert session.get(Appointment, clinic.records.appointment_ids[0]) is None
+
+    behind = pull(headers, old_cursor)
+    caught_up = pull(headers, current)
+
+    assert behind["reset"] is True, "it may have missed the purged deletion"
+    ids = {row_id for _entity, row_id, _v in rows_of(behind)}
+    assert str(clinic.records.appointment_ids[0]) not in ids
+    assert caught_up["reset"] is False
+    assert rows_of(caught_up) == []

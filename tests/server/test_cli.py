@@ -218,3 +218,10 @@ def test_an_unknown_role_is_a_usage_error(cli):
 
     assert usage.value.code == 2
     assert "janitor" in cli.capsys.readouterr().err
+
+
+def test_purge_tombstones_refuses_a_nonsense_age(capsys):
+    from server.cli import main
+
+    assert main(["purge-tombstones", "--days", "0"]) == 2
+    assert "--days must be at least 1" in capsys.readouterr().err

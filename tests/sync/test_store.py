@@ -204,3 +204,25 @@ def test_reads_do_not_wait_for_a_write_in_progress(store: Store) -> None:
         reader.join(timeout=5)
         assert read == [0], "the read finished while the write was still open"
     assert store.cursor() == Cursor(1, 99)
+
+
+def test_a_reset_keeps_the_outbox_and_replays_it_on_the_fresh_copy(store: Store) -> None:
+    provider, patient = records.provider(), records.patient()
+    store.apply_page(_page(providers=[provider], patients=[patient]), synced_at=NOW)
+    booked = store.book(
+        uuid.uuid4(),
+        provider_id=provider.id,
+        patient_id=patient.id,
+        starts_at=NOW,
+        ends_at=NOW + timedelta(minutes=30),
+    )
+
+    store.apply_page(
+        _page(next_cursor="2.5", reset=True, providers=[provider], patients=[patient]),
+        synced_at=NOW,
+    )
+
+    assert store.outbox_counts() == {"pending": 1, "attention": 0}
+    [entry] = store.diary(NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    assert entry.id == booked
+    assert entry.pending
