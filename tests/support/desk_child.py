@@ -224,15 +224,20 @@ def pending_marks(store: Store) -> int:
         )
 
 
-def server_snapshot(factory: sessionmaker[Session], clinic_id: uuid.UUID) -> Snapshot:
-    """The clinic's live (not deleted) synced rows on the server, as a desk caches them."""
+def server_snapshot(
+    factory: sessionmaker[Session], clinic_id: uuid.UUID, since: int = 0
+) -> Snapshot:
+    """The clinic's live (not deleted) synced rows on the server, as a desk caches them;
+    with ``since``, only those changed after that version of the clinic's counter."""
     with factory() as session:
         return {
             "providers": {
                 str(p.id): (p.version, p.display_name, p.colour, p.active)
                 for p in session.scalars(
                     select(Provider).where(
-                        Provider.clinic_id == clinic_id, Provider.deleted_at.is_(None)
+                        Provider.clinic_id == clinic_id,
+                        Provider.deleted_at.is_(None),
+                        Provider.version > since,
                     )
                 )
             },
@@ -247,7 +252,9 @@ def server_snapshot(factory: sessionmaker[Session], clinic_id: uuid.UUID) -> Sna
                 )
                 for p in session.scalars(
                     select(Patient).where(
-                        Patient.clinic_id == clinic_id, Patient.deleted_at.is_(None)
+                        Patient.clinic_id == clinic_id,
+                        Patient.deleted_at.is_(None),
+                        Patient.version > since,
                     )
                 )
             },
@@ -263,7 +270,9 @@ def server_snapshot(factory: sessionmaker[Session], clinic_id: uuid.UUID) -> Sna
                 )
                 for a in session.scalars(
                     select(Appointment).where(
-                        Appointment.clinic_id == clinic_id, Appointment.deleted_at.is_(None)
+                        Appointment.clinic_id == clinic_id,
+                        Appointment.deleted_at.is_(None),
+                        Appointment.version > since,
                     )
                 )
             },
