@@ -29,8 +29,21 @@ class AppointmentStatus(StrEnum):
         return self is not AppointmentStatus.CANCELLED
 
 
+class CancelledBy(StrEnum):
+    """Who called it off: the clinic's staff, or the patient (portal, link, or by phone
+    through the desk, which records it as the patient's)."""
+
+    STAFF = "staff"
+    PATIENT = "patient"
+
+
 class AppointmentSource(StrEnum):
     DESK = "desk"
     WIDGET = "widget"
     LINK = "link"
     PORTAL = "portal"
+
+    @property
+    def online(self) -> bool:
+        """Booked by the patient on the web rather than by staff at the desk."""
+        return self is not AppointmentSource.DESK

@@ -7,18 +7,29 @@ from server.clinics.models import Clinic
 from server.db import Base
 from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
-from server.scheduling.models import Appointment, Provider
+from server.scheduling.models import (
+    Appointment,
+    AppointmentType,
+    BookingRules,
+    Location,
+    Provider,
+    ScheduleException,
+)
 from server.staff.models import Device, StaffSession, StaffUser
 
 __all__ = [
     "AppliedMutation",
     "Appointment",
+    "AppointmentType",
     "AuditEvent",
     "Base",
+    "BookingRules",
     "Clinic",
     "Device",
+    "Location",
     "Patient",
     "Provider",
+    "ScheduleException",
     "StaffSession",
     "StaffUser",
 ]

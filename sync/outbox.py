@@ -7,6 +7,7 @@ deletes an entry except an acknowledgement (or a person discarding a rejected ch
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,34 +15,71 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from sync.crash import crashpoint
 from sync.protocol import (
-    AppointmentRecord,
+    AppointmentTypeRecord,
     BookAppointment,
+    BookingRulesRecord,
     CancelAppointment,
     CheckIn,
     Command,
+    CompleteAppointment,
+    ConfirmAppointment,
+    LocationRecord,
     MarkNoShow,
     MoveAppointment,
     Mutation,
     MutationResult,
-    PatientRecord,
+    RemoveScheduleException,
+    SaveAppointmentType,
+    SaveLocation,
+    SaveScheduleException,
+    ScheduleExceptionRecord,
+    SetBookingRules,
+    SetWorkingHours,
     Slot,
+    StartAppointment,
     UpdatePatientContact,
 )
-from sync.records import epoch_seconds, upsert_records
-from sync.schema import appointments, outbox, patients
+from sync.records import (
+    appointment_type_row,
+    epoch_seconds,
+    exception_row,
+    upsert,
+    upsert_any,
+)
+from sync.schema import (
+    appointment_types,
+    appointments,
+    booking_rules,
+    locations,
+    outbox,
+    patients,
+    providers,
+    schedule_exceptions,
+)
 
 PENDING, ATTENTION = "pending", "attention"
 _commands: TypeAdapter[Command] = TypeAdapter(Command)
 STATUS_OF = {
-    "cancel": AppointmentStatus.CANCELLED,
+    "confirm": AppointmentStatus.CONFIRMED,
     "check_in": AppointmentStatus.ARRIVED,
+    "start": AppointmentStatus.IN_PROGRESS,
+    "complete": AppointmentStatus.COMPLETED,
     "no_show": AppointmentStatus.NO_SHOW,
+    "cancel": AppointmentStatus.CANCELLED,
 }
+# Rows a command creates (its id, its table), so a refused creation can be taken back.
+CREATES: dict[type, tuple[str, Table]] = {
+    BookAppointment: ("appointment_id", appointments),
+    SaveLocation: ("location_id", locations),
+    SaveAppointmentType: ("appointment_type_id", appointment_types),
+    SaveScheduleException: ("exception_id", schedule_exceptions),
+}
+LOCAL_RULES_ID = "local"  # the booking rules row written here before the server's arrives
 
 
 @dataclass(frozen=True)
@@ -89,6 +127,8 @@ def apply_locally(conn: Connection, command: Command) -> None:
                     status=AppointmentStatus.BOOKED.value,
                     source=AppointmentSource.DESK.value,
                     pending=1,
+                    appointment_type_id=_text(command.appointment_type_id),
+                    location_id=_text(command.location_id),
                 )
             )
         case MoveAppointment():
@@ -99,7 +139,20 @@ def apply_locally(conn: Connection, command: Command) -> None:
                 starts_at=epoch_seconds(command.starts_at),
                 ends_at=epoch_seconds(command.ends_at),
             )
-        case CancelAppointment() | CheckIn() | MarkNoShow():
+        case CancelAppointment():
+            _change_appointment(
+                conn,
+                command.appointment_id,
+                status=AppointmentStatus.CANCELLED.value,
+                cancelled_by=command.cancelled_by.value,
+            )
+        case (
+            ConfirmAppointment()
+            | CheckIn()
+            | StartAppointment()
+            | CompleteAppointment()
+            | MarkNoShow()
+        ):
             _change_appointment(conn, command.appointment_id, status=STATUS_OF[command.kind].value)
         case UpdatePatientContact():
             conn.execute(
@@ -107,6 +160,75 @@ def apply_locally(conn: Connection, command: Command) -> None:
                 .where(patients.c.id == str(command.patient_id))
                 .values(phone=command.phone, email=command.email, pending=1)
             )
+        case _:
+            _apply_setting(conn, command)
+
+
+def _apply_setting(conn: Connection, command: Command) -> None:
+    """Admin settings, shown at once on this desk like any other change."""
+    match command:
+        case SetWorkingHours():
+            hours = [h.model_dump(mode="json") for h in command.hours]
+            conn.execute(
+                update(providers)
+                .where(providers.c.id == str(command.provider_id))
+                .values(working_hours=json.dumps(hours), pending=1)
+            )
+        case SaveLocation():
+            record = LocationRecord(
+                id=command.location_id,
+                version=_version(conn, locations, command.location_id),
+                name=command.name,
+                active=command.active,
+            )
+            values = record.model_dump() | {"id": str(record.id), "active": int(record.active)}
+            upsert(conn, locations, [values | {"pending": 1}])
+        case SaveAppointmentType():
+            fields = command.model_dump(exclude={"kind", "base_version", "appointment_type_id"})
+            kind = AppointmentTypeRecord(
+                id=command.appointment_type_id,
+                version=_version(conn, appointment_types, command.appointment_type_id),
+                **fields,
+            )
+            upsert(conn, appointment_types, [appointment_type_row(kind, pending=1)])
+        case SaveScheduleException():
+            exception = ScheduleExceptionRecord(
+                id=command.exception_id,
+                version=_version(conn, schedule_exceptions, command.exception_id),
+                provider_id=command.provider_id,
+                kind=command.exception_kind,
+                first_day=command.first_day,
+                last_day=command.last_day,
+                start_time=command.start_time,
+                end_time=command.end_time,
+                note=command.note,
+            )
+            upsert(conn, schedule_exceptions, [exception_row(exception, pending=1)])
+        case RemoveScheduleException():
+            conn.execute(
+                delete(schedule_exceptions).where(
+                    schedule_exceptions.c.id == str(command.exception_id)
+                )
+            )
+        case SetBookingRules():
+            values = command.model_dump(exclude={"kind", "base_version"})
+            values = {k: int(v) if isinstance(v, bool) else v for k, v in values.items()}
+            changed = conn.execute(update(booking_rules).values(pending=1, **values)).rowcount
+            if not changed:
+                conn.execute(
+                    insert(booking_rules).values(id=LOCAL_RULES_ID, version=0, pending=1, **values)
+                )
+
+
+def _version(conn: Connection, table: Table, record_id: uuid.UUID) -> int:
+    """The version this desk has of a row (0 for one it is creating): the upsert keeps
+    a newer server copy from being overwritten by an older optimistic one."""
+    found = conn.scalar(select(table.c.version).where(table.c.id == str(record_id)))
+    return int(found) if found is not None else 0
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _change_appointment(conn: Connection, appointment_id: uuid.UUID, **values: object) -> None:
@@ -158,14 +280,15 @@ def record_results(
         command = commands.get(result.mutation_id)
         if command is None:
             continue
-        _store_record(conn, result.appointment, result.patient)
+        _store_record(conn, result)
         if result.status == "applied":
             conn.execute(delete(outbox).where(outbox.c.mutation_id == str(result.mutation_id)))
             continue
-        if isinstance(command, BookAppointment) and result.appointment is None:
-            conn.execute(
-                delete(appointments).where(appointments.c.id == str(command.appointment_id))
-            )
+        created = CREATES.get(type(command))
+        if created is not None and result.record is None:
+            # Refused, and the server has no such row: take back the optimistic one.
+            field, table = created
+            conn.execute(delete(table).where(table.c.id == str(getattr(command, field))))
         conn.execute(
             update(outbox)
             .where(outbox.c.mutation_id == str(result.mutation_id))
@@ -174,14 +297,18 @@ def record_results(
     replay_pending(conn)
 
 
-def _store_record(
-    conn: Connection, appointment: AppointmentRecord | None, patient: PatientRecord | None
-) -> None:
-    upsert_records(
-        conn,
-        appointments_=[appointment] if appointment else [],
-        patients_=[patient] if patient else [],
-    )
+def _store_record(conn: Connection, result: MutationResult) -> None:
+    record = result.record
+    if record is None:
+        return
+    if isinstance(record, BookingRulesRecord):
+        keep_only_rules(conn, record)
+    upsert_any(conn, [record])
+
+
+def keep_only_rules(conn: Connection, rules: BookingRulesRecord) -> None:
+    """A clinic has one booking rules row: the server's replaces a provisional local one."""
+    conn.execute(delete(booking_rules).where(booking_rules.c.id != str(rules.id)))
 
 
 def needs_attention(conn: Connection) -> list[Attention]:
@@ -241,9 +368,18 @@ def describe(command: Command, zone: ZoneInfo) -> str:
         "book": "Book",
         "move": "Move",
         "cancel": "Cancel",
+        "confirm": "Confirm",
         "check_in": "Check in",
+        "start": "Start",
+        "complete": "Complete",
         "no_show": "Mark no-show",
         "update_patient_contact": "Update contact details",
+        "set_working_hours": "Change working hours",
+        "save_location": "Save room",
+        "save_appointment_type": "Save appointment type",
+        "save_schedule_exception": "Save time off / closure",
+        "remove_schedule_exception": "Remove time off / closure",
+        "set_booking_rules": "Change booking rules",
     }[command.kind]
     if isinstance(command, BookAppointment | MoveAppointment):
         return f"{kind} for {command.starts_at.astimezone(zone):%a %d %b %H:%M}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,8 +21,9 @@ from pydantic import (
     StringConstraints,
 )
 
-from common.appointments import AppointmentSource, AppointmentStatus
+from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.roles import Role
+from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
 
 PROTOCOL_VERSION = 1
@@ -50,6 +51,9 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024), Prin
 DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=120), Printable]
 Phone = Annotated[str, StringConstraints(max_length=32), Printable]
 ContactEmail = Annotated[str, StringConstraints(max_length=254), Printable]
+Name = Annotated[str, StringConstraints(max_length=200), Printable]
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+Minutes = Annotated[int, Field(ge=0, le=100_000)]
 
 
 class Message(BaseModel):
@@ -118,10 +122,58 @@ class Record(Message):
     version: int
 
 
+class WorkingHoursEntry(Message):
+    """One stretch of a provider's usual week, in the clinic's local time."""
+
+    weekday: Annotated[int, Field(ge=0, le=6)]  # Monday is 0
+    start: time
+    end: time
+    location_id: uuid.UUID | None = None
+
+
 class ProviderRecord(Record):
     display_name: str
     colour: str
     active: bool
+    working_hours: list[WorkingHoursEntry] = Field(default_factory=list)
+
+
+class LocationRecord(Record):
+    name: str
+    active: bool
+
+
+class AppointmentTypeRecord(Record):
+    name: str
+    colour: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    provider_ids: list[uuid.UUID]  # empty: every provider offers it
+    bookable_online: bool
+    requires_confirmation: bool
+    active: bool
+
+
+class ScheduleExceptionRecord(Record):
+    provider_id: uuid.UUID | None  # None: the whole clinic (closures)
+    kind: ExceptionKind
+    first_day: date
+    last_day: date
+    start_time: time | None
+    end_time: time | None
+    note: str
+
+
+class BookingRulesRecord(Record):
+    horizon_days: int
+    min_notice_minutes: int
+    slot_rounding: int
+    allow_any_provider: bool
+    daily_cap: int | None
+    patient_cancel_cutoff_hours: int
+    patient_reschedule_cutoff_hours: int
+    patients_may_cancel: bool
 
 
 class PatientRecord(Record):
@@ -139,9 +191,21 @@ class AppointmentRecord(Record):
     ends_at: AwareDatetime
     status: AppointmentStatus
     source: AppointmentSource
+    appointment_type_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+    cancelled_by: CancelledBy | None = None
+    cancelled_late: bool = False
 
 
-Entity = Literal["providers", "patients", "appointments"]
+Entity = Literal[
+    "providers",
+    "patients",
+    "appointments",
+    "locations",
+    "appointment_types",
+    "schedule_exceptions",
+    "booking_rules",
+]
 
 
 class Tombstone(Message):
@@ -170,12 +234,26 @@ class ChangesPage(Message):
     providers: list[ProviderRecord] = Field(default_factory=list)
     patients: list[PatientRecord] = Field(default_factory=list)
     appointments: list[AppointmentRecord] = Field(default_factory=list)
+    locations: list[LocationRecord] = Field(default_factory=list)
+    appointment_types: list[AppointmentTypeRecord] = Field(default_factory=list)
+    schedule_exceptions: list[ScheduleExceptionRecord] = Field(default_factory=list)
+    booking_rules: list[BookingRulesRecord] = Field(default_factory=list)
     tombstones: list[Tombstone] = Field(default_factory=list)
 
     @property
     def row_count(self) -> int:
-        return (
-            len(self.providers) + len(self.patients) + len(self.appointments) + len(self.tombstones)
+        return sum(
+            len(part)
+            for part in (
+                self.providers,
+                self.patients,
+                self.appointments,
+                self.locations,
+                self.appointment_types,
+                self.schedule_exceptions,
+                self.booking_rules,
+                self.tombstones,
+            )
         )
 
 
@@ -224,6 +302,8 @@ class BookAppointment(Message):
     patient_id: uuid.UUID
     starts_at: AwareDatetime
     ends_at: AwareDatetime
+    appointment_type_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
 
 
 class MoveAppointment(Message):
@@ -237,6 +317,14 @@ class MoveAppointment(Message):
 
 class CancelAppointment(Message):
     kind: Literal["cancel"] = "cancel"
+    appointment_id: uuid.UUID
+    base_version: int
+    # The patient rang to cancel (counts towards late cancellations) or the clinic did.
+    cancelled_by: CancelledBy = CancelledBy.STAFF
+
+
+class ConfirmAppointment(Message):
+    kind: Literal["confirm"] = "confirm"
     appointment_id: uuid.UUID
     base_version: int
 
@@ -253,6 +341,18 @@ class MarkNoShow(Message):
     base_version: int
 
 
+class StartAppointment(Message):
+    kind: Literal["start"] = "start"
+    appointment_id: uuid.UUID
+    base_version: int
+
+
+class CompleteAppointment(Message):
+    kind: Literal["complete"] = "complete"
+    appointment_id: uuid.UUID
+    base_version: int
+
+
 class UpdatePatientContact(Message):
     kind: Literal["update_patient_contact"] = "update_patient_contact"
     patient_id: uuid.UUID
@@ -261,13 +361,95 @@ class UpdatePatientContact(Message):
     email: ContactEmail | None
 
 
-Command = Annotated[
+# --- admin settings (clinic admins; synced like everything else) ---------------------
+#
+# The protocol only checks shapes; the rules (a range ends after it starts, a duration is
+# sensible…) are checked by the server, so a bad setting is a rejection waiting in "Needs
+# attention", never a batch refused whole.
+
+
+class SetWorkingHours(Message):
+    kind: Literal["set_working_hours"] = "set_working_hours"
+    provider_id: uuid.UUID
+    base_version: int
+    hours: list[WorkingHoursEntry] = Field(max_length=200)
+
+
+class SaveLocation(Message):
+    kind: Literal["save_location"] = "save_location"
+    location_id: uuid.UUID
+    base_version: int | None  # None: a new location
+    name: Name
+    active: bool = True
+
+
+class SaveAppointmentType(Message):
+    kind: Literal["save_appointment_type"] = "save_appointment_type"
+    appointment_type_id: uuid.UUID
+    base_version: int | None  # None: a new type
+    name: Name
+    colour: Colour
+    duration_minutes: Minutes
+    buffer_before_minutes: Minutes = 0
+    buffer_after_minutes: Minutes = 0
+    provider_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+    bookable_online: bool = True
+    requires_confirmation: bool = False
+    active: bool = True
+
+
+class SaveScheduleException(Message):
+    kind: Literal["save_schedule_exception"] = "save_schedule_exception"
+    exception_id: uuid.UUID
+    base_version: int | None  # None: a new exception
+    provider_id: uuid.UUID | None
+    exception_kind: ExceptionKind
+    first_day: date
+    last_day: date
+    start_time: time | None = None
+    end_time: time | None = None
+    note: Annotated[str, StringConstraints(max_length=200), Printable] = ""
+
+
+class RemoveScheduleException(Message):
+    kind: Literal["remove_schedule_exception"] = "remove_schedule_exception"
+    exception_id: uuid.UUID
+    base_version: int
+
+
+class SetBookingRules(Message):
+    kind: Literal["set_booking_rules"] = "set_booking_rules"
+    base_version: int | None  # None: the clinic still runs on the defaults
+    horizon_days: Minutes
+    min_notice_minutes: Minutes
+    slot_rounding: Minutes
+    allow_any_provider: bool
+    daily_cap: Minutes | None
+    patient_cancel_cutoff_hours: Minutes
+    patient_reschedule_cutoff_hours: Minutes
+    patients_may_cancel: bool
+
+
+AppointmentCommand = (
     BookAppointment
     | MoveAppointment
     | CancelAppointment
+    | ConfirmAppointment
     | CheckIn
     | MarkNoShow
-    | UpdatePatientContact,
+    | StartAppointment
+    | CompleteAppointment
+)
+SettingsCommand = (
+    SetWorkingHours
+    | SaveLocation
+    | SaveAppointmentType
+    | SaveScheduleException
+    | RemoveScheduleException
+    | SetBookingRules
+)
+Command = Annotated[
+    AppointmentCommand | UpdatePatientContact | SettingsCommand,
     Field(discriminator="kind"),
 ]
 
@@ -305,7 +487,32 @@ class MutationResult(Message):
     message: str | None = None
     appointment: AppointmentRecord | None = None
     patient: PatientRecord | None = None
+    provider: ProviderRecord | None = None
+    location: LocationRecord | None = None
+    appointment_type: AppointmentTypeRecord | None = None
+    schedule_exception: ScheduleExceptionRecord | None = None
+    booking_rules: BookingRulesRecord | None = None
     suggestions: list[Slot] = Field(default_factory=list)
+
+    @property
+    def record(self) -> Record | None:
+        """The one record the answer carries (None: the server has no such row)."""
+        found: Record | None = next(
+            (r for r in map(self.__getattribute__, RESULT_RECORD_FIELDS) if r is not None), None
+        )
+        return found
+
+
+# The fields of ``MutationResult`` that carry a record; at most one is set.
+RESULT_RECORD_FIELDS = (
+    "appointment",
+    "patient",
+    "provider",
+    "location",
+    "appointment_type",
+    "schedule_exception",
+    "booking_rules",
+)
 
 
 class PushResponse(Message):

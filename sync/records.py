@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -9,8 +10,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from sync.protocol import AppointmentRecord, PatientRecord, ProviderRecord, Record
-from sync.schema import appointments, patients, providers
+from sync.protocol import (
+    AppointmentRecord,
+    AppointmentTypeRecord,
+    BookingRulesRecord,
+    LocationRecord,
+    PatientRecord,
+    ProviderRecord,
+    Record,
+    ScheduleExceptionRecord,
+)
+from sync.schema import (
+    appointment_types,
+    appointments,
+    booking_rules,
+    locations,
+    patients,
+    providers,
+    schedule_exceptions,
+)
 
 
 def epoch_seconds(moment: datetime) -> int:
@@ -24,12 +42,39 @@ def upsert_records(
     providers_: Sequence[ProviderRecord] = (),
     patients_: Sequence[PatientRecord] = (),
     appointments_: Sequence[AppointmentRecord] = (),
+    locations_: Sequence[LocationRecord] = (),
+    appointment_types_: Sequence[AppointmentTypeRecord] = (),
+    schedule_exceptions_: Sequence[ScheduleExceptionRecord] = (),
+    booking_rules_: Sequence[BookingRulesRecord] = (),
 ) -> None:
     """Store the server's version of these records; whatever was pending on them is
     re-applied afterwards by the outbox (``replay_pending``)."""
-    upsert(conn, providers, (_provider_row(r) for r in providers_))
+    upsert(conn, providers, (provider_row(r) for r in providers_))
     upsert(conn, patients, (_patient_row(r) for r in patients_))
-    upsert(conn, appointments, (_appointment_row(r) for r in appointments_))
+    upsert(conn, appointments, (appointment_row(r) for r in appointments_))
+    upsert(conn, locations, (_plain_row(r) for r in locations_))
+    upsert(conn, appointment_types, (appointment_type_row(r) for r in appointment_types_))
+    upsert(conn, schedule_exceptions, (exception_row(r) for r in schedule_exceptions_))
+    upsert(conn, booking_rules, (_plain_row(r) for r in booking_rules_))
+
+
+def upsert_any(conn: Connection, records: Iterable[Record]) -> None:
+    """``upsert_records`` for a mixed bag (the records a mutation's answer carries)."""
+    by_kind: dict[str, list[Any]] = {}
+    for record in records:
+        by_kind.setdefault(_KEYWORD[type(record)], []).append(record)
+    upsert_records(conn, **by_kind)
+
+
+_KEYWORD: dict[type[Record], str] = {
+    ProviderRecord: "providers_",
+    PatientRecord: "patients_",
+    AppointmentRecord: "appointments_",
+    LocationRecord: "locations_",
+    AppointmentTypeRecord: "appointment_types_",
+    ScheduleExceptionRecord: "schedule_exceptions_",
+    BookingRulesRecord: "booking_rules_",
+}
 
 
 def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], key: str = "id") -> None:
@@ -62,8 +107,52 @@ def _base(record: Record) -> dict[str, Any]:
     return {"id": str(record.id), "version": record.version}
 
 
-def _provider_row(r: ProviderRecord) -> dict[str, Any]:
-    return _base(r) | {"display_name": r.display_name, "colour": r.colour, "active": int(r.active)}
+def _plain_row(r: LocationRecord | BookingRulesRecord) -> dict[str, Any]:
+    """Records whose fields are all plain columns (booleans stored as 0/1)."""
+    values = r.model_dump()
+    return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()} | {
+        "id": str(r.id),
+        "pending": 0,
+    }
+
+
+def provider_row(r: ProviderRecord, *, pending: int = 0) -> dict[str, Any]:
+    hours = [h.model_dump(mode="json") for h in r.working_hours]
+    return _base(r) | {
+        "display_name": r.display_name,
+        "colour": r.colour,
+        "active": int(r.active),
+        "working_hours": json.dumps(hours),
+        "pending": pending,
+    }
+
+
+def appointment_type_row(r: AppointmentTypeRecord, *, pending: int = 0) -> dict[str, Any]:
+    return _base(r) | {
+        "name": r.name,
+        "colour": r.colour,
+        "duration_minutes": r.duration_minutes,
+        "buffer_before_minutes": r.buffer_before_minutes,
+        "buffer_after_minutes": r.buffer_after_minutes,
+        "provider_ids": json.dumps([str(p) for p in r.provider_ids]),
+        "bookable_online": int(r.bookable_online),
+        "requires_confirmation": int(r.requires_confirmation),
+        "active": int(r.active),
+        "pending": pending,
+    }
+
+
+def exception_row(r: ScheduleExceptionRecord, *, pending: int = 0) -> dict[str, Any]:
+    return _base(r) | {
+        "provider_id": str(r.provider_id) if r.provider_id else None,
+        "kind": r.kind.value,
+        "first_day": r.first_day.isoformat(),
+        "last_day": r.last_day.isoformat(),
+        "start_time": r.start_time.strftime("%H:%M") if r.start_time else None,
+        "end_time": r.end_time.strftime("%H:%M") if r.end_time else None,
+        "note": r.note,
+        "pending": pending,
+    }
 
 
 def _patient_row(r: PatientRecord) -> dict[str, Any]:
@@ -78,7 +167,7 @@ def _patient_row(r: PatientRecord) -> dict[str, Any]:
     }
 
 
-def _appointment_row(r: AppointmentRecord) -> dict[str, Any]:
+def appointment_row(r: AppointmentRecord) -> dict[str, Any]:
     return _base(r) | {
         "provider_id": str(r.provider_id),
         "patient_id": str(r.patient_id),
@@ -87,4 +176,12 @@ def _appointment_row(r: AppointmentRecord) -> dict[str, Any]:
         "status": r.status.value,
         "source": r.source.value,
         "pending": 0,
+        "appointment_type_id": _id(r.appointment_type_id),
+        "location_id": _id(r.location_id),
+        "cancelled_by": r.cancelled_by.value if r.cancelled_by else None,
+        "cancelled_late": int(r.cancelled_late),
     }
+
+
+def _id(value: object) -> str | None:
+    return str(value) if value is not None else None

@@ -20,6 +20,8 @@ providers = Table(
     Column("display_name", Text, nullable=False),
     Column("colour", String, nullable=False),
     Column("active", Integer, nullable=False),
+    Column("working_hours", Text, nullable=False, default="[]"),  # JSON, as in the record
+    Column("pending", Integer, nullable=False, default=0),
 )
 patients = Table(
     "patients",
@@ -45,6 +47,64 @@ appointments = Table(
     Column("status", String, nullable=False),
     Column("source", String, nullable=False),
     Column("pending", Integer, nullable=False, default=0),
+    Column("appointment_type_id", String),
+    Column("location_id", String),
+    Column("cancelled_by", String),
+    Column("cancelled_late", Integer, nullable=False, default=0),
+)
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
+appointment_types = Table(
+    "appointment_types",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("colour", String, nullable=False),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("buffer_before_minutes", Integer, nullable=False),
+    Column("buffer_after_minutes", Integer, nullable=False),
+    Column("provider_ids", Text, nullable=False),  # JSON list of ids; empty: everyone
+    Column("bookable_online", Integer, nullable=False),
+    Column("requires_confirmation", Integer, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
+schedule_exceptions = Table(
+    "schedule_exceptions",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("provider_id", String),
+    Column("kind", String, nullable=False),
+    Column("first_day", String, nullable=False),
+    Column("last_day", String, nullable=False),
+    Column("start_time", String),
+    Column("end_time", String),
+    Column("note", Text, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
+booking_rules = Table(
+    "booking_rules",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("horizon_days", Integer, nullable=False),
+    Column("min_notice_minutes", Integer, nullable=False),
+    Column("slot_rounding", Integer, nullable=False),
+    Column("allow_any_provider", Integer, nullable=False),
+    Column("daily_cap", Integer),
+    Column("patient_cancel_cutoff_hours", Integer, nullable=False),
+    Column("patient_reschedule_cutoff_hours", Integer, nullable=False),
+    Column("patients_may_cancel", Integer, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
 )
 staff_logins = Table(
     "staff_logins",
@@ -69,7 +129,15 @@ outbox = Table(
     Column("state", String, nullable=False, default="pending"),
     Column("result", Text),
 )
-CACHED_TABLES = {"providers": providers, "patients": patients, "appointments": appointments}
+CACHED_TABLES = {
+    "providers": providers,
+    "patients": patients,
+    "appointments": appointments,
+    "locations": locations,
+    "appointment_types": appointment_types,
+    "schedule_exceptions": schedule_exceptions,
+    "booking_rules": booking_rules,
+}
 
 # Versioned migrations: entry N takes the store from user_version N to N + 1.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -95,6 +163,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_outbox_state ON outbox (state, seq)",
         "ALTER TABLE appointments ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE patients ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        # Scheduling data. Records cached before this lack it (the feed only sends
+        # changes), so the cursor is forgotten: the next pull downloads everything again.
+        "ALTER TABLE providers ADD COLUMN working_hours TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE providers ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE appointments ADD COLUMN appointment_type_id TEXT",
+        "ALTER TABLE appointments ADD COLUMN location_id TEXT",
+        "ALTER TABLE appointments ADD COLUMN cancelled_by TEXT",
+        "ALTER TABLE appointments ADD COLUMN cancelled_late INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX ix_appointments_provider_starts ON appointments (provider_id, starts_at)",
+        "CREATE TABLE locations (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "name TEXT NOT NULL, active INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE appointment_types (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "name TEXT NOT NULL, colour TEXT NOT NULL, duration_minutes INTEGER NOT NULL, "
+        "buffer_before_minutes INTEGER NOT NULL, buffer_after_minutes INTEGER NOT NULL, "
+        "provider_ids TEXT NOT NULL, bookable_online INTEGER NOT NULL, "
+        "requires_confirmation INTEGER NOT NULL, active INTEGER NOT NULL, "
+        "pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE schedule_exceptions (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "provider_id TEXT, kind TEXT NOT NULL, first_day TEXT NOT NULL, "
+        "last_day TEXT NOT NULL, start_time TEXT, end_time TEXT, note TEXT NOT NULL, "
+        "pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE booking_rules (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "horizon_days INTEGER NOT NULL, min_notice_minutes INTEGER NOT NULL, "
+        "slot_rounding INTEGER NOT NULL, allow_any_provider INTEGER NOT NULL, "
+        "daily_cap INTEGER, patient_cancel_cutoff_hours INTEGER NOT NULL, "
+        "patient_reschedule_cutoff_hours INTEGER NOT NULL, "
+        "patients_may_cancel INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
+        "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

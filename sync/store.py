@@ -33,26 +33,42 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import DatabaseError
 
-from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
+from common.appointments import (
+    LONGEST_APPOINTMENT,
+    AppointmentSource,
+    AppointmentStatus,
+    CancelledBy,
+)
 from common.errors import DomainError
 from common.roles import Role
 from common.validation import canonical_email
-from sync import outbox
+from sync import outbox, scheduling
 from sync.crash import crashpoint
 from sync.outbox import replay_pending
 from sync.protocol import (
+    AppointmentCommand,
     AppointmentRecord,
     BookAppointment,
     CancelAppointment,
     ChangesPage,
     CheckIn,
+    CompleteAppointment,
+    ConfirmAppointment,
     Cursor,
     MarkNoShow,
     MoveAppointment,
     Mutation,
     MutationResult,
+    RemoveScheduleException,
+    SaveAppointmentType,
+    SaveLocation,
+    SaveScheduleException,
+    SetBookingRules,
+    SettingsCommand,
+    SetWorkingHours,
     Slot,
     StaffInfo,
+    StartAppointment,
     UpdatePatientContact,
 )
 from sync.records import epoch_seconds, upsert, upsert_records
@@ -60,10 +76,14 @@ from sync.schema import (
     CACHED_TABLES,
     MIGRATIONS,
     SCHEMA_VERSION,
+    appointment_types,
     appointments,
+    booking_rules,
+    locations,
     meta,
     patients,
     providers,
+    schedule_exceptions,
     staff_logins,
 )
 
@@ -79,7 +99,25 @@ class StoreKeyError(StoreError):
     code = "store_key_wrong"
 
 
-StatusChange = Literal["cancel", "check_in", "no_show"]
+StatusChange = Literal["confirm", "check_in", "start", "complete", "no_show", "cancel"]
+STATUS_COMMANDS: dict[
+    str,
+    type[
+        ConfirmAppointment
+        | CheckIn
+        | StartAppointment
+        | CompleteAppointment
+        | MarkNoShow
+        | CancelAppointment
+    ],
+] = {
+    "confirm": ConfirmAppointment,
+    "check_in": CheckIn,
+    "start": StartAppointment,
+    "complete": CompleteAppointment,
+    "no_show": MarkNoShow,
+    "cancel": CancelAppointment,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +139,18 @@ class DiaryEntry:
     source: AppointmentSource
     patient_name: str
     pending: bool = False  # changed here, not yet acknowledged by the server
+    patient_id: uuid.UUID | None = None
+    appointment_type_id: uuid.UUID | None = None
+    type_name: str | None = None
+    type_colour: str | None = None
 
 
 def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    return uuid.UUID(text) if text else None
 
 
 class Store:
@@ -241,11 +287,17 @@ class Store:
             if page.reset:
                 for table in CACHED_TABLES.values():
                     conn.execute(delete(table))
+            if page.booking_rules:
+                outbox.keep_only_rules(conn, page.booking_rules[-1])
             upsert_records(
                 conn,
                 providers_=page.providers,
                 patients_=page.patients,
                 appointments_=page.appointments,
+                locations_=page.locations,
+                appointment_types_=page.appointment_types,
+                schedule_exceptions_=page.schedule_exceptions,
+                booking_rules_=page.booking_rules,
             )
             for tombstone in page.tombstones:
                 table = CACHED_TABLES[tombstone.entity]
@@ -294,6 +346,14 @@ class Store:
                     )
                 )
             }
+            kinds = {
+                row.id: (row.name, row.colour)
+                for row in conn.execute(
+                    select(
+                        appointment_types.c.id, appointment_types.c.name, appointment_types.c.colour
+                    )
+                )
+            }
         return [
             DiaryEntry(
                 id=r.id,
@@ -303,6 +363,10 @@ class Store:
                 status=r.status,
                 source=r.source,
                 patient_name=names.get(str(r.patient_id), "Unknown patient"),
+                patient_id=r.patient_id,
+                appointment_type_id=r.appointment_type_id,
+                type_name=kinds.get(str(r.appointment_type_id), (None, None))[0],
+                type_colour=kinds.get(str(r.appointment_type_id), (None, None))[1],
             )
             for r in records
         ]
@@ -329,8 +393,13 @@ class Store:
             select(
                 appointments,
                 (patients.c.first_name + " " + patients.c.last_name).label("patient_name"),
+                appointment_types.c.name.label("type_name"),
+                appointment_types.c.colour.label("type_colour"),
             )
             .outerjoin(patients, patients.c.id == appointments.c.patient_id)
+            .outerjoin(
+                appointment_types, appointment_types.c.id == appointments.c.appointment_type_id
+            )
             .where(
                 appointments.c.starts_at > epoch_seconds(start - LONGEST_APPOINTMENT),
                 appointments.c.starts_at < epoch_seconds(end),
@@ -349,6 +418,10 @@ class Store:
                     source=AppointmentSource(r.source),
                     patient_name=r.patient_name or "Unknown patient",
                     pending=bool(r.pending),
+                    patient_id=uuid.UUID(r.patient_id),
+                    appointment_type_id=_uuid(r.appointment_type_id),
+                    type_name=r.type_name,
+                    type_colour=r.type_colour,
                 )
                 for r in conn.execute(query)
             ]
@@ -370,6 +443,8 @@ class Store:
         patient_id: uuid.UUID,
         starts_at: datetime,
         ends_at: datetime,
+        appointment_type_id: uuid.UUID | None = None,
+        location_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Book locally and queue it; returns the new appointment's id."""
         appointment_id = uuid.uuid4()
@@ -379,6 +454,8 @@ class Store:
             patient_id=patient_id,
             starts_at=starts_at,
             ends_at=ends_at,
+            appointment_type_id=appointment_type_id,
+            location_id=location_id,
         )
         with self._write() as conn:
             outbox.enqueue(conn, staff_id, command)
@@ -404,19 +481,64 @@ class Store:
             return outbox.enqueue(conn, staff_id, command)
 
     def set_status(
-        self, staff_id: uuid.UUID, appointment_id: uuid.UUID, kind: StatusChange
+        self,
+        staff_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        kind: StatusChange,
+        *,
+        cancelled_by: CancelledBy = CancelledBy.STAFF,
     ) -> uuid.UUID:
-        """Cancel, check in or mark a no-show."""
+        """Confirm, check in, start, complete, mark a no-show or cancel."""
         with self._write() as conn:
             version = self._version_of(conn, appointments, appointment_id)
-            command: CancelAppointment | CheckIn | MarkNoShow
-            if kind == "cancel":
-                command = CancelAppointment(appointment_id=appointment_id, base_version=version)
-            elif kind == "check_in":
-                command = CheckIn(appointment_id=appointment_id, base_version=version)
-            else:
-                command = MarkNoShow(appointment_id=appointment_id, base_version=version)
+            command: AppointmentCommand = STATUS_COMMANDS[kind](
+                appointment_id=appointment_id, base_version=version
+            )
+            if isinstance(command, CancelAppointment):
+                command = command.model_copy(update={"cancelled_by": cancelled_by})
             return outbox.enqueue(conn, staff_id, command)
+
+    # --- scheduling data and admin settings ---------------------------------------------
+
+    def schedule(self) -> scheduling.ClinicSchedule:
+        with self.engine.connect() as conn:
+            return scheduling.read_schedule(conn)
+
+    def busy(
+        self, start: datetime, end: datetime
+    ) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+        with self.engine.connect() as conn:
+            return scheduling.busy_between(conn, start, end)
+
+    def search_patients(self, text: str, limit: int = 20) -> list[scheduling.PatientMatch]:
+        with self.engine.connect() as conn:
+            return scheduling.search_patients(conn, text, limit)
+
+    def change_settings(self, staff_id: uuid.UUID, command: SettingsCommand) -> uuid.UUID:
+        """Queue an admin setting, based on the version this desk has of what it changes
+        (the command's own ``base_version`` is ignored: the store knows better)."""
+        with self._write() as conn:
+            target: tuple[Table, object]
+            match command:
+                case SetWorkingHours():
+                    target = (providers, command.provider_id)
+                case SaveLocation():
+                    target = (locations, command.location_id)
+                case SaveAppointmentType():
+                    target = (appointment_types, command.appointment_type_id)
+                case SaveScheduleException() | RemoveScheduleException():
+                    target = (schedule_exceptions, command.exception_id)
+                case SetBookingRules():
+                    target = (booking_rules, None)
+            table, record_id = target
+            query = select(table.c.version)
+            if record_id is not None:
+                query = query.where(table.c.id == str(record_id))
+            version = conn.scalar(query.where(table.c.id != outbox.LOCAL_RULES_ID))
+            if version is None and isinstance(command, SetWorkingHours | RemoveScheduleException):
+                raise StoreError("That record is not in this desk's copy; sync and try again.")
+            based = command.model_copy(update={"base_version": version})
+            return outbox.enqueue(conn, staff_id, based)
 
     def update_contact(
         self, staff_id: uuid.UUID, patient_id: uuid.UUID, *, phone: str | None, email: str | None

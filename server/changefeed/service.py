@@ -16,15 +16,26 @@ from server.auth.context import AuthContext
 from server.clinics.models import Clinic
 from server.db import Synced, utcnow
 from server.patients.models import Patient
-from server.scheduling.models import Appointment, Provider
+from server.scheduling.models import (
+    Appointment,
+    AppointmentType,
+    BookingRules,
+    Location,
+    Provider,
+    ScheduleException,
+)
 from sync.protocol import (
     AppointmentRecord,
+    AppointmentTypeRecord,
+    BookingRulesRecord,
     ChangesPage,
     Cursor,
     Entity,
+    LocationRecord,
     PatientRecord,
     ProviderRecord,
     Record,
+    ScheduleExceptionRecord,
     Tombstone,
 )
 
@@ -32,7 +43,15 @@ FEED: dict[Entity, tuple[type[Synced], type[Record]]] = {
     "providers": (Provider, ProviderRecord),
     "patients": (Patient, PatientRecord),
     "appointments": (Appointment, AppointmentRecord),
+    "locations": (Location, LocationRecord),
+    "appointment_types": (AppointmentType, AppointmentTypeRecord),
+    "schedule_exceptions": (ScheduleException, ScheduleExceptionRecord),
+    "booking_rules": (BookingRules, BookingRulesRecord),
 }
+# The bulk of a first download: plain columns of our own database, already the right
+# types, so their records are built without validating each value a second time. The
+# settings tables are small and hold JSON lists, which are validated into their shapes.
+TRUSTED_SHAPES = {"patients", "appointments"}
 
 
 def _inside(fields: dict[str, Any], window: Window) -> bool:
@@ -137,10 +156,10 @@ def changes_since(
                         reason="left_scope",
                     )
                 )
-            else:
-                # Typed columns of our own database: already the right types, so the
-                # record is built without validating each value a second time.
+            elif entity in TRUSTED_SHAPES:
                 page[entity].append(record.model_construct(**fields))
+            else:
+                page[entity].append(record.model_validate(fields))
     tombstones.sort(key=lambda t: t.version)
 
     for entity in ("patients", "appointments"):  # who the clinic sees, and when
@@ -158,10 +177,8 @@ def changes_since(
         has_more=has_more,
         reset=reset,
         server_time=utcnow(),
-        providers=page["providers"],
-        patients=page["patients"],
-        appointments=page["appointments"],
         tombstones=tombstones,
+        **page,
     )
 
 

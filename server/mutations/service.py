@@ -18,27 +18,70 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError, Forbidden, NotFound, SlotTaken, StaleVersion
 from server.auth.context import AuthContext
-from server.db import transaction
+from server.db import Synced, transaction
 from server.mutations.models import AppliedMutation
 from server.patients import service as patients
 from server.patients.models import Patient
 from server.scheduling import service as scheduling
-from server.scheduling.models import Appointment
+from server.scheduling import settings
+from server.scheduling.models import (
+    Appointment,
+    AppointmentType,
+    BookingRules,
+    Location,
+    Provider,
+    ScheduleException,
+)
 from server.staff.models import StaffUser
 from sync.protocol import (
+    RESULT_RECORD_FIELDS,
     AppointmentRecord,
+    AppointmentTypeRecord,
     BookAppointment,
+    BookingRulesRecord,
     CancelAppointment,
     CheckIn,
+    CompleteAppointment,
+    ConfirmAppointment,
+    LocationRecord,
     MarkNoShow,
     MoveAppointment,
     Mutation,
     MutationResult,
     PatientRecord,
+    ProviderRecord,
+    Record,
     RejectCode,
+    RemoveScheduleException,
+    SaveAppointmentType,
+    SaveLocation,
+    SaveScheduleException,
+    ScheduleExceptionRecord,
+    SetBookingRules,
+    SetWorkingHours,
     Slot,
+    StartAppointment,
     UpdatePatientContact,
 )
+
+STATUS_OF = {
+    "confirm": AppointmentStatus.CONFIRMED,
+    "check_in": AppointmentStatus.ARRIVED,
+    "start": AppointmentStatus.IN_PROGRESS,
+    "complete": AppointmentStatus.COMPLETED,
+    "no_show": AppointmentStatus.NO_SHOW,
+    "cancel": AppointmentStatus.CANCELLED,
+}
+# Which field of a ``MutationResult`` carries a changed row of each model, and as what.
+RESULT_FIELDS: dict[type[Synced], tuple[str, type[Record]]] = {
+    Appointment: ("appointment", AppointmentRecord),
+    Patient: ("patient", PatientRecord),
+    Provider: ("provider", ProviderRecord),
+    Location: ("location", LocationRecord),
+    AppointmentType: ("appointment_type", AppointmentTypeRecord),
+    ScheduleException: ("schedule_exception", ScheduleExceptionRecord),
+    BookingRules: ("booking_rules", BookingRulesRecord),
+}
 
 REJECT_CODES: dict[str, RejectCode] = {
     SlotTaken.code: "slot_taken",
@@ -96,9 +139,7 @@ def _as_it_stands(
     current = _result(
         mutation.mutation_id, stored.status, _current_record(session, device, mutation)
     )
-    return stored.model_copy(
-        update={"appointment": current.appointment, "patient": current.patient}
-    )
+    return stored.model_copy(update={name: getattr(current, name) for name in RESULT_RECORD_FIELDS})
 
 
 def _stored(session: Session, device: AuthContext, mutation_id: uuid.UUID) -> MutationResult | None:
@@ -134,7 +175,7 @@ def _acting_staff(session: Session, device: AuthContext, staff_id: uuid.UUID) ->
     )
 
 
-def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Appointment | Patient:
+def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
     command = mutation.command
     match command:
         case BookAppointment():
@@ -147,6 +188,8 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Appointm
                 starts_at=command.starts_at,
                 ends_at=command.ends_at,
                 source=AppointmentSource.DESK,
+                appointment_type_id=command.appointment_type_id,
+                location_id=command.location_id,
             )
         case MoveAppointment():
             return scheduling.move(
@@ -158,18 +201,28 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Appointm
                 starts_at=command.starts_at,
                 ends_at=command.ends_at,
             )
-        case CancelAppointment() | CheckIn() | MarkNoShow():
-            status = {
-                "cancel": AppointmentStatus.CANCELLED,
-                "check_in": AppointmentStatus.ARRIVED,
-                "no_show": AppointmentStatus.NO_SHOW,
-            }[command.kind]
+        case CancelAppointment():
             return scheduling.set_status(
                 session,
                 ctx,
                 appointment_id=command.appointment_id,
                 base_version=command.base_version,
-                status=status,
+                status=AppointmentStatus.CANCELLED,
+                cancelled_by=command.cancelled_by,
+            )
+        case (
+            ConfirmAppointment()
+            | CheckIn()
+            | StartAppointment()
+            | CompleteAppointment()
+            | MarkNoShow()
+        ):
+            return scheduling.set_status(
+                session,
+                ctx,
+                appointment_id=command.appointment_id,
+                base_version=command.base_version,
+                status=STATUS_OF[command.kind],
             )
         case UpdatePatientContact():
             return patients.update_contact(
@@ -180,6 +233,26 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Appointm
                 phone=command.phone,
                 email=command.email,
             )
+        case SetWorkingHours():
+            return settings.set_working_hours(
+                session,
+                ctx,
+                provider_id=command.provider_id,
+                base_version=command.base_version,
+                hours=command.hours,
+            )
+        case SaveLocation():
+            return settings.save_location(session, ctx, command)
+        case SaveAppointmentType():
+            return settings.save_appointment_type(session, ctx, command)
+        case SaveScheduleException():
+            return settings.save_schedule_exception(session, ctx, command)
+        case RemoveScheduleException():
+            return settings.remove_schedule_exception(
+                session, ctx, exception_id=command.exception_id, base_version=command.base_version
+            )
+        case SetBookingRules():
+            return settings.set_booking_rules(session, ctx, command)
 
 
 def _rejected(
@@ -204,32 +277,41 @@ def _rejected(
     )
 
 
-def _current_record(
-    session: Session, device: AuthContext, mutation: Mutation
-) -> Appointment | Patient | None:
+def _current_record(session: Session, device: AuthContext, mutation: Mutation) -> Synced | None:
+    """The row the mutation is about, as it stands now (whatever the verdict)."""
     command = mutation.command
-    if isinstance(command, UpdatePatientContact):
-        return session.scalar(
-            select(Patient).where(
-                Patient.id == command.patient_id, Patient.clinic_id == device.clinic_id
+    model: type[Synced]
+    match command:
+        case UpdatePatientContact():
+            model, record_id = Patient, command.patient_id
+        case SetWorkingHours():
+            model, record_id = Provider, command.provider_id
+        case SaveLocation():
+            model, record_id = Location, command.location_id
+        case SaveAppointmentType():
+            model, record_id = AppointmentType, command.appointment_type_id
+        case SaveScheduleException() | RemoveScheduleException():
+            model, record_id = ScheduleException, command.exception_id
+        case SetBookingRules():
+            return session.scalar(
+                select(BookingRules).where(BookingRules.clinic_id == device.clinic_id)
             )
-        )
-    return scheduling.current(session, device, command.appointment_id)
+        case _:
+            model, record_id = Appointment, command.appointment_id
+    return session.scalar(
+        select(model).where(model.id == record_id, model.clinic_id == device.clinic_id)
+    )
 
 
 def _result(
     mutation_id: uuid.UUID,
     status: Literal["applied", "rejected"],
-    record: Appointment | Patient | None,
+    record: Synced | None,
 ) -> MutationResult:
-    appointment = patient = None
-    if isinstance(record, Appointment) and record.deleted_at is None:
-        appointment = AppointmentRecord.model_validate(record, from_attributes=True)
-    elif isinstance(record, Patient) and record.deleted_at is None:
-        patient = PatientRecord.model_validate(record, from_attributes=True)
-    return MutationResult(
-        mutation_id=mutation_id,
-        status=status,
-        appointment=appointment,
-        patient=patient,
-    )
+    """The verdict with the record as the server now has it (none if it is gone: the
+    desk drops its copy)."""
+    fields: dict[str, Record] = {}
+    if record is not None and record.deleted_at is None:
+        name, shape = RESULT_FIELDS[type(record)]
+        fields[name] = shape.model_validate(record, from_attributes=True)
+    return MutationResult(mutation_id=mutation_id, status=status, **fields)

@@ -14,9 +14,16 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
+from common.appointments import (
+    LONGEST_APPOINTMENT,
+    AppointmentSource,
+    AppointmentStatus,
+    CancelledBy,
+)
+from common.availability import is_late_cancellation
 from common.errors import InvalidInput, NotFound, SlotTaken, StaleVersion
 from common.roles import Permission
 from common.slots import Interval, nearest_free_slots
@@ -25,12 +32,16 @@ from server.changefeed.versioning import changed_by_someone_else
 from server.clinics.models import Clinic
 from server.db import utcnow
 from server.patients import repository as patients
-from server.scheduling.models import Appointment, Provider
+from server.scheduling.models import Appointment, AppointmentType, Location, Provider
+from server.scheduling.settings import booking_rules_of
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
 # Which statuses each status change may start from.
 ALLOWED_FROM: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
+    AppointmentStatus.CONFIRMED: (AppointmentStatus.BOOKED,),
     AppointmentStatus.ARRIVED: (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED),
+    AppointmentStatus.IN_PROGRESS: (AppointmentStatus.ARRIVED,),
+    AppointmentStatus.COMPLETED: (AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS),
     AppointmentStatus.NO_SHOW: (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED),
     AppointmentStatus.CANCELLED: (
         AppointmentStatus.BOOKED,
@@ -51,7 +62,13 @@ def book(
     starts_at: datetime,
     ends_at: datetime,
     source: AppointmentSource,
+    appointment_type_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    status: AppointmentStatus = AppointmentStatus.BOOKED,
 ) -> Appointment:
+    """Book one appointment: the one write path of every entry point (desk, web request
+    confirmed by staff, booking link, portal). Overlaps are refused under the provider's
+    lock, and on PostgreSQL by the exclusion constraint as well."""
     ctx.require(Permission.DIARY_BOOK)
     _check_times(starts_at, ends_at)
     existing = session.get(Appointment, appointment_id)
@@ -59,21 +76,68 @@ def book(
         raise InvalidInput("An appointment with this id already exists.")
     if patients.in_clinic(session, ctx.clinic_id, patient_id) is None:
         raise NotFound("There is no such patient in this clinic.")
+    _check_type_and_room(session, ctx, provider_id, appointment_type_id, location_id)
     _ensure_free(session, ctx, provider_id, (starts_at, ends_at), ignore=None)
     appointment = Appointment(
         id=appointment_id,
         clinic_id=ctx.clinic_id,
         provider_id=provider_id,
         patient_id=patient_id,
+        appointment_type_id=appointment_type_id,
+        location_id=location_id,
         starts_at=starts_at,
         ends_at=ends_at,
-        status=AppointmentStatus.BOOKED,
+        status=status,
         source=source,
         changed_by_device_id=ctx.device_id,
     )
     session.add(appointment)
-    session.flush()
+    _flush_guarded(session, appointment)
     return appointment
+
+
+def _check_type_and_room(
+    session: Session,
+    ctx: AuthContext,
+    provider_id: uuid.UUID,
+    appointment_type_id: uuid.UUID | None,
+    location_id: uuid.UUID | None,
+) -> None:
+    if appointment_type_id is not None:
+        kind = session.scalar(
+            select(AppointmentType).where(
+                AppointmentType.id == appointment_type_id,
+                AppointmentType.clinic_id == ctx.clinic_id,
+                AppointmentType.deleted_at.is_(None),
+            )
+        )
+        if kind is None:
+            raise NotFound("There is no such appointment type in this clinic.")
+        if kind.provider_ids and str(provider_id) not in kind.provider_ids:
+            raise InvalidInput(f"This provider does not offer {kind.name}.")
+    if location_id is not None and (
+        session.scalar(
+            select(Location.id).where(
+                Location.id == location_id,
+                Location.clinic_id == ctx.clinic_id,
+                Location.deleted_at.is_(None),
+            )
+        )
+        is None
+    ):
+        raise NotFound("There is no such room in this clinic.")
+
+
+def _flush_guarded(session: Session, appointment: Appointment) -> None:
+    """Flush in a savepoint, turning the database's own overlap refusal (PostgreSQL's
+    exclusion constraint, the backstop behind the provider lock) into a clear 409."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        if "ex_appointments_no_overlap" not in str(exc.orig):
+            raise
+        raise SlotTaken("The provider already has an appointment then.") from None
 
 
 def move(
@@ -96,7 +160,7 @@ def move(
     appointment.starts_at = starts_at
     appointment.ends_at = ends_at
     appointment.changed_by_device_id = ctx.device_id
-    session.flush()
+    _flush_guarded(session, appointment)
     return appointment
 
 
@@ -107,8 +171,11 @@ def set_status(
     appointment_id: uuid.UUID,
     base_version: int,
     status: AppointmentStatus,
+    cancelled_by: CancelledBy = CancelledBy.STAFF,
 ) -> Appointment:
-    """Check in, mark no-show or cancel, from the statuses that allow it."""
+    """Confirm, check in, start, complete, mark no-show or cancel, from the statuses that
+    allow it. A cancellation records who called it off and whether it was late (inside
+    the clinic's patient cancellation cut-off)."""
     ctx.require(Permission.DIARY_BOOK)
     appointment = _for_change(session, ctx, appointment_id, base_version)
     allowed = ALLOWED_FROM.get(status, ())
@@ -118,6 +185,13 @@ def set_status(
             f"{status.label.lower()}."
         )
     appointment.status = status
+    if status is AppointmentStatus.CANCELLED:
+        now = utcnow()
+        appointment.cancelled_at = now
+        appointment.cancelled_by = cancelled_by
+        appointment.cancelled_late = is_late_cancellation(
+            booking_rules_of(session, ctx.clinic_id), appointment.starts_at, now
+        )
     appointment.changed_by_device_id = ctx.device_id
     session.flush()
     return appointment

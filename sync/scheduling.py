@@ -1,0 +1,313 @@
+"""Reading the clinic's scheduling data from the desk's copy: providers' weeks, rooms,
+appointment types, exceptions and booking rules, for the diary, the free-slot finder and
+the admin settings. All of it is in the local store, so all of it works offline.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.sql import ColumnElement
+
+from common.appointments import AppointmentStatus
+from common.availability import Interval
+from common.scheduling import (
+    AppointmentTypeRules,
+    BookingRules,
+    ExceptionKind,
+    ProviderSchedule,
+    ScheduleException,
+    Weekday,
+    WorkingRange,
+    booking_rules,
+)
+from sync.records import epoch_seconds
+from sync.schema import (
+    appointment_types,
+    appointments,
+    locations,
+    patients,
+    providers,
+    schedule_exceptions,
+)
+from sync.schema import (
+    booking_rules as booking_rules_table,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderWeek:
+    id: uuid.UUID
+    version: int
+    display_name: str
+    colour: str
+    week: tuple[WorkingRange, ...]
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    id: uuid.UUID
+    version: int
+    name: str
+    active: bool
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentTypeRow:
+    id: uuid.UUID
+    version: int
+    name: str
+    colour: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    provider_ids: frozenset[uuid.UUID]
+    bookable_online: bool
+    requires_confirmation: bool
+    active: bool
+    pending: bool = False
+
+    @property
+    def rules(self) -> AppointmentTypeRules:
+        return AppointmentTypeRules(
+            id=self.id,
+            duration=timedelta(minutes=self.duration_minutes),
+            buffer_before=timedelta(minutes=self.buffer_before_minutes),
+            buffer_after=timedelta(minutes=self.buffer_after_minutes),
+            provider_ids=self.provider_ids,
+            bookable_online=self.bookable_online,
+            requires_confirmation=self.requires_confirmation,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRow:
+    exception: ScheduleException
+    version: int
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSchedule:
+    """Everything scheduling the desk knows of its clinic."""
+
+    providers: list[ProviderWeek]
+    locations: list[LocationRow]
+    appointment_types: list[AppointmentTypeRow]
+    exceptions: list[ExceptionRow]
+    rules: BookingRules
+    rules_version: int | None  # None: the clinic runs on the defaults
+
+    def schedules(self) -> list[ProviderSchedule]:
+        """Each provider's week with its own and the clinic's exceptions."""
+        return [
+            ProviderSchedule(
+                provider_id=p.id,
+                week=p.week,
+                exceptions=tuple(
+                    row.exception
+                    for row in self.exceptions
+                    if row.exception.provider_id in (None, p.id)
+                ),
+            )
+            for p in self.providers
+        ]
+
+    def type_named(self, type_id: uuid.UUID | None) -> AppointmentTypeRow | None:
+        return next((t for t in self.appointment_types if t.id == type_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientMatch:
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    phone: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+def week_from_json(text: str) -> tuple[WorkingRange, ...]:
+    return tuple(
+        WorkingRange(
+            Weekday(item["weekday"]),
+            time.fromisoformat(item["start"]),
+            time.fromisoformat(item["end"]),
+            uuid.UUID(item["location_id"]) if item.get("location_id") else None,
+        )
+        for item in json.loads(text or "[]")
+    )
+
+
+def _clock(text: str | None) -> time | None:
+    return time.fromisoformat(text) if text else None
+
+
+def read_schedule(conn: Connection) -> ClinicSchedule:
+    provider_rows = [
+        ProviderWeek(
+            uuid.UUID(r.id),
+            r.version,
+            r.display_name,
+            r.colour,
+            week_from_json(r.working_hours),
+            bool(r.pending),
+        )
+        for r in conn.execute(
+            select(providers).where(providers.c.active == 1).order_by(providers.c.display_name)
+        )
+    ]
+    location_rows = [
+        LocationRow(uuid.UUID(r.id), r.version, r.name, bool(r.active), bool(r.pending))
+        for r in conn.execute(select(locations).order_by(locations.c.name))
+    ]
+    type_rows = [
+        AppointmentTypeRow(
+            id=uuid.UUID(r.id),
+            version=r.version,
+            name=r.name,
+            colour=r.colour,
+            duration_minutes=r.duration_minutes,
+            buffer_before_minutes=r.buffer_before_minutes,
+            buffer_after_minutes=r.buffer_after_minutes,
+            provider_ids=frozenset(uuid.UUID(p) for p in json.loads(r.provider_ids)),
+            bookable_online=bool(r.bookable_online),
+            requires_confirmation=bool(r.requires_confirmation),
+            active=bool(r.active),
+            pending=bool(r.pending),
+        )
+        for r in conn.execute(select(appointment_types).order_by(appointment_types.c.name))
+    ]
+    exception_rows = [
+        ExceptionRow(
+            ScheduleException(
+                id=uuid.UUID(r.id),
+                kind=ExceptionKind(r.kind),
+                first_day=date.fromisoformat(r.first_day),
+                last_day=date.fromisoformat(r.last_day),
+                start=_clock(r.start_time),
+                end=_clock(r.end_time),
+                provider_id=uuid.UUID(r.provider_id) if r.provider_id else None,
+                note=r.note,
+            ),
+            r.version,
+            bool(r.pending),
+        )
+        for r in conn.execute(select(schedule_exceptions).order_by(schedule_exceptions.c.first_day))
+    ]
+    found = conn.execute(select(booking_rules_table)).first()
+    rules = BookingRules()
+    if found is not None:
+        rules = booking_rules(
+            horizon_days=found.horizon_days,
+            min_notice_minutes=found.min_notice_minutes,
+            slot_rounding=found.slot_rounding,
+            allow_any_provider=bool(found.allow_any_provider),
+            daily_cap=found.daily_cap,
+            patient_cancel_cutoff_hours=found.patient_cancel_cutoff_hours,
+            patient_reschedule_cutoff_hours=found.patient_reschedule_cutoff_hours,
+            patients_may_cancel=bool(found.patients_may_cancel),
+        )
+    return ClinicSchedule(
+        providers=provider_rows,
+        locations=location_rows,
+        appointment_types=type_rows,
+        exceptions=exception_rows,
+        rules=rules,
+        rules_version=found.version if found is not None else None,
+    )
+
+
+def busy_between(
+    conn: Connection, start: datetime, end: datetime
+) -> dict[uuid.UUID, list[Interval]]:
+    """Each provider's active appointments overlapping ``[start, end)``, pending changes
+    included: the free-slot finder must not offer a time just booked here offline."""
+    rows = conn.execute(
+        select(appointments.c.provider_id, appointments.c.starts_at, appointments.c.ends_at).where(
+            appointments.c.status != AppointmentStatus.CANCELLED.value,
+            appointments.c.starts_at < epoch_seconds(end),
+            appointments.c.ends_at > epoch_seconds(start),
+        )
+    )
+    busy: dict[uuid.UUID, list[Interval]] = {}
+    for r in rows:
+        busy.setdefault(uuid.UUID(r.provider_id), []).append(
+            (_instant(r.starts_at), _instant(r.ends_at))
+        )
+    return busy
+
+
+def _instant(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def search_patients(conn: Connection, text: str, limit: int = 20) -> list[PatientMatch]:
+    """Patients whose name, phone or date of birth matches what was typed.
+
+    Every word must match a first or last name (prefix, any case); digits match a phone
+    number or, as ``1980-05-17`` / ``17/05/1980``, a date of birth.
+    """
+    words = text.strip().split()
+    if not words:
+        return []
+    query = select(
+        patients.c.id,
+        patients.c.first_name,
+        patients.c.last_name,
+        patients.c.date_of_birth,
+        patients.c.phone,
+    )
+    for word in words:
+        born = _as_date(word)
+        if born is not None:
+            query = query.where(patients.c.date_of_birth == born.isoformat())
+        elif any(ch.isdigit() for ch in word):
+            digits = "".join(ch for ch in word if ch.isdigit())
+            query = query.where(
+                patients.c.phone.is_not(None),
+                _digits_of(patients.c.phone).contains(digits, autoescape=True),
+            )
+        else:
+            query = query.where(
+                patients.c.first_name.istartswith(word, autoescape=True)
+                | patients.c.last_name.istartswith(word, autoescape=True)
+            )
+    query = query.order_by(patients.c.last_name, patients.c.first_name).limit(limit)
+    return [
+        PatientMatch(
+            uuid.UUID(r.id),
+            r.first_name,
+            r.last_name,
+            date.fromisoformat(r.date_of_birth) if r.date_of_birth else None,
+            r.phone,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def _digits_of(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The phone column without spaces, dashes, brackets or plus, in SQL."""
+    stripped = column
+    for ch in " -()+":
+        stripped = func.replace(stripped, ch, "")
+    return stripped
+
+
+def _as_date(word: str) -> date | None:
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(word, pattern).date()
+        except ValueError:
+            continue
+    return None
