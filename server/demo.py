@@ -1,4 +1,5 @@
-"""The demo clinic: three providers, 200 patients, four weeks of appointments around today.
+"""The demo clinic: three providers with their weeks and rooms, four appointment types,
+200 patients and four weeks of appointments around today.
 
 Seeding is idempotent (a second run changes nothing) and deterministic apart from "today",
 so screenshots and tests see the same clinic every time.
@@ -19,7 +20,7 @@ from server.clinics import repository as clinics
 from server.clinics.models import Clinic
 from server.clinics.service import create_clinic
 from server.patients.models import Patient
-from server.scheduling.models import Appointment, Provider
+from server.scheduling.models import Appointment, AppointmentType, BookingRules, Location, Provider
 from server.staff.service import create_staff_user
 
 DEMO_SLUG = "demo"
@@ -57,6 +58,15 @@ LAST_NAMES = (
 WEEKDAY_HOURS = (time(9, 0), time(17, 0))
 WEEKEND_HOURS = (time(10, 0), time(14, 0))
 SLOT = timedelta(minutes=30)
+ROOMS = ("Room 1", "Room 2", "Physio studio")
+# name, colour, minutes, buffer after, bookable online, needs staff confirmation, offered by
+# (indexes into PROVIDERS; empty: everyone).
+APPOINTMENT_TYPES = (
+    ("Consultation", "#3d7dd8", 30, 0, True, False, ()),
+    ("Long consultation", "#7a4fc4", 60, 0, True, True, (0, 1)),
+    ("Physiotherapy", "#2e9e6a", 60, 10, True, False, (2,)),
+    ("Follow-up call", "#d08a2c", 30, 0, False, False, ()),
+)
 
 
 def seed_demo(
@@ -82,17 +92,67 @@ def seed_demo(
             password=login.password,
             role=login.role,
         )
+    rooms = [Location(clinic_id=clinic.id, name=name) for name in ROOMS]
+    session.add_all(rooms)
+    session.flush()
     providers = [
-        Provider(clinic_id=clinic.id, display_name=name, colour=colour)
-        for name, colour in PROVIDERS
+        Provider(
+            clinic_id=clinic.id,
+            display_name=name,
+            colour=colour,
+            working_hours=_week(rooms[index].id),
+        )
+        for index, (name, colour) in enumerate(PROVIDERS)
     ]
     patients = [_patient(clinic, rng, today) for _ in range(200)]
     session.add_all(providers)
     session.add_all(patients)
     session.flush()
-    session.add_all(_appointments(clinic, providers, patients, rng, today))
+    kinds = [
+        AppointmentType(
+            clinic_id=clinic.id,
+            name=name,
+            colour=colour,
+            duration_minutes=minutes,
+            buffer_after_minutes=after,
+            bookable_online=online,
+            requires_confirmation=confirm,
+            provider_ids=[str(providers[i].id) for i in offered_by],
+        )
+        for name, colour, minutes, after, online, confirm, offered_by in APPOINTMENT_TYPES
+    ]
+    session.add_all(kinds)
+    session.add(
+        BookingRules(
+            clinic_id=clinic.id,
+            horizon_days=60,
+            min_notice_minutes=120,
+            slot_rounding=15,
+            allow_any_provider=True,
+            daily_cap=None,
+            patient_cancel_cutoff_hours=24,
+            patient_reschedule_cutoff_hours=24,
+            patients_may_cancel=True,
+        )
+    )
+    session.flush()
+    session.add_all(_appointments(clinic, providers, patients, kinds, rooms, rng, today))
     session.flush()
     return clinic, True
+
+
+def _week(room_id: object) -> list[dict[str, object]]:
+    """The demo's opening hours as a provider's usual week, in their own room."""
+    return [
+        {
+            "weekday": weekday,
+            "start": f"{hours[0]:%H:%M}",
+            "end": f"{hours[1]:%H:%M}",
+            "location_id": str(room_id),
+        }
+        for weekday in range(7)
+        for hours in [WEEKEND_HOURS if weekday >= 5 else WEEKDAY_HOURS]
+    ]
 
 
 def _patient(clinic: Clinic, rng: random.Random, today: date) -> Patient:
@@ -112,10 +172,13 @@ def _appointments(
     clinic: Clinic,
     providers: list[Provider],
     patients: list[Patient],
+    kinds: list[AppointmentType],
+    rooms: list[Location],
     rng: random.Random,
     today: date,
 ) -> list[Appointment]:
-    """From two weeks back to two weeks ahead, about two thirds of slots filled.
+    """From two weeks back to two weeks ahead, about two thirds of slots filled, each of a
+    type the provider offers, in the provider's room.
 
     Slots never overlap within a provider, so the demo honours the booking guarantee.
     """
@@ -124,19 +187,23 @@ def _appointments(
     for offset in range(-14, 14):
         day = today + timedelta(days=offset)
         opens, closes = WEEKEND_HOURS if day.weekday() >= 5 else WEEKDAY_HOURS
-        for provider in providers:
+        for index, provider in enumerate(providers):
+            offered = [k for k in kinds if not k.provider_ids or str(provider.id) in k.provider_ids]
             start = datetime.combine(day, opens, tzinfo=zone)
             end_of_day = datetime.combine(day, closes, tzinfo=zone)
             while start + SLOT <= end_of_day:
-                length = SLOT * rng.choice((1, 1, 1, 2))
+                kind = rng.choice(offered)
+                length = timedelta(minutes=kind.duration_minutes)
                 if start + length > end_of_day:
-                    length = SLOT
+                    kind, length = offered[0], SLOT
                 if rng.random() < 0.65:
                     made.append(
                         Appointment(
                             clinic_id=clinic.id,
                             provider_id=provider.id,
                             patient_id=rng.choice(patients).id,
+                            appointment_type_id=kind.id,
+                            location_id=rooms[index].id,
                             starts_at=start,
                             ends_at=start + length,
                             status=_status(day, today, rng),
