@@ -342,15 +342,18 @@ def _first_sync_rows(server: ServerProcess, work: Path, expected: int) -> list[R
     ]
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        rows = run(Path(folder))
+def print_table(rows: list[Row]) -> None:
     width = max(len(r.name) for r in rows)
     print(f"{'measure':<{width}}  {'value':>12}  unit    target    met")
     print("-" * (width + 40))
     for r in rows:
         met = "" if r.ok is None else ("yes" if r.ok else "NO")
         print(f"{r.name:<{width}}  {r.value:>12,.2f}  {r.unit:<6}  {r.target:<8}  {met}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        print_table(run(Path(folder)))
 
 
 if __name__ == "__main__":
