@@ -148,6 +148,28 @@ class ProviderSchedule:
 
 MAX_DURATION_MINUTES = 12 * 60
 MAX_BUFFER_MINUTES = 4 * 60
+NAME_LENGTH = 120  # what the server keeps of a room's or appointment type's name
+
+
+def check_name(value: str, what: str) -> str:
+    """The name, trimmed, if it is one."""
+    name = value.strip()
+    if not name:
+        raise InvalidInput(f"A {what} needs a name.")
+    if len(name) > NAME_LENGTH:
+        raise InvalidInput(f"A {what}'s name is at most {NAME_LENGTH} characters.")
+    return name
+
+
+def local_clock(value: time) -> time:
+    """A local wall-clock time to the minute. An offset would make comparisons with
+    naive times fail; seconds would be cut off when a week is stored (turning
+    09:00–09:00:30 into an empty range)."""
+    if value.tzinfo is not None:
+        raise InvalidInput(f"{value:%H:%M} must be a local clock time, without a time zone.")
+    if value.second or value.microsecond:
+        raise InvalidInput(f"Times are whole minutes; {value.isoformat()} is not.")
+    return value
 
 
 def check_week(ranges: Sequence[WorkingRange]) -> None:
@@ -172,7 +194,7 @@ def working_range(
     if not 0 <= weekday <= 6:
         raise InvalidInput("A weekday is a number from 0 (Monday) to 6 (Sunday).")
     try:
-        return WorkingRange(Weekday(weekday), start, end, location_id)
+        return WorkingRange(Weekday(weekday), local_clock(start), local_clock(end), location_id)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
 
@@ -191,6 +213,9 @@ def check_exception(
         raise InvalidInput("An exception covers at most a year; add another for longer.")
     if (start is None) != (end is None):
         raise InvalidInput("Give both a start and an end time, or neither (all day).")
+    for clock in (start, end):
+        if clock is not None:
+            local_clock(clock)
     if start is not None and end is not None and end <= start:
         raise InvalidInput("The end time must be after the start time.")
     if kind is ExceptionKind.CLOSURE and provider_id is not None:
@@ -204,8 +229,7 @@ def check_exception(
 def check_appointment_type(
     name: str, duration_minutes: int, buffer_before_minutes: int, buffer_after_minutes: int
 ) -> None:
-    if not name.strip():
-        raise InvalidInput("An appointment type needs a name.")
+    check_name(name, "appointment type")
     if not 5 <= duration_minutes <= MAX_DURATION_MINUTES:
         raise InvalidInput("An appointment lasts between 5 minutes and 12 hours.")
     for label, minutes in (("before", buffer_before_minutes), ("after", buffer_after_minutes)):

@@ -284,17 +284,26 @@ def record_results(
         if result.status == "applied":
             conn.execute(delete(outbox).where(outbox.c.mutation_id == str(result.mutation_id)))
             continue
-        created = CREATES.get(type(command))
-        if created is not None and result.record is None:
-            # Refused, and the server has no such row: take back the optimistic one.
-            field, table = created
-            conn.execute(delete(table).where(table.c.id == str(getattr(command, field))))
+        if result.record is None:
+            _take_back(conn, command)
         conn.execute(
             update(outbox)
             .where(outbox.c.mutation_id == str(result.mutation_id))
             .values(state=ATTENTION, result=result.model_dump_json())
         )
     replay_pending(conn)
+
+
+def _take_back(conn: Connection, command: Command) -> None:
+    """Refused, and the server has no such row: take back the optimistic one."""
+    created = CREATES.get(type(command))
+    if created is not None:
+        field, table = created
+        conn.execute(delete(table).where(table.c.id == str(getattr(command, field))))
+    elif isinstance(command, SetBookingRules):
+        # The clinic has no rules on the server: it runs on the defaults, and so does the
+        # desk (a pending change of the rules is re-applied on top by the replay).
+        conn.execute(delete(booking_rules))
 
 
 def _store_record(conn: Connection, result: MutationResult) -> None:

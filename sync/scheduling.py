@@ -25,6 +25,20 @@ from common.scheduling import (
     Weekday,
     WorkingRange,
     booking_rules,
+    check_appointment_type,
+    check_exception,
+    check_name,
+    check_week,
+    working_range,
+)
+from sync.protocol import (
+    RemoveScheduleException,
+    SaveAppointmentType,
+    SaveLocation,
+    SaveScheduleException,
+    SetBookingRules,
+    SettingsCommand,
+    SetWorkingHours,
 )
 from sync.records import epoch_seconds
 from sync.schema import (
@@ -104,6 +118,7 @@ class ClinicSchedule:
     exceptions: list[ExceptionRow]
     rules: BookingRules
     rules_version: int | None  # None: the clinic runs on the defaults
+    rules_pending: bool = False  # changed here, not yet acknowledged by the server
 
     def schedules(self) -> list[ProviderSchedule]:
         """Each provider's week with its own and the clinic's exceptions."""
@@ -225,7 +240,41 @@ def read_schedule(conn: Connection) -> ClinicSchedule:
         exceptions=exception_rows,
         rules=rules,
         rules_version=found.version if found is not None else None,
+        rules_pending=bool(found.pending) if found is not None else False,
     )
+
+
+def check_setting(command: SettingsCommand) -> None:
+    """Refuse, in words, a setting the server would refuse for what it says (not for who
+    sends it or what changed meanwhile): the desk asks first, so nothing nonsensical is
+    queued, shown as if it were so, or left waiting to be turned down."""
+    match command:
+        case SetWorkingHours():
+            check_week(
+                [working_range(h.weekday, h.start, h.end, h.location_id) for h in command.hours]
+            )
+        case SaveLocation():
+            check_name(command.name, "room")
+        case SaveAppointmentType():
+            check_appointment_type(
+                command.name,
+                command.duration_minutes,
+                command.buffer_before_minutes,
+                command.buffer_after_minutes,
+            )
+        case SaveScheduleException():
+            check_exception(
+                command.exception_kind,
+                command.provider_id,
+                command.first_day,
+                command.last_day,
+                command.start_time,
+                command.end_time,
+            )
+        case SetBookingRules():
+            booking_rules(**command.model_dump(exclude={"kind", "base_version"}))
+        case RemoveScheduleException():
+            pass
 
 
 def busy_between(

@@ -516,7 +516,11 @@ class Store:
 
     def change_settings(self, staff_id: uuid.UUID, command: SettingsCommand) -> uuid.UUID:
         """Queue an admin setting, based on the version this desk has of what it changes
-        (the command's own ``base_version`` is ignored: the store knows better)."""
+        (the command's own ``base_version`` is ignored: the store knows better).
+
+        Raises ``InvalidInput`` with the reason, queueing nothing, for a setting that makes
+        no sense (overlapping ranges, a closure for one provider…)."""
+        scheduling.check_setting(command)
         with self._write() as conn:
             target: tuple[Table, object]
             match command:

@@ -13,6 +13,7 @@ from datetime import date, time, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import scheduling as rules
@@ -37,6 +38,8 @@ from sync.protocol import (
 )
 
 S = TypeVar("S", bound=Synced)
+# How PostgreSQL and SQLite name the one-booking-rules-row-per-clinic key when it is hit.
+UNIQUE_RULES_KEY = ("uq_booking_rules_clinic", "booking_rules.clinic_id")
 
 
 def _in_clinic(
@@ -109,12 +112,11 @@ def set_working_hours(
 
 def save_location(session: Session, ctx: AuthContext, command: SaveLocation) -> Location:
     ctx.require(Permission.SETTINGS_MANAGE)
-    if not command.name.strip():
-        raise InvalidInput("A room needs a name.")
+    name = rules.check_name(command.name, "room")
     location = _existing(
         session, ctx, Location, command.location_id, command.base_version, "room"
     ) or Location(id=command.location_id, clinic_id=ctx.clinic_id)
-    location.name = command.name.strip()
+    location.name = name
     location.active = command.active
     location.changed_by_device_id = ctx.device_id
     session.add(location)
@@ -132,6 +134,7 @@ def save_appointment_type(
         command.buffer_before_minutes,
         command.buffer_after_minutes,
     )
+    name = rules.check_name(command.name, "appointment type")
     wanted = set(command.provider_ids)
     if wanted:
         found = set(
@@ -153,7 +156,7 @@ def save_appointment_type(
         command.base_version,
         "appointment type",
     ) or AppointmentType(id=command.appointment_type_id, clinic_id=ctx.clinic_id)
-    kind.name = command.name.strip()
+    kind.name = name
     kind.colour = command.colour
     kind.duration_minutes = command.duration_minutes
     kind.buffer_before_minutes = command.buffer_before_minutes
@@ -172,13 +175,9 @@ def save_schedule_exception(
     session: Session, ctx: AuthContext, command: SaveScheduleException
 ) -> ScheduleException:
     ctx.require(Permission.SETTINGS_MANAGE)
+    start, end = command.start_time, command.end_time
     rules.check_exception(
-        command.exception_kind,
-        command.provider_id,
-        command.first_day,
-        command.last_day,
-        command.start_time,
-        command.end_time,
+        command.exception_kind, command.provider_id, command.first_day, command.last_day, start, end
     )
     if command.provider_id is not None and (
         _in_clinic(session, ctx, Provider, command.provider_id, "provider") is None
@@ -191,8 +190,8 @@ def save_schedule_exception(
     row.kind = command.exception_kind
     row.first_day = command.first_day
     row.last_day = command.last_day
-    row.start_time = command.start_time
-    row.end_time = command.end_time
+    row.start_time = start
+    row.end_time = end
     row.note = command.note.strip()
     row.changed_by_device_id = ctx.device_id
     session.add(row)
@@ -221,19 +220,32 @@ def set_booking_rules(session: Session, ctx: AuthContext, command: SetBookingRul
     row = session.scalar(
         select(BookingRules).where(BookingRules.clinic_id == ctx.clinic_id).with_for_update()
     )
+    stale = StaleVersion("Someone else changed the booking rules in the meantime.")
     if row is None:
         if command.base_version is not None:
             raise NotFound("This clinic has no booking rules to change; it uses the defaults.")
         row = BookingRules(clinic_id=ctx.clinic_id)
         session.add(row)
-    elif command.base_version is None or changed_by_someone_else(
-        row, command.base_version, ctx.device_id
-    ):
-        raise StaleVersion("Someone else changed the booking rules in the meantime.")
+    elif command.base_version is None:
+        # The desk knew only the defaults. Fine if the rules since set were its own
+        # (several edits made offline, the first of which created the row).
+        if ctx.device_id is None or row.changed_by_device_id != ctx.device_id:
+            raise stale
+    elif changed_by_someone_else(row, command.base_version, ctx.device_id):
+        raise stale
     for name, value in values.items():
         setattr(row, name, value)
     row.changed_by_device_id = ctx.device_id
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        # Two desks set the first rules at the same moment (PostgreSQL: the row lock
+        # above cannot lock a row that does not exist yet); the one-per-clinic key keeps
+        # one, and the other is told, as for any change that came second.
+        if not any(key in str(exc.orig) for key in UNIQUE_RULES_KEY):
+            raise
+        raise stale from None
     return row
 
 

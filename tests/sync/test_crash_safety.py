@@ -46,6 +46,7 @@ from common.errors import SlotTaken
 from common.roles import Role
 from server.auth.context import AuthContext
 from server.auth.security import hash_token
+from server.changefeed.service import FEED
 from server.clinics.models import Clinic
 from server.db import make_engine, make_sessionmaker, transaction
 from server.demo import DEMO_SLUG
@@ -58,7 +59,7 @@ from sync import account, crash, keys
 from sync.client import ServerClient
 from sync.engine import SyncEngine
 from sync.protocol import Cursor
-from sync.schema import appointments, outbox
+from sync.schema import CACHED_TABLES, appointments, outbox
 from sync.store import Store
 from tests.support.desk_child import (
     EMAIL,
@@ -587,7 +588,7 @@ def test_a_fresh_store_killed_mid_pull_page_resumes_from_its_stored_cursor(
                 select(func.count()).select_from(model).where(model.clinic_id == backend.clinic_id)
             )
             or 0
-            for model in (Appointment, Patient, Provider)
+            for model, _record in FEED.values()  # every synced table, settings too
         )
     pages = math.ceil(rows / PULL_PAGE)
     assert pages >= 4
@@ -635,9 +636,7 @@ def test_a_fresh_store_killed_mid_pull_page_resumes_from_its_stored_cursor(
             # applied when the desk died was rolled back with its cursor.
             assert str(stored) == requested[crash_page - 1]
             assert stored != Cursor.start()
-            cached = sum(
-                store.count(entity) for entity in ("providers", "patients", "appointments")
-            )
+            cached = sum(store.count(entity) for entity in CACHED_TABLES)
             assert cached == (crash_page - 1) * PULL_PAGE
 
             resumed: list[str] = []
