@@ -38,6 +38,6 @@ screenshots: $(STAMP) system-deps
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-## bench: sync and store figures for a large generated clinic (a table, not a test)
+## bench: sync, store, availability and diary figures (a table, not a test)
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.sync_bench
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.bench

@@ -1,244 +1,64 @@
-"""The diary: one column per provider, appointments as blocks at their local times.
+"""The diary page: navigation and choices above the diary view, the waiting room beside it.
 
-Read-only in this milestone. The page asks the store for a day on the ``db`` lane and
-draws the answer; nothing touches the database on the UI thread.
+The page reads a day or a week from the store on the ``db`` lane, hands it to the model
+and the view, and turns what the view asks for (book here, move this, check in) into
+store writes on the ``db`` lane. Every write is a local row and an outbox entry, so it
+shows at once and works offline; ``changed`` tells the window to send it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDate, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QContextMenuEvent, QFont, QPen, QResizeEvent
+from PySide6.QtCore import QDate, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QDateEdit,
-    QGraphicsRectItem,
-    QGraphicsScene,
-    QGraphicsSimpleTextItem,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
-    QMenu,
-    QPushButton,
+    QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from common.appointments import AppointmentSource, AppointmentStatus
+from common.appointments import CancelledBy
+from common.availability import OfferedSlot
 from common.errors import DomainError
-from desktop.tasks import TaskRunner
-from sync.protocol import AppointmentRecord
-from sync.store import DiaryEntry, ProviderRow, Store
-
-GUTTER = 56  # hour labels
-HEADER = 28  # provider names
-PX_PER_MINUTE = 1.2
-MIN_COLUMN = 170
-DEFAULT_HOURS = (7, 20)
-BOOKED = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
-STATUS_ACTIONS = (
-    ("check_in", "Check in", BOOKED),
-    ("no_show", "Mark no-show", BOOKED),
-    ("cancel", "Cancel appointment", (*BOOKED, AppointmentStatus.ARRIVED)),
+from desktop.arrivals import ArrivalsPanel
+from desktop.booking_dialog import AppointmentDialog, CancelQuestion
+from desktop.day_list import DayListDialog
+from desktop.diary_changes import move_checked
+from desktop.diary_items import PX_PER_MINUTE
+from desktop.diary_model import (
+    DiaryModel,
+    DiaryRange,
+    FetchRange,
+    Mode,
+    fetch_range,
+    first_day_shown,
+    load_range,
+    range_bounds,
+    summary,
 )
-ONLINE_SOURCES = {AppointmentSource.WIDGET, AppointmentSource.LINK, AppointmentSource.PORTAL}
+from desktop.diary_view import DiaryView
+from desktop.free_slot import FreeSlotFinder, NextFreeDialog
+from desktop.provider_chooser import ProviderChooser
+from desktop.tasks import TaskRunner
+from sync.store import DiaryEntry, StatusChange, Store
 
-
-@dataclass(frozen=True)
-class DiaryDay:
-    """What the view draws: the day, the providers in column order, their appointments."""
-
-    day: date
-    zone: ZoneInfo
-    providers: list[ProviderRow]
-    entries: list[DiaryEntry]
-    fetched: bool = False  # outside the desk's window: fetched from the server just now
-
-
-FetchRange = Callable[[datetime, datetime], list[AppointmentRecord]]
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-
-
-def load_day(store: Store, day: date, zone: ZoneInfo) -> DiaryDay:
-    """Runs on the ``db`` lane: the local day's bounds in UTC, then one range query."""
-    start, end = day_bounds(day, zone)
-    return DiaryDay(day, zone, store.providers(), store.diary(start, end))
-
-
-def fetch_day(store: Store, fetch: FetchRange, day: date, zone: ZoneInfo) -> DiaryDay:
-    """Runs on the ``net`` lane, for a day outside the window the desk keeps."""
-    start, end = day_bounds(day, zone)
-    entries = store.entries_for(fetch(start, end))
-    return DiaryDay(day, zone, store.providers(), entries, fetched=True)
-
-
-def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
-    """The hover text: who, when, what state, and how it was booked."""
-    start, end = entry.starts_at.astimezone(zone), entry.ends_at.astimezone(zone)
-    booked = "Booked online" if entry.source in ONLINE_SOURCES else "Booked at the desk"
-    return (
-        f"{entry.patient_name}\n{start:%H:%M}–{end:%H:%M}\nStatus: {entry.status.label}\n{booked}"
-    )
-
-
-class AppointmentItem(QGraphicsRectItem):
-    def __init__(self, entry: DiaryEntry, rect: QRectF, colour: str, zone: ZoneInfo) -> None:
-        super().__init__(rect)
-        self.entry = entry
-        fill = QColor(colour)
-        if entry.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
-            fill.setAlpha(70)
-        elif entry.status is AppointmentStatus.COMPLETED:
-            fill = fill.lighter(135)
-        self.setBrush(QBrush(fill))
-        outline = QPen(QColor(colour).darker(130))
-        if entry.pending:  # changed here, not yet acknowledged by the server
-            outline = QPen(QColor("#202020"), 2, Qt.PenStyle.DashLine)
-        self.setPen(outline)
-        self.setToolTip(summary(entry, zone))
-        ink = QBrush(QColor("white" if fill.alpha() == 255 and fill.lightness() < 150 else "black"))
-        start = entry.starts_at.astimezone(zone)
-        label = QGraphicsSimpleTextItem(f"{start:%H:%M} {entry.patient_name}", self)
-        label.setBrush(ink)
-        if entry.status is AppointmentStatus.CANCELLED:
-            font = label.font()
-            font.setStrikeOut(True)
-            label.setFont(font)
-        label.setPos(rect.left() + 4, rect.top() + 2)
-        state = entry.status.label + (" · not yet sent" if entry.pending else "")
-        status = QGraphicsSimpleTextItem(state, self)
-        status.setBrush(ink)
-        small = QFont(status.font())
-        small.setPointSizeF(max(small.pointSizeF() - 1.5, 6))
-        status.setFont(small)
-        if rect.height() > 30:
-            status.setPos(rect.left() + 4, rect.top() + 17)
-        else:
-            status.setVisible(False)
-        self.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemClipsChildrenToShape)
-
-
-class DiaryView(QGraphicsView):
-    """Draws a ``DiaryDay``; redraws on resize so columns fill the width."""
-
-    status_change_requested = Signal(object, str)  # appointment id, "check_in" | …
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setBackgroundBrush(QBrush(QColor("#fbfbfd")))
-        self.day: DiaryDay | None = None
-
-    def show_day(self, day: DiaryDay) -> None:
-        self.day = day
-        self._draw()
-
-    def appointment_items(self) -> list[AppointmentItem]:
-        return [i for i in self.scene().items() if isinstance(i, AppointmentItem)]
-
-    def entries_by_provider(self) -> dict[uuid.UUID, list[DiaryEntry]]:
-        shown: dict[uuid.UUID, list[DiaryEntry]] = {}
-        for item in sorted(self.appointment_items(), key=lambda i: i.entry.starts_at):
-            shown.setdefault(item.entry.provider_id, []).append(item.entry)
-        return shown
-
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt's name
-        item = self.itemAt(event.pos())
-        while item is not None and not isinstance(item, AppointmentItem):
-            item = item.parentItem()
-        if item is None:
-            return
-        menu = self.status_menu(item.entry)
-        menu.exec(event.globalPos())
-
-    def status_menu(self, entry: DiaryEntry) -> QMenu:
-        """Check in, no-show, cancel: offered only where the status allows it."""
-        menu = QMenu(self)
-        for kind, label, allowed in STATUS_ACTIONS:
-            action = menu.addAction(label)
-            action.setEnabled(entry.status in allowed)
-            action.triggered.connect(
-                lambda _=False, k=kind: self.status_change_requested.emit(entry.id, k)
-            )
-        return menu
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
-        super().resizeEvent(event)
-        self._draw()
-
-    def _hours(self, day: DiaryDay) -> tuple[int, int]:
-        first, last = DEFAULT_HOURS
-        for entry in day.entries:
-            first = min(first, entry.starts_at.astimezone(day.zone).hour)
-            end = entry.ends_at.astimezone(day.zone)
-            last = max(last, end.hour + (1 if end.minute else 0))
-        return first, min(last, 24)
-
-    def _draw(self) -> None:
-        scene = self.scene()
-        scene.clear()
-        day = self.day
-        if day is None:
-            return
-        columns = max(len(day.providers), 1)
-        width = max(MIN_COLUMN, (self.viewport().width() - GUTTER - 2) / columns)
-        first, last = self._hours(day)
-        height = (last - first) * 60 * PX_PER_MINUTE
-        grid = QPen(QColor("#e3e5ea"))
-
-        for hour in range(first, last + 1):
-            y = HEADER + (hour - first) * 60 * PX_PER_MINUTE
-            scene.addLine(GUTTER, y, GUTTER + width * columns, y, grid)
-            if hour < last:
-                scene.addSimpleText(f"{hour:02d}:00").setPos(6, y - 2)
-        x_of: dict[uuid.UUID, float] = {}
-        for index, provider in enumerate(day.providers):
-            x = GUTTER + index * width
-            x_of[provider.id] = x
-            scene.addLine(x, 0, x, HEADER + height, grid)
-            name = scene.addSimpleText(provider.display_name)
-            bold = QFont(name.font())
-            bold.setBold(True)
-            name.setFont(bold)
-            name.setPos(x + 6, 6)
-        if not day.providers:
-            scene.addSimpleText("No providers yet. They appear here after the first sync.")
-
-        colour_of = {p.id: p.colour for p in day.providers}
-        for entry in day.entries:
-            if entry.provider_id not in x_of:
-                continue
-            # Placed by wall-clock time, like the hour labels: on a daylight-saving day an
-            # appointment at 9:00 sits on the 9:00 line, however many real hours precede it.
-            top = (_minute_of_day(entry.starts_at, day) - first * 60) * PX_PER_MINUTE
-            minutes = (entry.ends_at - entry.starts_at).total_seconds() / 60
-            tall = max(minutes * PX_PER_MINUTE, 12)
-            rect = QRectF(x_of[entry.provider_id] + 3, HEADER + top + 1, width - 6, tall - 2)
-            scene.addItem(AppointmentItem(entry, rect, colour_of[entry.provider_id], day.zone))
-        scene.setSceneRect(0, 0, GUTTER + width * columns, HEADER + height + 4)
-
-
-def _minute_of_day(moment: datetime, day: DiaryDay) -> int:
-    """Minutes since local midnight of the shown day (0 for anything starting before it)."""
-    local = moment.astimezone(day.zone)
-    if local.date() < day.day:
-        return 0
-    return local.hour * 60 + local.minute
+__all__ = ["PX_PER_MINUTE", "DiaryPage", "summary"]
+HIDDEN_KEY, MODE_KEY, SNAP_KEY = "diary/hidden_providers", "diary/mode", "diary/snap_minutes"
 
 
 class DiaryPage(QWidget):
-    """Date navigation above the day view."""
-
-    day_shown = Signal(object)  # DiaryDay, after it is drawn
+    day_shown = Signal(object)  # DiaryRange, after it is drawn
+    changed = Signal()  # a change was written here: the outbox has something to send
+    open_patient_requested = Signal(object)  # patient id
 
     def __init__(
         self,
@@ -247,44 +67,131 @@ class DiaryPage(QWidget):
         zone: ZoneInfo,
         parent: QWidget | None = None,
         fetch: FetchRange | None = None,
+        *,
+        staff_id: uuid.UUID | None = None,
+        clinic: str = "",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.runner = runner
-        self.store = store
-        self.zone = zone
-        self.fetch = fetch
-        self.current = datetime.now(zone).date()
+        self.runner, self.store, self.zone, self.fetch = runner, store, zone, fetch
+        self.staff_id, self.clinic = staff_id, clinic
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.current = self.clock().astimezone(zone).date()
+        settings = QSettings()
+        self.mode = Mode(str(settings.value(MODE_KEY, Mode.DAY.value)))
+        self.hidden = frozenset(uuid.UUID(h) for h in _strings(settings.value(HIDDEN_KEY, [])))
+        self.model = DiaryModel(zone)
+        self.view = DiaryView()
+        self.view.editable = staff_id is not None
+        self.view.snap_minutes = int(str(settings.value(SNAP_KEY, 5)))
+        self.arrivals = ArrivalsPanel(runner, store, zone, self.clock)
+        self.dialog: AppointmentDialog | None = None
+        self.question: CancelQuestion | None = None
+        self._select_after_load: uuid.UUID | None = None
 
-        self.previous_button = QPushButton("◀ Previous day")
-        self.today_button = QPushButton("Today")
-        self.next_button = QPushButton("Next day ▶")
+        self.actions_by_name: dict[str, QAction] = {}
+        self.previous_button = self._button(
+            "previous", "◀ Previous", ["PgUp", "Alt+Left"], self.go_previous
+        )
+        self.today_button = self._button("today", "Today", ["T", "Alt+Home"], self.go_to_today)
+        self.next_button = self._button("next", "Next ▶", ["PgDown", "Alt+Right"], self.go_next)
+        self.day_button = self._button("day", "Day", ["D"], lambda: self.set_mode(Mode.DAY))
+        self.week_button = self._button("week", "Week", ["W"], lambda: self.set_mode(Mode.WEEK))
+        self.new_button = self._button("new", "New…", ["Ctrl+N"], self.new_at_selected_time)
+        self.free_button = self._button("free", "Next free…", ["Ctrl+F"], self.ask_next_free)
+        self.print_button = self._button("print", "Day list…", ["Ctrl+P"], self.open_day_list)
+        for name in ("day", "week"):
+            self.actions_by_name[name].setCheckable(True)
+        self.providers_button = ProviderChooser(self.hidden)
+        self.providers_button.chosen.connect(self.set_hidden)
+        self.snap = QComboBox()
+        self.snap.addItem("Snap 5 min", 5)
+        self.snap.addItem("Snap 15 min", 15)
+        self.snap.setToolTip("Dragged appointments land on this grid")
+        self.snap.setCurrentIndex(max(self.snap.findData(self.view.snap_minutes), 0))
+        self.snap.currentIndexChanged.connect(self._snap_chosen)
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        self.date_edit.dateChanged.connect(self._date_picked)
         self.title = QLabel()
         self.title.setObjectName("diaryTitle")
-        self.view = DiaryView()
-
-        self.previous_button.clicked.connect(lambda: self.go_to(self.current - timedelta(days=1)))
-        self.next_button.clicked.connect(lambda: self.go_to(self.current + timedelta(days=1)))
-        self.today_button.clicked.connect(self.go_to_today)
-        self.previous_button.setShortcut("Alt+Left")
-        self.next_button.setShortcut("Alt+Right")
-        self.today_button.setShortcut("Alt+Home")
-        self.date_edit.dateChanged.connect(self._date_picked)
+        self.notice = QLabel()
+        self.notice.setObjectName("diaryNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self.finder = FreeSlotFinder(runner, store, zone, self.clock)
+        self.finder.found.connect(self._offer)
+        self.finder.book_requested.connect(
+            lambda slot: self.new_appointment(slot.provider_id, slot.starts_at, slot.ends_at)
+        )
+        self.finder.dismissed.connect(self.view.clear_offer)
+        self.finder.said.connect(self.say)
 
         bar = QHBoxLayout()
-        for widget in (self.previous_button, self.today_button, self.next_button, self.date_edit):
-            bar.addWidget(widget)
+        groups: list[list[QWidget]] = [
+            [self.previous_button, self.today_button, self.next_button, self.date_edit],
+            [self.day_button, self.week_button, self.providers_button, self.snap],
+            [self.new_button, self.free_button, self.print_button],
+        ]
+        for group in groups:
+            for widget in group:
+                bar.addWidget(widget)
+            bar.addSpacing(12)
         bar.addStretch(1)
         bar.addWidget(self.title)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.arrivals)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setSizes([900, 280])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.finder)
+        layout.addWidget(self.splitter, 1)
+
+        self.view.status_change_requested.connect(self.request_status)
+        self.view.create_requested.connect(self.new_appointment)
+        self.view.move_requested.connect(self.move_appointment)
+        self.view.open_requested.connect(self.open_appointment)
+        self.view.open_patient_requested.connect(self.open_patient_requested)
+        self.view.command.connect(self._command)
+        self.view.day_chosen.connect(self.open_day)
+        self.arrivals.status_change_requested.connect(self.request_status)
+        self.minute = QTimer(self)
+        self.minute.setInterval(60_000)
+        self.minute.timeout.connect(self.view.viewport().update)  # the "now" line
+        self.minute.start()
+        self._show_mode()
         self.go_to(self.current)
 
+    def _button(
+        self, name: str, text: str, keys: list[str], slot: Callable[[], object]
+    ) -> QToolButton:
+        """A toolbar button over an action whose shortcuts work anywhere on the page and
+        show in its tooltip."""
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{text.strip('◀▶ …')} ({', '.join(keys)})")
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)
+        self.actions_by_name[name] = action
+        button = QToolButton()
+        button.setDefaultAction(action)
+        return button
+
+    # --- where and what ---------------------------------------------------------------
+
     def go_to_today(self) -> None:
-        self.go_to(datetime.now(self.zone).date())
+        self.go_to(self.clock().astimezone(self.zone).date())
+
+    def go_previous(self) -> None:
+        self.go_to(self.current - timedelta(days=self.mode.days))
+
+    def go_next(self) -> None:
+        self.go_to(self.current + timedelta(days=self.mode.days))
 
     def go_to(self, day: date) -> None:
         self.current = day
@@ -293,46 +200,286 @@ class DiaryPage(QWidget):
         self.date_edit.blockSignals(False)
         self.reload()
 
-    def reload(self) -> None:
-        day, store, zone, fetch = self.current, self.store, self.zone, self.fetch
+    def open_day(self, day: date) -> None:
+        """A day of the week view, on its own."""
+        self._remember_mode(Mode.DAY)
+        self.go_to(day)
 
-        def from_store() -> DiaryDay | None:
-            # Before the first sync there is no window yet: show the (empty) local copy,
-            # which the first sync fills and redraws.
-            if fetch is None or store.kept_window() is None or store.covers(*day_bounds(day, zone)):
-                return load_day(store, day, zone)
-            return None  # outside the window this desk keeps
+    def set_mode(self, mode: Mode) -> None:
+        self._remember_mode(mode)
+        self.reload()
 
-        self.runner.run("db", from_store, lambda found: self._loaded_or_fetch(day, found))
+    def _remember_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        QSettings().setValue(MODE_KEY, mode.value)
+        self._show_mode()
 
-    def _loaded_or_fetch(self, day: date, found: DiaryDay | None) -> None:
-        if found is not None:
-            self._loaded(found)
-            return
-        if self.fetch is None or day != self.current:
-            return
-        store, zone, fetch = self.store, self.zone, self.fetch
-        self.title.setText(f"{day:%A %d %B %Y} · fetching from the server…")
-        self.runner.run(
-            "net", lambda: fetch_day(store, fetch, day, zone), self._loaded, self._not_fetched
-        )
+    def _show_mode(self) -> None:
+        self.actions_by_name["day"].setChecked(self.mode is Mode.DAY)
+        self.actions_by_name["week"].setChecked(self.mode is Mode.WEEK)
+        unit = "day" if self.mode is Mode.DAY else "week"
+        self.actions_by_name["previous"].setToolTip(f"Previous {unit} (PgUp, Alt+Left)")
+        self.actions_by_name["next"].setToolTip(f"Next {unit} (PgDown, Alt+Right)")
 
-    def _not_fetched(self, error: BaseException) -> None:
-        reason = error.message if isinstance(error, DomainError) else str(error)
-        self.title.setText(
-            f"{self.current:%A %d %B %Y} is outside this desk's copy and could not be "
-            f"fetched: {reason}"
-        )
-        self.view.show_day(DiaryDay(self.current, self.zone, [], []))
+    def _command(self, name: str) -> None:
+        self.actions_by_name[name].trigger()
 
     def _date_picked(self, picked: QDate) -> None:
         self.go_to(date(picked.year(), picked.month(), picked.day()))
 
-    def _loaded(self, day: DiaryDay) -> None:
-        if day.day != self.current:
+    def _snap_chosen(self) -> None:
+        self.view.snap_minutes = int(self.snap.currentData())
+        QSettings().setValue(SNAP_KEY, self.view.snap_minutes)
+
+    def set_hidden(self, hidden: frozenset[uuid.UUID]) -> None:
+        """Which providers not to show; remembered on this workstation."""
+        self.hidden = self.providers_button.hidden = hidden
+        QSettings().setValue(HIDDEN_KEY, sorted(str(h) for h in hidden))
+        self.reload()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        first = first_day_shown(self.current, self.mode)
+        days, store, zone, fetch, hidden = (
+            self.mode.days,
+            self.store,
+            self.zone,
+            self.fetch,
+            self.hidden,
+        )
+
+        def from_store() -> DiaryRange | None:
+            # Before the first sync there is no window yet: show the (empty) local copy,
+            # which the first sync fills and redraws.
+            bounds = range_bounds(first, days, zone)
+            if fetch is None or store.kept_window() is None or store.covers(*bounds):
+                return load_range(store, first, days, zone, hidden)
+            return None  # outside the window this desk keeps
+
+        self.runner.run("db", from_store, lambda found: self._loaded_or_fetch(first, days, found))
+        self.arrivals.reload()
+
+    def _loaded_or_fetch(self, first: date, days: int, found: DiaryRange | None) -> None:
+        if found is not None:
+            self._loaded(found)
+            return
+        if self.fetch is None or (first, days) != self._wanted():
+            return
+        store, zone, fetch, hidden = self.store, self.zone, self.fetch, self.hidden
+        self.title.setText(f"{self._range_words(first, days)} · fetching from the server…")
+        self.runner.run(
+            "net",
+            lambda: fetch_range(store, fetch, first, days, zone, hidden),
+            self._loaded,
+            self._not_fetched,
+        )
+
+    def _wanted(self) -> tuple[date, int]:
+        return first_day_shown(self.current, self.mode), self.mode.days
+
+    def _range_words(self, first: date, days: int) -> str:
+        if days == 1:
+            return f"{first:%A %d %B %Y}"
+        last = first + timedelta(days=days - 1)
+        return f"Week of {first:%d %b} – {last:%d %b %Y}"
+
+    def _not_fetched(self, error: BaseException) -> None:
+        reason = error.message if isinstance(error, DomainError) else str(error)
+        first, days = self._wanted()
+        self.title.setText(
+            f"{self._range_words(first, days)} is outside this desk's copy and could not be "
+            f"fetched: {reason}"
+        )
+        empty = DiaryRange(first, days, self.zone, [], [])
+        self.model.set_range(empty)
+        self.view.show_range(empty)
+
+    def _loaded(self, shown: DiaryRange) -> None:
+        if (shown.day, shown.days) != self._wanted():
             return  # the user has moved on; a newer load is on its way
-        active = sum(1 for e in day.entries if e.status.occupies_time)
-        fetched = " · fetched from the server" if day.fetched else ""
-        self.title.setText(f"{day.day:%A %d %B %Y} · {active} appointments{fetched}")
-        self.view.show_day(day)
-        self.day_shown.emit(day)
+        active = sum(1 for e in shown.entries if e.status.occupies_time)
+        fetched = " · fetched from the server" if shown.fetched else ""
+        self.title.setText(
+            f"{self._range_words(shown.day, shown.days)} · {active} appointments{fetched}"
+        )
+        self.model.set_range(shown)
+        self.view.show_range(shown)
+        self.providers_button.providers = shown.all_providers
+        if self._select_after_load is not None:
+            self.view.select(self._select_after_load)
+            self._select_after_load = None
+        self.day_shown.emit(shown)
+
+    # --- changes -------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """A message above the diary that needs no click to go away."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def write(
+        self, work: Callable[[], object], done: Callable[[object], None] | None = None
+    ) -> None:
+        """A store write on the db lane; then redraw and tell the window to send it."""
+        if self.staff_id is None:
+            self.say("Sign in to make changes.")
+            return
+
+        def written(result: object) -> None:
+            self.say("")
+            if done is not None:
+                done(result)
+            self.reload()
+            self.changed.emit()
+
+        self.runner.run("db", work, written, self._not_written)
+
+    def _not_written(self, error: BaseException) -> None:
+        reason = error.message if isinstance(error, DomainError) else str(error)
+        self.say(f"Not changed: {reason}")
+
+    def request_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
+        """A status change from the menu, the keyboard or the waiting room; a
+        cancellation first asks who called it off."""
+        if kind == "cancel":
+            entry = next((e for e in self.model.rows if e.id == appointment_id), None)
+            if entry is not None:
+                self.ask_cancel(entry)
+            return
+        store, staff = self.store, self.staff_id
+        if staff is None:
+            self.say("Sign in to make changes.")
+            return
+        if kind == "check_in":
+            self.arrivals.checked_in_here(appointment_id)
+        self.write(lambda: store.set_status(staff, appointment_id, kind))
+
+    def ask_cancel(self, entry: DiaryEntry) -> CancelQuestion:
+        self.question = question = CancelQuestion(entry, self.zone, self)
+        question.buttonClicked.connect(lambda button: self._cancel_answered(entry, button))
+        question.open()
+        return question
+
+    def _cancel_answered(self, entry: DiaryEntry, button: object) -> None:
+        question = self.question
+        if question is None or button is question.keep_button:
+            return
+        who = CancelledBy.PATIENT if button is question.patient_button else CancelledBy.STAFF
+        store, staff = self.store, self.staff_id
+        if staff is not None:
+            self.write(lambda: store.set_status(staff, entry.id, "cancel", cancelled_by=who))
+
+    def move_appointment(
+        self, entry: DiaryEntry, provider_id: uuid.UUID, starts_at: datetime, ends_at: datetime
+    ) -> None:
+        """A drag (move or resize), checked against this desk's copy first."""
+        store, staff, zone = self.store, self.staff_id, self.zone
+        provider = self.model.shown.provider(provider_id)
+        name = provider.display_name if provider else "The provider"
+        if staff is None:
+            self.say("Sign in to make changes.")
+            return
+        self._select_after_load = entry.id
+        self.write(
+            lambda: move_checked(
+                store,
+                staff,
+                entry.id,
+                provider_id=provider_id,
+                provider_name=name,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                zone=zone,
+            )
+        )
+
+    def new_appointment(
+        self,
+        provider_id: uuid.UUID | None = None,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> AppointmentDialog | None:
+        if self.staff_id is None:
+            self.say("Sign in to make changes.")
+            return None
+        if starts_at is None:
+            hour = self.clock().astimezone(self.zone).replace(minute=0, second=0, microsecond=0)
+            starts_at = (hour + timedelta(hours=1)).astimezone(UTC)
+        ends_at = ends_at or starts_at + timedelta(minutes=30)
+        shown = self.model.shown
+        providers = shown.all_providers or shown.providers
+        return self._open(
+            AppointmentDialog(
+                self.runner,
+                self.store,
+                self.staff_id,
+                self.zone,
+                providers,
+                shown.appointment_types,
+                provider_id=provider_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                parent=self,
+            )
+        )
+
+    def new_at_selected_time(self) -> None:
+        chosen = self.view.selected_time()
+        if chosen is None:
+            self.new_appointment()
+        else:
+            self.new_appointment(chosen[0], chosen[1])
+
+    def open_appointment(self, entry: DiaryEntry) -> AppointmentDialog | None:
+        if self.staff_id is None:
+            return None
+        shown = self.model.shown
+        return self._open(
+            AppointmentDialog(
+                self.runner,
+                self.store,
+                self.staff_id,
+                self.zone,
+                shown.all_providers or shown.providers,
+                shown.appointment_types,
+                provider_id=entry.provider_id,
+                starts_at=entry.starts_at,
+                ends_at=entry.ends_at,
+                entry=entry,
+                parent=self,
+            )
+        )
+
+    def _open(self, dialog: AppointmentDialog) -> AppointmentDialog:
+        self.dialog = dialog
+        dialog.saved.connect(self._saved)
+        dialog.open()
+        return dialog
+
+    def _saved(self, appointment_id: uuid.UUID) -> None:
+        self._select_after_load = appointment_id
+        self.finder.dismiss()
+        self.reload()
+        self.changed.emit()
+
+    # --- the free-slot finder, the day list ---------------------------------------------
+
+    def ask_next_free(self) -> NextFreeDialog:
+        return self.finder.ask(self.model.shown.providers, self)
+
+    def _offer(self, slot: OfferedSlot) -> None:
+        self.view.offer = (slot.provider_id, slot.starts_at, slot.ends_at)
+        self.go_to(slot.starts_at.astimezone(self.zone).date())
+
+    def open_day_list(self) -> DayListDialog:
+        self.day_list = DayListDialog(self.model, self.clinic, self)
+        self.day_list.open()
+        return self.day_list
+
+
+def _strings(value: object) -> list[str]:
+    """QSettings gives a list, a single string, or nothing, depending on the backend."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value] if isinstance(value, list) else []

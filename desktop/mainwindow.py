@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 from common.errors import DomainError
 from desktop.config import SignInDefaults
 from desktop.diary import DiaryPage
+from desktop.diary_changes import PatientCardData, patient_card
+from desktop.patient_card import PatientCard
+from desktop.settings import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.tasks import TaskRunner
@@ -30,9 +33,8 @@ from desktop.worklists import AttentionPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 from sync.live import LiveFeed
-from sync.store import StatusChange
 
-PAGES = ("Diary", "Worklists", "Messages", "Patients")
+PAGES = ("Diary", "Worklists", "Messages", "Patients", "Settings")
 
 
 class _Relay(QObject):
@@ -68,13 +70,20 @@ class MainWindow(QMainWindow):
             desk.store,
             self.zone,
             fetch=lambda s, e: self.sync.engine.client.appointments(s, e),
+            staff_id=desk.staff.id,
+            clinic=desk.clinic_name,
         )
+        self.diary.changed.connect(self._outbox_changed)
+        self.diary.open_patient_requested.connect(self.open_patient)
         self.pages.addWidget(self.diary)
         self.attention = AttentionPage(runner, desk, self.zone)
         self.attention.changed.connect(self.after_local_change)
         self.pages.addWidget(self.attention)
         self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
         self.pages.addWidget(_later("Patients — search and open a patient's file."))
+        self.settings = SettingsPage(runner, desk, self.zone)
+        self.settings.changed.connect(self.after_local_change)  # hours shade the diary
+        self.pages.addWidget(self.settings)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
         for index in range(len(PAGES)):
@@ -97,8 +106,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.sync_label, 1)
         self.statusBar().addPermanentWidget(self.sign_in_again_button)
         self.statusBar().addPermanentWidget(self.who)
-
-        self.diary.view.status_change_requested.connect(self.change_status)
 
         self.sync = SyncController(runner, engine, desk.last_sync_at, sync_interval)
         self.sync.state_changed.connect(self._show_sync_state)
@@ -124,14 +131,23 @@ class MainWindow(QMainWindow):
         it: it is on screen at once, online or not."""
         self.runner.run("db", change, lambda _id: self.after_local_change(), self._change_failed)
 
-    def change_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
-        store, staff = self.desk.store, self.desk.staff.id
-        self.make_change(lambda: store.set_status(staff, appointment_id, kind))
-
     def after_local_change(self) -> None:
         self.diary.reload()
+        self._outbox_changed()
+
+    def _outbox_changed(self) -> None:
+        """Something was queued here: count it and send it now."""
         self.runner.run("db", self.desk.store.outbox_counts, self.sync.set_counts)
         self.sync.sync_now()
+
+    def open_patient(self, patient_id: uuid.UUID) -> None:
+        """The patient's card (the Patients page is still to come)."""
+        store = self.desk.store
+        self.runner.run("db", lambda: patient_card(store, patient_id), self._show_patient)
+
+    def _show_patient(self, patient: PatientCardData | None) -> None:
+        self.patient_card = PatientCard(patient, self)
+        self.patient_card.open()
 
     def _change_failed(self, error: BaseException) -> None:
         message = error.message if isinstance(error, DomainError) else str(error)
@@ -171,6 +187,8 @@ class MainWindow(QMainWindow):
             device_token=fresh.device_token,
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
+        self.diary.staff_id = fresh.staff.id  # changes from now on are theirs
+        self.settings.set_desk(self.desk)  # what may be edited follows the role
         engine = self.sync.engine
         self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk), window=engine.window))
         self.live.stop()
@@ -179,6 +197,7 @@ class MainWindow(QMainWindow):
     def _after_sync(self, report: SyncReport) -> None:
         if report.rows:
             self.diary.reload()
+            self.settings.reload()
         if report.rejected or report.attention != len(self.attention.model.rows):
             self.attention.reload()
 

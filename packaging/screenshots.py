@@ -1,7 +1,11 @@
 """Take the README's screenshots from the real desktop, signed in to a real demo server.
 
-Run under Xvfb by ``make screenshots``; the keyring is the tests' in-memory one, so the
-machine's own keyring is never touched.
+Run under Xvfb by ``make screenshots``; the keyring is the tests' in-memory one and the
+settings live in a temporary folder, so the machine's own are never touched.
+
+- ``diary.png``: today's day view, after two of today's patients have checked in (so the
+  waiting room and the "arrived" marks show).
+- ``week.png``: this week, every provider, the waiting room folded away.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keyring
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
+from common.appointments import AppointmentStatus
+from desktop.diary_model import Mode
 from desktop.mainwindow import MainWindow
 from desktop.tasks import TaskRunner
 from server.demo import FRONT_DESK
@@ -33,12 +40,51 @@ def _wait(app: QApplication, done: Callable[[], bool], seconds: float = 30) -> N
         time.sleep(0.02)
 
 
+def _settle(app: QApplication) -> None:
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _private_settings(folder: Path) -> None:
+    QCoreApplication.setOrganizationName("ClinicdeskScreenshots")
+    QCoreApplication.setApplicationName("ClinicdeskScreenshots")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+
+
+def _shows(window: MainWindow, mode: Mode) -> bool:
+    shown = window.diary.view.shown
+    return shown is not None and shown.mode is mode and bool(window.diary.view.items_by_id)
+
+
+def _check_in_two(app: QApplication, window: MainWindow) -> None:
+    """Two of today's booked patients arrive, and the change reaches the server."""
+    diary = window.diary
+    booked = sorted(
+        (e for e in diary.model.rows if e.status is AppointmentStatus.BOOKED),
+        key=lambda e: e.starts_at,
+    )[:2]
+    for entry in booked:
+        diary.request_status(entry.id, "check_in")
+    _wait(
+        app,
+        lambda: all(
+            (i := diary.view.items_by_id.get(e.id)) is not None
+            and i.entry.status is AppointmentStatus.ARRIVED
+            and not i.entry.pending
+            for e in booked
+        ),
+    )
+
+
 def main(out_dir: Path) -> None:
     keys.TRUSTED_BACKENDS.add(MEMORY_KEYRING)
     keyring.set_keyring(MemoryKeyring())
     app = QApplication(sys.argv[:1])
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        _private_settings(Path(tmp) / "settings")
         server = LiveServer(Path(tmp) / "server.sqlite3")
         desk = account.sign_in(
             Path(tmp) / "desk", server.url, "demo", FRONT_DESK.email, FRONT_DESK.password
@@ -48,16 +94,24 @@ def main(out_dir: Path) -> None:
         window.resize(1400, 880)
         window.show()
         _wait(app, lambda: window.sync_label.text().startswith("Online"))
-        _wait(app, lambda: bool(window.diary.view.appointment_items()))
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.02)
+        _wait(app, lambda: _shows(window, Mode.DAY))
+        _check_in_two(app, window)
+        _wait(app, lambda: window.diary.arrivals.model.rowCount() == 2)
+        _settle(app)
         window.grab().save(str(out_dir / "diary.png"))
+
+        window.resize(1440, 900)
+        window.diary.splitter.setSizes([1, 0])  # the week gets the whole width
+        window.diary.set_mode(Mode.WEEK)
+        _wait(app, lambda: _shows(window, Mode.WEEK))
+        _settle(app)
+        window.grab().save(str(out_dir / "week.png"))
+
         window.close()
         runner.shutdown()
         desk.store.close()
         server.close()
-    print(f"Saved {out_dir / 'diary.png'}")
+    print(f"Saved {out_dir / 'diary.png'} and {out_dir / 'week.png'}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from sync.protocol import AppointmentRecord, ChangesPage, PatientRecord, ProviderRecord
+from sync.protocol import (
+    AppointmentRecord,
+    AppointmentTypeRecord,
+    ChangesPage,
+    PatientRecord,
+    ProviderRecord,
+    WorkingHoursEntry,
+)
 
 
 def provider(name: str = "Dr A", *, version: int = 1, colour: str = "#336699") -> ProviderRecord:
@@ -57,3 +64,54 @@ def page(next_cursor: str = "1.10", **parts: object) -> ChangesPage:
     }
     fields.update(parts)
     return ChangesPage.model_validate(fields)
+
+
+def provider_with_hours(
+    name: str = "Dr A",
+    *,
+    colour: str = "#336699",
+    weekdays: range = range(5),
+    hours: tuple[str, ...] = ("09:00", "17:00"),
+) -> ProviderRecord:
+    """A provider working ``hours`` (pairs of local start and end times, e.g.
+    ``("09:00", "12:30", "13:30", "17:00")`` for a split shift) on ``weekdays``."""
+    pairs = list(zip(hours[::2], hours[1::2], strict=True))
+    week = [
+        WorkingHoursEntry(weekday=day, start=time.fromisoformat(a), end=time.fromisoformat(b))
+        for day in weekdays
+        for a, b in pairs
+    ]
+    return provider(name, colour=colour).model_copy(update={"working_hours": week})
+
+
+def appointment_type(
+    name: str = "Consultation",
+    *,
+    colour: str = "#7b61c9",
+    minutes: int = 30,
+    providers: tuple[ProviderRecord, ...] = (),
+    version: int = 1,
+) -> AppointmentTypeRecord:
+    return AppointmentTypeRecord(
+        id=uuid.uuid4(),
+        version=version,
+        name=name,
+        colour=colour,
+        duration_minutes=minutes,
+        buffer_before_minutes=0,
+        buffer_after_minutes=0,
+        provider_ids=[p.id for p in providers],
+        bookable_online=True,
+        requires_confirmation=False,
+        active=True,
+    )
+
+
+def patient_with(
+    first: str, last: str, *, born: date | None = None, phone: str | None = None
+) -> PatientRecord:
+    return patient(first, last).model_copy(update={"date_of_birth": born, "phone": phone})
+
+
+def typed(record: AppointmentRecord, kind: AppointmentTypeRecord) -> AppointmentRecord:
+    return record.model_copy(update={"appointment_type_id": kind.id})

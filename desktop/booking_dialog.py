@@ -1,0 +1,315 @@
+"""The appointment dialog: book a new appointment (find the patient by name, phone or date
+of birth; type; start and length; provider), or change the time of an existing one.
+
+The dialog stays open until the change is written: a missing patient or a clash in the
+desk's copy is said in the dialog, and nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, Qt, QTime, QTimer, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.errors import DomainError
+from desktop.diary_changes import BookingRequest, book_checked, move_checked
+from desktop.diary_model import MOVABLE
+from desktop.tasks import TaskRunner
+from sync.scheduling import AppointmentTypeRow, PatientMatch
+from sync.store import DiaryEntry, ProviderRow, Store
+
+SEARCH_DELAY_MS = 150
+NO_PATIENT = (
+    "Choose a patient: type a name, phone number or date of birth (17/05/1980), then pick "
+    "one from the list."
+)
+
+
+def local_datetime(moment: datetime, zone: ZoneInfo) -> QDateTime:
+    local = moment.astimezone(zone)
+    return QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
+
+
+def from_local(value: QDateTime, zone: ZoneInfo) -> datetime:
+    day, clock = value.date(), value.time()
+    local = datetime(day.year(), day.month(), day.day(), clock.hour(), clock.minute(), tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def _details(match: PatientMatch) -> str:
+    born = f" · born {match.date_of_birth:%d/%m/%Y}" if match.date_of_birth else ""
+    phone = f" · {match.phone}" if match.phone else ""
+    return born + phone
+
+
+def describe_patient(match: PatientMatch) -> str:
+    return f"{match.last_name}, {match.first_name}{_details(match)}"
+
+
+def _swatch(colour: str) -> QPixmap:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(colour))
+    return pixmap
+
+
+class AppointmentDialog(QDialog):
+    """New (``entry`` None) or an existing appointment's time, length and provider."""
+
+    saved = Signal(object)  # the appointment's id, once the change is written
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        store: Store,
+        staff_id: uuid.UUID,
+        zone: ZoneInfo,
+        providers: list[ProviderRow],
+        appointment_types: list[AppointmentTypeRow],
+        *,
+        provider_id: uuid.UUID | None,
+        starts_at: datetime,
+        ends_at: datetime,
+        entry: DiaryEntry | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner, self.store, self.staff_id, self.zone = runner, store, staff_id, zone
+        self.entry = entry
+        self.types = appointment_types
+        self.patient: PatientMatch | None = None
+        self.appointment_id: uuid.UUID | None = None
+        self.setWindowTitle("New appointment" if entry is None else "Appointment")
+        self.setMinimumWidth(460)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Name, phone or date of birth (17/05/1980)")
+        self.search.setClearButtonEnabled(True)
+        self.results = QListWidget()
+        self.results.setMaximumHeight(150)
+        self.chosen = QLabel("No patient chosen yet")
+        self.chosen.setObjectName("chosenPatient")
+        self.type = QComboBox()
+        self.type.addItem("No particular type", None)
+        for kind in appointment_types:
+            self.type.addItem(
+                _swatch(kind.colour), f"{kind.name} ({kind.duration_minutes} min)", kind.id
+            )
+        self.start = QDateTimeEdit(local_datetime(starts_at, zone))
+        self.start.setCalendarPopup(True)
+        self.start.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        self.length = QSpinBox()
+        self.length.setRange(5, 12 * 60)
+        self.length.setSingleStep(5)
+        self.length.setSuffix(" min")
+        self.length.setValue(max(5, int((ends_at - starts_at).total_seconds() // 60)))
+        self.provider = QComboBox()
+        for provider in providers:
+            self.provider.addItem(_swatch(provider.colour), provider.display_name, provider.id)
+        self.provider.setCurrentIndex(max(self.provider.findData(provider_id), 0))
+        self.message = QLabel()
+        self.message.setObjectName("dialogMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setVisible(False)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button: QPushButton = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Book" if entry is None else "Save")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        if entry is None:
+            form.addRow("Find patient", self.search)
+            form.addRow("", self.results)
+            form.addRow("Patient", self.chosen)
+        else:
+            self.chosen.setText(f"<b>{entry.patient_name}</b> · {entry.status.label}")
+            form.addRow("Patient", self.chosen)
+            self.type.setCurrentIndex(max(self.type.findData(entry.appointment_type_id), 0))
+            self.type.setEnabled(False)
+            if entry.status not in MOVABLE:
+                for widget in (self.start, self.length, self.provider, self.ok_button):
+                    widget.setEnabled(False)
+                self.say(f"A {entry.status.label.lower()} appointment cannot be moved.")
+        form.addRow("Type", self.type)
+        form.addRow("Starts", self.start)
+        form.addRow("Length", self.length)
+        form.addRow("Provider", self.provider)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self.run_search)
+        self.search.textEdited.connect(lambda _text: self._timer.start())
+        self.search.installEventFilter(self)
+        self.results.currentItemChanged.connect(lambda item, _old: self._pick(item))
+        self.results.itemActivated.connect(self._activated)
+        self.type.currentIndexChanged.connect(self._type_chosen)
+        (self.search if entry is None else self.start).setFocus()
+
+    # --- finding the patient --------------------------------------------------------
+
+    def run_search(self) -> None:
+        text = self.search.text()
+        store = self.store
+        self.runner.run(
+            "db", lambda: store.search_patients(text), lambda found: self._found(text, found)
+        )
+
+    def _found(self, text: str, found: list[PatientMatch]) -> None:
+        if text != self.search.text():
+            return  # typed on meanwhile: a newer search is coming
+        self.results.clear()
+        for match in found:
+            item = QListWidgetItem(describe_patient(match))
+            item.setData(Qt.ItemDataRole.UserRole, match)
+            self.results.addItem(item)
+        if not found and text.strip():
+            self.results.addItem(QListWidgetItem("No patient matches that"))
+            self.results.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
+
+    def _pick(self, item: QListWidgetItem | None) -> None:
+        match = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if isinstance(match, PatientMatch):
+            self.patient = match
+            self.chosen.setText(f"<b>{match.name}</b>{_details(match)}")
+            self.message.setVisible(False)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        self._pick(item)
+        self.type.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """In the search box: arrows walk the results, Enter takes the highlighted one."""
+        if watched is self.search and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = event.key()
+            count = self.results.count()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up) and count:
+                step = 1 if key == Qt.Key.Key_Down else -1
+                row = min(max(self.results.currentRow() + step, 0), count - 1)
+                self.results.setCurrentRow(row)
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                if self._timer.isActive():
+                    self._timer.stop()
+                    self.run_search()
+                    return True
+                item = self.results.currentItem() or (self.results.item(0) if count == 1 else None)
+                if item is not None and isinstance(
+                    item.data(Qt.ItemDataRole.UserRole), PatientMatch
+                ):
+                    self._activated(item)
+                    return True
+        return super().eventFilter(watched, event)
+
+    def _type_chosen(self) -> None:
+        kind = next((t for t in self.types if t.id == self.type.currentData()), None)
+        if kind is not None:
+            self.length.setValue(kind.duration_minutes)
+
+    # --- saving ----------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(True)
+
+    def slot(self) -> tuple[uuid.UUID, datetime, datetime]:
+        starts = from_local(self.start.dateTime(), self.zone)
+        return self.provider.currentData(), starts, starts + timedelta(minutes=self.length.value())
+
+    def submit(self) -> None:
+        """Check what can be checked here, then write on the db lane; the dialog closes
+        only once the change is in the desk's copy."""
+        provider_id, starts, ends = self.slot()
+        if provider_id is None:
+            self.say("Choose a provider.")
+            return
+        kind = next((t for t in self.types if t.id == self.type.currentData()), None)
+        if kind is not None and not kind.rules.offered_by(provider_id):
+            self.say(f"{self.provider.currentText()} does not offer {kind.name}.")
+            return
+        store, staff, zone, name = self.store, self.staff_id, self.zone, self.provider.currentText()
+        if self.entry is None:
+            if self.patient is None:
+                self.say(NO_PATIENT)
+                self.search.setFocus()
+                return
+            request = BookingRequest(
+                provider_id, name, self.patient.id, starts, ends, kind.id if kind else None
+            )
+            work = lambda: book_checked(store, staff, request, zone)  # noqa: E731
+        else:
+            entry = self.entry
+            if (provider_id, starts, ends) == (entry.provider_id, entry.starts_at, entry.ends_at):
+                self.accept()
+                return
+            work = lambda: move_checked(  # noqa: E731
+                store,
+                staff,
+                entry.id,
+                provider_id=provider_id,
+                provider_name=name,
+                starts_at=starts,
+                ends_at=ends,
+                zone=zone,
+            )
+        self.ok_button.setEnabled(False)
+        self.say("Saving…")
+        self.message.setStyleSheet("color: #4a5060;")
+        self.runner.run("db", work, self._saved, self._refused)
+
+    def _saved(self, _mutation_or_id: uuid.UUID) -> None:
+        self.appointment_id = self.entry.id if self.entry else _mutation_or_id
+        self.message.setVisible(False)
+        self.saved.emit(self.appointment_id)
+        self.accept()
+
+    def _refused(self, error: BaseException) -> None:
+        self.ok_button.setEnabled(True)
+        self.message.setStyleSheet("color: #b3261e;")
+        self.say(error.message if isinstance(error, DomainError) else f"Not saved: {error}")
+
+
+class CancelQuestion(QMessageBox):
+    """Who called it off: it decides whether it counts as a late cancellation."""
+
+    def __init__(self, entry: DiaryEntry, zone: ZoneInfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        start = entry.starts_at.astimezone(zone)
+        self.setWindowTitle("Cancel appointment")
+        self.setText(f"Cancel {entry.patient_name}'s appointment on {start:%a %d %b at %H:%M}?")
+        self.setInformativeText("Was it cancelled by the patient or by the clinic?")
+        self.patient_button = self.addButton(
+            "Cancelled by the patient", QMessageBox.ButtonRole.AcceptRole
+        )
+        self.clinic_button = self.addButton(
+            "Cancelled by the clinic", QMessageBox.ButtonRole.AcceptRole
+        )
+        self.keep_button = self.addButton("Keep it", QMessageBox.ButtonRole.RejectRole)
+        self.setDefaultButton(self.keep_button)

@@ -1,0 +1,23 @@
+"""``make bench``: every figure in one table — sync and store, availability, the diary.
+
+Nothing here asserts; the figures and their targets are for people to read.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tests.bench import availability_bench, diary_bench, sync_bench
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        rows = sync_bench.run(Path(folder))
+    rows += availability_bench.rows()
+    rows += diary_bench.rows()
+    sync_bench.print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
