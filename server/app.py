@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 import server.models  # noqa: F401  - every table, and the version stamping hook
 from common.errors import DomainError
 from server.auth.endpoints import router as auth_router
+from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker, migrate
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     for router in (
         auth_router,
+        booking_requests_router,
         changefeed_router,
         mutations_router,
         patients_router,

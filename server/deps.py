@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.errors import NotAuthenticated, UpgradeRequired
 from server.auth import service as auth
 from server.auth.context import AuthContext
 from server.config import Settings
+from server.db import transaction
 from server.staff.models import Device
 from sync.protocol import DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
 
@@ -99,7 +100,35 @@ def device_context(
         return auth.context_for_device(auth.device_for_token(session, device_token))
 
 
+def sessions(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for endpoints that run their own transaction."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+def staff_context_apart(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> AuthContext:
+    """The signed-in staff member, resolved in a short transaction of its own (as
+    ``device_context`` does for workstations), for endpoints that then run their one
+    transaction entirely inside their own worker thread.
+
+    Why: on SQLite a transaction takes the write lock with its first statement. With
+    ``SessionDep`` that is the sign-in check, a dependency that runs in one worker
+    thread, while the endpoint body needs another; when every worker thread is taken by
+    requests waiting for that lock, the request holding it can never continue, and all
+    of them wait out the busy timeout and fail. Booking endpoints are exactly the ones
+    that get many requests at the same moment.
+    """
+    token = _bearer(authorization)
+    if token is None:
+        raise NotAuthenticated("You are not signed in. Sign in again.")
+    with transaction(sessions(request)) as session:
+        return auth.context_for_session_token(session, token)
+
+
 DeviceDep = Annotated[Device, Depends(enrolled_device)]
 DeviceContext = Annotated[AuthContext, Depends(device_context)]
 StaffContext = Annotated[AuthContext, Depends(staff_context)]
 SyncContext = Annotated[AuthContext, Depends(sync_context)]
+StaffApart = Annotated[AuthContext, Depends(staff_context_apart)]

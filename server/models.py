@@ -3,6 +3,7 @@ the hook that stamps synced rows with versions, so whoever uses the models has i
 
 import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
+from server.booking_requests.models import BookingRequest, IdempotencyKey
 from server.clinics.models import Clinic
 from server.db import Base
 from server.mutations.models import AppliedMutation
@@ -23,9 +24,11 @@ __all__ = [
     "AppointmentType",
     "AuditEvent",
     "Base",
+    "BookingRequest",
     "BookingRules",
     "Clinic",
     "Device",
+    "IdempotencyKey",
     "Location",
     "Patient",
     "Provider",

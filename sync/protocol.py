@@ -478,6 +478,12 @@ class Slot(Message):
     ends_at: AwareDatetime
 
 
+class SlotTakenBody(ErrorBody):
+    """A 409 ``slot_taken`` over HTTP: the shared error body plus the nearest free times."""
+
+    suggestions: list[Slot] = Field(default_factory=list)
+
+
 class MutationResult(Message):
     """Answers, not errors: a rejection is a normal result the desk shows to a person."""
 

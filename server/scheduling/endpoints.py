@@ -1,16 +1,88 @@
+"""The diary over HTTP: providers, appointments, staff booking and moving, free time.
+
+Staff bookings are idempotent (``Idempotency-Key``, see ``server.booking_requests``) and
+go through ``server.scheduling.service`` like every other entry point, so the booking
+guarantee holds for them too. A taken slot is answered 409 ``slot_taken`` with the nearest
+free times, in the message and as ``suggestions``.
+"""
+
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
+from collections.abc import Callable
+from datetime import UTC, date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, AwareDatetime, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from common.errors import NotFound
+from common.appointments import AppointmentSource
+from common.errors import DomainError, InvalidInput, NotFound
 from common.roles import Permission
 from server.audit import service as audit
-from server.deps import SessionDep, StaffContext
-from server.scheduling.models import Appointment, Provider
-from sync.protocol import AppointmentRecord, ProviderRecord
+from server.auth.context import AuthContext
+from server.booking_requests import service as requests
+from server.booking_requests.models import IdempotencyKey
+from server.db import transaction, utcnow
+from server.deps import SessionDep, StaffApart, StaffContext, sessions
+from server.scheduling import service as scheduling
+from server.scheduling.models import Appointment, AppointmentType, Provider
+from server.scheduling.service import FIRST_YEAR, LAST_YEAR
+from server.scheduling.settings import type_rules
+from sync.protocol import AppointmentRecord, ErrorBody, Message, ProviderRecord, Slot, SlotTakenBody
+
+MAX_AVAILABILITY_DAYS = 366
+DEFAULT_AVAILABILITY_DAYS = 7
+
+
+def _sane_year(value: Any) -> Any:
+    # Far-off dates are typos, and the ends of the calendar overflow date arithmetic.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_sane_year)]
+Day = Annotated[date, AfterValidator(_sane_year)]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias=requests.KEY_HEADER)]
+
+
+class BookBody(Message):
+    provider_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: Instant
+    ends_at: Instant
+    appointment_type_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+
+
+class MoveBody(Message):
+    base_version: Annotated[int, Field(ge=0, le=2**62)]
+    provider_id: uuid.UUID
+    starts_at: Instant
+    ends_at: Instant
+
+
+class AvailabilityAnswer(Message):
+    time_zone: str
+    first_day: date
+    last_day: date
+    for_staff: bool
+    slots: list[Slot]
+
+
+def _canonical(body: BookBody | MoveBody) -> dict[str, Any]:
+    """The body as parsed, instants in UTC: what an idempotency key is bound to."""
+    values: dict[str, Any] = body.model_dump(mode="json")
+    values["starts_at"] = body.starts_at.astimezone(UTC).isoformat()
+    values["ends_at"] = body.ends_at.astimezone(UTC).isoformat()
+    return values
+
 
 router = APIRouter(tags=["scheduling"])
 
@@ -49,3 +121,221 @@ def read_appointment(
         reason="appointment details",
     )
     return AppointmentRecord.model_validate(appointment, from_attributes=True)
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    409: {"model": SlotTakenBody, "description": "The slot is taken (or the record changed)."},
+    422: {"model": ErrorBody, "description": "Invalid input, or a reused idempotency key."},
+}
+
+
+@router.post("/appointments", status_code=201, response_model=AppointmentRecord, responses=REFUSALS)
+def book_appointment(
+    body: BookBody,
+    ctx: StaffApart,
+    http: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Book at the desk. ``Idempotency-Key`` is required: a retry with the same key and
+    body gets the same answer and books nothing new."""
+    ctx.require(Permission.DIARY_BOOK)
+    key = requests.check_key(idempotency_key, required=True)
+    with transaction(sessions(http)) as session:
+        return _answer(
+            session,
+            ctx,
+            key,
+            requests.fingerprint("book", _canonical(body)),
+            body.provider_id,
+            201,
+            lambda: scheduling.book(
+                session,
+                ctx,
+                appointment_id=uuid.uuid4(),
+                provider_id=body.provider_id,
+                patient_id=body.patient_id,
+                starts_at=body.starts_at,
+                ends_at=body.ends_at,
+                source=AppointmentSource.DESK,
+                appointment_type_id=body.appointment_type_id,
+                location_id=body.location_id,
+            ),
+        )
+
+
+@router.post(
+    "/appointments/{appointment_id}/move", response_model=AppointmentRecord, responses=REFUSALS
+)
+def move_appointment(
+    appointment_id: uuid.UUID,
+    body: MoveBody,
+    ctx: StaffApart,
+    http: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Move (or resize, or give to another provider) a booked or confirmed appointment,
+    if nobody else changed it since ``base_version``. ``Idempotency-Key`` is optional."""
+    ctx.require(Permission.DIARY_BOOK)
+    key = requests.check_key(idempotency_key, required=False)
+    with transaction(sessions(http)) as session:
+        return _answer(
+            session,
+            ctx,
+            key,
+            requests.fingerprint(
+                "move", {"appointment_id": str(appointment_id)} | _canonical(body)
+            ),
+            body.provider_id,
+            200,
+            lambda: scheduling.move(
+                session,
+                ctx,
+                appointment_id=appointment_id,
+                base_version=body.base_version,
+                provider_id=body.provider_id,
+                starts_at=body.starts_at,
+                ends_at=body.ends_at,
+            ),
+        )
+
+
+def _answer(
+    session: Session,
+    ctx: AuthContext,
+    key: str | None,
+    request_fingerprint: str,
+    provider_id: uuid.UUID,
+    success: int,
+    run: Callable[[], Appointment],
+) -> Response:
+    """Run a booking change once per idempotency key and answer it. A refusal is answered
+    here (not by the shared handler) so that it can be stored with the key: the
+    savepoint undoes the attempt, the transaction still commits the claim and answer."""
+    claimed: IdempotencyKey | None = None
+    if key is not None:
+        claimed, replay = requests.claim(session, ctx.clinic_id, key, request_fingerprint)
+        if replay:
+            return _replay(session, ctx, claimed)
+    try:
+        with session.begin_nested():
+            appointment = run()
+    except DomainError as error:
+        refused = requests.refusal(session, ctx.clinic_id, error, provider_id)
+        if claimed is not None:
+            requests.settle(session, claimed, status_code=error.status, response=refused)
+        return JSONResponse(refused, status_code=error.status)
+    if claimed is not None:
+        requests.settle(session, claimed, status_code=success, appointment_id=appointment.id)
+    return JSONResponse(_record(appointment), status_code=success)
+
+
+def _replay(session: Session, ctx: AuthContext, stored: IdempotencyKey) -> Response:
+    """The stored verdict; a success with the appointment as it stands now (it may have
+    changed since, and a retry must not hand back an older copy)."""
+    assert stored.status_code is not None
+    if stored.response:
+        return JSONResponse(json.loads(stored.response), status_code=stored.status_code)
+    appointment = session.scalar(
+        select(Appointment).where(
+            Appointment.id == stored.appointment_id, Appointment.clinic_id == ctx.clinic_id
+        )
+    )
+    if appointment is None:  # its tombstone was purged
+        raise NotFound("The appointment made with this Idempotency-Key no longer exists.")
+    return JSONResponse(_record(appointment), status_code=stored.status_code)
+
+
+def _record(appointment: Appointment) -> dict[str, Any]:
+    record = AppointmentRecord.model_validate(appointment, from_attributes=True)
+    answer: dict[str, Any] = record.model_dump(mode="json")
+    return answer
+
+
+@router.get("/availability")
+def availability(
+    ctx: StaffApart,
+    http: Request,
+    appointment_type_id: uuid.UUID,
+    provider_id: uuid.UUID | None = None,
+    first_day: Annotated[Day | None, Query()] = None,
+    last_day: Annotated[Day | None, Query()] = None,
+    for_staff: bool = False,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> AvailabilityAnswer:
+    """Free starts for an appointment type, earliest first: by default as patients see
+    them (notice, horizon, caps, bookable online), with ``for_staff`` as the desk may
+    book. Days are the clinic's local days; ``first_day`` defaults to today, ``last_day``
+    to a week later; no provider means any provider (one slot per start)."""
+    ctx.require(Permission.DIARY_READ)
+    with transaction(sessions(http)) as session:
+        return _free_time(
+            session, ctx, appointment_type_id, provider_id, first_day, last_day, for_staff, limit
+        )
+
+
+def _free_time(
+    session: Session,
+    ctx: AuthContext,
+    appointment_type_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    first_day: date | None,
+    last_day: date | None,
+    for_staff: bool,
+    limit: int,
+) -> AvailabilityAnswer:
+    now = utcnow()
+    zone = scheduling.clinic_zone(session, ctx.clinic_id)
+    first = first_day or now.astimezone(zone).date()
+    last = last_day or first + timedelta(days=DEFAULT_AVAILABILITY_DAYS - 1)
+    if last < first:
+        raise InvalidInput(
+            f"last_day ({last}) is before first_day ({first}); first_day is today if not given."
+        )
+    if (last - first).days + 1 > MAX_AVAILABILITY_DAYS:
+        raise InvalidInput(
+            f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time "
+            f"({first} to {last} is {(last - first).days + 1})."
+        )
+    kind = session.scalar(
+        select(AppointmentType).where(
+            AppointmentType.id == appointment_type_id,
+            AppointmentType.clinic_id == ctx.clinic_id,
+            AppointmentType.deleted_at.is_(None),
+        )
+    )
+    if kind is None:
+        raise NotFound("There is no such appointment type in this clinic.")
+    if provider_id is not None and (
+        session.scalar(
+            select(Provider.id).where(
+                Provider.id == provider_id,
+                Provider.clinic_id == ctx.clinic_id,
+                Provider.deleted_at.is_(None),
+            )
+        )
+        is None
+    ):
+        raise NotFound("There is no such provider in this clinic.")
+    rules = type_rules(kind)
+    if not kind.active:  # no longer offered to patients; staff may still book it
+        rules = dataclasses.replace(rules, bookable_online=False)
+    slots = scheduling.offered_slots(
+        session,
+        ctx.clinic_id,
+        rules,
+        first_day=first,
+        last_day=last,
+        now=now,
+        provider_id=provider_id,
+        for_staff=for_staff,
+        limit=limit,
+    )
+    return AvailabilityAnswer(
+        time_zone=str(zone),
+        first_day=first,
+        last_day=last,
+        for_staff=for_staff,
+        slots=[
+            Slot(provider_id=s.provider_id, starts_at=s.starts_at, ends_at=s.ends_at) for s in slots
+        ],
+    )

@@ -10,7 +10,7 @@ write already; on PostgreSQL this is the ``FOR UPDATE``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,9 +23,10 @@ from common.appointments import (
     AppointmentStatus,
     CancelledBy,
 )
-from common.availability import is_late_cancellation
+from common.availability import OfferedSlot, available_slots, is_late_cancellation
 from common.errors import InvalidInput, NotFound, SlotTaken, StaleVersion
 from common.roles import Permission
+from common.scheduling import MAX_BUFFER_MINUTES, AppointmentTypeRules
 from common.slots import Interval, nearest_free_slots
 from server.auth.context import AuthContext
 from server.changefeed.versioning import changed_by_someone_else
@@ -33,7 +34,7 @@ from server.clinics.models import Clinic
 from server.db import utcnow
 from server.patients import repository as patients
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
-from server.scheduling.settings import booking_rules_of
+from server.scheduling.settings import booking_rules_of, schedules_of
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
 # Which statuses each status change may start from.
@@ -205,7 +206,13 @@ def current(session: Session, ctx: AuthContext, appointment_id: uuid.UUID) -> Ap
     )
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+    # Far-off dates are typos, and the ends of the calendar overflow date arithmetic.
+    if not FIRST_YEAR <= starts_at.year <= LAST_YEAR:
+        raise InvalidInput(f"An appointment must be between {FIRST_YEAR} and {LAST_YEAR}.")
     if ends_at <= starts_at:
         raise InvalidInput("An appointment must end after it starts.")
     if ends_at - starts_at > LONGEST_APPOINTMENT:
@@ -268,3 +275,93 @@ def _ensure_free(
     assert clinic is not None
     suggestions = nearest_free_slots(busy, wanted, now=utcnow(), zone=ZoneInfo(clinic.time_zone))
     raise SlotTaken(f"{provider.display_name} already has an appointment then.", suggestions)
+
+
+# --- free time, for the availability endpoint and web booking requests ----------------
+
+
+def clinic_zone(session: Session, clinic_id: uuid.UUID) -> ZoneInfo:
+    clinic = session.get(Clinic, clinic_id)
+    assert clinic is not None  # every context and request names an existing clinic
+    return ZoneInfo(clinic.time_zone)
+
+
+def busy_intervals(
+    session: Session,
+    clinic_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    provider_id: uuid.UUID | None = None,
+) -> dict[uuid.UUID, list[Interval]]:
+    """Each provider's active appointments reaching into ``[start, end)``, widened by
+    their own type's buffers: the room is being set up or cleaned then, so nothing else
+    may go there (the requested type's own buffers are the availability engine's job)."""
+    reach = timedelta(minutes=MAX_BUFFER_MINUTES)
+    query = (
+        select(
+            Appointment.provider_id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            AppointmentType.buffer_before_minutes,
+            AppointmentType.buffer_after_minutes,
+        )
+        .outerjoin(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .where(
+            Appointment.clinic_id == clinic_id,
+            Appointment.status.not_in(INACTIVE),
+            Appointment.deleted_at.is_(None),
+            Appointment.starts_at < end + reach,
+            Appointment.ends_at > start - reach,
+        )
+    )
+    if provider_id is not None:
+        query = query.where(Appointment.provider_id == provider_id)
+    busy: dict[uuid.UUID, list[Interval]] = {}
+    for row in session.execute(query):
+        before = timedelta(minutes=row.buffer_before_minutes or 0)
+        after = timedelta(minutes=row.buffer_after_minutes or 0)
+        busy.setdefault(row.provider_id, []).append((row.starts_at - before, row.ends_at + after))
+    return busy
+
+
+def offered_slots(
+    session: Session,
+    clinic_id: uuid.UUID,
+    appointment_type: AppointmentTypeRules,
+    *,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    provider_id: uuid.UUID | None = None,
+    for_staff: bool = False,
+    limit: int | None = None,
+    ignore_busy: bool = False,
+) -> list[OfferedSlot]:
+    """The availability engine over this clinic's data: working weeks and exceptions,
+    active appointments, booking rules and time zone. ``ignore_busy`` asks only whether
+    the provider works then (to explain a refusal in the right words)."""
+    zone = clinic_zone(session, clinic_id)
+    margin = timedelta(days=2)  # covers any zone's offset and a day's DST shift
+    busy: dict[uuid.UUID, list[Interval]] = {}
+    if not ignore_busy:
+        busy = busy_intervals(
+            session,
+            clinic_id,
+            datetime.combine(first_day, time(), zone) - margin,
+            datetime.combine(last_day, time(), zone) + margin,
+            provider_id=provider_id,
+        )
+    return available_slots(
+        schedules_of(session, clinic_id, first_day, last_day),
+        busy,
+        appointment_type,
+        booking_rules_of(session, clinic_id),
+        zone=zone,
+        now=now,
+        first_day=first_day,
+        last_day=last_day,
+        provider_id=provider_id,
+        for_staff=for_staff,
+        limit=limit,
+    )

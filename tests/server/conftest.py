@@ -19,7 +19,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
@@ -40,7 +40,13 @@ from server.models import Base
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, Provider
 from server.staff.models import Device, StaffUser
-from sync.protocol import API_PREFIX, DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync.protocol import (
+    API_PREFIX,
+    DEVICE_TOKEN_HEADER,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    Entity,
+)
 
 POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
 # One password for every factory-made staff member, hashed once per session: argon2 is
@@ -393,7 +399,7 @@ def page_rows(page: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(entity, id, version) of every record and tombstone in a page."""
     rows = [
         (entity, record["id"], record["version"])
-        for entity in ("providers", "patients", "appointments")
+        for entity in get_args(Entity)
         for record in page[entity]
     ]
     rows.extend((t["entity"], t["id"], t["version"]) for t in page["tombstones"])
