@@ -114,6 +114,9 @@ class AppointmentDialog(QDialog):
                 _swatch(kind.colour), f"{kind.name} ({kind.duration_minutes} min)", kind.id
             )
         self.start = QDateTimeEdit(local_datetime(starts_at, zone))
+        # The field shows the clock, which cannot tell the two 01:30s of a fall-back
+        # night apart: while it is left as it was, the time stays the instant given.
+        self._given = (self.start.dateTime(), starts_at)
         self.start.setCalendarPopup(True)
         self.start.setDisplayFormat("ddd d MMM yyyy HH:mm")
         self.length = QSpinBox()
@@ -240,7 +243,9 @@ class AppointmentDialog(QDialog):
         self.message.setVisible(True)
 
     def slot(self) -> tuple[uuid.UUID, datetime, datetime]:
-        starts = from_local(self.start.dateTime(), self.zone)
+        shown, given = self._given
+        chosen = self.start.dateTime()
+        starts = given.astimezone(UTC) if chosen == shown else from_local(chosen, self.zone)
         return self.provider.currentData(), starts, starts + timedelta(minutes=self.length.value())
 
     def submit(self) -> None:

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF
+from PySide6.QtCore import QMarginsF, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.diary_model import COLUMNS, ENTRY_ROLE, DiaryModel, time_text
+from desktop.tasks import TaskRunner
 from sync.store import DiaryEntry
 
 PRINTED = ("Patient", "Type", "Status")
@@ -104,19 +105,32 @@ def _printer(pdf: Path | None = None) -> QPrinter:
 
 
 def write_pdf(text: str, path: Path) -> Path:
+    """Runs on the ``db`` lane (a file write; Qt paints to a ``QPrinter`` off the UI
+    thread). Qt only logs a file it cannot open: say so, in words."""
     document = QTextDocument()
     document.setHtml(text)
-    document.print_(_printer(path))
+    printer = _printer(path)
+    document.print_(printer)
+    if printer.printerState() == QPrinter.PrinterState.Error:
+        raise OSError(f"{path} could not be written. Choose another folder.")
     return path
 
 
 class DayListDialog(QDialog):
     """Which day and whose: then save as PDF or print."""
 
-    def __init__(self, model: DiaryModel, clinic: str = "", parent: QWidget | None = None) -> None:
+    written = Signal(object)  # the PDF's path, once it is on disk
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        model: DiaryModel,
+        clinic: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Day list")
-        self.model, self.clinic = model, clinic
+        self.runner, self.model, self.clinic = runner, model, clinic
         shown = model.shown
         self.day = QComboBox()
         for day in shown.dates:
@@ -146,15 +160,27 @@ class DayListDialog(QDialog):
         )
 
     def save_pdf(self, path: Path | None = None) -> Path | None:
+        """The list as it is now, written on the ``db`` lane; ``written`` says when."""
         if path is None:
             name = f"day-list-{self.day.currentData():%Y-%m-%d}.pdf"
             chosen, _ = QFileDialog.getSaveFileName(self, "Save the day list", name, "PDF (*.pdf)")
             if not chosen:
                 return None
             path = Path(chosen)
-        write_pdf(self.html(), path)
-        self.saved.setText(f"Saved {path}")
+        text, target = self.html(), path
+        self.saved.setText(f"Saving {path}…")
+        self.pdf_button.setEnabled(False)
+        self.runner.run("db", lambda: write_pdf(text, target), self._written, self._not_written)
         return path
+
+    def _written(self, path: Path) -> None:
+        self.pdf_button.setEnabled(True)
+        self.saved.setText(f"Saved {path}")
+        self.written.emit(path)
+
+    def _not_written(self, error: BaseException) -> None:
+        self.pdf_button.setEnabled(True)
+        self.saved.setText(f"Not saved: {error}")
 
     def print_list(self) -> None:
         printer = _printer()

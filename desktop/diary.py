@@ -272,7 +272,7 @@ class DiaryPage(QWidget):
             "net",
             lambda: fetch_range(store, fetch, first, days, zone, hidden),
             self._loaded,
-            self._not_fetched,
+            lambda error: self._not_fetched(first, days, error),
         )
 
     def _wanted(self) -> tuple[date, int]:
@@ -284,9 +284,10 @@ class DiaryPage(QWidget):
         last = first + timedelta(days=days - 1)
         return f"Week of {first:%d %b} – {last:%d %b %Y}"
 
-    def _not_fetched(self, error: BaseException) -> None:
+    def _not_fetched(self, first: date, days: int, error: BaseException) -> None:
+        if (first, days) != self._wanted():
+            return  # the user has moved on: this failure is not about what is shown
         reason = error.message if isinstance(error, DomainError) else str(error)
-        first, days = self._wanted()
         self.title.setText(
             f"{self._range_words(first, days)} is outside this desk's copy and could not be "
             f"fetched: {reason}"
@@ -405,7 +406,7 @@ class DiaryPage(QWidget):
             return None
         if starts_at is None:
             hour = self.clock().astimezone(self.zone).replace(minute=0, second=0, microsecond=0)
-            starts_at = (hour + timedelta(hours=1)).astimezone(UTC)
+            starts_at = hour.astimezone(UTC) + timedelta(hours=1)  # in UTC: DST-safe
         ends_at = ends_at or starts_at + timedelta(minutes=30)
         shown = self.model.shown
         providers = shown.all_providers or shown.providers
@@ -473,7 +474,7 @@ class DiaryPage(QWidget):
         self.go_to(slot.starts_at.astimezone(self.zone).date())
 
     def open_day_list(self) -> DayListDialog:
-        self.day_list = DayListDialog(self.model, self.clinic, self)
+        self.day_list = DayListDialog(self.runner, self.model, self.clinic, self)
         self.day_list.open()
         return self.day_list
 

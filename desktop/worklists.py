@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -161,10 +161,11 @@ class ChooseTimeDialog(QDialog):
         local = datetime(
             day.year(), day.month(), day.day(), clock.hour(), clock.minute(), tzinfo=self.zone
         )
+        starts = local.astimezone(UTC)  # the length is real time: add it in UTC
         return Slot(
             provider_id=self.provider.currentData(),
-            starts_at=local,
-            ends_at=local + self.length,
+            starts_at=starts,
+            ends_at=starts + self.length,
         )
 
 
@@ -209,10 +210,14 @@ class AttentionPage(QWidget):
         self.runner.run("db", self.desk.store.needs_attention, self._loaded)
 
     def _loaded(self, rows: list[Attention]) -> None:
+        # Keep the change the person is looking at selected through a reload (a sync
+        # reloads this list): "Discard" must never land on another change.
+        chosen = self.current()
+        seqs = [row.seq for row in rows]
         self.model.set_rows(rows)
         self.empty.setVisible(not rows)
         if rows:
-            self.table.selectRow(0)
+            self.table.selectRow(seqs.index(chosen.seq) if chosen and chosen.seq in seqs else 0)
         self._selected()
 
     def current(self) -> Attention | None:

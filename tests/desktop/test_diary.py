@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -137,3 +138,34 @@ def test_on_a_daylight_saving_day_blocks_sit_on_their_hour_lines(
     one_hour = 60 * PX_PER_MINUTE
     assert tops[1] - tops[0] == pytest.approx(8 * one_hour, abs=2)
     store.close()
+
+
+def test_a_failed_fetch_for_a_day_left_behind_does_not_blank_the_day_shown(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    """A day outside the desk's window is fetched on the net lane; the person moves back
+    before the (slow) fetch fails. The failure must not empty the day now shown."""
+    start = datetime.combine(DAY - timedelta(days=7), datetime.min.time(), tzinfo=ZONE)
+    store.keep_window((start, start + timedelta(days=21)), [])
+    answer = threading.Event()
+
+    def fetch(_start: datetime, _end: datetime) -> list[AppointmentRecord]:
+        answer.wait(10)
+        raise OSError("the line is down")
+
+    page = DiaryPage(runner, store, ZONE, fetch=fetch)
+    qtbot.addWidget(page)
+    far = DAY + timedelta(days=60)
+    page.go_to(far)
+    qtbot.waitUntil(lambda: "fetching from the server" in page.title.text(), timeout=5000)
+    with qtbot.waitSignal(page.day_shown, timeout=5000):
+        page.go_to(DAY)
+    answer.set()
+    qtbot.waitUntil(lambda: runner.running == 0, timeout=5000)
+    assert "could not be fetched" not in page.title.text()
+    assert "2 appointments" in page.title.text()
+    assert len(page.view.appointment_items()) == 2
+
+    page.go_to(far)  # still wanted when it fails: said, and shown empty
+    qtbot.waitUntil(lambda: "could not be fetched" in page.title.text(), timeout=5000)
+    assert page.view.appointment_items() == []

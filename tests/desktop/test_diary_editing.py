@@ -7,6 +7,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -222,6 +223,30 @@ def test_dragging_over_free_time_opens_the_dialog_for_that_stretch(
     assert dialog.length.value() == 45  # 14:00 to 14:40, to the next five minutes
 
 
+def test_times_in_the_repeated_hour_of_a_fall_back_night_keep_their_instant(
+    qtbot: QtBot, page: DiaryPage, clock: Clock
+) -> None:
+    """London falls back at 02:00 on 26 October 2031: 01:00-02:00 happens twice."""
+    night = date(2031, 10, 26)
+    second_half_past_one = datetime(2031, 10, 26, 1, 30, fold=1, tzinfo=ZONE).astimezone(UTC)
+    entry = item_of(page, "Ada Lovelace", 9).entry
+    late = replace(
+        entry, starts_at=second_half_past_one, ends_at=second_half_past_one + timedelta(minutes=30)
+    )
+    dialog = page.open_appointment(late)
+    assert dialog is not None
+    dialog.length.setValue(45)  # only the length changes: not the time
+    assert dialog.slot()[1:] == (second_half_past_one, second_half_past_one + timedelta(minutes=45))
+    dialog.reject()
+
+    clock.now = datetime(2031, 10, 26, 1, 30, tzinfo=ZONE).astimezone(UTC)  # the first 01:30
+    fresh = page.new_appointment()
+    assert fresh is not None
+    assert fresh.slot()[1] == datetime(2031, 10, 26, 1, 0, fold=1, tzinfo=ZONE).astimezone(UTC)
+    assert fresh.slot()[1] == datetime.combine(night, time(1), tzinfo=UTC)  # the next hour
+    fresh.reject()
+
+
 def test_the_dialog_refuses_no_patient_and_a_clash_and_keeps_what_was_typed(
     qtbot: QtBot, page: DiaryPage, store: Store
 ) -> None:
@@ -323,8 +348,9 @@ def test_only_booked_and_confirmed_appointments_drag(
     arrived = item_of(page, "Grace Hopper", 9)
     grace = arrived.entry.id
     start = QPointF(page.view.mapFromScene(arrived.rect().center()))
-    drag(qtbot, page, start, start + QPointF(0, 200))
-    qtbot.wait(200)
+    with qtbot.assertNotEmitted(page.view.move_requested):  # asked at the drop, or never
+        drag(qtbot, page, start, start + QPointF(0, 200))
+    assert page.view.mark_shown("ghost") is None
     assert queued(store) == []
     assert page.view.selected_id == grace  # clicked: selected, not moved
 
@@ -375,9 +401,13 @@ def test_cancel_asks_who_called_it_off(qtbot: QtBot, page: DiaryPage, store: Sto
     assert (command["kind"], command["cancelled_by"]) == ("cancel", "patient")
 
 
-def test_keeping_it_changes_nothing(qtbot: QtBot, page: DiaryPage, store: Store) -> None:
+def test_keeping_it_changes_nothing(
+    qtbot: QtBot, page: DiaryPage, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[object] = []
+    monkeypatch.setattr(page, "write", lambda work, done=None: writes.append(work))
     page.ask_cancel(item_of(page, "Ada Lovelace", 9).entry).keep_button.click()
-    qtbot.wait(100)
+    assert writes == []  # a write is started at the click, or never
     assert queued(store) == []
 
 
@@ -489,8 +519,10 @@ def test_the_day_list_pdf_holds_the_days_patients(
 ) -> None:
     dialog = page.open_day_list()
     dialog.provider.setCurrentIndex(dialog.provider.findText("Dr Adams"))
-    path = dialog.save_pdf(tmp_path / "day.pdf")
+    with qtbot.waitSignal(dialog.written, timeout=WAIT_MS):  # written off the UI thread
+        path = dialog.save_pdf(tmp_path / "day.pdf")
     assert path is not None
+    assert dialog.saved.text() == f"Saved {path}"
     assert path.stat().st_size > 1000
     document = QPdfDocument()
     assert document.load(str(path)) == QPdfDocument.Error.None_
@@ -502,7 +534,8 @@ def test_the_day_list_pdf_holds_the_days_patients(
     assert "Grace Hopper" not in text  # Dr Brook's patient
 
     dialog.provider.setCurrentIndex(0)
-    everyone = dialog.save_pdf(tmp_path / "all.pdf")
+    with qtbot.waitSignal(dialog.written, timeout=WAIT_MS):
+        everyone = dialog.save_pdf(tmp_path / "all.pdf")
     assert everyone is not None
     document.load(str(everyone))
     text = document.getAllText(0).text()
@@ -510,3 +543,15 @@ def test_the_day_list_pdf_holds_the_days_patients(
     assert "09:00–09:45" in text
     assert "Arrived" in text
     document.close()
+
+
+def test_a_day_list_that_cannot_be_written_says_so(
+    qtbot: QtBot, page: DiaryPage, tmp_path: Path
+) -> None:
+    dialog = page.open_day_list()
+    nowhere = tmp_path / "no such folder" / "day.pdf"
+    dialog.save_pdf(nowhere)
+    qtbot.waitUntil(lambda: dialog.saved.text().startswith("Not saved"), timeout=WAIT_MS)
+    assert "could not be written" in dialog.saved.text()
+    assert dialog.pdf_button.isEnabled()
+    assert not nowhere.exists()

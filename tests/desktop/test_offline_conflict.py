@@ -138,9 +138,19 @@ def test_the_loser_can_choose_any_other_time_and_provider(
     second, second_desk = _offline_window(qtbot, live_server, tmp_path / "second")
     _book(first, first_desk, slot)
     _book(second, second_desk, slot)
-    qtbot.waitUntil(lambda: "1 pending" in second.sync_label.text(), timeout=WAIT_MS)
+    # Both bookings must be queued before either desk reconnects: each desk books on its
+    # own db lane, and a "no pending" label on a desk whose booking is not yet counted
+    # would let the second desk reach the server first and win the slot.
+    for window in (first, second):
+        qtbot.waitUntil(lambda w=window: "1 pending" in w.sync_label.text(), timeout=WAIT_MS)
     _reconnect(first, first_desk)
-    qtbot.waitUntil(lambda: "pending" not in first.sync_label.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            first.sync_label.text().startswith("Online")
+            and "pending" not in first.sync_label.text()
+        ),
+        timeout=WAIT_MS,
+    )
     _reconnect(second, second_desk)
     page = second.attention
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=WAIT_MS)
@@ -155,10 +165,14 @@ def test_the_loser_can_choose_any_other_time_and_provider(
     chooser.accept()
 
     qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=WAIT_MS)
+    # Not "pending" alone: a sync that was already under way when the new time was
+    # chosen reports the change as still needing attention, with nothing pending, and
+    # would let the test look at the server before the new time is even sent.
     qtbot.waitUntil(
         lambda: (
-            "pending" not in second.sync_label.text()
-            and second.sync_label.text().startswith("Online")
+            second.sync_label.text().startswith("Online")
+            and "pending" not in second.sync_label.text()
+            and "attention" not in second.sync_label.text()
         ),
         timeout=WAIT_MS,
     )

@@ -1,0 +1,105 @@
+"""The "Needs attention" list on its own, on a desk's copy with no server: what stays
+selected through a reload, and the time a turned-down booking is moved to."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from pytestqt.qtbot import QtBot
+
+from common.roles import Role
+from desktop.tasks import TaskRunner
+from desktop.worklists import AttentionPage, ChooseTimeDialog
+from sync.account import Desk
+from sync.protocol import MutationResult, Slot, StaffInfo
+from sync.store import ProviderRow, Store
+from tests.support import records
+
+pytestmark = pytest.mark.qt
+ZONE = ZoneInfo("Europe/London")
+WAIT_MS = 5000
+NOW = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """Three bookings made here, all three turned down by the server."""
+    store = Store.open(tmp_path / "desk.db", secrets.token_bytes(32))
+    provider, patient = records.provider(), records.patient()
+    store.apply_page(records.page(providers=[provider], patients=[patient]), synced_at=NOW)
+    staff = StaffInfo(
+        id=uuid.uuid4(), email="a@b.example", display_name="Alex", role=Role.FRONT_DESK
+    )
+    for hour in (9, 10, 11):
+        start = datetime.combine(date(2031, 3, 4), time(hour), tzinfo=ZONE).astimezone(UTC)
+        store.book(
+            staff.id,
+            provider_id=provider.id,
+            patient_id=patient.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+        )
+    sent = store.pending_mutations(10)
+    store.record_results(
+        sent,
+        [
+            MutationResult(mutation_id=m.mutation_id, status="rejected", code="slot_taken")
+            for m in sent
+        ],
+    )
+    yield Desk(
+        store,
+        staff,
+        "http://127.0.0.1:9",
+        "demo",
+        "Demo Clinic",
+        ZONE.key,
+        online=False,
+        session_token=None,
+        device_token=None,
+        last_sync_at=NOW,
+    )
+    store.close()
+
+
+def test_the_selected_change_stays_selected_through_a_reload(
+    qtbot: QtBot, runner: TaskRunner, desk: Desk
+) -> None:
+    page = AttentionPage(runner, desk, ZONE)
+    qtbot.addWidget(page)
+    page.reload()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=WAIT_MS)
+    page.table.selectRow(2)
+    chosen = page.current()
+    assert chosen is not None
+
+    before = page.model.rows
+    page.reload()  # as after a sync
+    qtbot.waitUntil(lambda: page.model.rows is not before, timeout=WAIT_MS)
+    current = page.current()
+    assert current is not None
+    assert current.seq == chosen.seq, "Discard now would drop another change"
+
+    qtbot.mouseClick(page.discard_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=WAIT_MS)
+    assert chosen.seq not in [a.seq for a in desk.store.needs_attention()]
+
+
+def test_another_time_lasts_as_long_in_real_time_across_a_fall_back(qtbot: QtBot) -> None:
+    """London falls back at 02:00 on 26 October 2031: 01:00-02:00 happens twice."""
+    provider = ProviderRow(uuid.uuid4(), "Dr A", "#336699")
+    asked = datetime(2031, 10, 25, 9, tzinfo=ZONE).astimezone(UTC)
+    wanted = Slot(provider_id=provider.id, starts_at=asked, ends_at=asked + timedelta(minutes=90))
+    dialog = ChooseTimeDialog([provider], ZONE, wanted)
+    qtbot.addWidget(dialog)
+    dialog.start.setDateTime(QDateTime(QDate(2031, 10, 26), QTime(1, 0)))
+    slot = dialog.slot()
+    assert slot.ends_at - slot.starts_at == timedelta(minutes=90)
+    assert slot.starts_at == datetime(2031, 10, 26, 0, 0, tzinfo=UTC)  # the first 01:00
