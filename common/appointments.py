@@ -29,6 +29,29 @@ class AppointmentStatus(StrEnum):
         return self is not AppointmentStatus.CANCELLED
 
 
+_BOOKED, _CONFIRMED, _ARRIVED = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.ARRIVED,
+)
+# Which statuses each status may be reached from. The server enforces it; the desk asks
+# first, so its menus offer only what the server will accept.
+ALLOWED_FROM: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
+    AppointmentStatus.CONFIRMED: (_BOOKED,),
+    AppointmentStatus.ARRIVED: (_BOOKED, _CONFIRMED),
+    AppointmentStatus.IN_PROGRESS: (_ARRIVED,),
+    AppointmentStatus.COMPLETED: (_ARRIVED, AppointmentStatus.IN_PROGRESS),
+    AppointmentStatus.NO_SHOW: (_BOOKED, _CONFIRMED),
+    AppointmentStatus.CANCELLED: (_BOOKED, _CONFIRMED, _ARRIVED),
+}
+# Only appointments that have not started can be moved or resized.
+MOVABLE = (_BOOKED, _CONFIRMED)
+
+
+def may_become(current: AppointmentStatus, wanted: AppointmentStatus) -> bool:
+    return current in ALLOWED_FROM.get(wanted, ())
+
+
 class CancelledBy(StrEnum):
     """Who called it off: the clinic's staff, or the patient (portal, link, or by phone
     through the desk, which records it as the patient's)."""

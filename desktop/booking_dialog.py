@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.appointments import MOVABLE
 from common.errors import DomainError
 from desktop.diary_changes import BookingRequest, book_checked, move_checked
-from desktop.diary_model import MOVABLE
 from desktop.tasks import TaskRunner
 from sync.scheduling import AppointmentTypeRow, PatientMatch
 from sync.store import DiaryEntry, ProviderRow, Store

@@ -8,6 +8,7 @@ shows at once and works offline; ``changed`` tells the window to send it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -78,12 +79,15 @@ class DiaryPage(QWidget):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.current = self.clock().astimezone(zone).date()
         settings = QSettings()
-        self.mode = Mode(str(settings.value(MODE_KEY, Mode.DAY.value)))
-        self.hidden = frozenset(uuid.UUID(h) for h in _strings(settings.value(HIDDEN_KEY, [])))
+        # Remembered choices; a value this version does not know falls back to the default.
+        saved_mode = str(settings.value(MODE_KEY, Mode.DAY.value))
+        self.mode = Mode(saved_mode) if saved_mode in set(Mode) else Mode.DAY
+        self.hidden = frozenset(_uuids(_strings(settings.value(HIDDEN_KEY, []))))
         self.model = DiaryModel(zone)
         self.view = DiaryView()
         self.view.editable = staff_id is not None
-        self.view.snap_minutes = int(str(settings.value(SNAP_KEY, 5)))
+        saved_snap = str(settings.value(SNAP_KEY, 5))
+        self.view.snap_minutes = int(saved_snap) if saved_snap in ("5", "15") else 5
         self.arrivals = ArrivalsPanel(runner, store, zone, self.clock)
         self.dialog: AppointmentDialog | None = None
         self.question: CancelQuestion | None = None
@@ -477,6 +481,14 @@ class DiaryPage(QWidget):
         self.day_list = DayListDialog(self.runner, self.model, self.clinic, self)
         self.day_list.open()
         return self.day_list
+
+
+def _uuids(texts: list[str]) -> list[uuid.UUID]:
+    found = []
+    for text in texts:
+        with contextlib.suppress(ValueError):
+            found.append(uuid.UUID(text))
+    return found
 
 
 def _strings(value: object) -> list[str]:

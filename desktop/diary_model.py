@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from common.appointments import AppointmentSource, AppointmentStatus
+from common.appointments import AppointmentSource, AppointmentStatus, may_become
 from common.scheduling import ExceptionKind, ProviderSchedule
+from sync.outbox import STATUS_OF
 from sync.protocol import AppointmentRecord
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule
 from sync.store import DiaryEntry, ProviderRow, Store
@@ -30,27 +31,12 @@ Minutes = tuple[int, int]  # [start, end) in minutes after local midnight
 DAY_MINUTES = 24 * 60
 WEEK_DAYS = 7
 ONLINE_SOURCES = {AppointmentSource.WIDGET, AppointmentSource.LINK, AppointmentSource.PORTAL}
-MOVABLE = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole  # the row's DiaryEntry
-_BOOKED, _CONFIRMED, _ARRIVED = (
-    AppointmentStatus.BOOKED,
-    AppointmentStatus.CONFIRMED,
-    AppointmentStatus.ARRIVED,
-)
-# Which statuses each status change may start from: the server's rule, asked here first
-# so the menu offers only what will be accepted.
-ALLOWED_FROM: dict[str, tuple[AppointmentStatus, ...]] = {
-    "confirm": (_BOOKED,),
-    "check_in": (_BOOKED, _CONFIRMED),
-    "start": (_ARRIVED,),
-    "complete": (_ARRIVED, AppointmentStatus.IN_PROGRESS),
-    "no_show": (_BOOKED, _CONFIRMED),
-    "cancel": (_BOOKED, _CONFIRMED, _ARRIVED),
-}
 
 
 def allowed(kind: str, entry: DiaryEntry) -> bool:
-    return entry.status in ALLOWED_FROM.get(kind, ())
+    """Whether the status change ``kind`` ("check_in", …) is one the server will accept."""
+    return kind in STATUS_OF and may_become(entry.status, STATUS_OF[kind])
 
 
 class Mode(StrEnum):
@@ -304,12 +290,6 @@ class DiaryModel(QAbstractTableModel):
             shown.entries, key=lambda e: (e.starts_at, order.get(e.provider_id, len(order)))
         )
         self.endResetModel()
-
-    def entry(self, row: int) -> DiaryEntry:
-        return self.rows[row]
-
-    def row_of(self, appointment_id: uuid.UUID) -> int | None:
-        return next((n for n, e in enumerate(self.rows) if e.id == appointment_id), None)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
         return 0 if parent.isValid() else len(self.rows)

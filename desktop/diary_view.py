@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu, QToolTip, QWidget
 
+from common.appointments import MOVABLE
 from desktop.diary_input import (
     EDGE,
     PAGE_KEYS,
@@ -44,7 +45,7 @@ from desktop.diary_items import (
     instant_at,
     local_minute,
 )
-from desktop.diary_model import DAY_MINUTES, MOVABLE, DiaryRange, allowed
+from desktop.diary_model import DAY_MINUTES, DiaryRange, allowed
 from desktop.diary_paint import DAY_TITLE, Backdrop, paint_backdrop, paint_margins, plan_backdrop
 from sync.store import DiaryEntry
 

@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
         self.diary.staff_id = fresh.staff.id  # changes from now on are theirs
+        self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
         engine = self.sync.engine
         self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk), window=engine.window))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -34,6 +34,11 @@ from sync.schema import (
 def epoch_seconds(moment: datetime) -> int:
     """Instants are cached as UTC epoch seconds: compact and quick to range-scan."""
     return int(moment.timestamp())
+
+
+def instant(seconds: int) -> datetime:
+    """The other way: a cached epoch second back to an aware UTC instant."""
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def upsert_records(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -40,7 +40,7 @@ from sync.protocol import (
     SettingsCommand,
     SetWorkingHours,
 )
-from sync.records import epoch_seconds
+from sync.records import epoch_seconds, instant
 from sync.schema import (
     appointment_types,
     appointments,
@@ -134,9 +134,6 @@ class ClinicSchedule:
             )
             for p in self.providers
         ]
-
-    def type_named(self, type_id: uuid.UUID | None) -> AppointmentTypeRow | None:
-        return next((t for t in self.appointment_types if t.id == type_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,13 +289,9 @@ def busy_between(
     busy: dict[uuid.UUID, list[Interval]] = {}
     for r in rows:
         busy.setdefault(uuid.UUID(r.provider_id), []).append(
-            (_instant(r.starts_at), _instant(r.ends_at))
+            (instant(r.starts_at), instant(r.ends_at))
         )
     return busy
-
-
-def _instant(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def search_patients(conn: Connection, text: str, limit: int = 20) -> list[PatientMatch]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -71,7 +71,7 @@ from sync.protocol import (
     StartAppointment,
     UpdatePatientContact,
 )
-from sync.records import epoch_seconds, upsert, upsert_records
+from sync.records import epoch_seconds, instant, upsert, upsert_records
 from sync.schema import (
     CACHED_TABLES,
     MIGRATIONS,
@@ -143,10 +143,6 @@ class DiaryEntry:
     appointment_type_id: uuid.UUID | None = None
     type_name: str | None = None
     type_colour: str | None = None
-
-
-def _instant(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -412,8 +408,8 @@ class Store:
                 DiaryEntry(
                     id=uuid.UUID(r.id),
                     provider_id=uuid.UUID(r.provider_id),
-                    starts_at=_instant(r.starts_at),
-                    ends_at=_instant(r.ends_at),
+                    starts_at=instant(r.starts_at),
+                    ends_at=instant(r.ends_at),
                     status=AppointmentStatus(r.status),
                     source=AppointmentSource(r.source),
                     patient_name=r.patient_name or "Unknown patient",

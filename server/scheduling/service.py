@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from common.appointments import (
     LONGEST_APPOINTMENT,
+    MOVABLE,
     AppointmentSource,
     AppointmentStatus,
     CancelledBy,
+    may_become,
 )
 from common.availability import OfferedSlot, available_slots, is_late_cancellation
 from common.errors import InvalidInput, NotFound, SlotTaken, StaleVersion
@@ -37,20 +39,6 @@ from server.scheduling.models import Appointment, AppointmentType, Location, Pro
 from server.scheduling.settings import booking_rules_of, schedules_of
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
-# Which statuses each status change may start from.
-ALLOWED_FROM: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {
-    AppointmentStatus.CONFIRMED: (AppointmentStatus.BOOKED,),
-    AppointmentStatus.ARRIVED: (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED),
-    AppointmentStatus.IN_PROGRESS: (AppointmentStatus.ARRIVED,),
-    AppointmentStatus.COMPLETED: (AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS),
-    AppointmentStatus.NO_SHOW: (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED),
-    AppointmentStatus.CANCELLED: (
-        AppointmentStatus.BOOKED,
-        AppointmentStatus.CONFIRMED,
-        AppointmentStatus.ARRIVED,
-    ),
-}
-MOVABLE = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 
 
 def book(
@@ -179,8 +167,7 @@ def set_status(
     the clinic's patient cancellation cut-off)."""
     ctx.require(Permission.DIARY_BOOK)
     appointment = _for_change(session, ctx, appointment_id, base_version)
-    allowed = ALLOWED_FROM.get(status, ())
-    if appointment.status not in allowed:
+    if not may_become(appointment.status, status):
         raise InvalidInput(
             f"A {appointment.status.label.lower()} appointment cannot be marked "
             f"{status.label.lower()}."

@@ -169,3 +169,24 @@ def test_a_failed_fetch_for_a_day_left_behind_does_not_blank_the_day_shown(
     page.go_to(far)  # still wanted when it fails: said, and shown empty
     qtbot.waitUntil(lambda: "could not be fetched" in page.title.text(), timeout=5000)
     assert page.view.appointment_items() == []
+
+
+def test_settings_this_version_does_not_know_fall_back_to_the_defaults(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from desktop.diary import HIDDEN_KEY, MODE_KEY, SNAP_KEY
+    from desktop.diary_model import Mode
+
+    settings = QSettings()
+    settings.setValue(MODE_KEY, "fortnight")
+    settings.setValue(SNAP_KEY, "7")
+    settings.setValue(HIDDEN_KEY, ["not-an-id"])
+    settings.sync()
+    page = DiaryPage(runner, store, ZONE)
+    qtbot.addWidget(page)
+    assert page.mode is Mode.DAY
+    assert page.view.snap_minutes == 5
+    assert page.snap.currentData() == 5
+    assert page.hidden == frozenset()
