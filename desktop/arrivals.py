@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import AppointmentStatus
-from desktop.diary_model import Index, day_bounds
+from desktop.diary_model import day_bounds
+from desktop.table_model import ColumnsModel
 from desktop.tasks import TaskRunner
 from sync.store import DiaryEntry, ProviderRow, Store
 
@@ -101,47 +102,22 @@ COLUMNS = (
 )
 
 
-class ArrivalsModel(QAbstractTableModel):
+class ArrivalsModel(ColumnsModel):
     def __init__(self, zone: ZoneInfo, clock: Clock) -> None:
-        super().__init__()
+        super().__init__([c.title for c in COLUMNS])
         self.zone, self.clock = zone, clock
         self.rows: list[Arrival] = []
 
-    def set_rows(self, rows: list[Arrival]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
-        arrival = self.rows[index.row()]
+    def cell(self, row: Arrival, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[index.column()].value(arrival, self.zone, self.clock())
+            return COLUMNS[column].value(row, self.zone, self.clock())
         if role == Qt.ItemDataRole.ToolTipRole:
             how = (
                 "checked in at this desk"
-                if arrival.witnessed
+                if row.witnessed
                 else "already arrived when this desk opened"
             )
-            return f"Waiting since {arrival.seen_at.astimezone(self.zone):%H:%M} ({how})"
-        return None
-
-    def headerData(  # noqa: N802 - Qt's name
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section].title
+            return f"Waiting since {row.seen_at.astimezone(self.zone):%H:%M} ({how})"
         return None
 
 

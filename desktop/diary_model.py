@@ -16,17 +16,16 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from common.appointments import AppointmentSource, AppointmentStatus, may_become
 from common.scheduling import ExceptionKind, ProviderSchedule
-from sync.outbox import STATUS_OF
-from sync.protocol import AppointmentRecord
+from desktop.table_model import ColumnsModel
+from sync.protocol import STATUS_OF, AppointmentRecord
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule
 from sync.store import DiaryEntry, ProviderRow, Store
 
-Index = QModelIndex | QPersistentModelIndex
 Minutes = tuple[int, int]  # [start, end) in minutes after local midnight
 DAY_MINUTES = 24 * 60
 WEEK_DAYS = 7
@@ -273,55 +272,31 @@ COLUMNS = (
 TYPE_COLUMN = 3
 
 
-class DiaryModel(QAbstractTableModel):
+class DiaryModel(ColumnsModel):
     """The shown range's appointments, one row each, in time order then column order;
     columns are declared in ``COLUMNS``. ``ENTRY_ROLE`` gives a row's ``DiaryEntry``."""
 
     def __init__(self, zone: ZoneInfo) -> None:
-        super().__init__()
+        super().__init__([c.title for c in COLUMNS])
         self.shown = DiaryRange(date.today(), 1, zone, [], [])
         self.rows: list[DiaryEntry] = []
 
     def set_range(self, shown: DiaryRange) -> None:
         order = {p.id: n for n, p in enumerate(shown.providers)}
-        self.beginResetModel()
         self.shown = shown
-        self.rows = sorted(
-            shown.entries, key=lambda e: (e.starts_at, order.get(e.provider_id, len(order)))
+        self.set_rows(
+            sorted(shown.entries, key=lambda e: (e.starts_at, order.get(e.provider_id, len(order))))
         )
-        self.endResetModel()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
-        if not 0 <= index.column() < len(COLUMNS):
-            return None
-        entry = self.rows[index.row()]
+    def cell(self, row: DiaryEntry, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[index.column()].value(entry, self.shown)
+            return COLUMNS[column].value(row, self.shown)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return summary(entry, self.shown.zone)
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == TYPE_COLUMN:
-            provider = self.shown.provider(entry.provider_id)
-            colour = entry.type_colour or (provider.colour if provider else None)
+            return summary(row, self.shown.zone)
+        if role == Qt.ItemDataRole.DecorationRole and column == TYPE_COLUMN:
+            provider = self.shown.provider(row.provider_id)
+            colour = row.type_colour or (provider.colour if provider else None)
             return QColor(colour) if colour else None
         if role == ENTRY_ROLE:
-            return entry
-        return None
-
-    def headerData(  # noqa: N802 - Qt's name
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section].title
+            return row
         return None

@@ -1,6 +1,6 @@
 """The settings page's tables: time off and closures, appointment types, rooms.
 
-Each is a ``QAbstractTableModel`` whose columns are declared as data (as the worklists
+Each is a ``ColumnsModel`` whose columns are declared as data (as the worklists
 are): a title and how to say a row's value in words. Rows are the desk's own copy, read by
 ``Store.schedule()``; a row changed here and not yet acknowledged by the server says so.
 """
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from desktop.table_model import ColumnsModel
 from sync.scheduling import AppointmentTypeRow, ExceptionRow, LocationRow
 
-Index = QModelIndex | QPersistentModelIndex
 NOT_YET_SENT = "Not yet sent"
 WHOLE_CLINIC = "Whole clinic"
 
@@ -105,47 +105,22 @@ ROOM_COLUMNS = (
 )
 
 
-class RowsModel(QAbstractTableModel):
+class RowsModel(ColumnsModel):
     """Rows of one kind; what each column shows is declared in ``columns``."""
 
     columns: Sequence[Column] = ()
 
     def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[Any] = []
+        super().__init__([c.title for c in self.columns])
         self.names = Names()
 
-    def set_rows(self, rows: Sequence[Any], names: Names) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.names = names
-        self.endResetModel()
+    def set_rows(self, rows: Sequence[Any], names: Names | None = None) -> None:
+        self.names = names or self.names
+        super().set_rows(rows)
 
-    def row_at(self, row: int) -> Any:
-        return self.rows[row] if 0 <= row < len(self.rows) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
+    def cell(self, row: Any, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return self.columns[index.column()].value(self.rows[index.row()], self.names)
-        return None
-
-    def headerData(  # noqa: N802 - Qt's name
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.columns)
-        ):
-            return self.columns[section].title
+            return self.columns[column].value(row, self.names)
         return None
 
 
@@ -164,15 +139,10 @@ class AppointmentTypeModel(RowsModel):
         found: AppointmentTypeRow | None = super().row_at(row)
         return found
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        row = self.row_at(index.row()) if index.isValid() else None
-        if (
-            row is not None
-            and role == Qt.ItemDataRole.DecorationRole
-            and self.columns[index.column()].title in ("Name", "Colour")
-        ):
+    def cell(self, row: AppointmentTypeRow, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DecorationRole and self.titles[column] in ("Name", "Colour"):
             return QColor(row.colour)  # the colour the diary paints this type in
-        return super().data(index, role)
+        return super().cell(row, column, role)
 
 
 class RoomModel(RowsModel):

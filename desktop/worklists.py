@@ -11,11 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QDateTime,
-    QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTime,
     Signal,
@@ -36,13 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.table_model import ColumnsModel
 from desktop.tasks import TaskRunner
 from sync.account import Desk
 from sync.outbox import Attention, describe
 from sync.protocol import BookAppointment, MoveAppointment, Slot
 from sync.store import ProviderRow
 
-Index = QModelIndex | QPersistentModelIndex
 REASONS = {
     "slot_taken": "The time was taken meanwhile",
     "stale_version": "Someone else changed it first",
@@ -73,41 +70,17 @@ COLUMNS = (
 )
 
 
-class AttentionModel(QAbstractTableModel):
+class AttentionModel(ColumnsModel):
     """Rows are outbox entries the server rejected; columns are declared in ``COLUMNS``."""
 
     def __init__(self, zone: ZoneInfo) -> None:
-        super().__init__()
+        super().__init__([c.title for c in COLUMNS])
         self.zone = zone
         self.rows: list[Attention] = []
 
-    def set_rows(self, rows: list[Attention]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
+    def cell(self, row: Attention, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return COLUMNS[index.column()].value(self.rows[index.row()], self.zone)
-        return None
-
-    def headerData(  # noqa: N802 - Qt's name
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section].title
+            return COLUMNS[column].value(row, self.zone)
         return None
 
 

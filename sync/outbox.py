@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from common.appointments import AppointmentSource, AppointmentStatus
 from sync.crash import crashpoint
 from sync.protocol import (
+    STATUS_OF,
     AppointmentTypeRecord,
     BookAppointment,
     BookingRulesRecord,
@@ -64,14 +65,6 @@ from sync.schema import (
 
 PENDING, ATTENTION = "pending", "attention"
 _commands: TypeAdapter[Command] = TypeAdapter(Command)
-STATUS_OF = {
-    "confirm": AppointmentStatus.CONFIRMED,
-    "check_in": AppointmentStatus.ARRIVED,
-    "start": AppointmentStatus.IN_PROGRESS,
-    "complete": AppointmentStatus.COMPLETED,
-    "no_show": AppointmentStatus.NO_SHOW,
-    "cancel": AppointmentStatus.CANCELLED,
-}
 # Rows a command creates (its id, its table), so a refused creation can be taken back.
 CREATES: dict[type, tuple[str, Table]] = {
     BookAppointment: ("appointment_id", appointments),

@@ -430,6 +430,16 @@ class SetBookingRules(Message):
     patients_may_cancel: bool
 
 
+# The status each status command leads to.
+STATUS_OF: dict[str, AppointmentStatus] = {
+    "confirm": AppointmentStatus.CONFIRMED,
+    "check_in": AppointmentStatus.ARRIVED,
+    "start": AppointmentStatus.IN_PROGRESS,
+    "complete": AppointmentStatus.COMPLETED,
+    "no_show": AppointmentStatus.NO_SHOW,
+    "cancel": AppointmentStatus.CANCELLED,
+}
+
 AppointmentCommand = (
     BookAppointment
     | MoveAppointment

@@ -35,6 +35,7 @@ from server.scheduling.models import (
 from server.staff.models import StaffUser
 from sync.protocol import (
     RESULT_RECORD_FIELDS,
+    STATUS_OF,
     AppointmentRecord,
     AppointmentTypeRecord,
     BookAppointment,
@@ -64,14 +65,6 @@ from sync.protocol import (
     UpdatePatientContact,
 )
 
-STATUS_OF = {
-    "confirm": AppointmentStatus.CONFIRMED,
-    "check_in": AppointmentStatus.ARRIVED,
-    "start": AppointmentStatus.IN_PROGRESS,
-    "complete": AppointmentStatus.COMPLETED,
-    "no_show": AppointmentStatus.NO_SHOW,
-    "cancel": AppointmentStatus.CANCELLED,
-}
 # Which field of a ``MutationResult`` carries a changed row of each model, and as what.
 RESULT_FIELDS: dict[type[Synced], tuple[str, type[Record]]] = {
     Appointment: ("appointment", AppointmentRecord),

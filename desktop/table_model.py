@@ -1,0 +1,59 @@
+"""The one table model the desk's lists share: rows are plain values, columns are
+declared as data (a title each), and a subclass says only what a cell shows.
+
+Row and column counts, bounds checks and headers are written once here, so each list
+(Needs attention, the waiting room, the diary's rows, the settings tables) is its
+columns and its ``cell``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ColumnsModel(QAbstractTableModel):
+    def __init__(self, titles: Sequence[str]) -> None:
+        super().__init__()
+        self.titles = tuple(titles)
+        self.rows: list[Any] = []
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def row_at(self, row: int) -> Any:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
+
+    def cell(self, row: Any, column: int, role: int) -> Any:
+        """What ``row`` shows in ``column`` for ``role`` (None: nothing)."""
+        raise NotImplementedError
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt's API
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.titles)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        if not 0 <= index.column() < len(self.titles):
+            return None
+        return self.cell(self.rows[index.row()], index.column(), role)
+
+    def headerData(  # noqa: N802 - Qt's name
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.titles)
+        ):
+            return self.titles[section]
+        return None
