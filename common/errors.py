@@ -38,6 +38,13 @@ class DeviceTokenExpired(NotAuthenticated):
     code = "device_token_expired"
 
 
+class DeviceRevoked(NotAuthenticated):
+    """A clinic admin removed this workstation: nobody may use it until it is enrolled
+    again by an online sign-in."""
+
+    code = "device_revoked"
+
+
 class SessionExpired(NotAuthenticated):
     code = "session_expired"
 
@@ -91,6 +98,7 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         NotAuthenticated,
         WrongCredentials,
         DeviceTokenExpired,
+        DeviceRevoked,
         SessionExpired,
         Forbidden,
         NotFound,

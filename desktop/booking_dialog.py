@@ -35,6 +35,7 @@ from common.errors import DomainError
 from desktop.diary_changes import BookingRequest, book_checked, move_checked
 from desktop.tasks import TaskRunner
 from sync.scheduling import AppointmentTypeRow, PatientMatch
+from sync.signing import Author
 from sync.store import DiaryEntry, ProviderRow, Store
 
 SEARCH_DELAY_MS = 150
@@ -80,7 +81,7 @@ class AppointmentDialog(QDialog):
         self,
         runner: TaskRunner,
         store: Store,
-        staff_id: uuid.UUID,
+        author: Author,
         zone: ZoneInfo,
         providers: list[ProviderRow],
         appointment_types: list[AppointmentTypeRow],
@@ -92,7 +93,7 @@ class AppointmentDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.runner, self.store, self.staff_id, self.zone = runner, store, staff_id, zone
+        self.runner, self.store, self.author, self.zone = runner, store, author, zone
         self.entry = entry
         self.types = appointment_types
         self.patient: PatientMatch | None = None
@@ -259,7 +260,7 @@ class AppointmentDialog(QDialog):
         if kind is not None and not kind.rules.offered_by(provider_id):
             self.say(f"{self.provider.currentText()} does not offer {kind.name}.")
             return
-        store, staff, zone, name = self.store, self.staff_id, self.zone, self.provider.currentText()
+        store, staff, zone, name = self.store, self.author, self.zone, self.provider.currentText()
         if self.entry is None:
             if self.patient is None:
                 self.say(NO_PATIENT)

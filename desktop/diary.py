@@ -50,6 +50,7 @@ from desktop.diary_view import DiaryView
 from desktop.free_slot import FreeSlotFinder, NextFreeDialog
 from desktop.provider_chooser import ProviderChooser
 from desktop.tasks import TaskRunner
+from sync.signing import Author
 from sync.store import DiaryEntry, StatusChange, Store
 
 __all__ = ["PX_PER_MINUTE", "DiaryPage", "summary"]
@@ -69,13 +70,13 @@ class DiaryPage(QWidget):
         parent: QWidget | None = None,
         fetch: FetchRange | None = None,
         *,
-        staff_id: uuid.UUID | None = None,
+        author: Author | None = None,
         clinic: str = "",
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner, self.store, self.zone, self.fetch = runner, store, zone, fetch
-        self.staff_id, self.clinic = staff_id, clinic
+        self.author, self.clinic = author, clinic
         self.clock = clock or (lambda: datetime.now(UTC))
         self.current = self.clock().astimezone(zone).date()
         settings = QSettings()
@@ -85,7 +86,7 @@ class DiaryPage(QWidget):
         self.hidden = frozenset(_uuids(_strings(settings.value(HIDDEN_KEY, []))))
         self.model = DiaryModel(zone)
         self.view = DiaryView()
-        self.view.editable = staff_id is not None
+        self.view.editable = author is not None
         saved_snap = str(settings.value(SNAP_KEY, 5))
         self.view.snap_minutes = int(saved_snap) if saved_snap in ("5", "15") else 5
         self.arrivals = ArrivalsPanel(runner, store, zone, self.clock)
@@ -327,7 +328,7 @@ class DiaryPage(QWidget):
         self, work: Callable[[], object], done: Callable[[object], None] | None = None
     ) -> None:
         """A store write on the db lane; then redraw and tell the window to send it."""
-        if self.staff_id is None:
+        if self.author is None:
             self.say("Sign in to make changes.")
             return
 
@@ -352,7 +353,7 @@ class DiaryPage(QWidget):
             if entry is not None:
                 self.ask_cancel(entry)
             return
-        store, staff = self.store, self.staff_id
+        store, staff = self.store, self.author
         if staff is None:
             self.say("Sign in to make changes.")
             return
@@ -371,7 +372,7 @@ class DiaryPage(QWidget):
         if question is None or button is question.keep_button:
             return
         who = CancelledBy.PATIENT if button is question.patient_button else CancelledBy.STAFF
-        store, staff = self.store, self.staff_id
+        store, staff = self.store, self.author
         if staff is not None:
             self.write(lambda: store.set_status(staff, entry.id, "cancel", cancelled_by=who))
 
@@ -379,7 +380,7 @@ class DiaryPage(QWidget):
         self, entry: DiaryEntry, provider_id: uuid.UUID, starts_at: datetime, ends_at: datetime
     ) -> None:
         """A drag (move or resize), checked against this desk's copy first."""
-        store, staff, zone = self.store, self.staff_id, self.zone
+        store, staff, zone = self.store, self.author, self.zone
         provider = self.model.shown.provider(provider_id)
         name = provider.display_name if provider else "The provider"
         if staff is None:
@@ -405,7 +406,7 @@ class DiaryPage(QWidget):
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
     ) -> AppointmentDialog | None:
-        if self.staff_id is None:
+        if self.author is None:
             self.say("Sign in to make changes.")
             return None
         if starts_at is None:
@@ -418,7 +419,7 @@ class DiaryPage(QWidget):
             AppointmentDialog(
                 self.runner,
                 self.store,
-                self.staff_id,
+                self.author,
                 self.zone,
                 providers,
                 shown.appointment_types,
@@ -437,14 +438,14 @@ class DiaryPage(QWidget):
             self.new_appointment(chosen[0], chosen[1])
 
     def open_appointment(self, entry: DiaryEntry) -> AppointmentDialog | None:
-        if self.staff_id is None:
+        if self.author is None:
             return None
         shown = self.model.shown
         return self._open(
             AppointmentDialog(
                 self.runner,
                 self.store,
-                self.staff_id,
+                self.author,
                 self.zone,
                 shown.all_providers or shown.providers,
                 shown.appointment_types,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from common.availability import OfferedSlot, next_free
 from common.errors import Conflict, InvalidInput
 from sync.schema import patients
+from sync.signing import Author
 from sync.store import DiaryEntry, Store
 
 FINDER_ROUNDING = 15  # minutes: the finder offers quarter hours
@@ -84,7 +85,7 @@ def _check(
 
 
 def book_checked(
-    store: Store, staff_id: uuid.UUID, request: BookingRequest, zone: ZoneInfo
+    store: Store, author: Author, request: BookingRequest, zone: ZoneInfo
 ) -> uuid.UUID:
     _check(
         store,
@@ -95,7 +96,7 @@ def book_checked(
         zone,
     )
     return store.book(
-        staff_id,
+        author,
         provider_id=request.provider_id,
         patient_id=request.patient_id,
         starts_at=request.starts_at,
@@ -106,7 +107,7 @@ def book_checked(
 
 def move_checked(
     store: Store,
-    staff_id: uuid.UUID,
+    author: Author,
     appointment_id: uuid.UUID,
     *,
     provider_id: uuid.UUID,
@@ -118,7 +119,7 @@ def move_checked(
     """A move or a resize (a different end), unless it would clash here."""
     _check(store, provider_id, provider_name, starts_at, ends_at, zone, ignore=appointment_id)
     return store.move(
-        staff_id, appointment_id, provider_id=provider_id, starts_at=starts_at, ends_at=ends_at
+        author, appointment_id, provider_id=provider_id, starts_at=starts_at, ends_at=ends_at
     )
 
 

@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
             desk.store,
             self.zone,
             fetch=lambda s, e: self.sync.engine.client.appointments(s, e),
-            staff_id=desk.staff.id,
+            author=desk.author,
             clinic=desk.clinic_name,
         )
         self.diary.changed.connect(self._outbox_changed)
@@ -182,12 +182,13 @@ class MainWindow(QMainWindow):
         self.desk = replace(
             self.desk,
             staff=fresh.staff,
+            author=fresh.author,
             online=True,
             session_token=fresh.session_token,
             device_token=fresh.device_token,
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
-        self.diary.staff_id = fresh.staff.id  # changes from now on are theirs
+        self.diary.author = fresh.author  # changes from now on are theirs and signed so
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
         engine = self.sync.engine

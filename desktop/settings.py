@@ -360,7 +360,7 @@ class SettingsPage(QWidget):
         except DomainError as error:
             say(self.problem, error.message)
             return
-        store, staff = self.desk.store, self.desk.staff.id
+        store, staff = self.desk.store, self.desk.author
         self.runner.run(
             "db",
             lambda: store.change_settings(staff, command),

@@ -227,7 +227,7 @@ class AttentionPage(QWidget):
         self.chooser.open()
 
     def _retry(self, item: Attention, slot: Slot) -> None:
-        store, staff = self.desk.store, self.desk.staff.id
+        store, staff = self.desk.store, self.desk.author
         self.runner.run("db", lambda: store.retry_at(item.seq, staff, slot), self._done)
 
     def discard(self) -> None:

@@ -19,6 +19,7 @@ from server.db import make_engine, make_sessionmaker, migrate
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
+from server.staff.endpoints import router as staff_router
 from sync.protocol import API_PREFIX, ErrorBody
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         mutations_router,
         patients_router,
         scheduling_router,
+        staff_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)

@@ -17,8 +17,14 @@ import httpx
 
 from common.errors import DeviceTokenExpired, NotAuthenticated, WrongCredentials
 from sync import keys
-from sync.client import ServerClient, ServerUnreachable, normalise_server_url
+from sync.client import (
+    NotAClinicdeskServer,
+    ServerClient,
+    ServerUnreachable,
+    normalise_server_url,
+)
 from sync.protocol import ClinicInfo, StaffInfo
+from sync.signing import Author, new_private_key, public_key_of
 from sync.store import Store
 
 
@@ -40,6 +46,8 @@ class Desk:
     session_token: str | None
     device_token: str | None
     last_sync_at: datetime | None
+    # Signs every change this person makes here (see ``sync.signing``).
+    author: Author
 
 
 def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
@@ -64,13 +72,15 @@ def sign_in(
     path = store_path(data_dir, url, clinic)
     try:
         try:
-            staff, clinic_info, token = _sign_in_online(client, path, clinic, email, password)
+            staff, clinic_info, token, author = _sign_in_online(
+                client, path, clinic, email, password
+            )
         except ServerUnreachable:
             return _sign_in_offline(data_dir, url, clinic, email, password)
     finally:
         client.close()
     store = Store.open(path, keys.store_key(path))
-    store.remember_login(email, password, staff)
+    store.remember_login(email, password, staff, author)
     store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
     return Desk(
         store,
@@ -83,17 +93,31 @@ def sign_in(
         session_token=token,
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
+        author=author,
     )
 
 
 def _sign_in_online(
     client: ServerClient, path: Path, clinic: str, email: str, password: str
-) -> tuple[StaffInfo, ClinicInfo, str]:
+) -> tuple[StaffInfo, ClinicInfo, str, Author]:
+    """Sign in (enrolling the workstation first if it must be), registering a new
+    signing key for this person on this workstation."""
+    private_key = new_private_key()
+
+    def signed_in() -> tuple[StaffInfo, ClinicInfo, str, Author]:
+        answer = client.sign_in(email, password, public_key_of(private_key))
+        if answer.signing_key_id is None:
+            raise NotAClinicdeskServer(
+                "The server did not accept this workstation's signing key; it may run an "
+                "older Clinicdesk. Ask whoever runs it to update it."
+            )
+        author = Author(answer.staff.id, answer.signing_key_id, private_key)
+        return answer.staff, answer.clinic, answer.session_token, author
+
     client.device_token = keys.device_token(path)
     if client.device_token is not None:
         try:
-            answer = client.sign_in(email, password)
-            return answer.staff, answer.clinic, answer.session_token
+            return signed_in()
         except WrongCredentials:
             raise  # a typo must not cost the workstation its enrollment
         except (DeviceTokenExpired, NotAuthenticated):
@@ -103,8 +127,7 @@ def _sign_in_online(
     enrolled = client.enroll(clinic, email, password, socket.gethostname() or "workstation")
     keys.save_device_token(path, enrolled.device_token)
     client.device_token = enrolled.device_token
-    answer = client.sign_in(email, password)
-    return answer.staff, answer.clinic, answer.session_token
+    return signed_in()
 
 
 def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password: str) -> Desk:
@@ -115,13 +138,15 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
             "that clinic yet. Check the address and the internet connection."
         )
     store = Store.open(path, keys.store_key(path))
-    staff = store.check_login(email, password)
-    if staff is None:
+    found = store.check_login(email, password)
+    if found is None:
         store.close()
         raise ServerUnreachable(
             f"Can't reach the server at {url}. Offline, only staff who signed in on this "
-            "workstation before can sign in, with the password they used then."
+            "workstation before (and are still active) can sign in, with the password they "
+            "used then."
         )
+    staff, author = found
     return Desk(
         store,
         staff,
@@ -133,11 +158,18 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
         session_token=None,
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
+        author=author,
     )
 
 
 def sync_client(desk: Desk, transport: httpx.BaseTransport | None = None) -> ServerClient:
-    """A client for background sync, authenticated as the workstation itself: the cache
-    keeps up to date whoever is (or is not) signed in, and a staff session ending does not
-    stop it."""
-    return ServerClient(desk.server_url, device_token=desk.device_token, transport=transport)
+    """A client for background sync: the workstation's token, and the signed-in
+    person's session when they signed in online. Changes are proven by their signatures;
+    the session makes an admin's "end this sign-in" (or deactivating the person) reach
+    this desk at its next sync, which then asks for a sign-in."""
+    return ServerClient(
+        desk.server_url,
+        device_token=desk.device_token,
+        session_token=desk.session_token,
+        transport=transport,
+    )

@@ -31,6 +31,7 @@ from sync.protocol import (
     PushResponse,
     SignInRequest,
     SignInResponse,
+    b64,
 )
 from sync.schema import SCHEMA_VERSION
 
@@ -115,9 +116,23 @@ class ServerClient:
         )
         return self._call("POST", "/devices", EnrollResponse, json=body.model_dump())
 
-    def sign_in(self, email: str, password: str) -> SignInResponse:
-        body = _valid(SignInRequest, email=email.strip(), password=password)
+    def sign_in(
+        self, email: str, password: str, signing_key: bytes | None = None
+    ) -> SignInResponse:
+        """Sign a staff member in; ``signing_key`` is the public key they will sign their
+        changes with on this workstation (registered with the session)."""
+        body = _valid(
+            SignInRequest,
+            email=email.strip(),
+            password=password,
+            signing_key=b64(signing_key) if signing_key else None,
+        )
         return self._call("POST", "/sessions", SignInResponse, json=body.model_dump())
+
+    def sign_out(self) -> None:
+        """End this session on the server (its signing key stays valid for the changes
+        already made under it)."""
+        self._http.request("DELETE", "/sessions/current", headers=self._headers())
 
     def changes(
         self,

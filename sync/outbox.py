@@ -62,6 +62,7 @@ from sync.schema import (
     providers,
     schedule_exceptions,
 )
+from sync.signing import Author
 
 PENDING, ATTENTION = "pending", "attention"
 _commands: TypeAdapter[Command] = TypeAdapter(Command)
@@ -85,21 +86,40 @@ class Attention:
     result: MutationResult
 
 
-def enqueue(conn: Connection, staff_id: uuid.UUID, command: Command) -> uuid.UUID:
-    """Apply ``command`` to the local copy and queue it, in the caller's transaction."""
+def enqueue(conn: Connection, author: Author, command: Command) -> uuid.UUID:
+    """Apply ``command`` to the local copy and queue it signed by ``author``, in the
+    caller's transaction."""
     mutation_id = uuid.uuid4()
     apply_locally(conn, command)
-    conn.execute(
+    made_at = datetime.now(UTC).isoformat()
+    command_json = command.model_dump_json()
+    inserted = conn.execute(
         insert(outbox).values(
             mutation_id=str(mutation_id),
-            staff_id=str(staff_id),
-            made_at=datetime.now(UTC).isoformat(),
+            staff_id=str(author.staff_id),
+            made_at=made_at,
             kind=command.kind,
-            command=command.model_dump_json(),
+            command=command_json,
             state=PENDING,
         )
+    ).inserted_primary_key
+    assert inserted is not None
+    seq = int(inserted[0])
+    # Signed as it will be read back and sent (see ``pending``), so the bytes match.
+    unsigned = Mutation(
+        mutation_id=mutation_id,
+        seq=seq,
+        staff_id=author.staff_id,
+        made_at=datetime.fromisoformat(made_at),
+        command=_commands.validate_json(command_json),
     )
-    crashpoint("local_write")  # after both writes, before the commit
+    signed = author.sign(unsigned)
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.seq == seq)
+        .values(key_id=str(signed.key_id), signature=signed.signature)
+    )
+    crashpoint("local_write")  # after every write, before the commit
     return mutation_id
 
 
@@ -251,6 +271,8 @@ def pending(conn: Connection, limit: int) -> list[Mutation]:
             staff_id=uuid.UUID(r.staff_id),
             made_at=datetime.fromisoformat(r.made_at),
             command=_commands.validate_json(r.command),
+            key_id=uuid.UUID(r.key_id) if r.key_id else None,
+            signature=r.signature,
         )
         for r in rows
     ]
@@ -330,7 +352,7 @@ def discard(conn: Connection, seq: int) -> None:
     conn.execute(delete(outbox).where(outbox.c.seq == seq, outbox.c.state == ATTENTION))
 
 
-def retry_at(conn: Connection, seq: int, staff_id: uuid.UUID, slot: Slot) -> uuid.UUID | None:
+def retry_at(conn: Connection, seq: int, author: Author, slot: Slot) -> uuid.UUID | None:
     """Replace a turned-down booking or move with the same change at ``slot``."""
     row = conn.execute(
         select(outbox).where(outbox.c.seq == seq, outbox.c.state == ATTENTION)
@@ -361,7 +383,7 @@ def retry_at(conn: Connection, seq: int, staff_id: uuid.UUID, slot: Slot) -> uui
     else:
         return None
     conn.execute(delete(outbox).where(outbox.c.seq == seq))
-    return enqueue(conn, staff_id, fresh)
+    return enqueue(conn, author, fresh)
 
 
 def describe(command: Command, zone: ZoneInfo) -> str:

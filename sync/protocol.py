@@ -7,11 +7,15 @@ through a sync by accident.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Annotated, Literal
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -26,7 +30,7 @@ from common.roles import Role
 from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: mutations are signed by the person who made them
 PROTOCOL_HEADER = "X-Clinicdesk-Protocol"
 DEVICE_TOKEN_HEADER = "X-Clinicdesk-Device"  # noqa: S105 - a header name
 API_PREFIX = "/api/v1"
@@ -102,9 +106,16 @@ class EnrollResponse(Message):
     staff: StaffInfo
 
 
+# An Ed25519 public key, 32 bytes in unpadded URL-safe base64.
+PublicKeyText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+
+
 class SignInRequest(Message):
     email: Email
     password: Password
+    # The public half of the key this person will sign their changes with on this
+    # workstation (made by the desk for this sign-in; see ``sync.signing``).
+    signing_key: PublicKeyText | None = None
 
 
 class SignInResponse(Message):
@@ -112,6 +123,8 @@ class SignInResponse(Message):
     expires_at: AwareDatetime
     staff: StaffInfo
     clinic: ClinicInfo
+    # The server's name for ``signing_key``; each signed change carries it.
+    signing_key_id: uuid.UUID | None = None
 
 
 # --- change feed -------------------------------------------------------------------
@@ -176,6 +189,14 @@ class BookingRulesRecord(Record):
     patients_may_cancel: bool
 
 
+class StaffRecord(Record):
+    """A staff member as desks see them: no e-mail, no password hash."""
+
+    display_name: str
+    role: Role
+    active: bool
+
+
 class PatientRecord(Record):
     first_name: str
     last_name: str
@@ -205,6 +226,7 @@ Entity = Literal[
     "appointment_types",
     "schedule_exceptions",
     "booking_rules",
+    "staff",
 ]
 
 
@@ -238,6 +260,7 @@ class ChangesPage(Message):
     appointment_types: list[AppointmentTypeRecord] = Field(default_factory=list)
     schedule_exceptions: list[ScheduleExceptionRecord] = Field(default_factory=list)
     booking_rules: list[BookingRulesRecord] = Field(default_factory=list)
+    staff: list[StaffRecord] = Field(default_factory=list)
     tombstones: list[Tombstone] = Field(default_factory=list)
 
     @property
@@ -252,6 +275,7 @@ class ChangesPage(Message):
                 self.appointment_types,
                 self.schedule_exceptions,
                 self.booking_rules,
+                self.staff,
                 self.tombstones,
             )
         )
@@ -466,20 +490,59 @@ Command = Annotated[
 
 class Mutation(Message):
     """One outbox entry on the wire. ``mutation_id`` makes it idempotent; ``seq`` orders a
-    device's mutations; ``staff_id`` says who made it (perhaps hours ago, offline)."""
+    device's mutations; ``staff_id`` says who made it (perhaps hours ago, offline), and
+    ``signature`` (by the key ``key_id``, which the server knows belongs to that person on
+    this workstation) proves it: a device token alone cannot act as anyone."""
 
     mutation_id: uuid.UUID
     seq: int
     staff_id: uuid.UUID
     made_at: AwareDatetime
     command: Command
+    key_id: uuid.UUID | None = None
+    signature: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def unb64(text: str) -> bytes:
+    """Decode unpadded URL-safe base64; ``ValueError`` on anything else."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not base64") from exc
+
+
+def signed_bytes(mutation: Mutation) -> bytes:
+    """The canonical form of everything in ``mutation`` but its signature: what is signed."""
+    fields = mutation.model_dump(mode="json", exclude={"signature"})
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature_holds(public_key: bytes, mutation: Mutation) -> bool:
+    """Whether ``mutation`` carries a good signature by ``public_key`` over every field."""
+    if not mutation.signature:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            unb64(mutation.signature), signed_bytes(mutation)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 class PushRequest(Message):
     mutations: list[Mutation] = Field(max_length=500)
 
 
-RejectCode = Literal["slot_taken", "stale_version", "forbidden", "invalid", "not_found"]
+# ``unverified``: the change does not carry a valid signature of a current sign-in of the
+# person it names (altered on the way, signed by a revoked key, or from an old desk).
+RejectCode = Literal[
+    "slot_taken", "stale_version", "forbidden", "invalid", "not_found", "unverified"
+]
 
 
 class Slot(Message):

@@ -19,6 +19,7 @@ from sync.protocol import (
     ProviderRecord,
     Record,
     ScheduleExceptionRecord,
+    StaffRecord,
 )
 from sync.schema import (
     appointment_types,
@@ -28,6 +29,7 @@ from sync.schema import (
     patients,
     providers,
     schedule_exceptions,
+    staff,
 )
 
 
@@ -51,6 +53,7 @@ def upsert_records(
     appointment_types_: Sequence[AppointmentTypeRecord] = (),
     schedule_exceptions_: Sequence[ScheduleExceptionRecord] = (),
     booking_rules_: Sequence[BookingRulesRecord] = (),
+    staff_: Sequence[StaffRecord] = (),
 ) -> None:
     """Store the server's version of these records; whatever was pending on them is
     re-applied afterwards by the outbox (``replay_pending``)."""
@@ -61,6 +64,15 @@ def upsert_records(
     upsert(conn, appointment_types, (appointment_type_row(r) for r in appointment_types_))
     upsert(conn, schedule_exceptions, (exception_row(r) for r in schedule_exceptions_))
     upsert(conn, booking_rules, (_plain_row(r) for r in booking_rules_))
+    upsert(
+        conn,
+        staff,
+        (
+            _base(r)
+            | {"display_name": r.display_name, "role": r.role.value, "active": int(r.active)}
+            for r in staff_
+        ),
+    )
 
 
 def upsert_any(conn: Connection, records: Iterable[Record]) -> None:
@@ -79,6 +91,7 @@ _KEYWORD: dict[type[Record], str] = {
     AppointmentTypeRecord: "appointment_types_",
     ScheduleExceptionRecord: "schedule_exceptions_",
     BookingRulesRecord: "booking_rules_",
+    StaffRecord: "staff_",
 }
 
 

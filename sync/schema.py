@@ -114,6 +114,8 @@ staff_logins = Table(
     Column("staff_id", String, nullable=False),
     Column("display_name", Text, nullable=False),
     Column("role", String, nullable=False),
+    # This person's signing key on this desk, wrapped by their password (sync.signing).
+    Column("signing_key", Text),
 )
 # Changes made at this desk, oldest first, until the server has answered them. ``seq``
 # never repeats (AUTOINCREMENT), so it orders a device's mutations for its whole life.
@@ -128,6 +130,18 @@ outbox = Table(
     Column("command", Text, nullable=False),
     Column("state", String, nullable=False, default="pending"),
     Column("result", Text),
+    Column("key_id", String),
+    Column("signature", String),
+)
+# The clinic's staff as the server last said: who may still sign in here offline.
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("role", String, nullable=False),
+    Column("active", Integer, nullable=False),
 )
 CACHED_TABLES = {
     "providers": providers,
@@ -137,6 +151,7 @@ CACHED_TABLES = {
     "appointment_types": appointment_types,
     "schedule_exceptions": schedule_exceptions,
     "booking_rules": booking_rules,
+    "staff": staff,
 }
 
 # Versioned migrations: entry N takes the store from user_version N to N + 1.
@@ -192,6 +207,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "daily_cap INTEGER, patient_cancel_cutoff_hours INTEGER NOT NULL, "
         "patient_reschedule_cutoff_hours INTEGER NOT NULL, "
         "patients_may_cancel INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
+        "DELETE FROM meta WHERE key = 'cursor'",
+    ),
+    (
+        # Changes are signed by the person who made them. Offline sign-in needs a signing
+        # key, which only an online sign-in makes: remembered logins without one go.
+        "ALTER TABLE staff_logins ADD COLUMN signing_key TEXT",
+        "DELETE FROM staff_logins",
+        "ALTER TABLE outbox ADD COLUMN key_id TEXT",
+        "ALTER TABLE outbox ADD COLUMN signature TEXT",
+        "CREATE TABLE staff (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "display_name TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL)",
         "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )

@@ -84,8 +84,10 @@ from sync.schema import (
     patients,
     providers,
     schedule_exceptions,
+    staff,
     staff_logins,
 )
+from sync.signing import Author, WrongPassword
 
 _hasher = PasswordHasher()
 
@@ -294,10 +296,12 @@ class Store:
                 appointment_types_=page.appointment_types,
                 schedule_exceptions_=page.schedule_exceptions,
                 booking_rules_=page.booking_rules,
+                staff_=page.staff,
             )
             for tombstone in page.tombstones:
                 table = CACHED_TABLES[tombstone.entity]
                 conn.execute(delete(table).where(table.c.id == str(tombstone.id)))
+            self._forget_departed_staff(conn)
             crashpoint("mid_pull_page")  # the page written, its cursor not yet
             replay_pending(conn)
             self.set_meta({"cursor": page.next_cursor, "last_sync_at": synced_at.isoformat()}, conn)
@@ -433,7 +437,7 @@ class Store:
 
     def book(
         self,
-        staff_id: uuid.UUID,
+        author: Author,
         *,
         provider_id: uuid.UUID,
         patient_id: uuid.UUID,
@@ -454,12 +458,12 @@ class Store:
             location_id=location_id,
         )
         with self._write() as conn:
-            outbox.enqueue(conn, staff_id, command)
+            outbox.enqueue(conn, author, command)
         return appointment_id
 
     def move(
         self,
-        staff_id: uuid.UUID,
+        author: Author,
         appointment_id: uuid.UUID,
         *,
         provider_id: uuid.UUID,
@@ -474,11 +478,11 @@ class Store:
                 starts_at=starts_at,
                 ends_at=ends_at,
             )
-            return outbox.enqueue(conn, staff_id, command)
+            return outbox.enqueue(conn, author, command)
 
     def set_status(
         self,
-        staff_id: uuid.UUID,
+        author: Author,
         appointment_id: uuid.UUID,
         kind: StatusChange,
         *,
@@ -492,7 +496,7 @@ class Store:
             )
             if isinstance(command, CancelAppointment):
                 command = command.model_copy(update={"cancelled_by": cancelled_by})
-            return outbox.enqueue(conn, staff_id, command)
+            return outbox.enqueue(conn, author, command)
 
     # --- scheduling data and admin settings ---------------------------------------------
 
@@ -510,7 +514,7 @@ class Store:
         with self.engine.connect() as conn:
             return scheduling.search_patients(conn, text, limit)
 
-    def change_settings(self, staff_id: uuid.UUID, command: SettingsCommand) -> uuid.UUID:
+    def change_settings(self, author: Author, command: SettingsCommand) -> uuid.UUID:
         """Queue an admin setting, based on the version this desk has of what it changes
         (the command's own ``base_version`` is ignored: the store knows better).
 
@@ -538,10 +542,10 @@ class Store:
             if version is None and isinstance(command, SetWorkingHours | RemoveScheduleException):
                 raise StoreError("That record is not in this desk's copy; sync and try again.")
             based = command.model_copy(update={"base_version": version})
-            return outbox.enqueue(conn, staff_id, based)
+            return outbox.enqueue(conn, author, based)
 
     def update_contact(
-        self, staff_id: uuid.UUID, patient_id: uuid.UUID, *, phone: str | None, email: str | None
+        self, author: Author, patient_id: uuid.UUID, *, phone: str | None, email: str | None
     ) -> uuid.UUID:
         with self._write() as conn:
             command = UpdatePatientContact(
@@ -550,7 +554,7 @@ class Store:
                 phone=phone,
                 email=email,
             )
-            return outbox.enqueue(conn, staff_id, command)
+            return outbox.enqueue(conn, author, command)
 
     @staticmethod
     def _version_of(conn: Connection, table: Table, record_id: uuid.UUID) -> int:
@@ -583,38 +587,60 @@ class Store:
         with self._write() as conn:
             outbox.discard(conn, seq)
 
-    def retry_at(self, seq: int, staff_id: uuid.UUID, slot: Slot) -> uuid.UUID | None:
+    def retry_at(self, seq: int, author: Author, slot: Slot) -> uuid.UUID | None:
         with self._write() as conn:
-            return outbox.retry_at(conn, seq, staff_id, slot)
+            return outbox.retry_at(conn, seq, author, slot)
 
     # --- offline sign-in --------------------------------------------------------------
 
-    def remember_login(self, email: str, password: str, staff: StaffInfo) -> None:
-        """Keep an argon2 verifier so this person can sign in here while offline."""
+    def remember_login(self, email: str, password: str, staff: StaffInfo, author: Author) -> None:
+        """Keep an argon2 verifier and this person's signing key, wrapped by their
+        password, so they can sign in (and sign their changes) here while offline."""
         row = {
             "email": canonical_email(email),
             "password_hash": _hasher.hash(password),
             "staff_id": str(staff.id),
             "display_name": staff.display_name,
             "role": staff.role.value,
+            "signing_key": author.wrap(password),
         }
         with self._write() as conn:
             upsert(conn, staff_logins, [row], key="email")
 
-    def check_login(self, email: str, password: str) -> StaffInfo | None:
+    def check_login(self, email: str, password: str) -> tuple[StaffInfo, Author] | None:
+        """Who this is and their signing key, if they signed in here online before, are
+        still active as far as this desk last heard, and typed the same password."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(staff_logins).where(staff_logins.c.email == canonical_email(email))
             ).first()
-        if row is None:
+        if row is None or not row.signing_key:
             return None
         try:
             _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
+            author = Author.unwrap(uuid.UUID(row.staff_id), row.signing_key, password)
+        except (VerificationError, InvalidHashError, WrongPassword):
             return None
-        return StaffInfo(
+        info = StaffInfo(
             id=uuid.UUID(row.staff_id),
             email=row.email,
             display_name=row.display_name,
             role=Role(row.role),
         )
+        return info, author
+
+    def forget_logins(self) -> None:
+        """Nobody may sign in here offline any more (this workstation was revoked)."""
+        with self._write() as conn:
+            conn.execute(delete(staff_logins))
+
+    @staticmethod
+    def _forget_departed_staff(conn: Connection) -> None:
+        """Staff the server says are no longer active lose their offline sign-in here,
+        and so does anyone whose role changed (they sign in online to pick it up)."""
+        departed = select(staff.c.id).where(staff.c.active == 0)
+        conn.execute(delete(staff_logins).where(staff_logins.c.staff_id.in_(departed)))
+        changed = select(staff.c.id).where(
+            staff.c.id == staff_logins.c.staff_id, staff.c.role != staff_logins.c.role
+        )
+        conn.execute(delete(staff_logins).where(changed.exists()))

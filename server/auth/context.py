@@ -21,6 +21,7 @@ class AuthContext:
     device_id: uuid.UUID | None
     staff_id: uuid.UUID | None
     role: Role | None
+    session_id: uuid.UUID | None = None  # the staff sign-in behind this request, if any
 
     @property
     def permissions(self) -> frozenset[Permission]:

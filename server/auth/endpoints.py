@@ -53,12 +53,18 @@ def sign_in(
     body: SignInRequest, device: DeviceDep, session: SessionDep, settings: SettingsDep
 ) -> SignInResponse:
     """A staff member signs in on an enrolled workstation of their clinic."""
-    staff_session, token, clinic, staff = service.sign_in(
-        session, settings, device=device, email=body.email, password=body.password
+    staff_session, token, clinic, staff, key = service.sign_in(
+        session,
+        settings,
+        device=device,
+        email=body.email,
+        password=body.password,
+        signing_key=body.signing_key,
     )
     return SignInResponse(
         session_token=token,
         expires_at=staff_session.expires_at,
         staff=staff_info(staff),
         clinic=clinic_info(clinic),
+        signing_key_id=key.id if key else None,
     )

@@ -7,7 +7,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.errors import DeviceTokenExpired, NotAuthenticated, SessionExpired, WrongCredentials
+from common.errors import (
+    DeviceRevoked,
+    DeviceTokenExpired,
+    NotAuthenticated,
+    SessionExpired,
+    WrongCredentials,
+)
 from common.validation import canonical_email
 from server.auth.context import AuthContext
 from server.auth.security import hash_token, new_token, verify_password
@@ -15,7 +21,7 @@ from server.clinics import repository as clinics
 from server.clinics.models import Clinic
 from server.config import Settings
 from server.db import utcnow
-from server.staff.models import Device, StaffSession, StaffUser
+from server.staff.models import Device, SigningKey, StaffSession, StaffUser
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 WRONG_CREDENTIALS = "The e-mail address or password is not right. Check them and try again."
@@ -74,17 +80,28 @@ def device_for_token(session: Session, token: str) -> Device:
 
 
 def _ensure_usable(device: Device) -> None:
-    if device.revoked_at is not None or device.expires_at <= utcnow():
+    if device.revoked_at is not None:
+        raise DeviceRevoked(
+            "A clinic admin removed this workstation from the clinic. Sign in again to "
+            "enroll it afresh (ask an admin if you are not sure why it was removed)."
+        )
+    if device.expires_at <= utcnow():
         raise DeviceTokenExpired(
-            "This workstation's enrollment has expired or was revoked. "
-            "Sign in again to re-enroll it."
+            "This workstation's enrollment has expired. Sign in again to re-enroll it."
         )
 
 
 def sign_in(
-    session: Session, settings: Settings, *, device: Device, email: str, password: str
-) -> tuple[StaffSession, str, Clinic, StaffUser]:
-    """A staff member signs in on an enrolled device of their own clinic."""
+    session: Session,
+    settings: Settings,
+    *,
+    device: Device,
+    email: str,
+    password: str,
+    signing_key: str | None = None,
+) -> tuple[StaffSession, str, Clinic, StaffUser, SigningKey | None]:
+    """A staff member signs in on an enrolled device of their own clinic, registering
+    the public key they will sign their changes with there."""
     clinic = session.get(Clinic, device.clinic_id)
     staff = _authenticate(session, clinic, email, password)
     assert clinic is not None
@@ -98,7 +115,18 @@ def sign_in(
     )
     session.add(staff_session)
     session.flush()
-    return staff_session, token, clinic, staff
+    key = None
+    if signing_key is not None:
+        key = SigningKey(
+            clinic_id=clinic.id,
+            staff_id=staff.id,
+            device_id=device.id,
+            session_id=staff_session.id,
+            public_key=signing_key,
+        )
+        session.add(key)
+        session.flush()
+    return staff_session, token, clinic, staff, key
 
 
 def context_for_session_token(session: Session, token: str) -> AuthContext:
@@ -119,6 +147,7 @@ def context_for_session_token(session: Session, token: str) -> AuthContext:
         device_id=staff_session.device_id,
         staff_id=staff.id,
         role=staff.role,
+        session_id=staff_session.id,
     )
 
 

@@ -24,6 +24,7 @@ from server.scheduling.models import (
     Provider,
     ScheduleException,
 )
+from server.staff.models import StaffUser
 from sync.protocol import (
     AppointmentRecord,
     AppointmentTypeRecord,
@@ -36,6 +37,7 @@ from sync.protocol import (
     ProviderRecord,
     Record,
     ScheduleExceptionRecord,
+    StaffRecord,
     Tombstone,
 )
 
@@ -47,6 +49,7 @@ FEED: dict[Entity, tuple[type[Synced], type[Record]]] = {
     "appointment_types": (AppointmentType, AppointmentTypeRecord),
     "schedule_exceptions": (ScheduleException, ScheduleExceptionRecord),
     "booking_rules": (BookingRules, BookingRulesRecord),
+    "staff": (StaffUser, StaffRecord),
 }
 # The bulk of a first download: plain columns of our own database, already the right
 # types, so their records are built without validating each value a second time. The

@@ -1,5 +1,11 @@
 """Apply a batch of desk mutations, each in its own transaction, each at most once.
 
+A mutation is applied only as the person who provably made it: it must carry a good
+signature by a signing key that the server registered for that person on this very
+workstation (``sync.protocol.signature_holds``). The device token only says which
+workstation is calling. A mutation that fails the check is answered ``unverified`` and
+nothing is recorded for it, so neither a forged copy nor an altered one can claim its id.
+
 A mutation is first *claimed* by inserting its ``AppliedMutation`` row; a duplicate sent
 at the same moment waits on that unique key and then reads the stored answer. The command
 itself runs in a savepoint, so a rejection rolls back the change but keeps the claim and
@@ -32,7 +38,7 @@ from server.scheduling.models import (
     Provider,
     ScheduleException,
 )
-from server.staff.models import StaffUser
+from server.staff.models import SigningKey, StaffUser
 from sync.protocol import (
     RESULT_RECORD_FIELDS,
     STATUS_OF,
@@ -63,6 +69,8 @@ from sync.protocol import (
     Slot,
     StartAppointment,
     UpdatePatientContact,
+    signature_holds,
+    unb64,
 )
 
 # Which field of a ``MutationResult`` carries a changed row of each model, and as what.
@@ -76,11 +84,25 @@ RESULT_FIELDS: dict[type[Synced], tuple[str, type[Record]]] = {
     BookingRules: ("booking_rules", BookingRulesRecord),
 }
 
+
+class Unverified(Forbidden):
+    """The change is not provably by the person it names, as they now stand."""
+
+    code = "unverified"
+
+
+UNSIGNED = (
+    "This change does not carry a valid signature of the person it names: it was altered "
+    "on the way, or made with an older version of Clinicdesk. Nothing was changed; make it "
+    "again if it is still wanted."
+)
+
 REJECT_CODES: dict[str, RejectCode] = {
     SlotTaken.code: "slot_taken",
     StaleVersion.code: "stale_version",
     Forbidden.code: "forbidden",
     NotFound.code: "not_found",
+    Unverified.code: "unverified",
 }
 
 
@@ -96,6 +118,9 @@ def apply_one(
 ) -> MutationResult:
     try:
         with transaction(factory) as session:
+            key = _signing_key(session, device, mutation)
+            if key is None:
+                return _rejected(session, device, mutation, Unverified(UNSIGNED))
             stored = _stored(session, device, mutation.mutation_id)
             if stored is not None:
                 return _as_it_stands(session, device, mutation, stored)
@@ -111,7 +136,7 @@ def apply_one(
             )
             session.add(claim)
             session.flush()  # a concurrent duplicate blocks here, then fails
-            result = _run(session, device, mutation)
+            result = _run(session, device, mutation, key)
             claim.status = result.status
             claim.result = result.model_dump_json()
             return result
@@ -146,23 +171,52 @@ def _stored(session: Session, device: AuthContext, mutation_id: uuid.UUID) -> Mu
     return MutationResult.model_validate_json(found) if found else None
 
 
-def _run(session: Session, device: AuthContext, mutation: Mutation) -> MutationResult:
-    """Run the command as the staff member who made it, on this workstation."""
+def _signing_key(session: Session, device: AuthContext, mutation: Mutation) -> SigningKey | None:
+    """The key ``mutation`` is signed with, if the signature holds and the key belongs
+    to the person the mutation names, on the workstation sending it."""
+    if mutation.key_id is None or not mutation.signature:
+        return None
+    key = session.scalar(
+        select(SigningKey).where(
+            SigningKey.id == mutation.key_id,
+            SigningKey.clinic_id == device.clinic_id,
+            SigningKey.device_id == device.device_id,
+            SigningKey.staff_id == mutation.staff_id,
+        )
+    )
+    if key is None or not signature_holds(unb64(key.public_key), mutation):
+        return None
+    return key
+
+
+def _run(
+    session: Session, device: AuthContext, mutation: Mutation, key: SigningKey
+) -> MutationResult:
+    """Run the command as the staff member who signed it, on this workstation."""
     try:
         with session.begin_nested():
-            ctx = _acting_staff(session, device, mutation.staff_id)
+            ctx = _acting_staff(session, device, key)
             record = _execute(session, ctx, mutation)
     except DomainError as error:
         return _rejected(session, device, mutation, error)
     return _result(mutation.mutation_id, "applied", record)
 
 
-def _acting_staff(session: Session, device: AuthContext, staff_id: uuid.UUID) -> AuthContext:
+def _acting_staff(session: Session, device: AuthContext, key: SigningKey) -> AuthContext:
+    """Whose change this is, if they may still make changes: the key not revoked (an
+    admin ended that sign-in or removed the workstation), the person still active."""
     staff = session.scalar(
-        select(StaffUser).where(StaffUser.id == staff_id, StaffUser.clinic_id == device.clinic_id)
+        select(StaffUser).where(
+            StaffUser.id == key.staff_id, StaffUser.clinic_id == device.clinic_id
+        )
     )
     if staff is None or not staff.active:
         raise Forbidden("The staff member who made this change can no longer make changes.")
+    if key.revoked_at is not None:
+        raise Unverified(
+            "This change was made under a sign-in that a clinic admin has since ended, so "
+            "it was not applied. Whoever is signed in now can make it again."
+        )
     return AuthContext(
         clinic_id=device.clinic_id, device_id=device.device_id, staff_id=staff.id, role=staff.role
     )

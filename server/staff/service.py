@@ -1,14 +1,25 @@
+"""Staff members and the workstations they use: creating staff, signing out, and what a
+clinic admin does when a workstation is lost or a person leaves."""
+
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from common.errors import Conflict
-from common.roles import Role
+from common.errors import Conflict, InvalidInput, NotFound
+from common.roles import Permission, Role
 from common.validation import check_password, normalise_email
+from server.auth.context import AuthContext
 from server.auth.security import hash_password
 from server.clinics.models import Clinic
-from server.staff.models import StaffUser
+from server.db import ClinicScoped, utcnow
+from server.staff.models import Device, SigningKey, StaffSession, StaffUser
+
+M = TypeVar("M", bound=ClinicScoped)
 
 
 def create_staff_user(
@@ -31,3 +42,114 @@ def create_staff_user(
     session.add(user)
     session.flush()
     return user
+
+
+# --- sign-out and revocation ------------------------------------------------------------
+
+
+def end_session(session: Session, staff_session: StaffSession, *, revoke_key: bool) -> None:
+    """End a sign-in. Its signing key stays valid after a plain sign-out (changes made
+    offline under it may still be on their way); an admin ending it revokes the key too."""
+    now = utcnow()
+    if staff_session.ended_at is None:
+        staff_session.ended_at = now
+    if revoke_key:
+        _revoke_keys(session, SigningKey.session_id == staff_session.id, now)
+
+
+def revoke_device(session: Session, ctx: AuthContext, device_id: uuid.UUID) -> Device:
+    """Remove a workstation: its token, every sign-in on it and every key made on it stop
+    working at once. (It can be enrolled again by an online sign-in.)"""
+    ctx.require(Permission.STAFF_MANAGE)
+    device = live_or_not_found(session, Device, ctx.clinic_id, device_id, "workstation")
+    now = utcnow()
+    device.revoked_at = device.revoked_at or now
+    _end_sessions(session, StaffSession.device_id == device.id, now)
+    _revoke_keys(session, SigningKey.device_id == device.id, now)
+    session.flush()
+    return device
+
+
+def revoke_session(session: Session, ctx: AuthContext, session_id: uuid.UUID) -> StaffSession:
+    """End someone's sign-in on a workstation (say, they left it signed in)."""
+    ctx.require(Permission.STAFF_MANAGE)
+    staff_session = live_or_not_found(session, StaffSession, ctx.clinic_id, session_id, "sign-in")
+    end_session(session, staff_session, revoke_key=True)
+    session.flush()
+    return staff_session
+
+
+def set_active(
+    session: Session, ctx: AuthContext, staff_id: uuid.UUID, *, active: bool
+) -> StaffUser:
+    """Deactivate (or reactivate) a staff member. Deactivating ends their sign-ins and
+    keys everywhere; desks forget their offline sign-in at their next sync."""
+    ctx.require(Permission.STAFF_MANAGE)
+    staff = live_or_not_found(session, StaffUser, ctx.clinic_id, staff_id, "staff member")
+    if staff.id == ctx.staff_id and not active:
+        raise InvalidInput("You cannot deactivate yourself. Ask another clinic admin.")
+    staff.active = active
+    if not active:
+        now = utcnow()
+        _end_sessions(session, StaffSession.staff_id == staff.id, now)
+        _revoke_keys(session, SigningKey.staff_id == staff.id, now)
+    session.flush()
+    return staff
+
+
+def _end_sessions(session: Session, which: ColumnElement[bool], now: datetime) -> None:
+    for found in session.scalars(
+        select(StaffSession).where(which, StaffSession.ended_at.is_(None))
+    ):
+        found.ended_at = now
+
+
+def _revoke_keys(session: Session, which: ColumnElement[bool], now: datetime) -> None:
+    for key in session.scalars(select(SigningKey).where(which, SigningKey.revoked_at.is_(None))):
+        key.revoked_at = now
+
+
+def workstations(session: Session, ctx: AuthContext) -> list[tuple[Device, list[StaffSession]]]:
+    """Every enrolled workstation of the clinic with its open sign-ins, newest first."""
+    ctx.require(Permission.STAFF_MANAGE)
+    devices = session.scalars(
+        select(Device).where(Device.clinic_id == ctx.clinic_id).order_by(Device.created_at.desc())
+    ).all()
+    now = utcnow()
+    open_sessions = session.scalars(
+        select(StaffSession)
+        .where(
+            StaffSession.clinic_id == ctx.clinic_id,
+            StaffSession.ended_at.is_(None),
+            StaffSession.expires_at > now,
+        )
+        .order_by(StaffSession.created_at)
+    ).all()
+    by_device: dict[uuid.UUID, list[StaffSession]] = {}
+    for found in open_sessions:
+        by_device.setdefault(found.device_id, []).append(found)
+    return [(device, by_device.get(device.id, [])) for device in devices]
+
+
+def staff_members(session: Session, ctx: AuthContext) -> list[StaffUser]:
+    ctx.require(Permission.STAFF_MANAGE)
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.clinic_id == ctx.clinic_id)
+            .order_by(StaffUser.display_name)
+        )
+    )
+
+
+def live_or_not_found(
+    session: Session, model: type[M], clinic_id: uuid.UUID, record_id: uuid.UUID, what: str
+) -> M:
+    """The clinic's ``record_id`` row, locked for the change; another clinic's is simply
+    not found."""
+    found = session.scalar(
+        select(model).where(model.id == record_id, model.clinic_id == clinic_id).with_for_update()
+    )
+    if found is None:
+        raise NotFound(f"There is no such {what} in this clinic.")
+    return found

@@ -42,6 +42,7 @@ from sync import account, keys
 from sync.client import ServerClient
 from sync.engine import SyncEngine
 from sync.protocol import ChangesPage, Cursor
+from sync.signing import Author
 from sync.store import Store
 from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 
@@ -169,7 +170,7 @@ class CountingTransport(httpx.BaseTransport):
 # --- the run -----------------------------------------------------------------------------
 
 
-def store_workload(store: Store, pages: list[ChangesPage], staff_id: uuid.UUID) -> dict[str, float]:
+def store_workload(store: Store, pages: list[ChangesPage], author: Author) -> dict[str, float]:
     """What a desk does with its store: apply a first download, read diary days, book."""
     applying = timed(lambda: [store.apply_page(p, synced_at=utcnow()) for p in pages])
     providers = store.providers()
@@ -185,7 +186,7 @@ def store_workload(store: Store, pages: list[ChangesPage], staff_id: uuid.UUID) 
         booking.append(
             timed(
                 lambda s=start, i=n: store.book(
-                    staff_id,
+                    author,
                     provider_id=providers[i % len(providers)].id,
                     patient_id=patient_id,
                     starts_at=s,
@@ -303,8 +304,8 @@ def run(work: Path, size: dict[str, int] = FULL_SIZE) -> list[Row]:
         # The same store workload, encrypted and plain.
         plain = Store.open_unencrypted_for_benchmark(work / "plain.db")
         cipher = Store.open(work / "cipher.db", secrets.token_bytes(32))
-        on_plain = store_workload(plain, pages, desk.staff.id)
-        on_cipher = store_workload(cipher, pages, desk.staff.id)
+        on_plain = store_workload(plain, pages, desk.author)
+        on_cipher = store_workload(cipher, pages, desk.author)
         rows.append(
             Row(
                 "local booking + outbox p95",

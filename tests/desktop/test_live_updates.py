@@ -79,7 +79,7 @@ def test_a_web_booking_and_another_desks_booking_show_up_without_polling(
     other = account.sign_in(tmp_path / "other", live_server.url, "demo", EMAIL, PASSWORD)
     later = evening + timedelta(hours=1)
     theirs = other.store.book(
-        other.staff.id,
+        other.author,
         provider_id=provider.id,
         patient_id=patient.id,
         starts_at=later,

@@ -49,7 +49,7 @@ def _book(window: MainWindow, desk: Desk, start: datetime) -> None:
         patient_id = conn.scalar(select(patients.c.id).limit(1))
     window.make_change(
         lambda: desk.store.book(
-            desk.staff.id,
+            desk.author,
             provider_id=provider.id,
             patient_id=__import__("uuid").UUID(patient_id),
             starts_at=start,

@@ -150,6 +150,7 @@ def desk_of(store: Store, role: Role) -> Desk:
         session_token=None,
         device_token=None,
         last_sync_at=NOW,
+        author=records.author(staff.id),
     )
 
 

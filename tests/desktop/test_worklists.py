@@ -37,10 +37,11 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     staff = StaffInfo(
         id=uuid.uuid4(), email="a@b.example", display_name="Alex", role=Role.FRONT_DESK
     )
+    author = records.author(staff.id)
     for hour in (9, 10, 11):
         start = datetime.combine(date(2031, 3, 4), time(hour), tzinfo=ZONE).astimezone(UTC)
         store.book(
-            staff.id,
+            author,
             provider_id=provider.id,
             patient_id=patient.id,
             starts_at=start,
@@ -65,6 +66,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         session_token=None,
         device_token=None,
         last_sync_at=NOW,
+        author=author,
     )
     store.close()
 

@@ -46,7 +46,10 @@ from sync.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     Entity,
+    b64,
 )
+from sync.signing import Author, new_private_key, public_key_of
+from tests.support.signed import DeskHeaders
 
 POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
 # One password for every factory-made staff member, hashed once per session: argon2 is
@@ -336,6 +339,27 @@ class Factory:
         assert response.status_code == 201, response.text
         token: str = response.json()["session_token"]
         return token
+
+    def signed_desk(self, *logins: StaffLogin, device_name: str = "Reception 1") -> DeskHeaders:
+        """A workstation enrolled by the first of ``logins`` on which each of them signed
+        in with a signing key, as a desk does: pushes through it are signed by them."""
+        device_token = self.enroll(logins[0], device_name=device_name)
+        authors = {}
+        for login in logins:
+            private_key = new_private_key()
+            response = self.client.post(
+                f"{API_PREFIX}/sessions",
+                headers={DEVICE_TOKEN_HEADER: device_token},
+                json={
+                    "email": login.email,
+                    "password": login.password,
+                    "signing_key": b64(public_key_of(private_key)),
+                },
+            )
+            assert response.status_code == 201, response.text
+            key_id = uuid.UUID(response.json()["signing_key_id"])
+            authors[login.staff_id] = Author(login.staff_id, key_id, private_key)
+        return DeskHeaders({DEVICE_TOKEN_HEADER: device_token}, authors)
 
     def device_headers(self, login: StaffLogin) -> dict[str, str]:
         """Headers of an enrolled workstation with nobody signed in."""

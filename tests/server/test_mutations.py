@@ -16,6 +16,7 @@ from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
 from server.scheduling.models import Appointment
 from sync.protocol import API_PREFIX
+from tests.support.signed import sign_all
 
 PUSH = f"{API_PREFIX}/sync/mutations"
 LONDON = ZoneInfo("Europe/London")
@@ -31,7 +32,7 @@ def desk(factory):
     clinic = factory.clinic(
         "alder", roles=(Role.FRONT_DESK, Role.READ_ONLY), providers=2, patients=3
     )
-    return clinic, factory.device_headers(clinic.front_desk)
+    return clinic, factory.signed_desk(clinic.front_desk, clinic.staff[Role.READ_ONLY])
 
 
 def mutation(staff_id, command, *, seq=1, mutation_id=None):
@@ -56,7 +57,7 @@ def book(clinic, start, minutes=30, provider=0, appointment_id=None):
 
 
 def push(client, headers, *mutations):
-    response = client.post(PUSH, json={"mutations": list(mutations)}, headers=headers)
+    response = client.post(PUSH, json={"mutations": sign_all(headers, mutations)}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["results"]
 
@@ -211,7 +212,7 @@ def test_a_desk_may_chain_its_own_offline_edits_of_one_record(client, desk):
 def test_another_desks_change_makes_an_edit_stale(client, factory, desk):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
-    other_desk = factory.issue_device(clinic.front_desk, name="Reception 2")
+    other_desk = factory.signed_desk(clinic.front_desk, device_name="Reception 2")
     [booked] = push(client, headers, mutation(staff, book(clinic, a_week_from_today_at(10))))
     appointment = booked["appointment"]
     seen = appointment["version"]
@@ -284,7 +285,9 @@ def test_read_only_staff_cannot_book_and_inactive_or_foreign_staff_cannot_act(
         mutation(other.front_desk.staff_id, book(clinic, a_week_from_today_at(11)), seq=2),
         mutation(uuid.uuid4(), book(clinic, a_week_from_today_at(12)), seq=3),
     )
-    assert [r["code"] for r in results] == ["forbidden"] * 3
+    # Read-only: signed, but the role may not book. The other two have no key on this
+    # workstation, so nothing proves they made the change.
+    assert [r["code"] for r in results] == ["forbidden", "unverified", "unverified"]
 
 
 def test_another_clinics_records_are_not_found(client, factory, desk):
@@ -366,7 +369,7 @@ def test_concurrent_bookings_of_one_slot_let_exactly_one_through(app, db, factor
 
     clinic, _headers = desk
     staff = clinic.front_desk.staff_id
-    devices = [factory.issue_device(clinic.front_desk, name=f"Desk {n}") for n in range(8)]
+    devices = [factory.signed_desk(clinic.front_desk, device_name=f"Desk {n}") for n in range(8)]
     ten = a_week_from_today_at(10)
     barrier = threading.Barrier(len(devices))
     results: list[dict] = []

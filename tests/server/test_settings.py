@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from common.roles import Role
 from server.scheduling.models import BookingRules, Location, Provider, ScheduleException
-from sync.protocol import API_PREFIX
+from sync.protocol import API_PREFIX, Mutation
+from sync.signing import Author
+from tests.support.signed import sign_all
 
 PUSH = f"{API_PREFIX}/sync/mutations"
 MONDAY = date(2026, 6, 1)
@@ -35,7 +37,7 @@ def admin(clinic):
 @pytest.fixture
 def admin_desk(factory, clinic):
     """The headers of a workstation the admin enrolled."""
-    return factory.device_headers(clinic.staff[Role.CLINIC_ADMIN])
+    return factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN])
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def mutation(staff_id, command, *, seq=1):
 
 
 def push(client, headers, *mutations) -> list[dict[str, Any]]:
-    response = client.post(PUSH, json={"mutations": list(mutations)}, headers=headers)
+    response = client.post(PUSH, json={"mutations": sign_all(headers, mutations)}, headers=headers)
     assert response.status_code == 200, response.text
     results: list[dict[str, Any]] = response.json()["results"]
     return results
@@ -296,7 +298,7 @@ def test_a_removed_exception_reaches_other_desks_as_a_tombstone(
 
 
 def test_front_desk_staff_cannot_change_settings(client, db, clinic, factory):
-    headers = factory.device_headers(clinic.front_desk)
+    headers = factory.signed_desk(clinic.front_desk)
     staff = clinic.front_desk.staff_id
     commands = [command for _, _, command in _commands(clinic, db)]
     before = provider_version(db, clinic.records.provider_ids[0])
@@ -314,10 +316,34 @@ def test_front_desk_staff_cannot_change_settings(client, db, clinic, factory):
     assert provider_version(db, clinic.records.provider_ids[0]) == before
 
 
-def test_an_admins_device_does_not_lend_its_rights_to_front_desk_staff(client, clinic, admin_desk):
+def test_an_admins_device_does_not_lend_its_rights_to_front_desk_staff(client, clinic, factory):
     """The role checked is that of the person who made the change, not the enroller's."""
-    [result] = push(client, admin_desk, mutation(clinic.front_desk.staff_id, room()))
+    shared = factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN], clinic.front_desk)
+    [result] = push(client, shared, mutation(clinic.front_desk.staff_id, room()))
     assert result["code"] == "forbidden"
+
+
+def test_a_read_only_members_desk_cannot_change_settings_by_naming_the_admin(
+    client, db, factory, clinic, admin
+):
+    """The admin's id is no secret (booking requests show who decided them). Naming it
+    from a desk where only a read-only member signed in proves nothing: the change is
+    signed by the read-only member's key, or by none the server knows, and is refused."""
+    reader = factory.staff(clinic, Role.READ_ONLY)
+    desk = factory.signed_desk(reader)
+    own_key = desk.authors[reader.staff_id]
+    as_admin = mutation(admin, room("Sneaky room"))
+    signed_by_reader = Author(admin, own_key.key_id, own_key.private_key).sign(
+        Mutation.model_validate(as_admin)
+    )
+    results = push(client, desk, as_admin)  # signed with a key the server never saw
+    response = client.post(
+        PUSH, json={"mutations": [signed_by_reader.model_dump(mode="json")]}, headers=desk
+    )
+    results += response.json()["results"]
+    assert [r["code"] for r in results] == ["unverified", "unverified"]
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Location)) == 0
 
 
 # --- nonsense is refused in words, one at a time ----------------------------------------------
@@ -329,7 +355,7 @@ def test_bad_values_are_refused_with_words_and_never_block_the_rest(
     other = factory.clinic("birch", providers=1)
     other_admin = factory.staff(other, Role.CLINIC_ADMIN)
     [foreign_room] = push(
-        client, factory.device_headers(other_admin), mutation(other_admin.staff_id, room())
+        client, factory.signed_desk(other_admin), mutation(other_admin.staff_id, room())
     )
     first = clinic.records.provider_ids[0]
     foreign = other.records.provider_ids[0]
@@ -413,7 +439,7 @@ def test_a_malformed_setting_is_a_clear_422_for_the_batch(client, admin, admin_d
 def test_an_edit_based_on_a_version_another_desk_replaced_is_stale(
     client, factory, clinic, admin, admin_desk
 ):
-    second_desk = factory.issue_device(clinic.staff[Role.CLINIC_ADMIN], name="Office")
+    second_desk = factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN], device_name="Office")
     [made] = push(client, admin_desk, mutation(admin, room("Room 1")))
     seen = made["location"]
     [theirs] = push(
@@ -440,7 +466,7 @@ def test_an_edit_based_on_a_version_another_desk_replaced_is_stale(
 def test_each_kind_of_setting_refuses_a_stale_base_version(
     client, db, factory, clinic, admin, admin_desk, kind
 ):
-    second_desk = factory.issue_device(clinic.staff[Role.CLINIC_ADMIN], name="Office")
+    second_desk = factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN], device_name="Office")
     provider = clinic.records.provider_ids[0]
     if kind == "working_hours":
         seen = provider_version(db, provider)
@@ -477,7 +503,7 @@ def test_first_booking_rules_from_two_desks_the_second_is_stale(
     client, factory, clinic, admin, admin_desk
 ):
     """Both desks ran on the defaults (no base version); the later one must look again."""
-    second_desk = factory.issue_device(clinic.staff[Role.CLINIC_ADMIN], name="Office")
+    second_desk = factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN], device_name="Office")
     [first] = push(client, second_desk, mutation(admin, rules(horizon_days=30)))
     [second] = push(client, admin_desk, mutation(admin, rules(horizon_days=120)))
     assert first["status"] == "applied"
@@ -517,7 +543,8 @@ def test_concurrent_first_booking_rules_let_one_through_and_never_a_500(
     from fastapi.testclient import TestClient
 
     devices = [
-        factory.issue_device(clinic.staff[Role.CLINIC_ADMIN], name=f"Desk {n}") for n in range(6)
+        factory.signed_desk(clinic.staff[Role.CLINIC_ADMIN], device_name=f"Desk {n}")
+        for n in range(6)
     ]
     barrier = threading.Barrier(len(devices))
     results: list[dict[str, Any]] = []
@@ -549,9 +576,7 @@ def test_creating_with_an_id_another_clinic_uses_is_refused_and_leaks_nothing(
         "appointment_type": appointment_type("Their type"),
         "schedule_exception": exception(other.records.provider_ids[0]),
     }[kind]
-    [made] = push(
-        client, factory.device_headers(other_admin), mutation(other_admin.staff_id, theirs)
-    )
+    [made] = push(client, factory.signed_desk(other_admin), mutation(other_admin.staff_id, theirs))
     assert made["status"] == "applied"
     taken = made[kind]["id"]
     id_field = {

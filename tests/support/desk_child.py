@@ -23,6 +23,7 @@ from server.patients.models import Patient
 from server.scheduling.models import Appointment, Provider
 from sync.records import epoch_seconds
 from sync.schema import appointments, outbox, patients, providers
+from sync.signing import Author
 from sync.store import Store
 
 ZONE = ZoneInfo(DEMO_TIME_ZONE)
@@ -131,7 +132,7 @@ WEIGHTS = {
 
 def random_change(
     store: Store,
-    staff_id: uuid.UUID,
+    author: Author,
     rng: random.Random,
     *,
     slot: Callable[[random.Random], Slot],
@@ -155,7 +156,7 @@ def random_change(
     if kind == "book":
         provider, start, end = slot(rng)
         appointment_id = store.book(
-            staff_id,
+            author,
             provider_id=provider,
             patient_id=rng.choice(patients_),
             starts_at=start,
@@ -166,15 +167,15 @@ def random_change(
         patient = rng.choice(patients_)
         phone = f"+4477009{rng.randint(0, 99999):05d}"
         email = rng.choice((None, f"patient{rng.randint(1, 999)}@Example.com"))
-        return Change(kind, store.update_contact(staff_id, patient, phone=phone, email=email))
+        return Change(kind, store.update_contact(author, patient, phone=phone, email=email))
     target = rng.choice(targets)
     if kind == "move":
         provider, start, end = slot(rng)
         mutation_id = store.move(
-            staff_id, target.id, provider_id=provider, starts_at=start, ends_at=end
+            author, target.id, provider_id=provider, starts_at=start, ends_at=end
         )
         return Change(kind, mutation_id, target.id)
-    mutation_id = store.set_status(staff_id, target.id, kind)
+    mutation_id = store.set_status(author, target.id, kind)
     return Change(kind, mutation_id, target.id)
 
 

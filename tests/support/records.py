@@ -14,6 +14,7 @@ from sync.protocol import (
     ProviderRecord,
     WorkingHoursEntry,
 )
+from sync.signing import Author, new_private_key
 
 
 def provider(name: str = "Dr A", *, version: int = 1, colour: str = "#336699") -> ProviderRecord:
@@ -115,3 +116,9 @@ def patient_with(
 
 def typed(record: AppointmentRecord, kind: AppointmentTypeRecord) -> AppointmentRecord:
     return record.model_copy(update={"appointment_type_id": kind.id})
+
+
+def author(staff_id: uuid.UUID | None = None) -> Author:
+    """Someone making changes on a desk that never talks to a server (the key is made
+    here, not registered anywhere)."""
+    return Author(staff_id or uuid.uuid4(), uuid.uuid4(), new_private_key())

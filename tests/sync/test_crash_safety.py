@@ -60,6 +60,7 @@ from sync.client import ServerClient
 from sync.engine import SyncEngine
 from sync.protocol import Cursor
 from sync.schema import CACHED_TABLES, appointments, outbox
+from sync.signing import Author
 from sync.store import Store
 from tests.support.desk_child import (
     EMAIL,
@@ -138,7 +139,7 @@ class Enrolled:
     path: Path
     key: bytes
     token: str
-    staff_id: uuid.UUID
+    author: Author
     device_id: uuid.UUID
 
 
@@ -151,7 +152,7 @@ def enroll(backend: Backend, folder: Path) -> Enrolled:
         device_id = session.scalars(
             select(Device.id).where(Device.token_hash == hash_token(desk.device_token))
         ).one()
-    return Enrolled(path, keys.store_key(path), desk.device_token, desk.staff.id, device_id)
+    return Enrolled(path, keys.store_key(path), desk.device_token, desk.author, device_id)
 
 
 def evening_slot(providers: list[uuid.UUID]) -> Callable[[random.Random], Slot]:
@@ -343,7 +344,7 @@ def run_child(desk: Enrolled, url: str, plan_: Plan, log_path: Path, error_path:
                     engine.sync()
                     continue
                 change = random_change(
-                    store, desk.staff_id, rng, slot=slot, within=in_the_evening, patients_=patients_
+                    store, desk.author, rng, slot=slot, within=in_the_evening, patients_=patients_
                 )
                 # Only now, after the commit: a change in the log was committed.
                 log.write(f"{change.kind} {change.mutation_id} {change.appointment_id}\n")
@@ -523,7 +524,7 @@ def test_crashes_at_every_named_point_lose_and_double_nothing(
     store.close()
 
     ledger = Ledger()
-    web = WebSide(backend, desk.staff_id)
+    web = WebSide(backend, desk.author.staff_id)
     started = time.monotonic()
     for trial in range(TRIALS):
         plan_ = plan(trial)

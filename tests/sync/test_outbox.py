@@ -41,7 +41,7 @@ def book(desk: Desk, start: datetime, provider: int = 0) -> uuid.UUID:
     providers = desk.store.providers()
     patient = desk.store.diary(start - timedelta(days=20), start)[0]
     return desk.store.book(
-        desk.staff.id,
+        desk.author,
         provider_id=providers[provider].id,
         patient_id=uuid.UUID(str(_patient_id(desk, patient.id))),
         starts_at=start,
@@ -122,7 +122,7 @@ def test_two_desks_book_the_same_slot_offline_one_stands_the_other_needs_attenti
 
     # Taking the first suggestion books it, and that stands.
     suggestion = attention.result.suggestions[0]
-    rebooked = second.store.retry_at(attention.seq, second.staff.id, suggestion)
+    rebooked = second.store.retry_at(attention.seq, second.author, suggestion)
     assert rebooked is not None
     second_engine.sync()
     assert second.store.outbox_counts() == {"pending": 0, "attention": 0}
@@ -142,13 +142,13 @@ def test_chained_offline_edits_of_one_appointment_all_apply(
     later = start + timedelta(hours=1)
     providers = desk.store.providers()
     desk.store.move(
-        desk.staff.id,
+        desk.author,
         appointment_id,
         provider_id=providers[1].id,
         starts_at=later,
         ends_at=later + timedelta(minutes=45),
     )
-    desk.store.set_status(desk.staff.id, appointment_id, "check_in")
+    desk.store.set_status(desk.author, appointment_id, "check_in")
 
     report = engine.sync()
 
@@ -172,8 +172,8 @@ def test_another_desks_change_wins_and_ours_waits_with_the_record_as_it_stands(
     first_engine.sync()
     second_engine.sync()
 
-    first.store.set_status(first.staff.id, appointment_id, "check_in")  # offline
-    second.store.set_status(second.staff.id, appointment_id, "cancel")
+    first.store.set_status(first.author, appointment_id, "check_in")  # offline
+    second.store.set_status(second.author, appointment_id, "cancel")
     second_engine.sync()
     report = first_engine.sync()
 
@@ -253,5 +253,5 @@ def test_changes_to_records_the_desk_has_never_seen_are_refused_locally(
 
     desk, _engine = open_desk(live_server, tmp_path)
     with pytest.raises(StoreError, match="not in this desk's copy"):
-        desk.store.set_status(desk.staff.id, uuid.uuid4(), "cancel")
+        desk.store.set_status(desk.author, uuid.uuid4(), "cancel")
     assert desk.store.outbox_counts()["pending"] == 0

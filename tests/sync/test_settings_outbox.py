@@ -45,7 +45,7 @@ from tests.support import records
 from tests.support.live_server import LiveServer
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
-STAFF = uuid.uuid4()
+STAFF = records.author()
 MONDAY = date(2026, 6, 1)
 ADMIN = ("admin@demo.clinic", "admin-demo-1")
 FRONT_DESK = ("frontdesk@demo.clinic", "frontdesk-demo-1")
@@ -210,7 +210,7 @@ def test_a_setting_writes_its_row_and_its_outbox_entry_with_the_desks_version(
     ]
     sent = store.pending_mutations(10)
     assert [m.command.base_version for m in sent] == [3, 5, None]  # type: ignore[union-attr]
-    assert all(m.staff_id == STAFF for m in sent)
+    assert all(m.staff_id == STAFF.staff_id for m in sent)
 
 
 def test_an_edit_of_a_row_created_here_and_not_yet_sent_is_based_on_version_0(
@@ -555,9 +555,9 @@ def test_an_admins_offline_settings_reach_the_server_and_the_other_desks(
         closure,
         set_rules(),
     ):
-        admin.store.change_settings(admin.staff.id, command)
+        admin.store.change_settings(admin.author, command)
     admin.store.change_settings(
-        admin.staff.id, RemoveScheduleException(exception_id=closure.exception_id, base_version=0)
+        admin.author, RemoveScheduleException(exception_id=closure.exception_id, base_version=0)
     )
     assert admin.store.outbox_counts() == {"pending": 7, "attention": 0}
 
@@ -594,13 +594,13 @@ def test_front_desk_settings_are_refused_and_the_desk_goes_back_to_the_servers_c
     before = desk.store.schedule()
     dr = before.providers[0]
     desk.store.change_settings(
-        desk.staff.id, SaveLocation(location_id=uuid.uuid4(), base_version=None, name="Mine")
+        desk.author, SaveLocation(location_id=uuid.uuid4(), base_version=None, name="Mine")
     )
     desk.store.change_settings(
-        desk.staff.id,
+        desk.author,
         SetWorkingHours(provider_id=dr.id, base_version=0, hours=week((6, 9, 10))),
     )
-    desk.store.change_settings(desk.staff.id, set_rules())
+    desk.store.change_settings(desk.author, set_rules())
     assert desk.store.schedule() != before
 
     report = engine.sync()
@@ -620,8 +620,8 @@ def test_two_admin_desks_change_the_rules_offline_and_the_second_sees_the_first(
 ) -> None:
     first, first_engine = open_desk(live_server, tmp_path / "first", ADMIN)
     second, second_engine = open_desk(live_server, tmp_path / "second", ADMIN)
-    first.store.change_settings(first.staff.id, set_rules(horizon_days=30))
-    second.store.change_settings(second.staff.id, set_rules(horizon_days=200))
+    first.store.change_settings(first.author, set_rules(horizon_days=30))
+    second.store.change_settings(second.author, set_rules(horizon_days=200))
 
     first_engine.sync()
     report = second_engine.sync()

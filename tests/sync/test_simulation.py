@@ -248,7 +248,7 @@ class SimDesk:
         item = rng.choice(waiting)
         self.discarded.add(item.mutation_id)
         if item.result.suggestions and item.command.kind in ("book", "move"):
-            retried = self.store.retry_at(item.seq, self.desk.staff.id, item.result.suggestions[0])
+            retried = self.store.retry_at(item.seq, self.desk.author, item.result.suggestions[0])
             assert retried is not None
             appointment_id = getattr(item.command, "appointment_id", None)
             self.changes[retried] = Change(f"retried {item.command.kind}", retried, appointment_id)
@@ -525,7 +525,7 @@ def test_desks_and_web_bookers_racing_over_a_bad_network_converge(
             if action == "desk_change":
                 change = random_change(
                     desk.store,
-                    desk.desk.staff.id,
+                    desk.desk.author,
                     rng,
                     slot=window.slot,
                     within=window.contains,
@@ -614,7 +614,7 @@ def test_a_pull_between_a_lost_reply_and_its_retry_leaves_the_desk_in_step(
         desk.network.faulty = False
     start = clinic_time(datetime.now(ZONE).date() + timedelta(days=3), 19)
     appointment_id = first.store.book(
-        first.desk.staff.id,
+        first.desk.author,
         provider_id=provider_ids(first.store)[0],
         patient_id=patient_ids(first.store)[0],
         starts_at=start,
@@ -624,7 +624,7 @@ def test_a_pull_between_a_lost_reply_and_its_retry_leaves_the_desk_in_step(
     with pytest.raises(ServerUnreachable):
         first.engine.sync()  # the server booked it; the desk never heard
     second.engine.sync()
-    second.store.set_status(second.desk.staff.id, appointment_id, "cancel")
+    second.store.set_status(second.desk.author, appointment_id, "cancel")
     second.engine.sync()
 
     first.engine.pull()  # "something changed"

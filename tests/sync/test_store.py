@@ -20,8 +20,12 @@ from sync.protocol import (
     Cursor,
     ProviderRecord,
     StaffInfo,
+    StaffRecord,
     Tombstone,
+    b64,
 )
+from sync.schema import staff_logins
+from sync.signing import Author, WrongPassword
 from sync.store import SCHEMA_VERSION, Store, StoreKeyError
 from tests.support import records
 from tests.support.live_server import LiveServer
@@ -186,10 +190,43 @@ def test_offline_login_verifier_accepts_only_the_right_password(store: Store) ->
     staff = StaffInfo(
         id=uuid.uuid4(), email="robin@demo.clinic", display_name="Robin", role=Role.FRONT_DESK
     )
-    store.remember_login("Robin@Demo.Clinic ", "a-long-password", staff)
-    assert store.check_login("robin@demo.clinic", "a-long-password") == staff
+    author = records.author(staff.id)
+    store.remember_login("Robin@Demo.Clinic ", "a-long-password", staff, author)
+    assert store.check_login("robin@demo.clinic", "a-long-password") == (staff, author)
     assert store.check_login("robin@demo.clinic", "wrong-password") is None
     assert store.check_login("someone@demo.clinic", "a-long-password") is None
+
+
+def test_the_signing_key_is_kept_only_wrapped_by_the_password(store: Store) -> None:
+    """The store holds the private key only encrypted under the person's password: the
+    raw key is nowhere in the row, and another password does not open it."""
+    staff = StaffInfo(
+        id=uuid.uuid4(), email="robin@demo.clinic", display_name="Robin", role=Role.FRONT_DESK
+    )
+    author = records.author(staff.id)
+    store.remember_login("robin@demo.clinic", "a-long-password", staff, author)
+    with store.engine.connect() as conn:
+        wrapped = conn.execute(select(staff_logins.c.signing_key)).scalar_one()
+    assert author.private_key.hex() not in wrapped
+    assert b64(author.private_key) not in wrapped
+    with pytest.raises(WrongPassword):
+        Author.unwrap(staff.id, wrapped, "another-password")
+    assert Author.unwrap(staff.id, wrapped, "a-long-password") == author
+
+
+def test_a_departed_staff_member_loses_offline_sign_in_at_the_next_pull(store: Store) -> None:
+    staff = StaffInfo(
+        id=uuid.uuid4(), email="robin@demo.clinic", display_name="Robin", role=Role.FRONT_DESK
+    )
+    store.remember_login("robin@demo.clinic", "a-long-password", staff, records.author(staff.id))
+    active = StaffRecord(
+        id=staff.id, version=5, display_name="Robin", role=Role.FRONT_DESK, active=True
+    )
+    store.apply_page(records.page("1.5", staff=[active]), synced_at=datetime.now(UTC))
+    assert store.check_login("robin@demo.clinic", "a-long-password") is not None
+    gone = active.model_copy(update={"version": 6, "active": False})
+    store.apply_page(records.page("1.6", staff=[gone]), synced_at=datetime.now(UTC))
+    assert store.check_login("robin@demo.clinic", "a-long-password") is None
 
 
 def test_reads_do_not_wait_for_a_write_in_progress(store: Store) -> None:
@@ -210,7 +247,7 @@ def test_a_reset_keeps_the_outbox_and_replays_it_on_the_fresh_copy(store: Store)
     provider, patient = records.provider(), records.patient()
     store.apply_page(_page(providers=[provider], patients=[patient]), synced_at=NOW)
     booked = store.book(
-        uuid.uuid4(),
+        records.author(),
         provider_id=provider.id,
         patient_id=patient.id,
         starts_at=NOW,

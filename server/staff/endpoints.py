@@ -1,0 +1,128 @@
+"""Signing out, and a clinic admin's view of workstations, sign-ins and staff.
+
+Everything here is online-only by nature: revoking a workstation or a person must reach
+the server before it means anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+
+from common.roles import Role
+from server.db import transaction
+from server.deps import StaffApart, sessions
+from server.staff import service
+from server.staff.models import Device, StaffSession, StaffUser
+from sync.protocol import Message
+
+router = APIRouter(tags=["staff"])
+
+
+class SignInRecord(Message):
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    staff_name: str
+    started_at: datetime
+    expires_at: datetime
+
+
+class WorkstationRecord(Message):
+    id: uuid.UUID
+    name: str
+    enrolled_at: datetime
+    last_seen_at: datetime | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    signed_in: list[SignInRecord]
+
+
+class StaffMemberRecord(Message):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    active: bool
+
+
+def _member(staff: StaffUser) -> StaffMemberRecord:
+    return StaffMemberRecord.model_validate(staff, from_attributes=True)
+
+
+def _workstation(
+    device: Device, open_sessions: list[StaffSession], names: dict[uuid.UUID, str]
+) -> WorkstationRecord:
+    return WorkstationRecord(
+        id=device.id,
+        name=device.name,
+        enrolled_at=device.created_at,
+        last_seen_at=device.last_seen_at,
+        expires_at=device.expires_at,
+        revoked_at=device.revoked_at,
+        signed_in=[
+            SignInRecord(
+                id=s.id,
+                staff_id=s.staff_id,
+                staff_name=names.get(s.staff_id, "?"),
+                started_at=s.created_at,
+                expires_at=s.expires_at,
+            )
+            for s in open_sessions
+        ],
+    )
+
+
+@router.delete("/sessions/current", status_code=204)
+def sign_out(ctx: StaffApart, http: Request) -> Response:
+    """End the caller's own sign-in. Changes already made under it still count."""
+    assert ctx.session_id is not None  # a staff context always comes from a session
+    with transaction(sessions(http)) as session:
+        found = session.get(StaffSession, ctx.session_id)
+        if found is not None and found.clinic_id == ctx.clinic_id:
+            service.end_session(session, found, revoke_key=False)
+    return Response(status_code=204)
+
+
+@router.get("/workstations")
+def list_workstations(ctx: StaffApart, http: Request) -> list[WorkstationRecord]:
+    """The clinic's enrolled workstations (newest first) and who is signed in on each."""
+    with transaction(sessions(http)) as session:
+        found = service.workstations(session, ctx)
+        names = {s.id: s.display_name for s in service.staff_members(session, ctx)}
+        return [_workstation(device, open_sessions, names) for device, open_sessions in found]
+
+
+@router.post("/workstations/{device_id}/revoke")
+def revoke_workstation(device_id: uuid.UUID, ctx: StaffApart, http: Request) -> WorkstationRecord:
+    with transaction(sessions(http)) as session:
+        device = service.revoke_device(session, ctx, device_id)
+        return _workstation(device, [], {})
+
+
+@router.post("/sign-ins/{session_id}/revoke", status_code=204)
+def revoke_sign_in(session_id: uuid.UUID, ctx: StaffApart, http: Request) -> Response:
+    with transaction(sessions(http)) as session:
+        service.revoke_session(session, ctx, session_id)
+    return Response(status_code=204)
+
+
+@router.get("/staff")
+def list_staff(ctx: StaffApart, http: Request) -> list[StaffMemberRecord]:
+    with transaction(sessions(http)) as session:
+        return [_member(s) for s in service.staff_members(session, ctx)]
+
+
+@router.post("/staff/{staff_id}/deactivate")
+def deactivate(staff_id: uuid.UUID, ctx: StaffApart, http: Request) -> StaffMemberRecord:
+    """The person can no longer sign in anywhere, and their pending changes are refused;
+    desks forget their offline sign-in at their next sync."""
+    with transaction(sessions(http)) as session:
+        return _member(service.set_active(session, ctx, staff_id, active=False))
+
+
+@router.post("/staff/{staff_id}/reactivate")
+def reactivate(staff_id: uuid.UUID, ctx: StaffApart, http: Request) -> StaffMemberRecord:
+    with transaction(sessions(http)) as session:
+        return _member(service.set_active(session, ctx, staff_id, active=True))
