@@ -104,12 +104,17 @@ class MainWindow(QMainWindow):
         self.sign_in_again_button.setVisible(False)
         self.sign_in_again_button.clicked.connect(self.sign_in_again)
         self.statusBar().addWidget(self.sync_label, 1)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.setToolTip("End your sign-in; the next person signs in here")
+        self.sign_out_button.clicked.connect(self.sign_out)
         self.statusBar().addPermanentWidget(self.sign_in_again_button)
         self.statusBar().addPermanentWidget(self.who)
+        self.statusBar().addPermanentWidget(self.sign_out_button)
 
         self.sync = SyncController(runner, engine, desk.last_sync_at, sync_interval)
         self.sync.state_changed.connect(self._show_sync_state)
         self.sync.synced.connect(self._after_sync)
+        self.sync.revoked.connect(self._forget_offline_sign_ins)
         self._show_sync_state(self.sync.state)
         self.attention.reload()
         runner.run("db", desk.store.outbox_counts, self.sync.set_counts)
@@ -159,6 +164,23 @@ class MainWindow(QMainWindow):
         worklists.setText(f"Worklists ({state.attention})" if state.attention else "Worklists")
         self.sign_in_again_button.setVisible(state.connection is Connection.SIGNED_OUT)
 
+    def _forget_offline_sign_ins(self) -> None:
+        """This workstation was removed by an admin: nobody may use it offline either,
+        until an online sign-in enrolls it again."""
+        self.runner.run("db", self.desk.store.forget_logins, lambda _none: None)
+
+    def sign_out(self) -> SignInDialog:
+        """End this person's sign-in (on the server too, when it can be reached) and ask
+        for the next one; the window stays hidden meanwhile. Their unsent changes stay in
+        the outbox and are still sent: they were signed when made."""
+        client = self.sync.engine.client
+        self.runner.run("net", client.sign_out, lambda _none: None, lambda _error: None)
+        self.diary.author = None  # nothing more is signed as them
+        self.hide()
+        dialog = self.sign_in_again()
+        dialog.rejected.connect(self.close)
+        return dialog
+
     def sign_in_again(self) -> SignInDialog:
         """Re-enroll this workstation (its enrollment lapsed or was revoked) and resume
         syncing into the same local store."""
@@ -166,7 +188,7 @@ class MainWindow(QMainWindow):
             self.desk.server_url, self.desk.clinic_slug, self.desk.staff.email
         )
         dialog = SignInDialog(
-            self.runner, self.desk.store.path.parent, defaults, self, same_clinic=True
+            self.runner, self.desk.store.path.parent, defaults, None, same_clinic=True
         )
         dialog.accepted.connect(lambda: self._signed_in_again(dialog))
         dialog.open()
@@ -177,13 +199,12 @@ class MainWindow(QMainWindow):
         if fresh is None:
             return
         fresh.store.close()  # the same file (same server and clinic) this window has open
-        if not fresh.online:
-            return  # still offline: the timer is stopped, the button stays
+        self.show()
         self.desk = replace(
             self.desk,
             staff=fresh.staff,
             author=fresh.author,
-            online=True,
+            online=fresh.online,
             session_token=fresh.session_token,
             device_token=fresh.device_token,
         )

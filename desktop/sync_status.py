@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from common.errors import DeviceTokenExpired, DomainError, NotAuthenticated
+from common.errors import DeviceRevoked, DeviceTokenExpired, DomainError, NotAuthenticated
 from desktop.tasks import TaskRunner
 from sync.client import ServerUnreachable
 from sync.engine import SyncEngine, SyncReport
@@ -57,6 +57,7 @@ class SyncController(QObject):
 
     state_changed = Signal(object)  # SyncState
     synced = Signal(object)  # SyncReport
+    revoked = Signal()  # an admin removed this workstation
 
     def __init__(
         self,
@@ -136,6 +137,8 @@ class SyncController(QObject):
         elif isinstance(error, DeviceTokenExpired | NotAuthenticated):
             self.timer.stop()  # retrying cannot help until someone signs in again
             self._set(replace(self.state, connection=Connection.SIGNED_OUT, problem=error.message))
+            if isinstance(error, DeviceRevoked):
+                self.revoked.emit()
         else:
             problem = error.message if isinstance(error, DomainError) else f"sync failed: {error}"
             self._set(replace(self.state, connection=Connection.OFFLINE, problem=problem))

@@ -140,8 +140,17 @@ def context_for_session_token(session: Session, token: str) -> AuthContext:
         raise NotAuthenticated("You are not signed in. Sign in again.")
     staff_session, staff, device = found
     _ensure_usable(device)  # a lost or retired workstation takes its sessions with it
-    if staff_session.ended_at or staff_session.expires_at <= utcnow() or not staff.active:
-        raise SessionExpired("Your session has ended. Sign in again.")
+    if not staff.active:
+        raise SessionExpired(
+            "Your account was deactivated by a clinic admin, so your sign-in has ended. "
+            "Sign in again as someone else, or ask an admin."
+        )
+    if staff_session.ended_at:
+        raise SessionExpired(
+            "Your sign-in was ended (signed out, or by a clinic admin). Sign in again."
+        )
+    if staff_session.expires_at <= utcnow():
+        raise SessionExpired("Your sign-in has expired. Sign in again.")
     return AuthContext(
         clinic_id=staff_session.clinic_id,
         device_id=staff_session.device_id,

@@ -88,7 +88,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def page(qtbot: QtBot, runner: TaskRunner, store: Store, clock: Clock) -> DiaryPage:
-    shown = DiaryPage(runner, store, ZONE, staff_id=uuid.uuid4(), clock=clock)
+    shown = DiaryPage(runner, store, ZONE, author=records.author(), clock=clock)
     qtbot.addWidget(shown)
     shown.resize(1300, 900)
     shown.show()

@@ -84,7 +84,7 @@ def store(
 
 
 def open_page(qtbot: QtBot, runner: TaskRunner, store: Store, day: date, mode: Mode) -> DiaryPage:
-    page = DiaryPage(runner, store, NEW_YORK, staff_id=uuid.uuid4())
+    page = DiaryPage(runner, store, NEW_YORK, author=records.author())
     qtbot.addWidget(page)
     page.resize(1500, 900)
     page.show()

@@ -1,0 +1,104 @@
+"""What the desk shows when an admin removes its workstation or deactivates the person
+signed in at it, and signing out: against a real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from desktop.mainwindow import MainWindow
+from desktop.tasks import TaskRunner
+from server.staff.models import Device
+from sync import account
+from sync.account import Desk, sync_client
+from sync.client import ServerUnreachable
+from sync.engine import SyncEngine
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.qt
+WAIT_MS = 20_000
+EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.clinic", "admin-demo-1"
+
+
+def _open(qtbot: QtBot, runner: TaskRunner, desk: Desk) -> MainWindow:
+    window = MainWindow(desk, runner, SyncEngine(desk.store, sync_client(desk)))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+    return window
+
+
+def _as_admin(server: LiveServer, folder: Path, method: str, path: str) -> None:
+    admin = account.sign_in(folder, server.url, "demo", ADMIN_EMAIL, ADMIN_PASSWORD)
+    client = sync_client(admin)
+    try:
+        response = client._http.request(method, path, headers=client._headers())
+        assert response.is_success, response.text
+    finally:
+        client.close()
+        admin.store.close()
+
+
+def test_a_removed_workstation_says_why_and_no_longer_signs_anyone_in_offline(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
+    window = _open(qtbot, runner, desk)
+    with live_server.sessionmaker() as session:
+        device_id = session.scalars(select(Device.id).order_by(Device.created_at)).first()
+    _as_admin(live_server, tmp_path / "admin", "POST", f"/workstations/{device_id}/revoke")
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: "removed this workstation" in window.sync_label.text(), timeout=WAIT_MS)
+    assert window.sign_in_again_button.isVisible()
+    qtbot.waitUntil(lambda: desk.store.check_login(EMAIL, PASSWORD) is None, timeout=WAIT_MS)
+    window.close()
+    desk.store.close()
+    live_server.stop()
+    with pytest.raises(ServerUnreachable):
+        account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
+
+
+def test_a_deactivated_person_is_told_their_sign_in_ended(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
+    window = _open(qtbot, runner, desk)
+    _as_admin(live_server, tmp_path / "admin", "POST", f"/staff/{desk.staff.id}/deactivate")
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: "deactivated" in window.sync_label.text(), timeout=WAIT_MS)
+    assert window.sign_in_again_button.isVisible()
+    window.close()
+    desk.store.close()
+
+
+def test_signing_out_hides_the_desk_and_the_next_person_signs_in(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
+    window = _open(qtbot, runner, desk)
+    qtbot.mouseClick(window.sign_out_button, Qt.MouseButton.LeftButton)
+    assert not window.isVisible()
+    assert window.diary.author is None  # nothing more is signed as them
+    dialogs = [w for w in qtbot_top_levels() if w.windowTitle() == "Sign in to Clinicdesk"]
+    assert dialogs
+    dialog = dialogs[-1]
+    dialog.email.setText(ADMIN_EMAIL)
+    dialog.password.setText(ADMIN_PASSWORD)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(window.isVisible, timeout=WAIT_MS)
+    assert window.desk.staff.email == ADMIN_EMAIL
+    assert window.diary.author is not None
+    assert window.diary.author.staff_id == window.desk.staff.id
+    assert "admin" in window.who.text().lower()
+    window.close()
+    desk.store.close()
+
+
+def qtbot_top_levels() -> list[QWidget]:
+    return [w for w in QApplication.topLevelWidgets() if w.isVisible()]
