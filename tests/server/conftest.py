@@ -190,6 +190,11 @@ class MadeClinic:
     def front_desk(self) -> StaffLogin:
         return self.staff[Role.FRONT_DESK]
 
+    @property
+    def synced_ids(self) -> set[uuid.UUID]:
+        """Every record of this clinic that its desks receive: staff included."""
+        return self.records.all_ids | {login.staff_id for login in self.staff.values()}
+
 
 @pytest.fixture(scope="session")
 def staff_password_hash() -> str:

@@ -205,8 +205,9 @@ def test_an_expired_or_revoked_device_must_re_enroll(client, db, factory, clinic
     )
     feed = client.get(CHANGES, headers={DEVICE_TOKEN_HEADER: device_token})
 
-    assert_error(sign_in, 401, "device_token_expired")
-    assert_error(feed, 401, "device_token_expired")
+    expected = "device_token_expired" if how == "expired" else "device_revoked"
+    assert_error(sign_in, 401, expected)
+    assert_error(feed, 401, expected)
 
 
 def test_staff_of_another_clinic_cannot_sign_in_on_this_workstation(client, factory, clinic):
@@ -309,7 +310,8 @@ def test_a_lapsed_device_takes_its_staff_sessions_with_it(client, db, factory, c
     assert client.get(PROVIDERS, headers=bearer).status_code == 200
     lapse_the_device(db, how)
 
-    assert_error(client.get(PROVIDERS, headers=bearer), 401, "device_token_expired")
+    expected = "device_token_expired" if how == "expired" else "device_revoked"
+    assert_error(client.get(PROVIDERS, headers=bearer), 401, expected)
 
 
 def test_a_body_that_is_not_json_is_named_as_such(client):

@@ -275,7 +275,7 @@ def test_a_device_token_alone_reads_the_same_feed_as_a_signed_in_user(
     by_staff = feed_rows(pull_all(factory.staff_headers(clinic.front_desk)), rows_of)
 
     assert sorted(by_device) == sorted(by_staff)
-    assert {row_id for _, row_id, _ in by_device} == {str(i) for i in clinic.records.all_ids}
+    assert {row_id for _, row_id, _ in by_device} == {str(i) for i in clinic.synced_ids}
 
 
 def test_a_read_only_user_may_pull(factory, small, pull_all, rows_of):
@@ -284,7 +284,8 @@ def test_a_read_only_user_may_pull(factory, small, pull_all, rows_of):
 
     rows = feed_rows(pull_all(factory.staff_headers(viewer)), rows_of)
 
-    assert {row_id for _, row_id, _ in rows} == {str(i) for i in clinic.records.all_ids}
+    everyone = clinic.synced_ids | {viewer.staff_id}
+    assert {row_id for _, row_id, _ in rows} == {str(i) for i in everyone}
 
 
 # --- the version counter under concurrency --------------------------------------------------------

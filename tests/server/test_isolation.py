@@ -107,8 +107,8 @@ def test_a_full_pull_holds_only_the_callers_clinic(
     rows = [row for page in pull_all(headers, limit=4) for row in rows_of(page)]
 
     pulled = {uuid.UUID(row_id) for _entity, row_id, _version in rows}
-    assert pulled.isdisjoint(b.records.all_ids)
-    assert pulled == a.records.all_ids
+    assert pulled.isdisjoint(b.synced_ids)
+    assert pulled == a.synced_ids
 
 
 def test_b_sees_its_own_data_and_not_as(client, factory, clinics, pull_all, rows_of):
@@ -119,7 +119,7 @@ def test_b_sees_its_own_data_and_not_as(client, factory, clinics, pull_all, rows
     providers = client.get(f"{API}/providers", headers=b_headers).json()
     a_patient = client.get(f"{API}/patients/{a.records.patient_ids[0]}", headers=b_headers)
 
-    assert {uuid.UUID(row_id) for _e, row_id, _v in rows} == b.records.all_ids
+    assert {uuid.UUID(row_id) for _e, row_id, _v in rows} == b.synced_ids
     assert {uuid.UUID(p["id"]) for p in providers} == set(b.records.provider_ids)
     assert a_patient.status_code == 404
 
