@@ -50,6 +50,7 @@ from desktop.settings_models import (
 from desktop.settings_rules import BookingRulesTab
 from desktop.settings_week import Submit, WorkingHoursTab
 from desktop.tasks import TaskRunner
+from desktop.workstations import WorkstationsTab
 from sync.account import Desk
 from sync.protocol import (
     RemoveScheduleException,
@@ -284,7 +285,8 @@ class RoomsTab(_TableTab):
 
 
 class SettingsPage(QWidget):
-    """The five settings tabs, one problem line, and for non-admins a read-only note."""
+    """The settings tabs, one problem line, and for non-admins a read-only note. The
+    last tab, workstations and staff, is for clinic admins and works online only."""
 
     changed = Signal()  # a change was queued here: counts need a refresh, a sync can go
     shown = Signal()  # the desk's copy was read and shown (after each reload)
@@ -311,6 +313,9 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.types, "Appointment types")
         self.tabs.addTab(self.rooms, "Rooms")
         self.tabs.addTab(self.rules, "Booking rules")
+        self.workstations = WorkstationsTab(runner, desk, zone)
+        self.tabs.addTab(self.workstations, "Workstations && staff")
+        self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>Clinic settings</b>"))
         layout.addWidget(self.notice)
@@ -327,6 +332,11 @@ class SettingsPage(QWidget):
         self.notice.setVisible(not self.can_edit)
         for tab in (self.hours, self.exceptions, self.types, self.rooms, self.rules):
             tab.set_editable(self.can_edit)
+        self.workstations.set_desk(desk)
+
+    def _tab_opened(self, index: int) -> None:
+        if self.tabs.widget(index) is self.workstations:
+            self.workstations.refresh()
 
     # --- reading -----------------------------------------------------------------------
 

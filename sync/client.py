@@ -6,6 +6,7 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ from sync.protocol import (
     PushResponse,
     SignInRequest,
     SignInResponse,
+    StaffMemberRecord,
+    WorkstationRecord,
     b64,
 )
 from sync.schema import SCHEMA_VERSION
@@ -39,6 +42,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _AppointmentList(RootModel[list[AppointmentRecord]]):
+    pass
+
+
+class _Workstations(RootModel[list[WorkstationRecord]]):
+    pass
+
+
+class _StaffList(RootModel[list[StaffMemberRecord]]):
     pass
 
 
@@ -132,7 +143,7 @@ class ServerClient:
     def sign_out(self) -> None:
         """End this session on the server (its signing key stays valid for the changes
         already made under it)."""
-        self._http.request("DELETE", "/sessions/current", headers=self._headers())
+        self._send("DELETE", "/sessions/current")
 
     def changes(
         self,
@@ -162,6 +173,24 @@ class ServerClient:
             headers={"Content-Type": "application/json"},
         )
 
+    # --- a clinic admin's workstations and staff -----------------------------------------
+
+    def workstations(self) -> list[WorkstationRecord]:
+        return self._call("GET", "/workstations", _Workstations).root
+
+    def staff(self) -> list[StaffMemberRecord]:
+        return self._call("GET", "/staff", _StaffList).root
+
+    def revoke_workstation(self, device_id: uuid.UUID) -> WorkstationRecord:
+        return self._call("POST", f"/workstations/{device_id}/revoke", WorkstationRecord)
+
+    def end_sign_in(self, session_id: uuid.UUID) -> None:
+        self._send("POST", f"/sign-ins/{session_id}/revoke")
+
+    def set_staff_active(self, staff_id: uuid.UUID, active: bool) -> StaffMemberRecord:
+        action = "reactivate" if active else "deactivate"
+        return self._call("POST", f"/staff/{staff_id}/{action}", StaffMemberRecord)
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -172,18 +201,15 @@ class ServerClient:
             headers["Authorization"] = f"Bearer {self.session_token}"
         return headers
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        model: type[M],
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> M:
+    def _send(self, method: str, path: str) -> None:
+        """A call whose answer has no body worth reading (204)."""
+        response = self._request(method, path, headers=self._headers())
+        if not response.is_success:
+            raise self._error(response)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._http.request(
-                method, path, headers=self._headers() | (headers or {}), **kwargs
-            )
+            return self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(
                 f"The server at {self.server_url} did not answer in time. The desk keeps "
@@ -194,6 +220,16 @@ class ServerClient:
                 f"Can't reach the server at {self.server_url}. Check the address and the "
                 "internet connection; the desk keeps working from its local copy."
             ) from exc
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> M:
+        response = self._request(method, path, headers=self._headers() | (headers or {}), **kwargs)
         if response.is_success:
             try:
                 return model.model_validate_json(response.content)

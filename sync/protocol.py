@@ -127,6 +127,37 @@ class SignInResponse(Message):
     signing_key_id: uuid.UUID | None = None
 
 
+# --- workstations and staff, for clinic admins (online only) -------------------------------
+
+
+class SignInRecord(Message):
+    """Someone signed in on a workstation, now."""
+
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    staff_name: str
+    started_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class WorkstationRecord(Message):
+    id: uuid.UUID
+    name: str
+    enrolled_at: AwareDatetime
+    last_seen_at: AwareDatetime | None
+    expires_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+    signed_in: list[SignInRecord]
+
+
+class StaffMemberRecord(Message):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    active: bool
+
+
 # --- change feed -------------------------------------------------------------------
 
 

@@ -7,44 +7,16 @@ the server before it means anything.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 
-from common.roles import Role
 from server.db import transaction
 from server.deps import StaffApart, sessions
 from server.staff import service
 from server.staff.models import Device, StaffSession, StaffUser
-from sync.protocol import Message
+from sync.protocol import SignInRecord, StaffMemberRecord, WorkstationRecord
 
 router = APIRouter(tags=["staff"])
-
-
-class SignInRecord(Message):
-    id: uuid.UUID
-    staff_id: uuid.UUID
-    staff_name: str
-    started_at: datetime
-    expires_at: datetime
-
-
-class WorkstationRecord(Message):
-    id: uuid.UUID
-    name: str
-    enrolled_at: datetime
-    last_seen_at: datetime | None
-    expires_at: datetime
-    revoked_at: datetime | None
-    signed_in: list[SignInRecord]
-
-
-class StaffMemberRecord(Message):
-    id: uuid.UUID
-    email: str
-    display_name: str
-    role: Role
-    active: bool
 
 
 def _member(staff: StaffUser) -> StaffMemberRecord:

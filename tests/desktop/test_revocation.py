@@ -3,11 +3,12 @@ signed in at it, and signing out: against a real server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from desktop.tasks import TaskRunner
 from server.staff.models import Device
 from sync import account
 from sync.account import Desk, sync_client
-from sync.client import ServerUnreachable
+from sync.client import ServerClient, ServerUnreachable
 from sync.engine import SyncEngine
 from tests.support.live_server import LiveServer
 
@@ -34,12 +35,11 @@ def _open(qtbot: QtBot, runner: TaskRunner, desk: Desk) -> MainWindow:
     return window
 
 
-def _as_admin(server: LiveServer, folder: Path, method: str, path: str) -> None:
+def _as_admin(server: LiveServer, folder: Path, act: Callable[[ServerClient], object]) -> None:
     admin = account.sign_in(folder, server.url, "demo", ADMIN_EMAIL, ADMIN_PASSWORD)
     client = sync_client(admin)
     try:
-        response = client._http.request(method, path, headers=client._headers())
-        assert response.is_success, response.text
+        act(client)
     finally:
         client.close()
         admin.store.close()
@@ -52,7 +52,8 @@ def test_a_removed_workstation_says_why_and_no_longer_signs_anyone_in_offline(
     window = _open(qtbot, runner, desk)
     with live_server.sessionmaker() as session:
         device_id = session.scalars(select(Device.id).order_by(Device.created_at)).first()
-    _as_admin(live_server, tmp_path / "admin", "POST", f"/workstations/{device_id}/revoke")
+    assert device_id is not None
+    _as_admin(live_server, tmp_path / "admin", lambda c: c.revoke_workstation(device_id))
     window.sync.sync_now()
     qtbot.waitUntil(lambda: "removed this workstation" in window.sync_label.text(), timeout=WAIT_MS)
     assert window.sign_in_again_button.isVisible()
@@ -69,7 +70,7 @@ def test_a_deactivated_person_is_told_their_sign_in_ended(
 ) -> None:
     desk = account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
     window = _open(qtbot, runner, desk)
-    _as_admin(live_server, tmp_path / "admin", "POST", f"/staff/{desk.staff.id}/deactivate")
+    _as_admin(live_server, tmp_path / "admin", lambda c: c.set_staff_active(desk.staff.id, False))
     window.sync.sync_now()
     qtbot.waitUntil(lambda: "deactivated" in window.sync_label.text(), timeout=WAIT_MS)
     assert window.sign_in_again_button.isVisible()
@@ -102,3 +103,54 @@ def test_signing_out_hides_the_desk_and_the_next_person_signs_in(
 
 def qtbot_top_levels() -> list[QWidget]:
     return [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+
+def test_an_admin_sees_the_workstations_and_removes_one(
+    qtbot: QtBot,
+    runner: TaskRunner,
+    live_server: LiveServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reception = account.sign_in(tmp_path / "reception", live_server.url, "demo", EMAIL, PASSWORD)
+    reception.store.close()
+    admin = account.sign_in(
+        tmp_path / "office", live_server.url, "demo", ADMIN_EMAIL, ADMIN_PASSWORD
+    )
+    window = _open(qtbot, runner, admin)
+    tab = window.settings.workstations
+    window.settings.tabs.setCurrentWidget(tab)
+    qtbot.waitUntil(lambda: tab.workstations.rowCount() == 2, timeout=WAIT_MS)
+    assert sorted(row.staff_name for row in tab.sign_ins.rows) == sorted(
+        [admin.staff.display_name, reception.staff.display_name]
+    )
+    assert {row.email for row in tab.staff.rows} >= {EMAIL, ADMIN_EMAIL}
+
+    tab.remove_workstation()  # nothing chosen: says so, removes nothing
+    assert "Choose a workstation" in tab.message.text()
+    reception_row = next(
+        n
+        for n, w in enumerate(tab.workstations.rows)
+        if not any(s.staff_id == admin.staff.id for s in w.signed_in)
+    )
+    tab.workstation_view.selectRow(reception_row)
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Yes)
+    tab.remove_workstation()
+    qtbot.waitUntil(lambda: any(w.revoked_at for w in tab.workstations.rows), timeout=WAIT_MS)
+    with live_server.sessionmaker() as session:
+        revoked = session.scalars(select(Device).where(Device.revoked_at.is_not(None))).all()
+    assert [d.id for d in revoked] == [tab.workstations.rows[reception_row].id]
+    window.close()
+    admin.store.close()
+
+
+def test_front_desk_staff_cannot_manage_workstations(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk = account.sign_in(tmp_path / "desk", live_server.url, "demo", EMAIL, PASSWORD)
+    window = _open(qtbot, runner, desk)
+    tab = window.settings.workstations
+    assert not tab.remove_button.isEnabled()
+    assert "Only clinic admins" in tab.message.text()
+    window.close()
+    desk.store.close()
