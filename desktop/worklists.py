@@ -46,6 +46,7 @@ REASONS = {
     "forbidden": "Not allowed",
     "invalid": "Not possible",
     "not_found": "No longer exists",
+    "unverified": "Not proven to be yours",
 }
 
 
