@@ -213,9 +213,10 @@ class LoginThrottle:
         statement = insert(SignInCounter).values(
             scope=scope, key=key, failures=0, window_started_at=now, lockouts=0, forget_at=now
         )
+        table = SignInCounter.__table__.c
         session.execute(
             statement.on_conflict_do_update(
-                index_elements=["scope", "key"], set_={"key": statement.excluded.key}
+                index_elements=["scope", "key"], set_={"failures": table.failures}
             )
         )
         row = session.get(SignInCounter, (scope, key), populate_existing=True)
