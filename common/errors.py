@@ -85,6 +85,26 @@ class SlotTaken(Conflict):
         self.suggestions = suggestions or []
 
 
+class TooManyAttempts(DomainError):
+    """Signing in is refused for a while (too many wrong passwords for an account, or
+    from one network). ``retry_after`` is in seconds; the server also sends it as the
+    ``Retry-After`` header, so any client can wait the right time."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerBusy(TooManyAttempts):
+    """Too many sign-ins at the same moment: every password check the server allows at
+    once is taken and the queue behind them is full. Trying again shortly will work."""
+
+    code = "server_busy"
+
+
 class UpgradeRequired(DomainError):
     status = 426
     code = "upgrade_required"
@@ -105,6 +125,8 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         Conflict,
         StaleVersion,
         SlotTaken,
+        TooManyAttempts,
+        ServerBusy,
         UpgradeRequired,
     )
 }

@@ -10,8 +10,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 import server.models  # noqa: F401  - every table, and the version stamping hook
-from common.errors import DomainError
+from common.errors import DomainError, TooManyAttempts
 from server.auth.endpoints import router as auth_router
+from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
 from server.config import Settings, get_settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         auth_router,
         booking_requests_router,
         changefeed_router,
+        lockouts_router,
         mutations_router,
         patients_router,
         scheduling_router,
@@ -58,14 +60,24 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     return app
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        ErrorBody(code=code, message=message).model_dump(), status_code=status, headers=headers
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        # A 429 says when to come back, for people (the message) and programs (the header).
+        headers = (
+            {"Retry-After": str(exc.retry_after)}
+            if isinstance(exc, TooManyAttempts) and exc.retry_after > 0
+            else None
+        )
+        return _error(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

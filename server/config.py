@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,19 @@ class Settings(BaseSettings):
     bind_port: int = 8765
     device_token_days: int = Field(default=180, ge=1)
     session_hours: int = Field(default=12, ge=1)
+    # Sign-in throttling (server.auth.throttle explains the policy). Counters live in the
+    # database, so every worker process of one server shares them.
+    sign_in_account_attempts: int = Field(default=5, ge=1)
+    sign_in_address_attempts: int = Field(default=30, ge=1)
+    sign_in_window_minutes: int = Field(default=15, ge=1)
+    sign_in_lockout_seconds: int = Field(default=30, ge=1)
+    sign_in_max_lockout_minutes: int = Field(default=15, ge=1)
+    # Password checks (argon2, 64 MiB each) at once per worker process, and how many
+    # sign-ins may wait for one before the server says it is busy.
+    password_hash_concurrency: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1
+    )
+    password_hash_queue: int = Field(default=32, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

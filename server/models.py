@@ -3,6 +3,7 @@ the hook that stamps synced rows with versions, so whoever uses the models has i
 
 import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
+from server.auth.models import SignInCounter, SignInLockout
 from server.booking_requests.models import BookingRequest, IdempotencyKey
 from server.clinics.models import Clinic
 from server.db import Base
@@ -33,6 +34,8 @@ __all__ = [
     "Patient",
     "Provider",
     "ScheduleException",
+    "SignInCounter",
+    "SignInLockout",
     "StaffSession",
     "StaffUser",
 ]

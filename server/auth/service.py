@@ -16,7 +16,8 @@ from common.errors import (
 )
 from common.validation import canonical_email
 from server.auth.context import AuthContext
-from server.auth.security import hash_token, new_token, verify_password
+from server.auth.hashing import CheckedPassword
+from server.auth.security import hash_token, new_token
 from server.clinics import repository as clinics
 from server.clinics.models import Clinic
 from server.config import Settings
@@ -27,25 +28,40 @@ LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 WRONG_CREDENTIALS = "The e-mail address or password is not right. Check them and try again."
 
 
-def _authenticate(session: Session, clinic: Clinic | None, email: str, password: str) -> StaffUser:
-    staff = None
-    if clinic is not None:
-        staff = session.scalar(
-            select(StaffUser).where(
-                StaffUser.clinic_id == clinic.id,
-                StaffUser.email == canonical_email(email),
-                StaffUser.active.is_(True),
-            )
+def login_staff(session: Session, clinic: Clinic | None, email: str) -> StaffUser | None:
+    """The staff member who may sign in as ``email`` at ``clinic``, if any."""
+    if clinic is None:
+        return None
+    return session.scalar(
+        select(StaffUser).where(
+            StaffUser.clinic_id == clinic.id,
+            StaffUser.email == canonical_email(email),
+            StaffUser.active.is_(True),
         )
-    # Always verify (against a dummy hash when there is no such user) so timing does not
-    # tell an attacker which clinics and addresses exist.
-    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
+    )
+
+
+def _authenticate(
+    session: Session, clinic: Clinic | None, email: str, password: CheckedPassword
+) -> StaffUser:
+    staff = login_staff(session, clinic, email)
+    # The password was checked before this transaction, under the sign-in guard
+    # (server.auth.guard), against the hash stored then, or a dummy one when there was
+    # no such user, so timing does not tell an attacker which clinics and addresses
+    # exist. It counts only if that is still this account's hash.
+    if staff is None or not password.matches(staff.password_hash):
         raise WrongCredentials(WRONG_CREDENTIALS)
     return staff
 
 
 def enroll_device(
-    session: Session, settings: Settings, *, clinic_slug: str, email: str, password: str, name: str
+    session: Session,
+    settings: Settings,
+    *,
+    clinic_slug: str,
+    email: str,
+    password: CheckedPassword,
+    name: str,
 ) -> tuple[Device, str, Clinic, StaffUser]:
     """A staff login enrolls a workstation; the plain token is returned exactly once."""
     clinic = clinics.by_slug(session, clinic_slug)
@@ -97,7 +113,7 @@ def sign_in(
     *,
     device: Device,
     email: str,
-    password: str,
+    password: CheckedPassword,
     signing_key: str | None = None,
 ) -> tuple[StaffSession, str, Clinic, StaffUser, SigningKey | None]:
     """A staff member signs in on an enrolled device of their own clinic, registering

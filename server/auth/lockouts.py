@@ -1,0 +1,83 @@
+"""Sign-in lock-outs for a clinic's admins: which accounts and networks were locked out,
+when and until when. A run of them is how an admin learns someone is guessing passwords
+(or that a colleague has forgotten theirs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.roles import Permission
+from server.auth.models import SignInLockout
+from server.deps import SessionDep, StaffContext
+
+router = APIRouter(tags=["auth"])
+
+
+def record_lockout(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID | None,
+    scope: str,
+    email: str,
+    address: str,
+    at: datetime,
+    until: datetime,
+) -> None:
+    session.add(
+        SignInLockout(
+            clinic_id=clinic_id, scope=scope, email=email, address=address, at=at, until=until
+        )
+    )
+
+
+def recent_lockouts(session: Session, clinic_id: uuid.UUID, limit: int) -> list[SignInLockout]:
+    """The clinic's newest lock-outs first."""
+    return list(
+        session.scalars(
+            select(SignInLockout)
+            .where(SignInLockout.clinic_id == clinic_id)
+            .order_by(SignInLockout.at.desc(), SignInLockout.id)
+            .limit(limit)
+        )
+    )
+
+
+class LockoutInfo(BaseModel):
+    scope: Literal["account", "address"]  # an account's wrong passwords, or a network's
+    email: str  # as typed, for an address: the attempt that tipped it over
+    address: str
+    at: datetime
+    until: datetime
+
+
+class LockoutList(BaseModel):
+    lockouts: list[LockoutInfo]
+
+
+@router.get("/sign-in-lockouts")
+def list_lockouts(
+    ctx: StaffContext,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> LockoutList:
+    """The clinic's recent sign-in lock-outs, newest first (clinic admins)."""
+    ctx.require(Permission.STAFF_MANAGE)
+    return LockoutList(
+        lockouts=[
+            LockoutInfo(
+                scope=row.scope,
+                email=row.email,
+                address=row.address,
+                at=row.at,
+                until=row.until,
+            )
+            for row in recent_lockouts(session, ctx.clinic_id, limit)
+        ]
+    )
