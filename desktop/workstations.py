@@ -1,5 +1,5 @@
-"""Workstations and staff, for clinic admins: who is signed in where, and the buttons for
-a lost laptop or a person who left.
+"""Workstations and staff, for clinic admins: who is signed in where, the buttons for a
+lost laptop or a person who left, and recent sign-in lock-outs.
 
 Unlike the rest of Settings this works only online: removing a workstation or a person
 means nothing until the server knows. Every call runs on the network lane; the page says
@@ -31,7 +31,7 @@ from common.roles import Permission, can
 from desktop.table_model import ColumnsModel
 from desktop.tasks import TaskRunner
 from sync.account import Desk, sync_client
-from sync.protocol import StaffMemberRecord, WorkstationRecord
+from sync.protocol import LockoutInfo, StaffMemberRecord, WorkstationRecord
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,24 @@ class SignInsModel(ColumnsModel):
         return (row.staff_name, row.workstation, _when(row.since, self.zone))[column]
 
 
+class LockoutsModel(ColumnsModel):
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__(("When", "Locked", "E-mail typed", "From", "Until"))
+        self.zone = zone
+
+    def cell(self, row: LockoutInfo, column: int, role: int) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        what = "Account" if row.scope == "account" else "Network address"
+        return (
+            _when(row.at, self.zone),
+            what,
+            row.email,
+            row.address,
+            _when(row.until, self.zone),
+        )[column]
+
+
 class StaffModel(ColumnsModel):
     def __init__(self) -> None:
         super().__init__(("Name", "E-mail", "Role", "Status"))
@@ -108,9 +126,11 @@ class WorkstationsTab(QWidget):
         self.workstations = WorkstationsModel(zone)
         self.sign_ins = SignInsModel(zone)
         self.staff = StaffModel()
+        self.lockouts = LockoutsModel(zone)
         self.workstation_view = _table(self.workstations)
         self.sign_in_view = _table(self.sign_ins)
         self.staff_view = _table(self.staff)
+        self.lockout_view = _table(self.lockouts)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("workstationsMessage")
@@ -137,6 +157,8 @@ class WorkstationsTab(QWidget):
         layout.addWidget(QLabel("<b>Staff</b> (a deactivated person can sign in nowhere)"))
         layout.addWidget(self.staff_view, 2)
         layout.addLayout(_row(self.deactivate_button, self.reactivate_button))
+        layout.addWidget(QLabel("<b>Sign-in lock-outs</b> (too many wrong passwords)"))
+        layout.addWidget(self.lockout_view, 1)
         self.set_desk(desk)
 
     def set_desk(self, desk: Desk) -> None:
@@ -177,10 +199,14 @@ class WorkstationsTab(QWidget):
         if not can(self.desk.staff.role, Permission.STAFF_MANAGE):
             return
         self._say("Asking the server…")
-        self._online(lambda c: (c.workstations(), c.staff()), self._show)
+        self._online(lambda c: (c.workstations(), c.staff(), c.lockouts()), self._show)
 
-    def _show(self, found: tuple[list[WorkstationRecord], list[StaffMemberRecord]]) -> None:
-        workstations, staff = found
+    def _show(
+        self,
+        found: tuple[list[WorkstationRecord], list[StaffMemberRecord], list[LockoutInfo]],
+    ) -> None:
+        workstations, staff, lockouts = found
+        self.lockouts.set_rows(lockouts)
         self.workstations.set_rows(workstations)
         self.sign_ins.set_rows(
             [

@@ -27,6 +27,8 @@ from sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    LockoutInfo,
+    LockoutList,
     Mutation,
     PushRequest,
     PushResponse,
@@ -177,6 +179,9 @@ class ServerClient:
 
     def workstations(self) -> list[WorkstationRecord]:
         return self._call("GET", "/workstations", _Workstations).root
+
+    def lockouts(self) -> list[LockoutInfo]:
+        return self._call("GET", "/sign-in-lockouts", LockoutList).lockouts
 
     def staff(self) -> list[StaffMemberRecord]:
         return self._call("GET", "/staff", _StaffList).root

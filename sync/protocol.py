@@ -158,6 +158,20 @@ class StaffMemberRecord(Message):
     active: bool
 
 
+class LockoutInfo(Message):
+    """A sign-in lock-out: an account's wrong passwords, or a network's, until when."""
+
+    scope: Literal["account", "address"]
+    email: str  # as typed; for an address, the attempt that tipped it over
+    address: str
+    at: AwareDatetime
+    until: AwareDatetime
+
+
+class LockoutList(Message):
+    lockouts: list[LockoutInfo]
+
+
 # --- change feed -------------------------------------------------------------------
 
 

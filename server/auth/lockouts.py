@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.roles import Permission
 from server.auth.models import SignInLockout
 from server.deps import SessionDep, StaffContext
+from sync.protocol import LockoutInfo, LockoutList
 
 router = APIRouter(tags=["auth"])
 
@@ -47,18 +47,6 @@ def recent_lockouts(session: Session, clinic_id: uuid.UUID, limit: int) -> list[
             .limit(limit)
         )
     )
-
-
-class LockoutInfo(BaseModel):
-    scope: Literal["account", "address"]  # an account's wrong passwords, or a network's
-    email: str  # as typed, for an address: the attempt that tipped it over
-    address: str
-    at: datetime
-    until: datetime
-
-
-class LockoutList(BaseModel):
-    lockouts: list[LockoutInfo]
 
 
 @router.get("/sign-in-lockouts")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -19,6 +20,7 @@ from sync import account
 from sync.account import Desk, sync_client
 from sync.client import ServerClient, ServerUnreachable
 from sync.engine import SyncEngine
+from sync.protocol import API_PREFIX
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.qt
@@ -114,6 +116,11 @@ def test_an_admin_sees_the_workstations_and_removes_one(
 ) -> None:
     reception = account.sign_in(tmp_path / "reception", live_server.url, "demo", EMAIL, PASSWORD)
     reception.store.close()
+    for _ in range(5):  # someone guessing the front desk's password
+        httpx.post(
+            f"{live_server.url}{API_PREFIX}/devices",
+            json={"clinic": "demo", "email": EMAIL, "password": "guess", "device_name": "x"},
+        )
     admin = account.sign_in(
         tmp_path / "office", live_server.url, "demo", ADMIN_EMAIL, ADMIN_PASSWORD
     )
@@ -125,6 +132,7 @@ def test_an_admin_sees_the_workstations_and_removes_one(
         [admin.staff.display_name, reception.staff.display_name]
     )
     assert {row.email for row in tab.staff.rows} >= {EMAIL, ADMIN_EMAIL}
+    assert [(row.scope, row.email) for row in tab.lockouts.rows] == [("account", EMAIL)]
 
     tab.remove_workstation()  # nothing chosen: says so, removes nothing
     assert "Choose a workstation" in tab.message.text()
