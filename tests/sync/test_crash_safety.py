@@ -80,6 +80,7 @@ from tests.support.desk_child import (
     seeded_uuid4,
     server_snapshot,
 )
+from tests.support.live_server import DemoTemplates
 from tests.support.server_process import ServerProcess, reset_postgres
 
 pytestmark = pytest.mark.slow
@@ -109,11 +110,15 @@ class Backend:
 
 @pytest.fixture(scope="module", params=_backends())
 def backend(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_templates: DemoTemplates,
 ) -> Iterator[Backend]:
-    """The demo clinic served by a uvicorn *process*, and sessions on its database."""
+    """The demo clinic served by a uvicorn *process*, and sessions on its database (on
+    SQLite a copy of the session's seeded demo, which the process finds and keeps)."""
     folder = tmp_path_factory.mktemp(f"crash-server-{request.param}")
     if request.param == "sqlite":
+        demo_templates.copy_to(folder / "server.sqlite3")
         url = f"sqlite:///{folder / 'server.sqlite3'}"
     else:
         url = os.environ[POSTGRES_URL_VARIABLE]
