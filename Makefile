@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint pytest system-deps screenshots bench clean
+.PHONY: demo test lint pytest soak system-deps screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ lint: $(STAMP)
 
 pytest: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+
+## soak: the long runs of the soak tests, on SQLite (and PostgreSQL when
+## CLINICDESK_TEST_DATABASE_URL is set): 100 booking race rounds, 400 crash trials,
+## 40 simulation seeds of 400 steps. Each count can be overridden from the environment.
+soak: $(STAMP)
+	CLINICDESK_RACE_ROUNDS=$${CLINICDESK_RACE_ROUNDS:-100} \
+	CLINICDESK_CRASH_TRIALS=$${CLINICDESK_CRASH_TRIALS:-400} \
+	CLINICDESK_SIM_SEEDS=$${CLINICDESK_SIM_SEEDS:-40} \
+	CLINICDESK_SIM_STEPS=$${CLINICDESK_SIM_STEPS:-400} \
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m soak -s
 
 ## screenshots: the README's pictures, taken from the real desktop under Xvfb
 screenshots: $(STAMP) system-deps

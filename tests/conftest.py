@@ -1,4 +1,5 @@
-"""Fixtures every test may use: an in-memory keyring and Qt's offscreen platform."""
+"""Fixtures every test may use: an in-memory keyring, Qt's offscreen platform and the demo
+clinic served live."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import keyring
 import pytest
 
 from sync import keys
-from tests.support.live_server import LiveServer
+from tests.support.live_server import DemoTemplates, LiveServer
 from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,9 +27,19 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
     keyring.set_keyring(previous)
 
 
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> DemoTemplates:
+    """The demo clinic seeded once (per clinic day) for the whole session."""
+    return DemoTemplates(tmp_path_factory.mktemp("demo-templates"))
+
+
 @pytest.fixture
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The demo clinic served by a real uvicorn on a random loopback port."""
-    server = LiveServer(tmp_path_factory.mktemp("server") / "server.sqlite3")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, demo_templates: DemoTemplates
+) -> Iterator[LiveServer]:
+    """The demo clinic, a copy of its own, served by a real uvicorn on a loopback port."""
+    path = tmp_path_factory.mktemp("server") / "server.sqlite3"
+    demo_templates.copy_to(path)
+    server = LiveServer(path, seed=False)
     yield server
     server.close()

@@ -1,18 +1,66 @@
-"""A real uvicorn server on a random loopback port, over a real database, for desk tests."""
+"""A real uvicorn server on a random loopback port, over a real database, for desk tests.
+
+Seeding the demo clinic takes about a second (two argon2 hashes, 200 patients, four
+weeks of appointments), and many tests want it: ``DemoTemplates`` seeds it once into a
+SQLite file and each server gets a copy.
+"""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import sqlite3
 import threading
 import time
+from contextlib import closing
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import uvicorn
 
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, migrate, transaction
-from server.demo import seed_demo
+from server.demo import DEMO_TIME_ZONE, seed_demo
+
+
+def seed_demo_database(path: Path, today: date | None = None) -> None:
+    """Migrate a new SQLite file at ``path`` and seed the demo clinic into it."""
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            seed_demo(session, today=today)
+    finally:
+        engine.dispose()
+    # The server runs SQLite in WAL mode: fold the log into the file so one file is a copy.
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class DemoTemplates:
+    """Demo clinic databases seeded once per clinic day, copied for each test's server.
+
+    The demo lays its appointments out around the clinic's "today" (past ones completed,
+    later ones booked), so a template only serves the day it was seeded for: a session
+    that runs past midnight in the clinic's time zone seeds a new one. A copy holds what
+    a fresh seed would, but every copy of a day shares its ids.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._made: dict[date, Path] = {}
+
+    def copy_to(self, path: Path) -> None:
+        today = datetime.now(ZoneInfo(DEMO_TIME_ZONE)).date()
+        template = self._made.get(today)
+        if template is None:
+            template = self.folder / f"demo-{today.isoformat()}.sqlite3"
+            seed_demo_database(template, today)
+            self._made[today] = template
+        shutil.copyfile(template, path)
 
 
 class LiveServer:

@@ -3,7 +3,8 @@
 A test that forks desk processes must stay single-threaded: a child forked while a server
 thread holds a lock inherits that lock held for ever. So the server runs as its own
 process (``python -m tests.support.server_process DATABASE_URL``), which migrates the
-database, seeds the demo clinic, binds a free loopback port and prints it on stdout.
+database, seeds the demo clinic unless it is there already (a copy of a seeded template),
+binds a free loopback port and prints it on stdout.
 
 The database itself stays reachable from the test (SQLite in WAL mode, or PostgreSQL), so
 the test can inspect what the server committed.
@@ -96,7 +97,8 @@ class ServerProcess:
 
 
 def serve(database_url: str) -> None:
-    """Migrate, seed the demo clinic, then serve it on a free loopback port (printed)."""
+    """Migrate, seed the demo clinic if missing, then serve it on a free loopback port
+    (printed)."""
     import uvicorn
 
     from server.app import create_app
