@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     bind_port: int = 8765
     device_token_days: int = Field(default=180, ge=1)
     session_hours: int = Field(default=12, ge=1)
+    # The largest request body read; larger ones get 413 before they are parsed. The
+    # desk sizes its pushes well under the default (see sync.engine.PUSH_MAX_BYTES).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -7,18 +7,22 @@ through a sync by accident.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, time
-from typing import Annotated, Literal
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
@@ -53,7 +57,80 @@ Phone = Annotated[str, StringConstraints(max_length=32), Printable]
 ContactEmail = Annotated[str, StringConstraints(max_length=254), Printable]
 Name = Annotated[str, StringConstraints(max_length=200), Printable]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
-Minutes = Annotated[int, Field(ge=0, le=100_000)]
+Minutes = Annotated[int, Strict(), Field(ge=0, le=100_000)]
+
+# --- bounded values --------------------------------------------------------------------
+#
+# What comes in is bounded at the door, and the bounds are in the published schema: a
+# number a database column cannot hold, or a date at the ends of the calendar (where date
+# arithmetic overflows), is refused in words instead of failing deep inside as a 500.
+
+# The largest value of a BIGINT column (versions, sequence numbers).
+BIGINT_MAX = 2**63 - 1
+# Far-off years are typos, and the ends of the calendar overflow date arithmetic.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+# Numbers the database keeps in BIGINT columns (record versions, a device's sequence).
+# Strict: "5" or 5.0 is not a number here, as the schema says.
+Version = Annotated[int, Strict(), Field(ge=0, le=BIGINT_MAX)]
+SequenceNumber = Annotated[int, Strict(), Field(ge=0, le=BIGINT_MAX)]
+
+_YEAR = r"2[01][0-9]{2}"  # FIRST_YEAR to LAST_YEAR
+_DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+INSTANT_PATTERN = f"^{_DAY}T{_CLOCK}{_OFFSET}$"
+DAY_PATTERN = f"^{_DAY}$"
+# A time of day may come with an offset: it parses, and the server then refuses it in
+# words as a rule (a working week is in local clock time), without refusing the batch.
+CLOCK_PATTERN = f"^{_CLOCK}{_OFFSET}?$"
+
+
+def _written(pattern: str, kind: type, example: str) -> BeforeValidator:
+    """Accept a value of ``kind`` (built in Python) or text matching ``pattern`` exactly:
+    no numbers read as timestamps, no other spellings the schema does not promise."""
+    exact = re.compile(pattern)
+    any_year = re.compile(pattern.replace(_YEAR, "[0-9]{4}"))
+
+    def check(value: Any) -> Any:
+        if isinstance(value, kind):
+            return value
+        if isinstance(value, str) and exact.fullmatch(value):
+            return value
+        if isinstance(value, str) and any_year.fullmatch(value):
+            raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+        raise ValueError(f"must be written like {example}")
+
+    return BeforeValidator(check)
+
+
+def _sane_year(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+# An instant with its offset, in the years FIRST_YEAR..LAST_YEAR.
+Instant = Annotated[
+    AwareDatetime,
+    _written(INSTANT_PATTERN, datetime, "2026-03-02T09:30:00+00:00"),
+    AfterValidator(_sane_year),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}),
+]
+# A calendar day in the years FIRST_YEAR..LAST_YEAR.
+Day = Annotated[
+    date,
+    _written(DAY_PATTERN, date, "2026-03-02"),
+    AfterValidator(_sane_year),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
+# A local time of day, HH:MM or HH:MM:SS, as sent ("09:00:00"): JSON Schema's ``time``
+# format would demand an offset (RFC 3339), which a wall-clock time does not have.
+ClockTime = Annotated[
+    time,
+    _written(CLOCK_PATTERN, time, "09:30"),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN}),
+]
 
 
 class Message(BaseModel):
@@ -125,9 +202,9 @@ class Record(Message):
 class WorkingHoursEntry(Message):
     """One stretch of a provider's usual week, in the clinic's local time."""
 
-    weekday: Annotated[int, Field(ge=0, le=6)]  # Monday is 0
-    start: time
-    end: time
+    weekday: Annotated[int, Strict(), Field(ge=0, le=6)]  # Monday is 0
+    start: ClockTime
+    end: ClockTime
     location_id: uuid.UUID | None = None
 
 
@@ -160,8 +237,8 @@ class ScheduleExceptionRecord(Record):
     kind: ExceptionKind
     first_day: date
     last_day: date
-    start_time: time | None
-    end_time: time | None
+    start_time: ClockTime | None
+    end_time: ClockTime | None
     note: str
 
 
@@ -300,8 +377,8 @@ class BookAppointment(Message):
     appointment_id: uuid.UUID  # chosen by the desk, so the optimistic row keeps its id
     provider_id: uuid.UUID
     patient_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     appointment_type_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
 
@@ -309,16 +386,16 @@ class BookAppointment(Message):
 class MoveAppointment(Message):
     kind: Literal["move"] = "move"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
     provider_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 class CancelAppointment(Message):
     kind: Literal["cancel"] = "cancel"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
     # The patient rang to cancel (counts towards late cancellations) or the clinic did.
     cancelled_by: CancelledBy = CancelledBy.STAFF
 
@@ -326,37 +403,37 @@ class CancelAppointment(Message):
 class ConfirmAppointment(Message):
     kind: Literal["confirm"] = "confirm"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class CheckIn(Message):
     kind: Literal["check_in"] = "check_in"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class MarkNoShow(Message):
     kind: Literal["no_show"] = "no_show"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class StartAppointment(Message):
     kind: Literal["start"] = "start"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class CompleteAppointment(Message):
     kind: Literal["complete"] = "complete"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class UpdatePatientContact(Message):
     kind: Literal["update_patient_contact"] = "update_patient_contact"
     patient_id: uuid.UUID
-    base_version: int
+    base_version: Version
     phone: Phone | None
     email: ContactEmail | None
 
@@ -371,14 +448,14 @@ class UpdatePatientContact(Message):
 class SetWorkingHours(Message):
     kind: Literal["set_working_hours"] = "set_working_hours"
     provider_id: uuid.UUID
-    base_version: int
+    base_version: Version
     hours: list[WorkingHoursEntry] = Field(max_length=200)
 
 
 class SaveLocation(Message):
     kind: Literal["save_location"] = "save_location"
     location_id: uuid.UUID
-    base_version: int | None  # None: a new location
+    base_version: Version | None  # None: a new location
     name: Name
     active: bool = True
 
@@ -386,7 +463,7 @@ class SaveLocation(Message):
 class SaveAppointmentType(Message):
     kind: Literal["save_appointment_type"] = "save_appointment_type"
     appointment_type_id: uuid.UUID
-    base_version: int | None  # None: a new type
+    base_version: Version | None  # None: a new type
     name: Name
     colour: Colour
     duration_minutes: Minutes
@@ -401,25 +478,25 @@ class SaveAppointmentType(Message):
 class SaveScheduleException(Message):
     kind: Literal["save_schedule_exception"] = "save_schedule_exception"
     exception_id: uuid.UUID
-    base_version: int | None  # None: a new exception
+    base_version: Version | None  # None: a new exception
     provider_id: uuid.UUID | None
     exception_kind: ExceptionKind
-    first_day: date
-    last_day: date
-    start_time: time | None = None
-    end_time: time | None = None
+    first_day: Day
+    last_day: Day
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
     note: Annotated[str, StringConstraints(max_length=200), Printable] = ""
 
 
 class RemoveScheduleException(Message):
     kind: Literal["remove_schedule_exception"] = "remove_schedule_exception"
     exception_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class SetBookingRules(Message):
     kind: Literal["set_booking_rules"] = "set_booking_rules"
-    base_version: int | None  # None: the clinic still runs on the defaults
+    base_version: Version | None  # None: the clinic still runs on the defaults
     horizon_days: Minutes
     min_notice_minutes: Minutes
     slot_rounding: Minutes
@@ -469,9 +546,9 @@ class Mutation(Message):
     device's mutations; ``staff_id`` says who made it (perhaps hours ago, offline)."""
 
     mutation_id: uuid.UUID
-    seq: int
+    seq: SequenceNumber
     staff_id: uuid.UUID
-    made_at: AwareDatetime
+    made_at: Instant
     command: Command
 
 
