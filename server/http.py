@@ -20,6 +20,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.protocol import ErrorBody
@@ -34,6 +35,14 @@ OUT_OF_RANGE_MESSAGE = (
     "A number or date sent is outside what the server can store. Check the values and "
     "send them again."
 )
+
+UNREADABLE_BODY_MESSAGE = (
+    "The request body could not be read: send JSON, in UTF-8, with Content-Type application/json."
+)
+FRAMEWORK_REFUSALS = {
+    404: ("not_found", "There is nothing at this address. Check the server address."),
+    405: ("method_not_allowed", "This address does not take that method."),
+}
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -163,6 +172,19 @@ def _out_of_range() -> JSONResponse:
 def install(app: FastAPI, *, max_body_bytes: int) -> None:
     """The edge middlewares and the handlers of last resort. Call after every other
     middleware is added: ``InternalErrors`` must be the outermost of ours."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Raised by the framework itself (an unknown address, a method the address does
+        # not take, a body it could not read), answered in the shared shape.
+        status, code, message = exc.status_code, "error", str(exc.detail)
+        if status == 400:
+            # FastAPI could not read the body (not UTF-8, not the type it says).
+            status, code, message = 422, "invalid", UNREADABLE_BODY_MESSAGE
+        elif status in FRAMEWORK_REFUSALS:
+            code, message = FRAMEWORK_REFUSALS[status]
+        body = ErrorBody(code=code, message=message)
+        return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers)
 
     @app.exception_handler(DataError)
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:

@@ -20,10 +20,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     Strict,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.roles import Role
@@ -49,7 +53,28 @@ def _printable(value: str) -> str:
     return value
 
 
-Printable = AfterValidator(_printable)
+# No control characters but the tab.
+PRINTABLE_PATTERN = r"^[^\x00-\x08\x0A-\x1F]*$"
+
+
+class _Printable:
+    """Refuses control characters in words (``_printable``), and says so in the JSON
+    schema as a pattern, so the published schema does not promise what is refused."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_printable, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = PRINTABLE_PATTERN
+        return json_schema
+
+
+Printable = _Printable()
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254), Printable]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024), Printable]
 DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=120), Printable]
@@ -57,7 +82,18 @@ Phone = Annotated[str, StringConstraints(max_length=32), Printable]
 ContactEmail = Annotated[str, StringConstraints(max_length=254), Printable]
 Name = Annotated[str, StringConstraints(max_length=200), Printable]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
-Minutes = Annotated[int, Strict(), Field(ge=0, le=100_000)]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 7.0 as an integer, so it is one here too; true, false and "7"
+    # are not (the schema refuses them, and so does the strict check after this).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+Minutes = Annotated[int, Strict(), Field(ge=0, le=100_000), WholeNumber]
 
 # --- bounded values --------------------------------------------------------------------
 #
@@ -65,21 +101,26 @@ Minutes = Annotated[int, Strict(), Field(ge=0, le=100_000)]
 # number a database column cannot hold, or a date at the ends of the calendar (where date
 # arithmetic overflows), is refused in words instead of failing deep inside as a 500.
 
-# The largest value of a BIGINT column (versions, sequence numbers).
-BIGINT_MAX = 2**63 - 1
+# The largest count (version, sequence number) accepted: far inside a BIGINT column, and
+# the largest integer every JSON reader keeps exactly (2**53 - 1; a bound of 2**63 - 1
+# would be read as a float that rounds up past what the column holds).
+LARGEST_COUNT = 2**53 - 1
 # Far-off years are typos, and the ends of the calendar overflow date arithmetic.
 FIRST_YEAR, LAST_YEAR = 2000, 2199
 
 # Numbers the database keeps in BIGINT columns (record versions, a device's sequence).
 # Strict: "5" or 5.0 is not a number here, as the schema says.
-Version = Annotated[int, Strict(), Field(ge=0, le=BIGINT_MAX)]
-SequenceNumber = Annotated[int, Strict(), Field(ge=0, le=BIGINT_MAX)]
+Version = Annotated[int, Strict(), Field(ge=0, le=LARGEST_COUNT), WholeNumber]
+SequenceNumber = Annotated[int, Strict(), Field(ge=0, le=LARGEST_COUNT), WholeNumber]
+# Only true or false: not 0, 1, "yes" or "off", which the schema does not allow either.
+Flag = Annotated[bool, Strict()]
 
 _YEAR = r"2[01][0-9]{2}"  # FIRST_YEAR to LAST_YEAR
 _DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_FULL_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"  # as RFC 3339
 _OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-INSTANT_PATTERN = f"^{_DAY}T{_CLOCK}{_OFFSET}$"
+INSTANT_PATTERN = f"^{_DAY}T{_FULL_CLOCK}{_OFFSET}$"
 DAY_PATTERN = f"^{_DAY}$"
 # A time of day may come with an offset: it parses, and the server then refuses it in
 # words as a rule (a working week is in local clock time), without refusing the batch.
@@ -202,7 +243,7 @@ class Record(Message):
 class WorkingHoursEntry(Message):
     """One stretch of a provider's usual week, in the clinic's local time."""
 
-    weekday: Annotated[int, Strict(), Field(ge=0, le=6)]  # Monday is 0
+    weekday: Annotated[int, Strict(), Field(ge=0, le=6), WholeNumber]  # Monday is 0
     start: ClockTime
     end: ClockTime
     location_id: uuid.UUID | None = None
@@ -457,7 +498,7 @@ class SaveLocation(Message):
     location_id: uuid.UUID
     base_version: Version | None  # None: a new location
     name: Name
-    active: bool = True
+    active: Flag = True
 
 
 class SaveAppointmentType(Message):
@@ -470,9 +511,9 @@ class SaveAppointmentType(Message):
     buffer_before_minutes: Minutes = 0
     buffer_after_minutes: Minutes = 0
     provider_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
-    bookable_online: bool = True
-    requires_confirmation: bool = False
-    active: bool = True
+    bookable_online: Flag = True
+    requires_confirmation: Flag = False
+    active: Flag = True
 
 
 class SaveScheduleException(Message):
@@ -500,11 +541,11 @@ class SetBookingRules(Message):
     horizon_days: Minutes
     min_notice_minutes: Minutes
     slot_rounding: Minutes
-    allow_any_provider: bool
+    allow_any_provider: Flag
     daily_cap: Minutes | None
     patient_cancel_cutoff_hours: Minutes
     patient_reschedule_cutoff_hours: Minutes
-    patients_may_cancel: bool
+    patients_may_cancel: Flag
 
 
 # The status each status command leads to.

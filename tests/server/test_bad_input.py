@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from common.roles import Role
 from server.deps import SessionDep
-from sync.protocol import API_PREFIX, BIGINT_MAX, PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync.protocol import API_PREFIX, LARGEST_COUNT, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 HUGE = 2**70
 NOW = "2026-03-02T09:00:00+00:00"
@@ -86,7 +86,8 @@ def _mutation(staff_id: uuid.UUID, command: dict[str, Any], **fields: Any) -> di
 @pytest.mark.parametrize(
     ("command", "fields", "words"),
     [
-        ({"kind": "check_in", "base_version": 1}, {"seq": BIGINT_MAX + 1}, "seq"),
+        ({"kind": "check_in", "base_version": 1}, {"seq": LARGEST_COUNT + 1}, "seq"),
+        ({"kind": "check_in", "base_version": 1}, {"seq": 2**63}, "seq"),  # past BIGINT
         ({"kind": "check_in", "base_version": HUGE}, {}, "base_version"),
         ({"kind": "cancel", "base_version": -1}, {}, "base_version"),
         ({"kind": "check_in", "base_version": "7"}, {}, "base_version"),
