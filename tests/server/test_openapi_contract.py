@@ -22,6 +22,8 @@ from schemathesis.config import SchemathesisConfig
 from common.roles import Role
 from server.app import create_app
 from server.config import Settings
+from server.db import transaction
+from server.scheduling.models import Provider
 from sync.protocol import DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 # What the server's request validation says (server.app); a rule a service checks says
@@ -87,10 +89,15 @@ class SignedIn:
 
 
 @pytest.fixture(autouse=True)
-def signed_in(app, factory) -> Any:
+def signed_in(app, db, factory) -> Any:
     clinic = factory.clinic(
         "alder", roles=(Role.FRONT_DESK,), providers=2, patients=3, appointments=4
     )
+    with transaction(db) as session:  # times of day in answers: "09:00:00" on the wire
+        provider = session.get(Provider, clinic.records.provider_ids[0])
+        provider.working_hours = [
+            {"weekday": 0, "start": "09:00", "end": "12:30", "location_id": None}
+        ]
     login = clinic.front_desk
     device_token = factory.enroll(login)
     staff_token = factory.sign_in(device_token, login)
