@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 import server.models  # noqa: F401  - every table, and the version stamping hook
 from common.errors import DomainError, TooManyAttempts
+from server import http, openapi
 from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    http.install(app, max_body_bytes=settings.max_body_bytes)  # added last: outermost
+    openapi.install(app)  # once every route is in place
     return app
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1
     )
     password_hash_queue: int = Field(default=32, ge=0)
+    # The largest request body read; larger ones get 413 before they are parsed. The
+    # desk sizes its pushes well under the default (see sync.engine.PUSH_MAX_BYTES).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -8,17 +8,41 @@ or doubles it: the server answers a replayed mutation from its record of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sync.client import ServerClient
 from sync.crash import crashpoint
-from sync.protocol import Cursor
+from sync.protocol import Cursor, Mutation
 from sync.store import Store
 
 MAX_PAGES_PER_RUN = 10_000  # a guard against a server that never says "no more"
 PUSH_BATCH = 100
+# The most bytes one push request carries. The server refuses bodies over its limit (1 MiB
+# by default) unread; a batch stays well under it even when its mutations are large (a
+# working week of many ranges, a type offered by hundreds of providers).
+PUSH_MAX_BYTES = 256 * 1024
+_PUSH_ENVELOPE = len(b'{"mutations":[]}')
+
+
+def batches_by_size(mutations: list[Mutation], max_bytes: int) -> Iterator[list[Mutation]]:
+    """``mutations`` in order, in consecutive batches whose push request body (as
+    ``ServerClient.push`` encodes it) is at most ``max_bytes``. A mutation larger than
+    that on its own (none is: every field is bounded) would still go, alone."""
+    batch: list[Mutation] = []
+    size = _PUSH_ENVELOPE
+    for mutation in mutations:
+        encoded = len(mutation.model_dump_json().encode()) + (1 if batch else 0)  # a comma
+        if batch and size + encoded > max_bytes:
+            yield batch
+            batch, size = [], _PUSH_ENVELOPE
+            encoded -= 1
+        batch.append(mutation)
+        size += encoded
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -81,17 +105,18 @@ class SyncEngine:
         """Send pending changes oldest first, in batches, until none are left."""
         applied = rejected = 0
         while True:
-            batch = self.store.pending_mutations(PUSH_BATCH)
-            if not batch:
+            pending = self.store.pending_mutations(PUSH_BATCH)
+            if not pending:
                 return applied, rejected
-            answer = self.client.push(batch)
-            crashpoint("after_push_response")  # the server has committed; we have not
-            self.store.record_results(batch, answer.results)
-            answered = {r.mutation_id for r in answer.results}
-            if not answered & {m.mutation_id for m in batch}:
-                return applied, rejected  # nothing acknowledged: try again next cycle
-            applied += sum(r.status == "applied" for r in answer.results)
-            rejected += sum(r.status == "rejected" for r in answer.results)
+            for batch in batches_by_size(pending, PUSH_MAX_BYTES):
+                answer = self.client.push(batch)
+                crashpoint("after_push_response")  # the server has committed; we have not
+                self.store.record_results(batch, answer.results)
+                answered = {r.mutation_id for r in answer.results}
+                if not answered & {m.mutation_id for m in batch}:
+                    return applied, rejected  # nothing acknowledged: try again next cycle
+                applied += sum(r.status == "applied" for r in answer.results)
+                rejected += sum(r.status == "rejected" for r in answer.results)
 
     def pull(self) -> SyncReport:
         """Pull until the server has nothing newer; pages already applied stay applied.

@@ -11,24 +11,30 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from typing import Annotated, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.roles import Role
 from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
+
+# Re-exported: the server takes the protocol's bounded values from here.
+from sync.values import FIRST_YEAR as FIRST_YEAR
+from sync.values import LARGEST_COUNT as LARGEST_COUNT
+from sync.values import LAST_YEAR as LAST_YEAR
+from sync.values import ClockTime as ClockTime
+from sync.values import Day as Day
+from sync.values import Flag as Flag
+from sync.values import Instant as Instant
+from sync.values import Printable as Printable
+from sync.values import SequenceNumber as SequenceNumber
+from sync.values import Version as Version
+from sync.values import WholeNumber as WholeNumber
 
 PROTOCOL_VERSION = 2  # 2: mutations are signed by the person who made them
 PROTOCOL_HEADER = "X-Clinicdesk-Protocol"
@@ -39,17 +45,6 @@ DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 5000
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN.pattern)]
-
-
-def _printable(value: str) -> str:
-    # NUL and other control characters are refused at the door: PostgreSQL cannot store
-    # NUL, and none belongs in a name, an address or a password.
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Printable = AfterValidator(_printable)
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254), Printable]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024), Printable]
 DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=120), Printable]
@@ -57,7 +52,7 @@ Phone = Annotated[str, StringConstraints(max_length=32), Printable]
 ContactEmail = Annotated[str, StringConstraints(max_length=254), Printable]
 Name = Annotated[str, StringConstraints(max_length=200), Printable]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
-Minutes = Annotated[int, Field(ge=0, le=100_000)]
+Minutes = Annotated[int, Strict(), Field(ge=0, le=100_000), WholeNumber]
 
 
 class Message(BaseModel):
@@ -183,9 +178,9 @@ class Record(Message):
 class WorkingHoursEntry(Message):
     """One stretch of a provider's usual week, in the clinic's local time."""
 
-    weekday: Annotated[int, Field(ge=0, le=6)]  # Monday is 0
-    start: time
-    end: time
+    weekday: Annotated[int, Strict(), Field(ge=0, le=6), WholeNumber]  # Monday is 0
+    start: ClockTime
+    end: ClockTime
     location_id: uuid.UUID | None = None
 
 
@@ -218,8 +213,8 @@ class ScheduleExceptionRecord(Record):
     kind: ExceptionKind
     first_day: date
     last_day: date
-    start_time: time | None
-    end_time: time | None
+    start_time: ClockTime | None
+    end_time: ClockTime | None
     note: str
 
 
@@ -369,8 +364,8 @@ class BookAppointment(Message):
     appointment_id: uuid.UUID  # chosen by the desk, so the optimistic row keeps its id
     provider_id: uuid.UUID
     patient_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     appointment_type_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
 
@@ -378,16 +373,16 @@ class BookAppointment(Message):
 class MoveAppointment(Message):
     kind: Literal["move"] = "move"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
     provider_id: uuid.UUID
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 class CancelAppointment(Message):
     kind: Literal["cancel"] = "cancel"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
     # The patient rang to cancel (counts towards late cancellations) or the clinic did.
     cancelled_by: CancelledBy = CancelledBy.STAFF
 
@@ -395,37 +390,37 @@ class CancelAppointment(Message):
 class ConfirmAppointment(Message):
     kind: Literal["confirm"] = "confirm"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class CheckIn(Message):
     kind: Literal["check_in"] = "check_in"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class MarkNoShow(Message):
     kind: Literal["no_show"] = "no_show"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class StartAppointment(Message):
     kind: Literal["start"] = "start"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class CompleteAppointment(Message):
     kind: Literal["complete"] = "complete"
     appointment_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class UpdatePatientContact(Message):
     kind: Literal["update_patient_contact"] = "update_patient_contact"
     patient_id: uuid.UUID
-    base_version: int
+    base_version: Version
     phone: Phone | None
     email: ContactEmail | None
 
@@ -440,63 +435,63 @@ class UpdatePatientContact(Message):
 class SetWorkingHours(Message):
     kind: Literal["set_working_hours"] = "set_working_hours"
     provider_id: uuid.UUID
-    base_version: int
+    base_version: Version
     hours: list[WorkingHoursEntry] = Field(max_length=200)
 
 
 class SaveLocation(Message):
     kind: Literal["save_location"] = "save_location"
     location_id: uuid.UUID
-    base_version: int | None  # None: a new location
+    base_version: Version | None  # None: a new location
     name: Name
-    active: bool = True
+    active: Flag = True
 
 
 class SaveAppointmentType(Message):
     kind: Literal["save_appointment_type"] = "save_appointment_type"
     appointment_type_id: uuid.UUID
-    base_version: int | None  # None: a new type
+    base_version: Version | None  # None: a new type
     name: Name
     colour: Colour
     duration_minutes: Minutes
     buffer_before_minutes: Minutes = 0
     buffer_after_minutes: Minutes = 0
     provider_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
-    bookable_online: bool = True
-    requires_confirmation: bool = False
-    active: bool = True
+    bookable_online: Flag = True
+    requires_confirmation: Flag = False
+    active: Flag = True
 
 
 class SaveScheduleException(Message):
     kind: Literal["save_schedule_exception"] = "save_schedule_exception"
     exception_id: uuid.UUID
-    base_version: int | None  # None: a new exception
+    base_version: Version | None  # None: a new exception
     provider_id: uuid.UUID | None
     exception_kind: ExceptionKind
-    first_day: date
-    last_day: date
-    start_time: time | None = None
-    end_time: time | None = None
+    first_day: Day
+    last_day: Day
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
     note: Annotated[str, StringConstraints(max_length=200), Printable] = ""
 
 
 class RemoveScheduleException(Message):
     kind: Literal["remove_schedule_exception"] = "remove_schedule_exception"
     exception_id: uuid.UUID
-    base_version: int
+    base_version: Version
 
 
 class SetBookingRules(Message):
     kind: Literal["set_booking_rules"] = "set_booking_rules"
-    base_version: int | None  # None: the clinic still runs on the defaults
+    base_version: Version | None  # None: the clinic still runs on the defaults
     horizon_days: Minutes
     min_notice_minutes: Minutes
     slot_rounding: Minutes
-    allow_any_provider: bool
+    allow_any_provider: Flag
     daily_cap: Minutes | None
     patient_cancel_cutoff_hours: Minutes
     patient_reschedule_cutoff_hours: Minutes
-    patients_may_cancel: bool
+    patients_may_cancel: Flag
 
 
 # The status each status command leads to.
@@ -540,9 +535,9 @@ class Mutation(Message):
     this workstation) proves it: a device token alone cannot act as anyone."""
 
     mutation_id: uuid.UUID
-    seq: int
+    seq: SequenceNumber
     staff_id: uuid.UUID
-    made_at: AwareDatetime
+    made_at: Instant
     command: Command
     key_id: uuid.UUID | None = None
     signature: Annotated[str, StringConstraints(max_length=100)] | None = None

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +17,13 @@ from server.changefeed import service
 from server.changefeed.live import FALLBACK_POLL, KEEPALIVE_EVERY, hub, sse
 from server.clinics.models import Clinic
 from server.deps import DeviceContext, SessionDep, SyncContext, check_protocol
-from sync.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AppointmentRecord, ChangesPage
+from sync.protocol import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    AppointmentRecord,
+    ChangesPage,
+    Instant,
+)
 
 router = APIRouter(tags=["sync"], dependencies=[Depends(check_protocol)])
 
@@ -29,8 +34,8 @@ def changes(
     session: SessionDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    window_start: AwareDatetime | None = None,
-    window_end: AwareDatetime | None = None,
+    window_start: Instant | None = None,
+    window_end: Instant | None = None,
 ) -> Response:
     """Changes of the caller's clinic after ``cursor``, oldest first, one page at a time.
 
@@ -91,7 +96,7 @@ async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
 
 @router.get("/sync/appointments")
 def appointments(
-    ctx: SyncContext, session: SessionDep, start: AwareDatetime, end: AwareDatetime
+    ctx: SyncContext, session: SessionDep, start: Instant, end: Instant
 ) -> list[AppointmentRecord]:
     """Appointments overlapping ``[start, end)``, whatever the desk's cursor."""
     ctx.require(Permission.SYNC_PULL)

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,23 +31,22 @@ from server.db import transaction, utcnow
 from server.deps import SessionDep, StaffApart, StaffContext, sessions
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
-from server.scheduling.service import FIRST_YEAR, LAST_YEAR
 from server.scheduling.settings import type_rules
-from sync.protocol import AppointmentRecord, ErrorBody, Message, ProviderRecord, Slot, SlotTakenBody
+from sync.protocol import (
+    AppointmentRecord,
+    Day,
+    ErrorBody,
+    Instant,
+    Message,
+    ProviderRecord,
+    Slot,
+    SlotTakenBody,
+    Version,
+)
 
 MAX_AVAILABILITY_DAYS = 366
 DEFAULT_AVAILABILITY_DAYS = 7
 
-
-def _sane_year(value: Any) -> Any:
-    # Far-off dates are typos, and the ends of the calendar overflow date arithmetic.
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_sane_year)]
-Day = Annotated[date, AfterValidator(_sane_year)]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias=requests.KEY_HEADER)]
 
 
@@ -62,7 +60,7 @@ class BookBody(Message):
 
 
 class MoveBody(Message):
-    base_version: Annotated[int, Field(ge=0, le=2**62)]
+    base_version: Version
     provider_id: uuid.UUID
     starts_at: Instant
     ends_at: Instant

@@ -37,6 +37,7 @@ from server.db import utcnow
 from server.patients import repository as patients
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
 from server.scheduling.settings import booking_rules_of, schedules_of
+from sync.protocol import FIRST_YEAR, LAST_YEAR
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
 
@@ -60,9 +61,7 @@ def book(
     lock, and on PostgreSQL by the exclusion constraint as well."""
     ctx.require(Permission.DIARY_BOOK)
     _check_times(starts_at, ends_at)
-    existing = session.get(Appointment, appointment_id)
-    if existing is not None:
-        raise InvalidInput("An appointment with this id already exists.")
+    _check_id_unused(session, ctx, appointment_id)
     if patients.in_clinic(session, ctx.clinic_id, patient_id) is None:
         raise NotFound("There is no such patient in this clinic.")
     _check_type_and_room(session, ctx, provider_id, appointment_type_id, location_id)
@@ -83,6 +82,31 @@ def book(
     session.add(appointment)
     _flush_guarded(session, appointment)
     return appointment
+
+
+# What a desk is told when the id it chose for a new appointment is taken by a row it may
+# not see: one of its clinic's removed appointments, or any appointment of another clinic.
+# Both get these same words, so an id tells a caller nothing about other clinics.
+ID_UNUSABLE = (
+    "This appointment's id cannot be used for a new booking. Book the appointment again "
+    "(it will get a new id)."
+)
+
+
+def _check_id_unused(session: Session, ctx: AuthContext, appointment_id: uuid.UUID) -> None:
+    """Ids are chosen by the desk, so a new one may collide with an existing row. Only a
+    live appointment of the caller's own clinic is named as such; every other holder of
+    the id (a tombstone, another clinic's row) gets the one answer for an unusable id."""
+    holder = session.execute(
+        select(Appointment.clinic_id, Appointment.deleted_at).where(
+            Appointment.id == appointment_id
+        )
+    ).one_or_none()
+    if holder is None:
+        return
+    if holder.clinic_id == ctx.clinic_id and holder.deleted_at is None:
+        raise InvalidInput("An appointment with this id already exists.")
+    raise InvalidInput(ID_UNUSABLE)
 
 
 def _check_type_and_room(
@@ -193,12 +217,11 @@ def current(session: Session, ctx: AuthContext, appointment_id: uuid.UUID) -> Ap
     )
 
 
-FIRST_YEAR, LAST_YEAR = 2000, 2199
-
-
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
-    # Far-off dates are typos, and the ends of the calendar overflow date arithmetic.
-    if not FIRST_YEAR <= starts_at.year <= LAST_YEAR:
+    # Refused at the door already (``sync.protocol.Instant``); checked again here because
+    # this is every entry point's one write path, and the ends of the calendar overflow
+    # date arithmetic.
+    if not all(FIRST_YEAR <= moment.year <= LAST_YEAR for moment in (starts_at, ends_at)):
         raise InvalidInput(f"An appointment must be between {FIRST_YEAR} and {LAST_YEAR}.")
     if ends_at <= starts_at:
         raise InvalidInput("An appointment must end after it starts.")

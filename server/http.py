@@ -1,0 +1,203 @@
+"""The server's edge on the open internet: oversized bodies, unexpected errors, bad values
+that slipped past the door.
+
+Two pure ASGI middlewares, so they see every request before FastAPI reads or parses
+anything, and can answer without raising:
+
+- ``BodyLimit`` refuses a body over the limit with 413, at once when its
+  ``Content-Length`` says so, else as soon as the bytes streamed in pass it.
+- ``InternalErrors`` answers an unexpected exception with a logged 500 in the shared
+  error shape. Starlette's own last-resort handler re-raises after answering, and
+  uvicorn then drops the connection; answering here instead keeps a keep-alive
+  connection usable for the client's next request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync.protocol import ErrorBody
+
+log = logging.getLogger(__name__)
+
+INTERNAL_MESSAGE = (
+    "Something went wrong on the server; it has been logged. Try again in a moment, and "
+    "tell whoever runs your clinic's server if it keeps happening."
+)
+OUT_OF_RANGE_MESSAGE = (
+    "A number or date sent is outside what the server can store. Check the values and "
+    "send them again."
+)
+
+UNREADABLE_BODY_MESSAGE = (
+    "The request body could not be read: send JSON, in UTF-8, with Content-Type application/json."
+)
+FRAMEWORK_REFUSALS = {
+    404: ("not_found", "There is nothing at this address. Check the server address."),
+    405: ("method_not_allowed", "This address does not take that method."),
+}
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps(ErrorBody(code=code, message=message).model_dump()).encode()
+
+
+async def _answer(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:
+    body = error_body(code, message)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        # The rest of the request body is never read, so this connection cannot carry
+        # another request: say so rather than leave the client guessing.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class InternalErrors:
+    """An unexpected exception becomes a logged 500 ``{code: "internal"}``, not re-raised.
+
+    Installed as the outermost middleware of our own (inside Starlette's
+    ``ServerErrorMiddleware``, which then never sees the exception). If the response had
+    already begun, nothing sensible can be sent: the exception goes on, and the server
+    closes the connection, which is the only honest end of a broken response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("Unexpected error answering %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _answer(send, 500, "internal", INTERNAL_MESSAGE)
+
+
+class _TooLarge(Exception):
+    """Raised into the app from ``receive`` once the body passes the limit."""
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 before they are parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _message(self, size: int | None) -> str:
+        told = f" (this one is {size:,} bytes)" if size is not None else ""
+        return (
+            f"The request is too large: the server accepts at most {self.limit:,} bytes"
+            f"{told}. Send less at a time."
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            await _answer(send, 413, "too_large", self._message(declared), close=True)
+            return
+
+        received = 0
+        answered = False  # the 413 went out: whatever the app says afterwards is dropped
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    if not started and not answered:
+                        answered = True
+                        await _answer(send, 413, "too_large", self._message(None), close=True)
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _TooLarge:
+            if not answered:  # the app had already begun its answer: nothing more to say
+                raise
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _out_of_range() -> JSONResponse:
+    body = ErrorBody(code="invalid", message=OUT_OF_RANGE_MESSAGE)
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+def install(app: FastAPI, *, max_body_bytes: int) -> None:
+    """The edge middlewares and the handlers of last resort. Call after every other
+    middleware is added: ``InternalErrors`` must be the outermost of ours."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Raised by the framework itself (an unknown address, a method the address does
+        # not take, a body it could not read), answered in the shared shape.
+        status, code, message = exc.status_code, "error", str(exc.detail)
+        if status == 400:
+            # FastAPI could not read the body (not UTF-8, not the type it says).
+            status, code, message = 422, "invalid", UNREADABLE_BODY_MESSAGE
+        elif status in FRAMEWORK_REFUSALS:
+            code, message = FRAMEWORK_REFUSALS[status]
+        body = ErrorBody(code=code, message=message)
+        return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (PostgreSQL: a number beyond its column). Bounded
+        # types should stop such values at the door; this is the net behind them.
+        log.warning("Database refused a value: %s", exc.orig)
+        return _out_of_range()
+
+    @app.exception_handler(OverflowError)
+    async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        # Date arithmetic past the year 9999, or (SQLite) an integer beyond 64 bits.
+        log.warning("Value out of range: %s", exc)
+        return _out_of_range()
+
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(InternalErrors)
