@@ -81,7 +81,7 @@ def test_a_backlog_of_large_changes_reaches_the_server_without_a_413(
     engine.sync()
     changes = 60
     for _ in range(changes):
-        desk.store.change_settings(desk.staff.id, big_type_change())
+        desk.store.change_settings(desk.author, big_type_change())
     backlog = desk.store.pending_mutations(PUSH_BATCH)
     assert encoded_size(backlog) > Settings().max_body_bytes
 
