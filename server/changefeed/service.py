@@ -14,7 +14,7 @@ from common.errors import InvalidInput, NotFound
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
-from server.db import Synced, utcnow
+from server.db import Database, Synced, utcnow
 from server.patients.models import Patient
 from server.scheduling.models import (
     Appointment,
@@ -108,7 +108,8 @@ def changes_since(
     limit: int,
     window: Window | None = None,
 ) -> ChangesPage:
-    """The ``limit`` oldest changes after ``cursor`` across every synced table.
+    """The ``limit`` oldest changes after ``cursor`` across every synced table. A read:
+    the caller audits the patient data in it (``audit_page``).
 
     Where the page ends is found from versions alone (``_page_cut``); then each table
     gives its rows up to that version, only the columns a desk caches.
@@ -161,17 +162,6 @@ def changes_since(
             else:
                 page[entity].append(record.model_validate(fields))
     tombstones.sort(key=lambda t: t.version)
-
-    for entity in ("patients", "appointments"):  # who the clinic sees, and when
-        if page[entity]:
-            audit.record(
-                session,
-                ctx,
-                action="sync_pull",
-                entity=entity,
-                record_count=len(page[entity]),
-                reason="cached on the clinic's enrolled workstation",
-            )
     return ChangesPage(
         next_cursor=str(Cursor(clinic.dataset_epoch, cut)),
         has_more=has_more,
@@ -182,6 +172,25 @@ def changes_since(
     )
 
 
+def audit_page(db: Database, ctx: AuthContext, page: ChangesPage) -> None:
+    """Who the clinic's patients and diary were sent to, and when (one row per kind, in
+    one short write after the read; see ``server.audit.service``)."""
+    counts = {"patients": len(page.patients), "appointments": len(page.appointments)}
+    if not any(counts.values()):
+        return
+    with db.writing() as session:
+        for entity, count in counts.items():
+            if count:
+                audit.record(
+                    session,
+                    ctx,
+                    action="sync_pull",
+                    entity=entity,
+                    record_count=count,
+                    reason="cached on the clinic's enrolled workstation",
+                )
+
+
 MAX_RANGE_DAYS = 400
 
 
@@ -189,7 +198,8 @@ def appointments_between(
     session: Session, ctx: AuthContext, start: datetime, end: datetime
 ) -> list[AppointmentRecord]:
     """Every appointment of the caller's clinic overlapping ``[start, end)``: how a desk
-    fills in days it does not keep (or that just came into its window)."""
+    fills in days it does not keep (or that just came into its window). A read: the
+    caller audits it."""
     if end <= start:
         raise InvalidInput("The end of the range must be after its start.")
     if (end - start).days > MAX_RANGE_DAYS:
@@ -205,15 +215,6 @@ def appointments_between(
         )
         .order_by(Appointment.starts_at)
     ).all()
-    if rows:
-        audit.record(
-            session,
-            ctx,
-            action="read",
-            entity="appointments",
-            record_count=len(rows),
-            reason="diary days fetched by a workstation",
-        )
     return [AppointmentRecord.model_validate(row, from_attributes=True) for row in rows]
 
 
