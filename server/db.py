@@ -32,6 +32,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Executable,
     ForeignKey,
     Index,
     MetaData,
@@ -230,8 +231,15 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.sessions = make_sessionmaker(engine)
-        read_engine = engine.execution_options(**{READ_OPTION: True})
+        if self.is_sqlite:
+            read_engine = engine.execution_options(**{READ_OPTION: True})
+        else:
+            # PostgreSQL at READ COMMITTED gives each statement its own snapshot inside a
+            # transaction as well, so a read loses nothing without one, and saves the
+            # BEGIN and COMMIT round trips (the change feed is written for exactly this).
+            read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_sessions = make_sessionmaker(read_engine)
+        self._single = None if self.is_sqlite else read_engine
         # Only SQLite needs writers queued in-process: it has one write lock per file.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._write_wait = write_wait
@@ -259,6 +267,17 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    def write_once(self, statement: Executable) -> None:
+        """One statement committed on its own before this returns (an audit row): on
+        PostgreSQL a single autocommitted statement, one round trip; on SQLite a short
+        ``writing()``."""
+        if self._single is None:
+            with self.writing() as session:
+                session.execute(statement)
+            return
+        with self._single.connect() as connection:
+            connection.execute(statement)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
 from server.auth.context import AuthContext
-from server.db import Database
+from server.db import Database, utcnow
 
 
 def record(
@@ -56,13 +57,19 @@ def read(
 ) -> None:
     """Commit the audit row of a read that has just been made, in a write of its own.
     Call it after the read transaction and before answering."""
-    with db.writing() as session:
-        record(
-            session,
-            ctx,
+    db.write_once(
+        insert(AuditEvent).values(
+            id=uuid.uuid4(),
+            created_at=(now := utcnow()),
+            modified_at=now,
+            at=now,
+            clinic_id=ctx.clinic_id,
+            staff_id=ctx.staff_id,
+            device_id=ctx.device_id,
             action=action,
             entity=entity,
-            reason=reason,
             entity_id=entity_id,
             record_count=record_count,
+            reason=reason,
         )
+    )

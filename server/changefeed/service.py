@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT
@@ -72,30 +72,34 @@ def parse_cursor(text: str | None) -> Cursor:
 
 def _page_cut(
     session: Session, ctx: AuthContext, since: int, until: int, limit: int
-) -> tuple[int, bool]:
-    """The version at which this page ends, and whether more follow.
+) -> tuple[int, bool, set[Entity]]:
+    """The version at which this page ends, whether more follow, and which tables have
+    rows in it.
 
-    Reads versions only (an index-only scan of ``(clinic_id, version)`` per table), so the
-    rows themselves are fetched once, for exactly this page.
+    Reads versions only (an index-only scan of ``(clinic_id, version)`` per table, all in
+    one statement), so the rows themselves are fetched once, for exactly this page, and
+    only from the tables that have any.
     """
-    versions: list[int] = []
-    for model, _record in FEED.values():
-        versions.extend(
-            session.scalars(
-                select(model.version)
-                .where(
-                    model.clinic_id == ctx.clinic_id,
-                    model.version > since,
-                    model.version <= until,
-                )
-                .order_by(model.version)
-                .limit(limit + 1)
-            )
+    if until <= since:  # nothing new: the common poll costs no table reads at all
+        return since, False, set()
+    firsts = [
+        select(literal(entity).label("entity"), model.version.label("version"))
+        .where(model.clinic_id == ctx.clinic_id, model.version > since, model.version <= until)
+        .order_by(model.version)
+        .limit(limit + 1)
+        .subquery()
+        for entity, (model, _record) in FEED.items()
+    ]
+    found: list[tuple[Entity, int]] = [
+        (row.entity, row.version)
+        for row in session.execute(
+            union_all(*(select(first.c.entity, first.c.version) for first in firsts))
         )
-    versions.sort()
-    if len(versions) > limit:
-        return versions[limit - 1], True
-    return (versions[-1] if versions else since), False
+    ]
+    found.sort(key=lambda pair: pair[1])
+    more = len(found) > limit
+    cut = found[limit - 1][1] if more else (found[-1][1] if found else since)
+    return cut, more, {entity for entity, version in found if version <= cut}
 
 
 Window = tuple[datetime, datetime]
@@ -130,11 +134,13 @@ def changes_since(
     # than this keeps the page a gap-free prefix, so the cursor never skips a row.
     until = clinic.sync_version
 
-    cut, has_more = _page_cut(session, ctx, since, until, limit)
+    cut, has_more, touched = _page_cut(session, ctx, since, until, limit)
     page: dict[Entity, list[Record]] = {entity: [] for entity in FEED}
     tombstones: list[Tombstone] = []
     connection = session.connection()  # plain rows: no ORM bookkeeping for a bulk read
     for entity, (model, record) in FEED.items():
+        if entity not in touched:
+            continue
         names = list(record.model_fields)
         found = connection.execute(
             select(*(model.__table__.c[name] for name in names), model.deleted_at)

@@ -338,6 +338,8 @@ def test_a_pull_never_skips_a_change_committed_between_its_reads(
     clinic, headers = small
     cursor = pull_all(headers)[-1]["next_cursor"]
     writer = make_sessionmaker(engine_factory())
+    with transaction(writer) as session:  # something to pull, so the pull reads the tables
+        session.add(Patient(clinic_id=clinic.id, first_name="Early", last_name="Bird"))
     made = {}
 
     def commit_a_change_midway(_conn, _cursor, statement, *_args):
