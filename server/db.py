@@ -161,9 +161,10 @@ READ_ONLY = "clinicdesk.read_only"
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine for ``url``, with SQLite set up for a server's workload.
 
-    No ``pool_pre_ping``: it costs a round trip on every checkout. A connection the
-    server dropped fails its first statement, and the pool discards it then
-    (``pool_recycle`` retires connections before a proxy's idle timeout would)."""
+    No ``pool_pre_ping``: it costs a round trip on every checkout, that is several per
+    request. After a database restart one request per process fails on a dead
+    connection, and SQLAlchemy then discards every connection opened before it;
+    ``pool_recycle`` retires connections before a proxy's idle timeout would."""
     if not url.startswith("sqlite"):
         kwargs.setdefault("pool_recycle", 1800)
         return create_engine(url, **kwargs)

@@ -2,8 +2,8 @@
 (``clinicdesk serve``): a desk listening to one hears of a booking made through the other
 at once, because PostgreSQL delivers the change's notification to every process.
 
-Also what ``serve`` refuses and what it believes of a reverse proxy. The ``two_servers``
-fixture is meant for any test about what several processes share.
+Also what ``serve`` refuses and what it believes of a reverse proxy. Any test about what
+several processes share can start them with ``tests.support.served.two_serve_processes``.
 """
 
 from __future__ import annotations
@@ -17,91 +17,33 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
 
-from common.roles import Role
 from server.cli import main
-from server.clinics.service import create_clinic
-from server.db import make_sessionmaker, migrate, transaction
-from server.patients.models import Patient
-from server.scheduling.models import Provider
-from server.staff.service import create_staff_user
 from sync.live import LiveFeed
-from sync.protocol import API_PREFIX, DEVICE_TOKEN_HEADER
+from sync.protocol import API_PREFIX
 from tests.support.diary import days_ahead, local
-from tests.support.served import ServeProcess, listening_pids
+from tests.support.served import (
+    ServeProcess,
+    SmallClinic,
+    enroll,
+    listening_pids,
+    seed_small_clinic,
+    sign_in,
+    two_serve_processes,
+)
 from tests.support.server_process import reset_postgres
 
 POSTGRES_URL = os.environ.get("CLINICDESK_TEST_DATABASE_URL", "")
-EMAIL, PASSWORD = "desk@oak.example", "oak-front-desk-1"
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs PostgreSQL (CLINICDESK_TEST_DATABASE_URL)"
 )
 
 
-def seed_small_clinic(database_url: str) -> dict[str, uuid.UUID]:
-    migrate(database_url)
-    engine = create_engine(database_url)
-    try:
-        with transaction(make_sessionmaker(engine)) as session:
-            clinic = create_clinic(
-                session, slug="oak", name="Oak Clinic", time_zone="Europe/London"
-            )
-            create_staff_user(
-                session,
-                clinic,
-                email=EMAIL,
-                display_name="Front desk",
-                password=PASSWORD,
-                role=Role.FRONT_DESK,
-            )
-            provider = Provider(clinic_id=clinic.id, display_name="Dr Oak")
-            patient = Patient(clinic_id=clinic.id, first_name="Ada", last_name="Oak")
-            session.add_all([provider, patient])
-            session.flush()
-            return {"clinic": clinic.id, "provider": provider.id, "patient": patient.id}
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
-def two_servers(tmp_path) -> Iterator[tuple[ServeProcess, ServeProcess, dict[str, uuid.UUID]]]:
-    """Two ``clinicdesk serve`` processes on one freshly migrated PostgreSQL database
-    holding a small clinic (``EMAIL``/``PASSWORD`` is its front desk)."""
-    reset_postgres(POSTGRES_URL)
-    made = seed_small_clinic(POSTGRES_URL)
-    with (
-        ServeProcess(POSTGRES_URL, tmp_path / "first.log") as first,
-        ServeProcess(POSTGRES_URL, tmp_path / "second.log") as second,
-    ):
-        # Both processes listen for each other's changes from start-up.
-        deadline = time.monotonic() + 20
-        wanted = {first.process.pid, second.process.pid}
-        while not wanted <= listening_pids(POSTGRES_URL):
-            assert time.monotonic() < deadline, "the servers never started listening"
-            time.sleep(0.1)
-        yield first, second, made
-
-
-def enroll(url: str, device_name: str) -> str:
-    response = httpx.post(
-        f"{url}{API_PREFIX}/devices",
-        json={"clinic": "oak", "email": EMAIL, "password": PASSWORD, "device_name": device_name},
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["device_token"]
-    return token
-
-
-def sign_in(url: str, device_token: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{url}{API_PREFIX}/sessions",
-        headers={DEVICE_TOKEN_HEADER: device_token},
-        json={"email": EMAIL, "password": PASSWORD},
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['session_token']}"}
+def two_servers(tmp_path) -> Iterator[tuple[ServeProcess, ServeProcess, SmallClinic]]:
+    with two_serve_processes(POSTGRES_URL, tmp_path) as (first, second, clinic):
+        yield first, second, clinic
 
 
 @pytest.mark.postgres
@@ -110,21 +52,21 @@ def sign_in(url: str, device_token: str) -> dict[str, str]:
 def test_a_desk_on_one_server_hears_of_a_booking_made_through_the_other(two_servers):
     first, second, made = two_servers
     heard = threading.Event()
-    feed = LiveFeed(first.url, enroll(first.url, "Reception 1"), heard.set)
+    feed = LiveFeed(first.url, enroll(first.url, made, "Reception 1"), heard.set)
     feed.start()
     try:
         assert feed.connected.wait(10), "the desk never connected to the first server"
         time.sleep(0.5)  # the stream has said hello and noted the clinic's version
         assert not heard.is_set()
-        staff = sign_in(second.url, enroll(second.url, "Reception 2"))
+        staff = sign_in(second.url, made, enroll(second.url, made, "Reception 2"))
         start = local(days_ahead(2), 10)
 
         response = httpx.post(
             f"{second.url}{API_PREFIX}/appointments",
             headers={**staff, "Idempotency-Key": str(uuid.uuid4())},
             json={
-                "provider_id": str(made["provider"]),
-                "patient_id": str(made["patient"]),
+                "provider_id": str(made.provider_id),
+                "patient_id": str(made.patient_id),
                 "starts_at": start.isoformat(),
                 "ends_at": (start + timedelta(minutes=30)).isoformat(),
             },
@@ -143,13 +85,13 @@ def test_a_desk_on_one_server_hears_of_a_booking_made_through_the_other(two_serv
 @needs_postgres
 def test_several_workers_serve_one_database(tmp_path):
     reset_postgres(POSTGRES_URL)
-    seed_small_clinic(POSTGRES_URL)
+    made = seed_small_clinic(POSTGRES_URL)
     with ServeProcess(POSTGRES_URL, tmp_path / "serve.log", workers=2) as served:
         deadline = time.monotonic() + 20
         while len(listening_pids(POSTGRES_URL)) < 2:  # one listener per worker process
             assert time.monotonic() < deadline, served.log()
             time.sleep(0.1)
-        staff = sign_in(served.url, enroll(served.url, "Reception 1"))
+        staff = sign_in(served.url, made, enroll(served.url, made, "Reception 1"))
         answers = [
             httpx.get(f"{served.url}{API_PREFIX}/providers", headers=staff) for _ in range(20)
         ]

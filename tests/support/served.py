@@ -2,8 +2,8 @@
 that need what only separate processes show: several workers, several servers on one
 PostgreSQL, the proxy headers, the CLI's own start-up.
 
-    with ServeProcess(url, tmp_path / "a.log") as a, ServeProcess(url, tmp_path / "b.log") as b:
-        ...  # a.url and b.url serve the same database
+    with two_serve_processes(postgres_url, tmp_path) as (first, second, clinic):
+        ...  # first.url and second.url serve one database holding ``clinic``
 
 Settings go in through the environment, as in production (``CLINICDESK_*``); the
 database must exist (``serve`` migrates it) and hold whatever clinic the test needs.
@@ -17,13 +17,24 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 from sqlalchemy import create_engine, text
 
+from common.roles import Role
 from server.changefeed.live import LISTENER_NAME
+from server.clinics.service import create_clinic
+from server.db import make_sessionmaker, migrate, transaction
+from server.patients.models import Patient
+from server.scheduling.models import Provider
+from server.staff.service import create_staff_user
+from sync.protocol import API_PREFIX, DEVICE_TOKEN_HEADER
+from tests.support.server_process import reset_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -131,3 +142,88 @@ def listening_pids(database_url: str) -> set[int]:
             return {int(name.rsplit(" ", 1)[1]) for name in names}
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class SmallClinic:
+    """Clinic ``slug`` with one front desk (``email``/``password``), provider and patient."""
+
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    patient_id: uuid.UUID
+    slug: str = "oak"
+    email: str = "desk@oak.example"
+    password: str = "oak-front-desk-1"
+
+
+def seed_small_clinic(database_url: str) -> SmallClinic:
+    migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            clinic = create_clinic(
+                session, slug=SmallClinic.slug, name="Oak Clinic", time_zone="Europe/London"
+            )
+            create_staff_user(
+                session,
+                clinic,
+                email=SmallClinic.email,
+                display_name="Front desk",
+                password=SmallClinic.password,
+                role=Role.FRONT_DESK,
+            )
+            provider = Provider(clinic_id=clinic.id, display_name="Dr Oak")
+            patient = Patient(clinic_id=clinic.id, first_name="Ada", last_name="Oak")
+            session.add_all([provider, patient])
+            session.flush()
+            return SmallClinic(clinic.id, provider.id, patient.id)
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def two_serve_processes(
+    postgres_url: str, folder: Path, *, env: dict[str, str] | None = None
+) -> Iterator[tuple[ServeProcess, ServeProcess, SmallClinic]]:
+    """Two ``clinicdesk serve`` processes on one freshly emptied PostgreSQL database
+    holding a ``SmallClinic``, each already listening for the other's changes."""
+    reset_postgres(postgres_url)
+    clinic = seed_small_clinic(postgres_url)
+    with (
+        ServeProcess(postgres_url, folder / "first.log", env=env) as first,
+        ServeProcess(postgres_url, folder / "second.log", env=env) as second,
+    ):
+        deadline = time.monotonic() + 20
+        wanted = {first.process.pid, second.process.pid}
+        while not wanted <= listening_pids(postgres_url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the servers never started listening for changes")
+            time.sleep(0.1)
+        yield first, second, clinic
+
+
+def enroll(url: str, clinic: SmallClinic, device_name: str) -> str:
+    """A workstation enrolled through ``url`` with the clinic's front desk login."""
+    response = httpx.post(
+        f"{url}{API_PREFIX}/devices",
+        json={
+            "clinic": clinic.slug,
+            "email": clinic.email,
+            "password": clinic.password,
+            "device_name": device_name,
+        },
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["device_token"]
+    return token
+
+
+def sign_in(url: str, clinic: SmallClinic, device_token: str) -> dict[str, str]:
+    """Headers of the front desk signed in through ``url`` on that workstation."""
+    response = httpx.post(
+        f"{url}{API_PREFIX}/sessions",
+        headers={DEVICE_TOKEN_HEADER: device_token},
+        json={"email": clinic.email, "password": clinic.password},
+    )
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['session_token']}"}
