@@ -13,13 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, InvalidInput
+from server.db import utcnow
 from server.idempotency.models import IdempotencyKey
 
 KEY_HEADER = "Idempotency-Key"
@@ -54,28 +57,44 @@ def fingerprint(operation: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(
-    session: Session, clinic_id: uuid.UUID, key: str, request_fingerprint: str
-) -> tuple[IdempotencyKey, bool]:
-    """The key's row and whether it holds an earlier answer (True: replay it) or was
-    claimed just now for this request (False: run it, then ``settle``)."""
-    found = _stored(session, clinic_id, key)
-    if found is None:
-        row = IdempotencyKey(
-            clinic_id=clinic_id, key=key, fingerprint=request_fingerprint, response=""
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claimed key: ``replay`` says whether it holds an earlier answer (replay it) or
+    was claimed just now for this request (run it, then ``settle``)."""
+
+    id: uuid.UUID
+    replay: bool
+    status_code: int | None = None
+    appointment_id: uuid.UUID | None = None
+    response: str = ""
+
+
+def claim(session: Session, clinic_id: uuid.UUID, key: str, request_fingerprint: str) -> Claim:
+    """Claim ``key`` for this request, or find the answer an earlier one got.
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: a duplicate sent at the same moment waits
+    in it until the first request's transaction ends, then finds the stored answer
+    (PostgreSQL reads the newest committed row per statement; SQLite runs one writer)."""
+    now = utcnow()
+    claimed = session.execute(
+        _insert_for(session)(IdempotencyKey)
+        .values(
+            id=uuid.uuid4(),
+            created_at=now,
+            modified_at=now,
+            clinic_id=clinic_id,
+            key=key,
+            fingerprint=request_fingerprint,
+            response="",
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()  # a concurrent duplicate blocks here until we commit
-        except IntegrityError:
-            # The same key was used by a request running at the same moment, which has
-            # committed by now (PostgreSQL reads the newest committed row per statement).
-            found = _stored(session, clinic_id, key)
-            if found is None:
-                raise
-        else:
-            return row, False
+        .on_conflict_do_nothing(index_elements=["clinic_id", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if claimed is not None:
+        return Claim(claimed, replay=False)
+    found = _stored(session, clinic_id, key)
+    if found is None:  # pragma: no cover - the conflicting row was there a moment ago
+        raise Conflict("This request is still being processed. Try again in a moment.")
     if found.fingerprint != request_fingerprint:
         raise InvalidInput(
             f"This {KEY_HEADER} was already used for a different request. Send a new key "
@@ -83,35 +102,53 @@ def claim(
         )
     if found.status_code is None:  # pragma: no cover - claims commit with their answer
         raise Conflict("This request is still being processed. Try again in a moment.")
-    return found, True
+    return Claim(found.id, True, found.status_code, found.appointment_id, found.response)
 
 
 def settle(
     session: Session,
-    row: IdempotencyKey,
+    claimed: Claim,
     *,
     status_code: int,
     appointment_id: uuid.UUID | None = None,
     response: dict[str, Any] | None = None,
 ) -> None:
     """Store the answer with the claim, in the claiming transaction."""
-    row.status_code = status_code
-    row.appointment_id = appointment_id
-    row.response = json.dumps(response) if response is not None else ""
-    session.flush()
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claimed.id)
+        .values(
+            status_code=status_code,
+            appointment_id=appointment_id,
+            response=json.dumps(response) if response is not None else "",
+            modified_at=utcnow(),
+        )
+    )
 
 
-def stored_response(row: IdempotencyKey) -> dict[str, Any] | None:
+def stored_response(claimed: Claim) -> dict[str, Any] | None:
     """A stored refusal's body as it was sent (None: the answer was a success)."""
-    if not row.response:
+    if not claimed.response:
         return None
-    body: dict[str, Any] = json.loads(row.response)
+    body: dict[str, Any] = json.loads(claimed.response)
     return body
 
 
-def _stored(session: Session, clinic_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-    return session.scalar(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.clinic_id == clinic_id, IdempotencyKey.key == key)
-        .execution_options(populate_existing=True)
-    )
+def _insert_for(session: Session) -> Callable[..., Any]:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+StoredKey = Row[uuid.UUID, str, int | None, uuid.UUID | None, str]
+
+
+def _stored(session: Session, clinic_id: uuid.UUID, key: str) -> StoredKey | None:
+    return session.execute(
+        select(
+            IdempotencyKey.id,
+            IdempotencyKey.fingerprint,
+            IdempotencyKey.status_code,
+            IdempotencyKey.appointment_id,
+            IdempotencyKey.response,
+        ).where(IdempotencyKey.clinic_id == clinic_id, IdempotencyKey.key == key)
+    ).first()

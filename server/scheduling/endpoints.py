@@ -29,7 +29,6 @@ from server.booking_requests import service as requests
 from server.db import utcnow
 from server.deps import DatabaseDep, StaffContext
 from server.idempotency import service as idempotency
-from server.idempotency.models import IdempotencyKey
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.schemas import AvailabilityAnswer, BookBody, Day, MoveBody, canonical
@@ -159,10 +158,10 @@ def _answer(
     """Run a booking change once per idempotency key and answer it. A refusal is answered
     here (not by the shared handler) so that it can be stored with the key: the
     savepoint undoes the attempt, the transaction still commits the claim and answer."""
-    claimed: IdempotencyKey | None = None
+    claimed: idempotency.Claim | None = None
     if key is not None:
-        claimed, replay = idempotency.claim(session, ctx.clinic_id, key, request_fingerprint)
-        if replay:
+        claimed = idempotency.claim(session, ctx.clinic_id, key, request_fingerprint)
+        if claimed.replay:
             return _replay(session, ctx, claimed)
     try:
         with session.begin_nested():
@@ -177,7 +176,7 @@ def _answer(
     return _record(appointment, success)
 
 
-def _replay(session: Session, ctx: AuthContext, stored: IdempotencyKey) -> Response:
+def _replay(session: Session, ctx: AuthContext, stored: idempotency.Claim) -> Response:
     """The stored verdict; a success with the appointment as it stands now (it may have
     changed since, and a retry must not hand back an older copy)."""
     assert stored.status_code is not None

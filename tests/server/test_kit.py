@@ -134,12 +134,14 @@ def test_a_key_claimed_once_is_replayed_and_refused_for_another_request(db, two_
     mine, _ = two_clinics
     key = str(uuid.uuid4())
     with transaction(db) as session:
-        row, replay = idempotency.claim(session, mine.id, key, "f" * 64)
-        assert not replay
-        idempotency.settle(session, row, status_code=409, response={"code": "slot_taken"})
+        claimed = idempotency.claim(session, mine.id, key, "f" * 64)
+        assert not claimed.replay
+        idempotency.settle(session, claimed, status_code=409, response={"code": "slot_taken"})
     with transaction(db) as session:
-        again, replay = idempotency.claim(session, mine.id, key, "f" * 64)
-        assert replay
+        again = idempotency.claim(session, mine.id, key, "f" * 64)
+        assert again.replay
+        assert again.id == claimed.id
+        assert again.status_code == 409
         assert idempotency.stored_response(again) == {"code": "slot_taken"}
     with transaction(db) as session, pytest.raises(InvalidInput, match="different request"):
         idempotency.claim(session, mine.id, key, "e" * 64)
