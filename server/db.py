@@ -4,8 +4,11 @@ SQLite (embedded, the default) and PostgreSQL run the same models and migrations
 request works through a ``Database`` (``app.state.database``) and opens exactly the
 transactions it needs, each inside the one thread that runs it:
 
-- ``reading()``: a plain transaction. On SQLite a deferred ``BEGIN``, which in WAL mode is
-  a snapshot that never takes the write lock, so reads never queue behind writers.
+- ``reading()``: for reads only. On SQLite a deferred ``BEGIN``, which in WAL mode is a
+  snapshot that never takes the write lock, so reads never queue behind writers. On
+  PostgreSQL each statement runs on its own (autocommit): at READ COMMITTED a statement
+  gets its own snapshot inside a transaction too, so this saves two round trips and
+  changes nothing a read could see.
 - ``writing()``: on SQLite ``BEGIN IMMEDIATE`` (the write lock up front, so a writer never
   fails half-way with "database is locked"), taken only after an in-process lock: writers
   of one process queue on that lock instead of in SQLite's busy handler, which sleeps and
