@@ -16,8 +16,9 @@ from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
+from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
-from server.db import make_engine, make_sessionmaker, migrate
+from server.db import Database, make_engine, migrate
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
@@ -31,15 +32,24 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     settings = settings or get_settings()
     if run_migrations:
         migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
+    database = Database(
+        make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        ),
+        write_wait=settings.db_write_wait,
+    )
 
     app = FastAPI(title="Clinicdesk", version="0.1.0")
     # Sync pages are repetitive JSON: compressed, a first download moves a fraction of
     # the bytes. (The desk's httpx client asks for gzip and unpacks it on its own.)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.database = database
+    app.state.engine = database.engine
+    app.state.sessionmaker = database.sessions
 
     for router in (
         auth_router,
@@ -60,6 +70,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     http.install(app, max_body_bytes=settings.max_body_bytes)  # added last: outermost
     openapi.install(app)  # once every route is in place
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """What ``clinicdesk serve`` hands uvicorn to build in each worker process: settings
+    from the environment; ``serve`` has migrated the database once already. On
+    PostgreSQL the process starts listening for other processes' changes at once."""
+    settings = get_settings()
+    app = create_app(settings, run_migrations=False)
+    listen_to(settings.database_url)
     return app
 
 

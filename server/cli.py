@@ -1,7 +1,7 @@
 """``clinicdesk``: one command for the server, the demo and the desktop.
 
 ``clinicdesk desktop`` hands over to ``python -m desktop`` by replacing this process, so
-the server package never imports desktop code (DESIGN.md §2).
+the server package never imports desktop code.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server (applies migrations first)")
     serve.add_argument("--host", help="bind address (default CLINICDESK_BIND_HOST)")
     serve.add_argument("--port", type=int, help="port (default CLINICDESK_BIND_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (more than one needs PostgreSQL)",
+    )
     serve.set_defaults(handler=_serve)
 
     seed = commands.add_parser("seed-demo", help="create the demo clinic unless it exists")
@@ -80,18 +86,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Migrate once, then let uvicorn run ``--workers`` processes, each building the app
+    from the environment (``server.app.app_from_environment``)."""
     import uvicorn
 
-    from server.app import create_app
     from server.config import get_settings
+    from server.db import migrate
 
     settings = get_settings()
-    app = create_app(settings)
+    if args.workers < 1:
+        raise InvalidInput("--workers must be at least 1.")
+    if args.workers > 1 and settings.is_sqlite:
+        raise InvalidInput(
+            f"--workers {args.workers} needs PostgreSQL: the embedded SQLite database is "
+            "for one server process. Set CLINICDESK_DATABASE_URL to a PostgreSQL database "
+            "(postgresql+psycopg://user@host/db), or serve with --workers 1."
+        )
+    migrate(settings.database_url)
     uvicorn.run(
-        app,
+        "server.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
         host=args.host or settings.bind_host,
         port=args.port or settings.bind_port,
         log_level="info",
+        # The client's real address behind a reverse proxy, from the proxies we trust.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         # Desks keep event streams open; don't wait on them for ever when stopping.
         timeout_graceful_shutdown=5,
     )

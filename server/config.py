@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     # The largest request body read; larger ones get 413 before they are parsed. The
     # desk sizes its pushes well under the default (see sync.engine.PUSH_MAX_BYTES).
     max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # Connections and threads agree: every request thread holds at most one connection,
+    # and there are exactly as many threads as the pool can hand out connections, so a
+    # thread never waits for a connection (see server.db).
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=5, ge=0, le=500)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    # How long a request may wait its turn to write on SQLite before it is told to retry.
+    db_write_wait: float = Field(default=30.0, gt=0)
+    # Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed (uvicorn's
+    # ``forwarded_allow_ips``): comma-separated IPs or networks, or "*" for any.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -59,6 +70,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def worker_threads(self) -> int:
+        """Threads for request work: one per connection the pool can give out."""
+        return self.db_pool_size + self.db_max_overflow
 
 
 @lru_cache(maxsize=1)

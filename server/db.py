@@ -1,13 +1,27 @@
-"""Database plumbing: typed bases, the engine, sessions and migrations.
+"""Database plumbing: typed bases, the engine, sessions, transactions and migrations.
 
-SQLite (embedded, the default) and PostgreSQL run the same models and migrations. On
-SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers are serialised up front
-instead of failing half-way with "database is locked", which is what keeps the per-clinic
-version counter (and, later, the booking guarantee) honest there.
+SQLite (embedded, the default) and PostgreSQL run the same models and migrations. Every
+request works through a ``Database`` (``app.state.database``) and opens exactly the
+transactions it needs, each inside the one thread that runs it:
+
+- ``reading()``: for reads only. On SQLite a deferred ``BEGIN``, which in WAL mode is a
+  snapshot that never takes the write lock, so reads never queue behind writers. On
+  PostgreSQL each statement runs on its own (autocommit): at READ COMMITTED a statement
+  gets its own snapshot inside a transaction too, so this saves two round trips and
+  changes nothing a read could see.
+- ``writing()``: on SQLite ``BEGIN IMMEDIATE`` (the write lock up front, so a writer never
+  fails half-way with "database is locked"), taken only after an in-process lock: writers
+  of one process queue on that lock instead of in SQLite's busy handler, which sleeps and
+  polls. On PostgreSQL an ordinary transaction; row locks do the ordering.
+
+A transaction never spans two threads and a thread never holds two connections, so the
+connection pool and the thread limiter can be sized to agree (see ``server.config``) and
+no request can wait on a lock held by a request that cannot run.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +35,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Executable,
     ForeignKey,
     Index,
     MetaData,
@@ -37,6 +52,8 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+
+from common.errors import DomainError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -138,11 +155,27 @@ def feed_index(table: str) -> Index:
     return Index(f"ix_{table}_clinic_version", "clinic_id", "version")
 
 
+# Set on the engine that ``Database.reading()`` uses: its transactions start deferred.
+READ_OPTION = "clinicdesk_read"
+# ``Session.info`` key marking a read transaction: flushing a change in one is a bug.
+READ_ONLY = "clinicdesk.read_only"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for ``url``, with SQLite set up for a server's workload."""
+    """Create the engine for ``url``, with SQLite set up for a server's workload.
+
+    No ``pool_pre_ping``: it costs a round trip on every checkout, that is several per
+    request. After a database restart one request per process fails on a dead
+    connection, and SQLAlchemy then discards every connection opened before it;
+    ``pool_recycle`` retires connections before a proxy's idle timeout would."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        kwargs.setdefault("pool_recycle", 1800)
+        return create_engine(url, **kwargs)
     _ensure_sqlite_folder(url)
+    if ":memory:" in url or url.rstrip("/") == "sqlite:":
+        # One connection per thread (SingletonThreadPool): pool sizes do not apply.
+        for name in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(name, None)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -158,7 +191,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Anything not declared a read takes the write lock up front (the CLI, tests and
+        # code still on plain sessions stay safe); reads start deferred: a snapshot.
+        read = connection.get_execution_options().get(READ_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -171,6 +207,84 @@ def _ensure_sqlite_folder(url: str) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class ServerBusy(DomainError):
+    status = 503
+    code = "busy"
+
+
+class ReadOnlyTransaction(RuntimeError):
+    """A change was flushed inside ``Database.reading()``: a programming error."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_reads(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyTransaction(
+            "a change was made inside Database.reading(); write in Database.writing()"
+        )
+
+
+class Database:
+    """The engine and the two kinds of transaction every request uses (see the module's
+    docstring). ``sessions`` is the plain factory for code that still manages its own
+    transactions (the CLI, tests): its transactions take SQLite's write lock."""
+
+    def __init__(self, engine: Engine, *, write_wait: float = 30.0) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.sessions = make_sessionmaker(engine)
+        if self.is_sqlite:
+            read_engine = engine.execution_options(**{READ_OPTION: True})
+        else:
+            # PostgreSQL at READ COMMITTED gives each statement its own snapshot inside a
+            # transaction as well, so a read loses nothing without one, and saves the
+            # BEGIN and COMMIT round trips (the change feed is written for exactly this).
+            read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = make_sessionmaker(read_engine)
+        self._single = None if self.is_sqlite else read_engine
+        # Only SQLite needs writers queued in-process: it has one write lock per file.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._write_wait = write_wait
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read transaction: never SQLite's write lock; a flushed change raises."""
+        with self._read_sessions() as session:
+            session.info[READ_ONLY] = True
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction, committed on success and rolled back on any error. Keep
+        it short: on SQLite every other writer of the process waits for it."""
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=self._write_wait):
+            raise ServerBusy(
+                "The server is too busy to save this right now. Try again in a moment."
+            )
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def write_once(self, statement: Executable) -> None:
+        """One statement committed on its own before this returns (an audit row): on
+        PostgreSQL a single autocommitted statement, one round trip; on SQLite a short
+        ``writing()``."""
+        if self._single is None:
+            with self.writing() as session:
+                session.execute(statement)
+            return
+        with self._single.connect() as connection:
+            connection.execute(statement)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 @contextmanager

@@ -1,42 +1,57 @@
-"""Request dependencies, defined once as ``Annotated`` aliases and used everywhere."""
+"""Request dependencies, defined once as ``Annotated`` aliases and used everywhere.
+
+The one transaction style (CONTRIBUTING, "Transactions"): an endpoint is a plain ``def``
+that receives its caller, already resolved, and the ``Database``; it opens exactly the
+transactions it needs (``db.reading()`` / ``db.writing()``) in its own thread. The caller
+is resolved here in a short read transaction of its own, so no transaction ever spans
+two threads: with ``SessionDep`` a transaction began in a dependency's worker thread and
+went on in the endpoint's, and on SQLite, once every worker thread was taken by requests
+waiting for the write lock, the request holding it could never continue.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import update
 
 from common.errors import NotAuthenticated, UpgradeRequired
 from server.auth import service as auth
 from server.auth.context import AuthContext
 from server.config import Settings
-from server.db import transaction
+from server.db import Database
 from server.staff.models import Device
 from sync.protocol import DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the endpoint returns (before the
-    response is sent, so a failed commit is the caller's error), rolled back on error."""
-    with request.app.state.sessionmaker() as session, session.begin():
-        yield session
+async def get_database(request: Request) -> Database:
+    """The app's ``Database``. Async (no worker thread needed), and where the thread
+    limiter is sized to the connection pool: the limiter belongs to the running event
+    loop, which exists only once requests are served."""
+    settings: Settings = request.app.state.settings
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    if limiter.total_tokens != settings.worker_threads:
+        limiter.total_tokens = settings.worker_threads
+    database: Database = request.app.state.database
+    return database
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def check_protocol(
+async def check_protocol(
     protocol: Annotated[str | None, Header(alias=PROTOCOL_HEADER)] = None,
 ) -> None:
-    """Desks send their protocol version; ones we no longer speak are told to upgrade."""
+    """Desks send their protocol version; ones we no longer speak are told to upgrade.
+    (Async: it does no I/O, so it need not wait for a worker thread.)"""
     if protocol is None:
         return
     # Compared as text: int() of a header could raise (e.g. thousands of digits) -> a 500.
@@ -54,27 +69,42 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-def enrolled_device(
-    session: SessionDep,
-    device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
-) -> Device:
-    if not device_token:
-        raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
-    return auth.device_for_token(session, device_token)
+NOT_ENROLLED = "This workstation is not enrolled. Sign in to enroll it."
+NOT_SIGNED_IN = "You are not signed in. Sign in again."
+
+
+def _staff(db: Database, token: str) -> AuthContext:
+    with db.reading() as session:
+        return auth.context_for_session_token(session, token)
+
+
+def _workstation(db: Database, token: str) -> AuthContext:
+    """The workstation's context, read in a read transaction. Noting its last contact
+    (at most once a minute) is a write: done after the read, in a short write of its own,
+    so resolving a caller never takes SQLite's write lock otherwise."""
+    with db.reading() as session:
+        device = auth.device_for_token(session, token)
+        context = auth.context_for_device(device)
+        seen = device.last_seen_at if session.is_modified(device) else None
+        session.expunge(device)  # the noted contact is written below, not in a read
+    if seen is not None:
+        with db.writing() as session:
+            session.execute(update(Device).where(Device.id == device.id).values(last_seen_at=seen))
+    return context
 
 
 def staff_context(
-    session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
+    db: DatabaseDep, authorization: Annotated[str | None, Header()] = None
 ) -> AuthContext:
+    """The signed-in staff member."""
     token = _bearer(authorization)
     if token is None:
-        raise NotAuthenticated("You are not signed in. Sign in again.")
-    return auth.context_for_session_token(session, token)
+        raise NotAuthenticated(NOT_SIGNED_IN)
+    return _staff(db, token)
 
 
 def sync_context(
-    session: SessionDep,
+    db: DatabaseDep,
     authorization: Annotated[str | None, Header()] = None,
     device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
 ) -> AuthContext:
@@ -82,53 +112,22 @@ def sync_context(
     fresh while nobody is signed in, the workstation's own device token."""
     token = _bearer(authorization)
     if token is not None:
-        return auth.context_for_session_token(session, token)
+        return _staff(db, token)
     if device_token:
-        return auth.context_for_device(auth.device_for_token(session, device_token))
-    raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
+        return _workstation(db, device_token)
+    raise NotAuthenticated(NOT_ENROLLED)
 
 
 def device_context(
-    request: Request,
+    db: DatabaseDep,
     device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
 ) -> AuthContext:
-    """The calling workstation, resolved in a short transaction of its own, for endpoints
-    that run one transaction per item (pushing mutations) and must not hold a lock meanwhile."""
+    """The calling workstation (pushing mutations, the event stream)."""
     if not device_token:
-        raise NotAuthenticated("This workstation is not enrolled. Sign in to enroll it.")
-    with request.app.state.sessionmaker() as session, session.begin():
-        return auth.context_for_device(auth.device_for_token(session, device_token))
+        raise NotAuthenticated(NOT_ENROLLED)
+    return _workstation(db, device_token)
 
 
-def sessions(request: Request) -> sessionmaker[Session]:
-    """The app's session factory, for endpoints that run their own transaction."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    return factory
-
-
-def staff_context_apart(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> AuthContext:
-    """The signed-in staff member, resolved in a short transaction of its own (as
-    ``device_context`` does for workstations), for endpoints that then run their one
-    transaction entirely inside their own worker thread.
-
-    Why: on SQLite a transaction takes the write lock with its first statement. With
-    ``SessionDep`` that is the sign-in check, a dependency that runs in one worker
-    thread, while the endpoint body needs another; when every worker thread is taken by
-    requests waiting for that lock, the request holding it can never continue, and all
-    of them wait out the busy timeout and fail. Booking endpoints are exactly the ones
-    that get many requests at the same moment.
-    """
-    token = _bearer(authorization)
-    if token is None:
-        raise NotAuthenticated("You are not signed in. Sign in again.")
-    with transaction(sessions(request)) as session:
-        return auth.context_for_session_token(session, token)
-
-
-DeviceDep = Annotated[Device, Depends(enrolled_device)]
 DeviceContext = Annotated[AuthContext, Depends(device_context)]
 StaffContext = Annotated[AuthContext, Depends(staff_context)]
 SyncContext = Annotated[AuthContext, Depends(sync_context)]
-StaffApart = Annotated[AuthContext, Depends(staff_context_apart)]

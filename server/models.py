@@ -4,9 +4,10 @@ the hook that stamps synced rows with versions, so whoever uses the models has i
 import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
 from server.auth.models import SignInCounter, SignInLockout
-from server.booking_requests.models import BookingRequest, IdempotencyKey
+from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
 from server.db import Base
+from server.idempotency.models import IdempotencyKey
 from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
 from server.scheduling.models import (

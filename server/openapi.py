@@ -30,7 +30,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from server import deps
-from server.booking_requests.service import KEY_HEADER, MAX_KEY_LENGTH
+from server.idempotency.service import KEY_HEADER, MAX_KEY_LENGTH
 from sync.protocol import (
     API_PREFIX,
     DEVICE_TOKEN_HEADER,
@@ -59,15 +59,12 @@ STAFF_ONLY: list[dict[str, list[str]]] = [{STAFF_SCHEME: []}]
 DEVICE_ONLY: list[dict[str, list[str]]] = [{DEVICE_SCHEME: []}]
 CREDENTIALS: dict[Callable[..., Any], list[dict[str, list[str]]]] = {
     deps.staff_context: STAFF_ONLY,
-    deps.staff_context_apart: STAFF_ONLY,
-    deps.enrolled_device: DEVICE_ONLY,
     deps.device_context: DEVICE_ONLY,
     deps.sync_context: [{STAFF_SCHEME: []}, {DEVICE_SCHEME: []}],
 }
 # Dependencies that give the route an ``AuthContext``, whose role the route checks.
 ACTING_FOR_SOMEONE = {
     deps.staff_context,
-    deps.staff_context_apart,
     deps.device_context,
     deps.sync_context,
 }

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from common.errors import DomainError, WrongCredentials
 from server.auth import service
@@ -32,7 +32,7 @@ from server.auth.throttle import Admission, LoginThrottle, Policy, account_key, 
 from server.clinics import repository as clinics
 from server.clinics.models import Clinic
 from server.config import Settings
-from server.db import transaction
+from server.db import Database
 
 T = TypeVar("T")
 
@@ -56,7 +56,7 @@ class SignInGuard:
 
     async def sign_in(
         self,
-        sessions: sessionmaker[Session],
+        db: Database,
         *,
         clinic: str | uuid.UUID,
         email: str,
@@ -68,19 +68,17 @@ class SignInGuard:
         workstation belongs to. ``then`` gets the checked password in the finishing
         transaction; it must confirm it (the services do, against the current hash)."""
         with self.checks.place():
-            found = await anyio.to_thread.run_sync(self._admit, sessions, clinic, email, address)
+            found = await anyio.to_thread.run_sync(self._admit, db, clinic, email, address)
             checked = await self.checks.check(found.stored_hash, password)
         if checked.ok:
             try:
-                return await anyio.to_thread.run_sync(self._finish, sessions, found, checked, then)
+                return await anyio.to_thread.run_sync(self._finish, db, found, checked, then)
             except WrongCredentials:
                 pass  # the account changed between the steps: a failed attempt like any other
-        raise await anyio.to_thread.run_sync(self._fail, sessions, found, email, address)
+        raise await anyio.to_thread.run_sync(self._fail, db, found, email, address)
 
-    def _admit(
-        self, sessions: sessionmaker[Session], clinic: str | uuid.UUID, email: str, address: str
-    ) -> _Found:
-        with transaction(sessions) as session:
+    def _admit(self, db: Database, clinic: str | uuid.UUID, email: str, address: str) -> _Found:
+        with db.writing() as session:
             if isinstance(clinic, str):
                 row, slug = clinics.by_slug(session, clinic), clinic
             else:
@@ -98,20 +96,18 @@ class SignInGuard:
 
     def _finish(
         self,
-        sessions: sessionmaker[Session],
+        db: Database,
         found: _Found,
         checked: CheckedPassword,
         then: Callable[[Session, CheckedPassword], T],
     ) -> T:
-        with transaction(sessions) as session:
+        with db.writing() as session:
             result = then(session, checked)
             self.throttle.succeeded(session, found.admission)
             return result
 
-    def _fail(
-        self, sessions: sessionmaker[Session], found: _Found, email: str, address: str
-    ) -> DomainError:
-        with transaction(sessions) as session:
+    def _fail(self, db: Database, found: _Found, email: str, address: str) -> DomainError:
+        with db.writing() as session:
             locked = self.throttle.failed(
                 session, found.admission, clinic_id=found.clinic_id, email=email, address=address
             )
@@ -142,7 +138,7 @@ async def guarded_sign_in(
     client's address is the connection's (behind a proxy, the one it forwards)."""
     address = request.client.host if request.client is not None else "unknown"
     return await guard_for(request.app).sign_in(
-        request.app.state.sessionmaker,
+        request.app.state.database,
         clinic=clinic,
         email=email,
         password=password,

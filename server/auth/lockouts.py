@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from common.roles import Permission
 from server.auth.models import SignInLockout
-from server.deps import SessionDep, StaffContext
+from server.deps import DatabaseDep, StaffContext
 from sync.protocol import LockoutInfo, LockoutList
 
 router = APIRouter(tags=["auth"])
@@ -52,11 +52,13 @@ def recent_lockouts(session: Session, clinic_id: uuid.UUID, limit: int) -> list[
 @router.get("/sign-in-lockouts")
 def list_lockouts(
     ctx: StaffContext,
-    session: SessionDep,
+    db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> LockoutList:
     """The clinic's recent sign-in lock-outs, newest first (clinic admins)."""
     ctx.require(Permission.STAFF_MANAGE)
+    with db.reading() as session:
+        found = recent_lockouts(session, ctx.clinic_id, limit)
     return LockoutList(
         lockouts=[
             LockoutInfo(
@@ -66,6 +68,6 @@ def list_lockouts(
                 at=row.at,
                 until=row.until,
             )
-            for row in recent_lockouts(session, ctx.clinic_id, limit)
+            for row in found
         ]
     )

@@ -1,2 +1,1 @@
-"""Requests to book: web booking requests awaiting staff, and idempotency keys that make
-a retried staff booking book nothing new."""
+"""Web booking requests awaiting staff: listed, confirmed (which books them) or rejected."""

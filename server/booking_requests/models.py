@@ -1,7 +1,7 @@
-"""Web booking requests and idempotency keys.
+"""Web booking requests.
 
-Neither is cached by the desks (``ClinicScoped``, not ``Synced``): the desk lists pending
-requests over the API, and keys only matter to the server.
+Not cached by the desks (``ClinicScoped``, not ``Synced``): the desk lists pending
+requests over the API.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import ClinicScoped, StrEnumColumn
@@ -59,29 +59,3 @@ class BookingRequest(ClinicScoped):
     )
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     note: Mapped[str] = mapped_column(String(500), default="")
-
-
-class IdempotencyKey(ClinicScoped):
-    """A booking request's ``Idempotency-Key`` and the answer it got, so a retry (a lost
-    response, a double click, a proxy that resends) gets the same answer and books
-    nothing new.
-
-    Inserted *before* the booking runs: a duplicate sent at the same moment waits on the
-    unique key, then reads the stored answer.
-    """
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("clinic_id", "key", name="uq_idempotency_keys_clinic_key"),)
-
-    key: Mapped[str] = mapped_column(String(200))
-    # SHA-256 of the canonical request (operation and body): the same key with another
-    # request is a client bug, refused rather than answered with the wrong booking.
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    appointment_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="SET NULL"), default=None
-    )
-    # None only inside the transaction that claimed the key; committed rows have one.
-    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
-    # A refusal's JSON body, replayed as it was; a success is replayed with the
-    # appointment as it stands now.
-    response: Mapped[str] = mapped_column(Text, default="")

@@ -1,132 +1,38 @@
-"""Requests to book: idempotency keys for staff bookings, and web booking requests.
-
-**Idempotency keys.** A staff booking carries an ``Idempotency-Key``. The key is claimed
-(its row inserted) before the booking runs, in the same transaction, so a duplicate sent
-at the same moment waits on the unique ``(clinic, key)`` and then reads the stored
-answer: one booking per key, however the retries interleave. The answer is stored
-whatever it was (201, or a refusal such as a taken slot), so a retry is told the same;
-only an unexpected failure rolls the claim back, and then a retry simply runs again.
-
-**Web booking requests.** A patient asks for a time through the booking widget; staff
+"""Web booking requests: a patient asks for a time through the booking widget; staff
 confirm (which books it, through the one write path that keeps the booking guarantee)
 or reject it. A request must be for a time the availability engine offers patients, so
 the web rules (notice, horizon, rounding, working hours, daily caps) bind it.
+
+Also the body of a refused booking (``refusal``), shared with the staff booking
+endpoints: the nearest free times, in words.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
 from common.errors import Conflict, DomainError, InvalidInput, NotFound, SlotTaken
 from common.roles import Permission
 from common.scheduling import AppointmentTypeRules
+from server import kit
 from server.auth.context import AuthContext
-from server.booking_requests.models import BookingRequest, BookingRequestStatus, IdempotencyKey
+from server.booking_requests.models import BookingRequest, BookingRequestStatus
 from server.db import utcnow
-from server.patients import repository as patients
+from server.patients.models import Patient
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.settings import booking_rules_of, type_rules
 from sync.protocol import ErrorBody, Slot
 
-KEY_HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 200
 NOTE_LENGTH = 500
 # What a request without an appointment type is checked as (its own length, no buffers).
 _NO_TYPE = uuid.UUID(int=0)
-
-
-# --- idempotency keys --------------------------------------------------------------------
-
-
-def check_key(raw: str | None, *, required: bool) -> str | None:
-    if raw is None:
-        if required:
-            raise InvalidInput(
-                f"An {KEY_HEADER} header is required: send a new random value (a UUID) "
-                "with each booking, and the same value when you retry it."
-            )
-        return None
-    if not 1 <= len(raw) <= MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"The {KEY_HEADER} header must be 1 to {MAX_KEY_LENGTH} characters long "
-            "(a UUID is plenty)."
-        )
-    if any(not 32 <= ord(ch) < 127 for ch in raw):
-        raise InvalidInput(f"The {KEY_HEADER} header may only contain printable ASCII.")
-    return raw
-
-
-def fingerprint(operation: str, body: dict[str, Any]) -> str:
-    """SHA-256 of the request in a canonical form (the parsed body, instants in UTC), so
-    the same booking sent with other whitespace or another UTC offset is the same."""
-    canonical = json.dumps(
-        {"operation": operation, "body": body}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def claim(
-    session: Session, clinic_id: uuid.UUID, key: str, request_fingerprint: str
-) -> tuple[IdempotencyKey, bool]:
-    """The key's row and whether it holds an earlier answer (True: replay it) or was
-    claimed just now for this request (False: run it, then ``settle``)."""
-    found = _stored_key(session, clinic_id, key)
-    if found is None:
-        row = IdempotencyKey(
-            clinic_id=clinic_id, key=key, fingerprint=request_fingerprint, response=""
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()  # a concurrent duplicate blocks here until we commit
-        except IntegrityError:
-            # The same key was used by a request running at the same moment, which has
-            # committed by now (PostgreSQL reads the newest committed row per statement).
-            found = _stored_key(session, clinic_id, key)
-            if found is None:
-                raise
-        else:
-            return row, False
-    if found.fingerprint != request_fingerprint:
-        raise InvalidInput(
-            f"This {KEY_HEADER} was already used for a different request. Send a new key "
-            "for a new booking; reuse a key only to retry exactly the same request."
-        )
-    if found.status_code is None:  # pragma: no cover - claims commit with their answer
-        raise Conflict("This request is still being processed. Try again in a moment.")
-    return found, True
-
-
-def settle(
-    session: Session,
-    row: IdempotencyKey,
-    *,
-    status_code: int,
-    appointment_id: uuid.UUID | None = None,
-    response: dict[str, Any] | None = None,
-) -> None:
-    row.status_code = status_code
-    row.appointment_id = appointment_id
-    row.response = json.dumps(response) if response is not None else ""
-    session.flush()
-
-
-def _stored_key(session: Session, clinic_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-    return session.scalar(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.clinic_id == clinic_id, IdempotencyKey.key == key)
-        .execution_options(populate_existing=True)
-    )
 
 
 # --- refusals, in words a receptionist can act on -------------------------------------
@@ -172,17 +78,8 @@ def create_request(
     availability engine offers patients is accepted: the web rules bind it, and a
     refusal says which one in words."""
     now = now or utcnow()
-    if patients.in_clinic(session, clinic_id, patient_id) is None:
-        raise NotFound("There is no such patient in this clinic.")
-    provider = session.scalar(
-        select(Provider).where(
-            Provider.id == provider_id,
-            Provider.clinic_id == clinic_id,
-            Provider.deleted_at.is_(None),
-        )
-    )
-    if provider is None:
-        raise NotFound("There is no such provider in this clinic.")
+    kit.require_live(session, Patient, clinic_id, patient_id, what="patient")
+    provider = kit.live(session, Provider, clinic_id, provider_id, what="provider")
     if not provider.active:
         raise InvalidInput(f"{provider.display_name} is not taking bookings.")
     note = note.strip()
@@ -228,15 +125,9 @@ def _kind_and_end(
         if ends_at - starts_at > LONGEST_APPOINTMENT:
             raise InvalidInput("An appointment cannot be longer than 12 hours.")
         return AppointmentTypeRules(id=_NO_TYPE, duration=ends_at - starts_at), ends_at
-    kind = session.scalar(
-        select(AppointmentType).where(
-            AppointmentType.id == appointment_type_id,
-            AppointmentType.clinic_id == clinic_id,
-            AppointmentType.deleted_at.is_(None),
-        )
+    kind = kit.live(
+        session, AppointmentType, clinic_id, appointment_type_id, what="appointment type"
     )
-    if kind is None:
-        raise NotFound("There is no such appointment type in this clinic.")
     if not kind.active or not kind.bookable_online:
         raise InvalidInput(f"{kind.name} cannot be booked online. Call the clinic to book it.")
     rules = type_rules(kind)
@@ -392,16 +283,8 @@ def withdraw(
     now: datetime | None = None,
 ) -> BookingRequest:
     """The patient takes their request back (the widget and the portal, later)."""
-    request = session.scalar(
-        select(BookingRequest)
-        .where(
-            BookingRequest.id == request_id,
-            BookingRequest.clinic_id == clinic_id,
-            BookingRequest.patient_id == patient_id,
-        )
-        .with_for_update()
-    )
-    if request is None:
+    request = kit.find(session, BookingRequest, clinic_id, request_id, lock=True)
+    if request is None or request.patient_id != patient_id:
         raise NotFound("There is no such booking request.")
     _still_pending(request)
     _decide(request, BookingRequestStatus.WITHDRAWN, None, now or utcnow())
@@ -411,13 +294,9 @@ def withdraw(
 
 def _pending(session: Session, ctx: AuthContext, request_id: uuid.UUID) -> BookingRequest:
     """The request, locked (two staff deciding at once are answered one after the other)."""
-    request = session.scalar(
-        select(BookingRequest)
-        .where(BookingRequest.id == request_id, BookingRequest.clinic_id == ctx.clinic_id)
-        .with_for_update()
+    request = kit.live(
+        session, BookingRequest, ctx.clinic_id, request_id, what="booking request", lock=True
     )
-    if request is None:
-        raise NotFound("There is no such booking request in this clinic.")
     _still_pending(request)
     return request
 

@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from common.roles import Permission
+from server import kit
+from server.audit import service as audit
 from server.changefeed import service
-from server.changefeed.live import FALLBACK_POLL, KEEPALIVE_EVERY, hub, sse
+from server.changefeed.live import KEEPALIVE_EVERY, hub, listen_to, poll_every, sse
 from server.clinics.models import Clinic
-from server.deps import DeviceContext, SessionDep, SyncContext, check_protocol
+from server.deps import DatabaseDep, DeviceContext, SettingsDep, SyncContext, check_protocol
 from sync.protocol import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -31,7 +32,7 @@ router = APIRouter(tags=["sync"], dependencies=[Depends(check_protocol)])
 @router.get("/sync/changes", response_model=ChangesPage)
 def changes(
     ctx: SyncContext,
-    session: SessionDep,
+    db: DatabaseDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     window_start: Instant | None = None,
@@ -46,22 +47,27 @@ def changes(
     window = None
     if window_start is not None and window_end is not None and window_start < window_end:
         window = (window_start, window_end)
-    page = service.changes_since(session, ctx, service.parse_cursor(cursor), limit, window)
-    return Response(page.model_dump_json(), media_type="application/json")
+    since = service.parse_cursor(cursor)
+    with db.reading() as session:  # one snapshot: the page is a gap-free prefix
+        page = service.changes_since(session, ctx, since, limit, window)
+    service.audit_page(db, ctx, page)
+    return kit.json_response(page)
 
 
 @router.get("/sync/events")
-async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
+async def events(
+    ctx: DeviceContext, db: DatabaseDep, settings: SettingsDep, request: Request
+) -> StreamingResponse:
     """Server-sent events: ``changed`` whenever the caller's clinic has something new.
 
     The desk pulls when told; it carries nothing but the clinic's latest version, so a
     listener learns nothing it could not pull anyway.
     """
     ctx.require(Permission.SYNC_PULL)
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    listener = listen_to(settings.database_url)  # this process's, started on first use
 
     def latest() -> int:
-        with factory() as session:
+        with db.reading() as session:
             return int(
                 session.scalar(select(Clinic.sync_version).where(Clinic.id == ctx.clinic_id)) or 0
             )
@@ -74,7 +80,7 @@ async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
             quiet_since = time.monotonic()
             while not await request.is_disconnected():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=FALLBACK_POLL)
+                    await asyncio.wait_for(wake.wait(), timeout=poll_every(listener))
                 wake.clear()
                 version = await run_in_threadpool(latest)
                 if version != seen:
@@ -94,10 +100,18 @@ async def events(ctx: DeviceContext, request: Request) -> StreamingResponse:
     )
 
 
-@router.get("/sync/appointments")
-def appointments(
-    ctx: SyncContext, session: SessionDep, start: Instant, end: Instant
-) -> list[AppointmentRecord]:
+@router.get("/sync/appointments", response_model=list[AppointmentRecord])
+def appointments(ctx: SyncContext, db: DatabaseDep, start: Instant, end: Instant) -> Response:
     """Appointments overlapping ``[start, end)``, whatever the desk's cursor."""
     ctx.require(Permission.SYNC_PULL)
-    return service.appointments_between(session, ctx, start, end)
+    with db.reading() as session:
+        records = service.appointments_between(session, ctx, start, end)
+    if records:
+        audit.read(
+            db,
+            ctx,
+            entity="appointments",
+            record_count=len(records),
+            reason="diary days fetched by a workstation",
+        )
+    return kit.json_response(records)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT
@@ -14,7 +14,7 @@ from common.errors import InvalidInput, NotFound
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
-from server.db import Synced, utcnow
+from server.db import Database, Synced, utcnow
 from server.patients.models import Patient
 from server.scheduling.models import (
     Appointment,
@@ -75,30 +75,34 @@ def parse_cursor(text: str | None) -> Cursor:
 
 def _page_cut(
     session: Session, ctx: AuthContext, since: int, until: int, limit: int
-) -> tuple[int, bool]:
-    """The version at which this page ends, and whether more follow.
+) -> tuple[int, bool, set[Entity]]:
+    """The version at which this page ends, whether more follow, and which tables have
+    rows in it.
 
-    Reads versions only (an index-only scan of ``(clinic_id, version)`` per table), so the
-    rows themselves are fetched once, for exactly this page.
+    Reads versions only (an index-only scan of ``(clinic_id, version)`` per table, all in
+    one statement), so the rows themselves are fetched once, for exactly this page, and
+    only from the tables that have any.
     """
-    versions: list[int] = []
-    for model, _record in FEED.values():
-        versions.extend(
-            session.scalars(
-                select(model.version)
-                .where(
-                    model.clinic_id == ctx.clinic_id,
-                    model.version > since,
-                    model.version <= until,
-                )
-                .order_by(model.version)
-                .limit(limit + 1)
-            )
+    if until <= since:  # nothing new: the common poll costs no table reads at all
+        return since, False, set()
+    firsts = [
+        select(literal(entity).label("entity"), model.version.label("version"))
+        .where(model.clinic_id == ctx.clinic_id, model.version > since, model.version <= until)
+        .order_by(model.version)
+        .limit(limit + 1)
+        .subquery()
+        for entity, (model, _record) in FEED.items()
+    ]
+    found: list[tuple[Entity, int]] = [
+        (row.entity, row.version)
+        for row in session.execute(
+            union_all(*(select(first.c.entity, first.c.version) for first in firsts))
         )
-    versions.sort()
-    if len(versions) > limit:
-        return versions[limit - 1], True
-    return (versions[-1] if versions else since), False
+    ]
+    found.sort(key=lambda pair: pair[1])
+    more = len(found) > limit
+    cut = found[limit - 1][1] if more else (found[-1][1] if found else since)
+    return cut, more, {entity for entity, version in found if version <= cut}
 
 
 Window = tuple[datetime, datetime]
@@ -111,7 +115,8 @@ def changes_since(
     limit: int,
     window: Window | None = None,
 ) -> ChangesPage:
-    """The ``limit`` oldest changes after ``cursor`` across every synced table.
+    """The ``limit`` oldest changes after ``cursor`` across every synced table. A read:
+    the caller audits the patient data in it (``audit_page``).
 
     Where the page ends is found from versions alone (``_page_cut``); then each table
     gives its rows up to that version, only the columns a desk caches.
@@ -132,11 +137,13 @@ def changes_since(
     # than this keeps the page a gap-free prefix, so the cursor never skips a row.
     until = clinic.sync_version
 
-    cut, has_more = _page_cut(session, ctx, since, until, limit)
+    cut, has_more, touched = _page_cut(session, ctx, since, until, limit)
     page: dict[Entity, list[Record]] = {entity: [] for entity in FEED}
     tombstones: list[Tombstone] = []
     connection = session.connection()  # plain rows: no ORM bookkeeping for a bulk read
     for entity, (model, record) in FEED.items():
+        if entity not in touched:
+            continue
         names = list(record.model_fields)
         found = connection.execute(
             select(*(model.__table__.c[name] for name in names), model.deleted_at)
@@ -164,17 +171,6 @@ def changes_since(
             else:
                 page[entity].append(record.model_validate(fields))
     tombstones.sort(key=lambda t: t.version)
-
-    for entity in ("patients", "appointments"):  # who the clinic sees, and when
-        if page[entity]:
-            audit.record(
-                session,
-                ctx,
-                action="sync_pull",
-                entity=entity,
-                record_count=len(page[entity]),
-                reason="cached on the clinic's enrolled workstation",
-            )
     return ChangesPage(
         next_cursor=str(Cursor(clinic.dataset_epoch, cut)),
         has_more=has_more,
@@ -185,6 +181,25 @@ def changes_since(
     )
 
 
+def audit_page(db: Database, ctx: AuthContext, page: ChangesPage) -> None:
+    """Who the clinic's patients and diary were sent to, and when (one row per kind, in
+    one short write after the read; see ``server.audit.service``)."""
+    counts = {"patients": len(page.patients), "appointments": len(page.appointments)}
+    if not any(counts.values()):
+        return
+    with db.writing() as session:
+        for entity, count in counts.items():
+            if count:
+                audit.record(
+                    session,
+                    ctx,
+                    action="sync_pull",
+                    entity=entity,
+                    record_count=count,
+                    reason="cached on the clinic's enrolled workstation",
+                )
+
+
 MAX_RANGE_DAYS = 400
 
 
@@ -192,7 +207,8 @@ def appointments_between(
     session: Session, ctx: AuthContext, start: datetime, end: datetime
 ) -> list[AppointmentRecord]:
     """Every appointment of the caller's clinic overlapping ``[start, end)``: how a desk
-    fills in days it does not keep (or that just came into its window)."""
+    fills in days it does not keep (or that just came into its window). A read: the
+    caller audits it."""
     if end <= start:
         raise InvalidInput("The end of the range must be after its start.")
     if (end - start).days > MAX_RANGE_DAYS:
@@ -208,15 +224,6 @@ def appointments_between(
         )
         .order_by(Appointment.starts_at)
     ).all()
-    if rows:
-        audit.record(
-            session,
-            ctx,
-            action="read",
-            entity="appointments",
-            record_count=len(rows),
-            reason="diary days fetched by a workstation",
-        )
     return [AppointmentRecord.model_validate(row, from_attributes=True) for row in rows]
 
 

@@ -5,6 +5,9 @@ That row lock is held until commit, so a transaction that got a higher version c
 commit before one that got a lower version: a desk that has seen version N has seen
 every change numbered below N, and a cursor can never skip a row committed late.
 
+The same hook tells connected desks (``live.note_changed``): on PostgreSQL with a
+``pg_notify`` in the changing transaction, delivered to every server process on commit.
+
 The hook sees ORM flushes only: change synced rows through the ORM, never with a bulk
 ``update()``/``delete()`` statement, or the change never reaches the desks.
 """

@@ -19,12 +19,12 @@ from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError, Forbidden, NotFound, SlotTaken, StaleVersion
 from server.auth.context import AuthContext
-from server.db import Synced, transaction
+from server.db import Database, Synced
 from server.mutations.models import AppliedMutation
 from server.patients import service as patients
 from server.patients.models import Patient
@@ -107,17 +107,15 @@ REJECT_CODES: dict[str, RejectCode] = {
 
 
 def apply_batch(
-    factory: sessionmaker[Session], device: AuthContext, mutations: list[Mutation]
+    db: Database, device: AuthContext, mutations: list[Mutation]
 ) -> list[MutationResult]:
     """One result per mutation, in order; one bad mutation never blocks the rest."""
-    return [apply_one(factory, device, mutation) for mutation in mutations]
+    return [apply_one(db, device, mutation) for mutation in mutations]
 
 
-def apply_one(
-    factory: sessionmaker[Session], device: AuthContext, mutation: Mutation
-) -> MutationResult:
+def apply_one(db: Database, device: AuthContext, mutation: Mutation) -> MutationResult:
     try:
-        with transaction(factory) as session:
+        with db.writing() as session:
             key = _signing_key(session, device, mutation)
             if key is None:
                 return _rejected(session, device, mutation, Unverified(UNSIGNED))
@@ -142,7 +140,7 @@ def apply_one(
             return result
     except IntegrityError:
         # The same mutation was applied by a request running at the same time.
-        with transaction(factory) as session:
+        with db.writing() as session:
             stored = _stored(session, device, mutation.mutation_id)
             if stored is None:
                 raise

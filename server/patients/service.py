@@ -7,12 +7,11 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from common.errors import InvalidInput, NotFound, StaleVersion
+from common.errors import InvalidInput
 from common.roles import Permission
 from common.validation import normalise_email
+from server import kit
 from server.auth.context import AuthContext
-from server.changefeed.versioning import changed_by_someone_else
-from server.patients import repository
 from server.patients.models import Patient
 
 PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
@@ -33,11 +32,16 @@ def update_contact(
         raise InvalidInput(f"{phone!r} does not look like a phone number.")
     typed_email = (email or "").strip()
     email = normalise_email(typed_email) if typed_email else None
-    patient = repository.in_clinic(session, ctx.clinic_id, patient_id, for_update=True)
-    if patient is None:
-        raise NotFound("There is no such patient in this clinic.")
-    if changed_by_someone_else(patient, base_version, ctx.device_id):
-        raise StaleVersion("Someone else changed this patient's details in the meantime.")
+    patient = kit.for_change(
+        session,
+        Patient,
+        ctx.clinic_id,
+        patient_id,
+        base_version,
+        ctx.device_id,
+        what="patient",
+        stale="Someone else changed this patient's details in the meantime.",
+    )
     patient.phone = phone
     patient.email = email
     patient.changed_by_device_id = ctx.device_id

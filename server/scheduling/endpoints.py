@@ -1,7 +1,7 @@
 """The diary over HTTP: providers, appointments, staff booking and moving, free time.
 
-Staff bookings are idempotent (``Idempotency-Key``, see ``server.booking_requests``) and
-go through ``server.scheduling.service`` like every other entry point, so the booking
+Staff bookings are idempotent (``Idempotency-Key``, see ``server.idempotency``) and go
+through ``server.scheduling.service`` like every other entry point, so the booking
 guarantee holds for them too. A taken slot is answered 409 ``slot_taken`` with the nearest
 free times, in the message and as ``suggestions``.
 """
@@ -9,13 +9,12 @@ free times, in the message and as ``suggestions``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,102 +22,52 @@ from sqlalchemy.orm import Session
 from common.appointments import AppointmentSource
 from common.errors import DomainError, InvalidInput, NotFound
 from common.roles import Permission
+from server import kit
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.booking_requests import service as requests
-from server.booking_requests.models import IdempotencyKey
-from server.db import transaction, utcnow
-from server.deps import SessionDep, StaffApart, StaffContext, sessions
+from server.db import utcnow
+from server.deps import DatabaseDep, StaffContext
+from server.idempotency import service as idempotency
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
+from server.scheduling.schemas import AvailabilityAnswer, BookBody, Day, MoveBody, canonical
 from server.scheduling.settings import type_rules
-from sync.protocol import (
-    AppointmentRecord,
-    Day,
-    ErrorBody,
-    Instant,
-    Message,
-    ProviderRecord,
-    Slot,
-    SlotTakenBody,
-    Version,
-)
+from sync.protocol import AppointmentRecord, ErrorBody, ProviderRecord, Slot, SlotTakenBody
 
 MAX_AVAILABILITY_DAYS = 366
 DEFAULT_AVAILABILITY_DAYS = 7
 
-IdempotencyKeyHeader = Annotated[str | None, Header(alias=requests.KEY_HEADER)]
-
-
-class BookBody(Message):
-    provider_id: uuid.UUID
-    patient_id: uuid.UUID
-    starts_at: Instant
-    ends_at: Instant
-    appointment_type_id: uuid.UUID | None = None
-    location_id: uuid.UUID | None = None
-
-
-class MoveBody(Message):
-    base_version: Version
-    provider_id: uuid.UUID
-    starts_at: Instant
-    ends_at: Instant
-
-
-class AvailabilityAnswer(Message):
-    time_zone: str
-    first_day: date
-    last_day: date
-    for_staff: bool
-    slots: list[Slot]
-
-
-def _canonical(body: BookBody | MoveBody) -> dict[str, Any]:
-    """The body as parsed, instants in UTC: what an idempotency key is bound to."""
-    values: dict[str, Any] = body.model_dump(mode="json")
-    values["starts_at"] = body.starts_at.astimezone(UTC).isoformat()
-    values["ends_at"] = body.ends_at.astimezone(UTC).isoformat()
-    return values
-
+IdempotencyKeyHeader = Annotated[str | None, Header(alias=idempotency.KEY_HEADER)]
 
 router = APIRouter(tags=["scheduling"])
 
 
-@router.get("/providers")
-def list_providers(ctx: StaffContext, session: SessionDep) -> list[ProviderRecord]:
+@router.get("/providers", response_model=list[ProviderRecord])
+def list_providers(ctx: StaffContext, db: DatabaseDep) -> Response:
     ctx.require(Permission.DIARY_READ)
-    providers = session.scalars(
-        select(Provider)
-        .where(Provider.clinic_id == ctx.clinic_id, Provider.deleted_at.is_(None))
-        .order_by(Provider.display_name)
-    )
-    return [ProviderRecord.model_validate(p, from_attributes=True) for p in providers]
-
-
-@router.get("/appointments/{appointment_id}")
-def read_appointment(
-    appointment_id: uuid.UUID, ctx: StaffContext, session: SessionDep
-) -> AppointmentRecord:
-    ctx.require(Permission.DIARY_READ)
-    appointment = session.scalar(
-        select(Appointment).where(
-            Appointment.id == appointment_id,
-            Appointment.clinic_id == ctx.clinic_id,
-            Appointment.deleted_at.is_(None),
+    with db.reading() as session:
+        providers = session.scalars(
+            select(Provider)
+            .where(Provider.clinic_id == ctx.clinic_id, Provider.deleted_at.is_(None))
+            .order_by(Provider.display_name)
         )
+        records = [ProviderRecord.model_validate(p, from_attributes=True) for p in providers]
+    return kit.json_response(records)
+
+
+@router.get("/appointments/{appointment_id}", response_model=AppointmentRecord)
+def read_appointment(appointment_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+    ctx.require(Permission.DIARY_READ)
+    with db.reading() as session:
+        appointment = kit.live(
+            session, Appointment, ctx.clinic_id, appointment_id, what="appointment"
+        )
+        record = AppointmentRecord.model_validate(appointment, from_attributes=True)
+    audit.read(
+        db, ctx, entity="appointments", entity_id=appointment_id, reason="appointment details"
     )
-    if appointment is None:
-        raise NotFound("There is no such appointment in this clinic.")
-    audit.record(
-        session,
-        ctx,
-        action="read",
-        entity="appointments",
-        entity_id=appointment.id,
-        reason="appointment details",
-    )
-    return AppointmentRecord.model_validate(appointment, from_attributes=True)
+    return kit.json_response(record)
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -130,20 +79,20 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 @router.post("/appointments", status_code=201, response_model=AppointmentRecord, responses=REFUSALS)
 def book_appointment(
     body: BookBody,
-    ctx: StaffApart,
-    http: Request,
+    ctx: StaffContext,
+    db: DatabaseDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Book at the desk. ``Idempotency-Key`` is required: a retry with the same key and
     body gets the same answer and books nothing new."""
     ctx.require(Permission.DIARY_BOOK)
-    key = requests.check_key(idempotency_key, required=True)
-    with transaction(sessions(http)) as session:
+    key = idempotency.check_key(idempotency_key, required=True)
+    with db.writing() as session:
         return _answer(
             session,
             ctx,
             key,
-            requests.fingerprint("book", _canonical(body)),
+            idempotency.fingerprint("book", canonical(body)),
             body.provider_id,
             201,
             lambda: scheduling.book(
@@ -167,21 +116,21 @@ def book_appointment(
 def move_appointment(
     appointment_id: uuid.UUID,
     body: MoveBody,
-    ctx: StaffApart,
-    http: Request,
+    ctx: StaffContext,
+    db: DatabaseDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Move (or resize, or give to another provider) a booked or confirmed appointment,
     if nobody else changed it since ``base_version``. ``Idempotency-Key`` is optional."""
     ctx.require(Permission.DIARY_BOOK)
-    key = requests.check_key(idempotency_key, required=False)
-    with transaction(sessions(http)) as session:
+    key = idempotency.check_key(idempotency_key, required=False)
+    with db.writing() as session:
         return _answer(
             session,
             ctx,
             key,
-            requests.fingerprint(
-                "move", {"appointment_id": str(appointment_id)} | _canonical(body)
+            idempotency.fingerprint(
+                "move", {"appointment_id": str(appointment_id)} | canonical(body)
             ),
             body.provider_id,
             200,
@@ -209,10 +158,10 @@ def _answer(
     """Run a booking change once per idempotency key and answer it. A refusal is answered
     here (not by the shared handler) so that it can be stored with the key: the
     savepoint undoes the attempt, the transaction still commits the claim and answer."""
-    claimed: IdempotencyKey | None = None
+    claimed: idempotency.Claim | None = None
     if key is not None:
-        claimed, replay = requests.claim(session, ctx.clinic_id, key, request_fingerprint)
-        if replay:
+        claimed = idempotency.claim(session, ctx.clinic_id, key, request_fingerprint)
+        if claimed.replay:
             return _replay(session, ctx, claimed)
     try:
         with session.begin_nested():
@@ -220,55 +169,54 @@ def _answer(
     except DomainError as error:
         refused = requests.refusal(session, ctx.clinic_id, error, provider_id)
         if claimed is not None:
-            requests.settle(session, claimed, status_code=error.status, response=refused)
+            idempotency.settle(session, claimed, status_code=error.status, response=refused)
         return JSONResponse(refused, status_code=error.status)
     if claimed is not None:
-        requests.settle(session, claimed, status_code=success, appointment_id=appointment.id)
-    return JSONResponse(_record(appointment), status_code=success)
+        idempotency.settle(session, claimed, status_code=success, appointment_id=appointment.id)
+    return _record(appointment, success)
 
 
-def _replay(session: Session, ctx: AuthContext, stored: IdempotencyKey) -> Response:
+def _replay(session: Session, ctx: AuthContext, stored: idempotency.Claim) -> Response:
     """The stored verdict; a success with the appointment as it stands now (it may have
     changed since, and a retry must not hand back an older copy)."""
     assert stored.status_code is not None
-    if stored.response:
-        return JSONResponse(json.loads(stored.response), status_code=stored.status_code)
-    appointment = session.scalar(
-        select(Appointment).where(
-            Appointment.id == stored.appointment_id, Appointment.clinic_id == ctx.clinic_id
-        )
+    refused = idempotency.stored_response(stored)
+    if refused is not None:
+        return JSONResponse(refused, status_code=stored.status_code)
+    appointment = kit.find(
+        session, Appointment, ctx.clinic_id, stored.appointment_id, include_deleted=True
     )
     if appointment is None:  # its tombstone was purged
         raise NotFound("The appointment made with this Idempotency-Key no longer exists.")
-    return JSONResponse(_record(appointment), status_code=stored.status_code)
+    return _record(appointment, stored.status_code)
 
 
-def _record(appointment: Appointment) -> dict[str, Any]:
+def _record(appointment: Appointment, status_code: int) -> Response:
     record = AppointmentRecord.model_validate(appointment, from_attributes=True)
-    answer: dict[str, Any] = record.model_dump(mode="json")
-    return answer
+    return kit.json_response(record, status_code)
 
 
-@router.get("/availability")
+@router.get("/availability", response_model=AvailabilityAnswer)
 def availability(
-    ctx: StaffApart,
-    http: Request,
+    ctx: StaffContext,
+    db: DatabaseDep,
     appointment_type_id: uuid.UUID,
     provider_id: uuid.UUID | None = None,
     first_day: Annotated[Day | None, Query()] = None,
     last_day: Annotated[Day | None, Query()] = None,
     for_staff: bool = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> AvailabilityAnswer:
+) -> Response:
     """Free starts for an appointment type, earliest first: by default as patients see
     them (notice, horizon, caps, bookable online), with ``for_staff`` as the desk may
     book. Days are the clinic's local days; ``first_day`` defaults to today, ``last_day``
     to a week later; no provider means any provider (one slot per start)."""
     ctx.require(Permission.DIARY_READ)
-    with transaction(sessions(http)) as session:
-        return _free_time(
+    with db.reading() as session:
+        answer = _free_time(
             session, ctx, appointment_type_id, provider_id, first_day, last_day, for_staff, limit
         )
+    return kit.json_response(answer)
 
 
 def _free_time(
@@ -294,26 +242,11 @@ def _free_time(
             f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time "
             f"({first} to {last} is {(last - first).days + 1})."
         )
-    kind = session.scalar(
-        select(AppointmentType).where(
-            AppointmentType.id == appointment_type_id,
-            AppointmentType.clinic_id == ctx.clinic_id,
-            AppointmentType.deleted_at.is_(None),
-        )
+    kind = kit.live(
+        session, AppointmentType, ctx.clinic_id, appointment_type_id, what="appointment type"
     )
-    if kind is None:
-        raise NotFound("There is no such appointment type in this clinic.")
-    if provider_id is not None and (
-        session.scalar(
-            select(Provider.id).where(
-                Provider.id == provider_id,
-                Provider.clinic_id == ctx.clinic_id,
-                Provider.deleted_at.is_(None),
-            )
-        )
-        is None
-    ):
-        raise NotFound("There is no such provider in this clinic.")
+    if provider_id is not None:
+        kit.require_live(session, Provider, ctx.clinic_id, provider_id, what="provider")
     rules = type_rules(kind)
     if not kind.active:  # no longer offered to patients; staff may still book it
         rules = dataclasses.replace(rules, bookable_online=False)

@@ -26,15 +26,15 @@ from common.appointments import (
     may_become,
 )
 from common.availability import OfferedSlot, available_slots, is_late_cancellation
-from common.errors import InvalidInput, NotFound, SlotTaken, StaleVersion
+from common.errors import InvalidInput, SlotTaken
 from common.roles import Permission
 from common.scheduling import MAX_BUFFER_MINUTES, AppointmentTypeRules
 from common.slots import Interval, nearest_free_slots
+from server import kit
 from server.auth.context import AuthContext
-from server.changefeed.versioning import changed_by_someone_else
 from server.clinics.models import Clinic
 from server.db import utcnow
-from server.patients import repository as patients
+from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
 from server.scheduling.settings import booking_rules_of, schedules_of
 from sync.protocol import FIRST_YEAR, LAST_YEAR
@@ -62,8 +62,7 @@ def book(
     ctx.require(Permission.DIARY_BOOK)
     _check_times(starts_at, ends_at)
     _check_id_unused(session, ctx, appointment_id)
-    if patients.in_clinic(session, ctx.clinic_id, patient_id) is None:
-        raise NotFound("There is no such patient in this clinic.")
+    kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
     _check_type_and_room(session, ctx, provider_id, appointment_type_id, location_id)
     _ensure_free(session, ctx, provider_id, (starts_at, ends_at), ignore=None)
     appointment = Appointment(
@@ -117,28 +116,13 @@ def _check_type_and_room(
     location_id: uuid.UUID | None,
 ) -> None:
     if appointment_type_id is not None:
-        kind = session.scalar(
-            select(AppointmentType).where(
-                AppointmentType.id == appointment_type_id,
-                AppointmentType.clinic_id == ctx.clinic_id,
-                AppointmentType.deleted_at.is_(None),
-            )
+        kind = kit.live(
+            session, AppointmentType, ctx.clinic_id, appointment_type_id, what="appointment type"
         )
-        if kind is None:
-            raise NotFound("There is no such appointment type in this clinic.")
         if kind.provider_ids and str(provider_id) not in kind.provider_ids:
             raise InvalidInput(f"This provider does not offer {kind.name}.")
-    if location_id is not None and (
-        session.scalar(
-            select(Location.id).where(
-                Location.id == location_id,
-                Location.clinic_id == ctx.clinic_id,
-                Location.deleted_at.is_(None),
-            )
-        )
-        is None
-    ):
-        raise NotFound("There is no such room in this clinic.")
+    if location_id is not None:
+        kit.require_live(session, Location, ctx.clinic_id, location_id, what="room")
 
 
 def _flush_guarded(session: Session, appointment: Appointment) -> None:
@@ -210,11 +194,8 @@ def set_status(
 
 
 def current(session: Session, ctx: AuthContext, appointment_id: uuid.UUID) -> Appointment | None:
-    return session.scalar(
-        select(Appointment).where(
-            Appointment.id == appointment_id, Appointment.clinic_id == ctx.clinic_id
-        )
-    )
+    """The appointment as it stands, tombstone or not."""
+    return kit.find(session, Appointment, ctx.clinic_id, appointment_id, include_deleted=True)
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -233,20 +214,16 @@ def _for_change(
     session: Session, ctx: AuthContext, appointment_id: uuid.UUID, base_version: int
 ) -> Appointment:
     """The appointment, locked, if nobody else changed it since ``base_version``."""
-    appointment = session.scalar(
-        select(Appointment)
-        .where(
-            Appointment.id == appointment_id,
-            Appointment.clinic_id == ctx.clinic_id,
-            Appointment.deleted_at.is_(None),
-        )
-        .with_for_update()
+    return kit.for_change(
+        session,
+        Appointment,
+        ctx.clinic_id,
+        appointment_id,
+        base_version,
+        ctx.device_id,
+        what="appointment",
+        stale="Someone else changed this appointment in the meantime.",
     )
-    if appointment is None:
-        raise NotFound("There is no such appointment in this clinic.")
-    if changed_by_someone_else(appointment, base_version, ctx.device_id):
-        raise StaleVersion("Someone else changed this appointment in the meantime.")
-    return appointment
 
 
 def _ensure_free(
@@ -256,17 +233,7 @@ def _ensure_free(
     wanted: Interval,
     ignore: uuid.UUID | None,
 ) -> None:
-    provider = session.scalar(
-        select(Provider)
-        .where(
-            Provider.id == provider_id,
-            Provider.clinic_id == ctx.clinic_id,
-            Provider.deleted_at.is_(None),
-        )
-        .with_for_update()
-    )
-    if provider is None:
-        raise NotFound("There is no such provider in this clinic.")
+    provider = kit.live(session, Provider, ctx.clinic_id, provider_id, what="provider", lock=True)
     around = timedelta(days=8)
     query = select(Appointment.starts_at, Appointment.ends_at).where(
         Appointment.clinic_id == ctx.clinic_id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from common import scheduling as rules
 from common.errors import InvalidInput, NotFound, StaleVersion
 from common.roles import Permission
+from server import kit
 from server.auth.context import AuthContext
 from server.changefeed.versioning import changed_by_someone_else
 from server.db import Synced, utcnow
@@ -45,11 +46,7 @@ UNIQUE_RULES_KEY = ("uq_booking_rules_clinic", "booking_rules.clinic_id")
 def _in_clinic(
     session: Session, ctx: AuthContext, model: type[S], record_id: uuid.UUID, what: str
 ) -> S | None:
-    row = session.scalar(
-        select(model)
-        .where(model.id == record_id, model.clinic_id == ctx.clinic_id)
-        .with_for_update()
-    )
+    row = kit.find(session, model, ctx.clinic_id, record_id, lock=True, include_deleted=True)
     if row is not None and row.deleted_at is not None:
         raise NotFound(f"This {what} was removed.")
     return row
@@ -68,15 +65,15 @@ def _existing(
     row = _in_clinic(session, ctx, model, record_id, what)
     if row is None:
         if base_version is not None:
-            raise NotFound(f"There is no such {what} in this clinic.")
+            raise kit.not_found(what)
         if session.get(model, record_id) is not None:
             raise InvalidInput(f"A {what} with this id already exists.")
         return None
     if base_version is None:
         raise InvalidInput(f"This {what} already exists.")
-    if changed_by_someone_else(row, base_version, ctx.device_id):
-        raise StaleVersion(f"Someone else changed this {what} in the meantime.")
-    return row
+    return kit.unchanged(
+        row, base_version, ctx.device_id, f"Someone else changed this {what} in the meantime."
+    )
 
 
 def set_working_hours(
@@ -92,10 +89,10 @@ def set_working_hours(
     rules.check_week(week)
     for location_id in {h.location_id for h in hours if h.location_id}:
         if _in_clinic(session, ctx, Location, location_id, "room") is None:
-            raise NotFound("There is no such room in this clinic.")
+            raise kit.not_found("room")
     provider = _existing(session, ctx, Provider, provider_id, base_version, "provider")
     if provider is None:
-        raise NotFound("There is no such provider in this clinic.")
+        raise kit.not_found("provider")
     provider.working_hours = [
         {
             "weekday": r.weekday.value,
@@ -182,7 +179,7 @@ def save_schedule_exception(
     if command.provider_id is not None and (
         _in_clinic(session, ctx, Provider, command.provider_id, "provider") is None
     ):
-        raise NotFound("There is no such provider in this clinic.")
+        raise kit.not_found("provider")
     row = _existing(
         session, ctx, ScheduleException, command.exception_id, command.base_version, "exception"
     ) or ScheduleException(id=command.exception_id, clinic_id=ctx.clinic_id)
@@ -206,7 +203,7 @@ def remove_schedule_exception(
     ctx.require(Permission.SETTINGS_MANAGE)
     row = _existing(session, ctx, ScheduleException, exception_id, base_version, "exception")
     if row is None:
-        raise NotFound("There is no such exception in this clinic.")
+        raise kit.not_found("exception")
     row.deleted_at = utcnow()
     row.changed_by_device_id = ctx.device_id
     session.flush()

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from server.db import transaction
-from server.deps import StaffApart, sessions
+from server.deps import DatabaseDep, StaffContext
 from server.staff import service
 from server.staff.models import Device, StaffSession, StaffUser
 from sync.protocol import SignInRecord, StaffMemberRecord, WorkstationRecord
@@ -47,10 +46,10 @@ def _workstation(
 
 
 @router.delete("/sessions/current", status_code=204)
-def sign_out(ctx: StaffApart, http: Request) -> Response:
+def sign_out(ctx: StaffContext, db: DatabaseDep) -> Response:
     """End the caller's own sign-in. Changes already made under it still count."""
     assert ctx.session_id is not None  # a staff context always comes from a session
-    with transaction(sessions(http)) as session:
+    with db.writing() as session:
         found = session.get(StaffSession, ctx.session_id)
         if found is not None and found.clinic_id == ctx.clinic_id:
             service.end_session(session, found, revoke_key=False)
@@ -58,43 +57,45 @@ def sign_out(ctx: StaffApart, http: Request) -> Response:
 
 
 @router.get("/workstations")
-def list_workstations(ctx: StaffApart, http: Request) -> list[WorkstationRecord]:
+def list_workstations(ctx: StaffContext, db: DatabaseDep) -> list[WorkstationRecord]:
     """The clinic's enrolled workstations (newest first) and who is signed in on each."""
-    with transaction(sessions(http)) as session:
+    with db.reading() as session:
         found = service.workstations(session, ctx)
         names = {s.id: s.display_name for s in service.staff_members(session, ctx)}
         return [_workstation(device, open_sessions, names) for device, open_sessions in found]
 
 
 @router.post("/workstations/{device_id}/revoke")
-def revoke_workstation(device_id: uuid.UUID, ctx: StaffApart, http: Request) -> WorkstationRecord:
-    with transaction(sessions(http)) as session:
+def revoke_workstation(
+    device_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep
+) -> WorkstationRecord:
+    with db.writing() as session:
         device = service.revoke_device(session, ctx, device_id)
         return _workstation(device, [], {})
 
 
 @router.post("/sign-ins/{session_id}/revoke", status_code=204)
-def revoke_sign_in(session_id: uuid.UUID, ctx: StaffApart, http: Request) -> Response:
-    with transaction(sessions(http)) as session:
+def revoke_sign_in(session_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+    with db.writing() as session:
         service.revoke_session(session, ctx, session_id)
     return Response(status_code=204)
 
 
 @router.get("/staff")
-def list_staff(ctx: StaffApart, http: Request) -> list[StaffMemberRecord]:
-    with transaction(sessions(http)) as session:
+def list_staff(ctx: StaffContext, db: DatabaseDep) -> list[StaffMemberRecord]:
+    with db.reading() as session:
         return [_member(s) for s in service.staff_members(session, ctx)]
 
 
 @router.post("/staff/{staff_id}/deactivate")
-def deactivate(staff_id: uuid.UUID, ctx: StaffApart, http: Request) -> StaffMemberRecord:
+def deactivate(staff_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> StaffMemberRecord:
     """The person can no longer sign in anywhere, and their pending changes are refused;
     desks forget their offline sign-in at their next sync."""
-    with transaction(sessions(http)) as session:
+    with db.writing() as session:
         return _member(service.set_active(session, ctx, staff_id, active=False))
 
 
 @router.post("/staff/{staff_id}/reactivate")
-def reactivate(staff_id: uuid.UUID, ctx: StaffApart, http: Request) -> StaffMemberRecord:
-    with transaction(sessions(http)) as session:
+def reactivate(staff_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> StaffMemberRecord:
+    with db.writing() as session:
         return _member(service.set_active(session, ctx, staff_id, active=True))

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from common.errors import Conflict, InvalidInput, NotFound
+from common.errors import Conflict, InvalidInput
 from common.roles import Permission, Role
 from common.validation import check_password, normalise_email
+from server import kit
 from server.auth.context import AuthContext
 from server.auth.security import hash_password
 from server.clinics.models import Clinic
-from server.db import ClinicScoped, utcnow
+from server.db import utcnow
 from server.staff.models import Device, SigningKey, StaffSession, StaffUser
-
-M = TypeVar("M", bound=ClinicScoped)
 
 
 def create_staff_user(
@@ -61,7 +59,7 @@ def revoke_device(session: Session, ctx: AuthContext, device_id: uuid.UUID) -> D
     """Remove a workstation: its token, every sign-in on it and every key made on it stop
     working at once. (It can be enrolled again by an online sign-in.)"""
     ctx.require(Permission.STAFF_MANAGE)
-    device = live_or_not_found(session, Device, ctx.clinic_id, device_id, "workstation")
+    device = kit.live(session, Device, ctx.clinic_id, device_id, what="workstation", lock=True)
     now = utcnow()
     device.revoked_at = device.revoked_at or now
     _end_sessions(session, StaffSession.device_id == device.id, now)
@@ -73,7 +71,9 @@ def revoke_device(session: Session, ctx: AuthContext, device_id: uuid.UUID) -> D
 def revoke_session(session: Session, ctx: AuthContext, session_id: uuid.UUID) -> StaffSession:
     """End someone's sign-in on a workstation (say, they left it signed in)."""
     ctx.require(Permission.STAFF_MANAGE)
-    staff_session = live_or_not_found(session, StaffSession, ctx.clinic_id, session_id, "sign-in")
+    staff_session = kit.live(
+        session, StaffSession, ctx.clinic_id, session_id, what="sign-in", lock=True
+    )
     end_session(session, staff_session, revoke_key=True)
     session.flush()
     return staff_session
@@ -85,7 +85,7 @@ def set_active(
     """Deactivate (or reactivate) a staff member. Deactivating ends their sign-ins and
     keys everywhere; desks forget their offline sign-in at their next sync."""
     ctx.require(Permission.STAFF_MANAGE)
-    staff = live_or_not_found(session, StaffUser, ctx.clinic_id, staff_id, "staff member")
+    staff = kit.live(session, StaffUser, ctx.clinic_id, staff_id, what="staff member", lock=True)
     if staff.id == ctx.staff_id and not active:
         raise InvalidInput("You cannot deactivate yourself. Ask another clinic admin.")
     staff.active = active
@@ -140,16 +140,3 @@ def staff_members(session: Session, ctx: AuthContext) -> list[StaffUser]:
             .order_by(StaffUser.display_name)
         )
     )
-
-
-def live_or_not_found(
-    session: Session, model: type[M], clinic_id: uuid.UUID, record_id: uuid.UUID, what: str
-) -> M:
-    """The clinic's ``record_id`` row, locked for the change; another clinic's is simply
-    not found."""
-    found = session.scalar(
-        select(model).where(model.id == record_id, model.clinic_id == clinic_id).with_for_update()
-    )
-    if found is None:
-        raise NotFound(f"There is no such {what} in this clinic.")
-    return found

@@ -1,4 +1,5 @@
-"""``make bench``: every figure in one table — sync and store, availability, the diary.
+"""``make bench``: every figure in one table — sync and store, availability, the diary,
+and the server under load.
 
 Nothing here asserts; the figures and their targets are for people to read.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.bench import availability_bench, diary_bench, sync_bench
+from tests.bench import availability_bench, diary_bench, server_bench, sync_bench
 
 
 def main() -> None:
@@ -16,6 +17,8 @@ def main() -> None:
         rows = sync_bench.run(Path(folder))
     rows += availability_bench.rows()
     rows += diary_bench.rows()
+    with tempfile.TemporaryDirectory() as folder:
+        rows += server_bench.rows(Path(folder))
     sync_bench.print_table(rows)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench import server_bench
 from tests.bench.sync_bench import run
 
 
@@ -27,3 +28,23 @@ def test_the_benchmark_runs_end_to_end_on_a_small_clinic(tmp_path: Path) -> None
     ):
         assert figures[name].value > 0, name
         assert figures[name].ok is not None, f"{name} is compared with its target"
+
+
+@pytest.mark.slow
+def test_the_server_load_bench_runs_briefly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A three-second run with a few clients, on SQLite: every figure is there and the
+    load was answered (no figure is held to its target here)."""
+    monkeypatch.delenv("CLINICDESK_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CLINICDESK_TEST_DATABASE_URL", raising=False)
+
+    rows = server_bench.rows(tmp_path, clients=5, seconds=3)
+
+    figures = {row.name: row for row in rows}
+    label = "server, SQLite, 1 process"
+    assert figures[f"{label}: requests/s"].value > 0
+    assert figures[f"{label}: errors"].value == 0
+    assert figures[f"{label}: p95"].value > 0
+    assert figures[f"{label}: share of a bare FastAPI endpoint"].value > 0
+    assert f"{label}: signed-in p95, 40 wrong logins" in figures

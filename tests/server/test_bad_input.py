@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from common.roles import Role
-from server.deps import SessionDep
+from server.deps import DatabaseDep
 from sync.protocol import API_PREFIX, LARGEST_COUNT, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 HUGE = 2**70
@@ -164,8 +164,9 @@ def test_a_value_the_database_cannot_hold_is_a_422_in_words_not_a_500(app, clien
     SQLite: OverflowError) and Python's own date overflow still answer in words."""
 
     @app.get("/test-only/bigint")
-    def bigint(session: SessionDep) -> dict[str, int]:
-        return {"value": session.scalar(text("SELECT CAST(:n AS BIGINT)"), {"n": HUGE})}
+    def bigint(db: DatabaseDep) -> dict[str, int]:
+        with db.reading() as session:
+            return {"value": session.scalar(text("SELECT CAST(:n AS BIGINT)"), {"n": HUGE})}
 
     @app.get("/test-only/date-overflow")
     def date_overflow() -> dict[str, str]:

@@ -15,9 +15,10 @@ from common.roles import Role
 from server.audit.models import AuditEvent
 from server.auth.context import AuthContext
 from server.booking_requests import service as requests
-from server.booking_requests.models import BookingRequest, BookingRequestStatus, IdempotencyKey
+from server.booking_requests.models import BookingRequest, BookingRequestStatus
 from server.changefeed.service import purge_tombstones
 from server.db import transaction
+from server.idempotency.models import IdempotencyKey
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment
 from sync.protocol import API_PREFIX

@@ -87,3 +87,31 @@ def test_invalid_environment_values_are_refused(monkeypatch, name, value):
 
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_pool_threads_and_proxies_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CLINICDESK_DB_POOL_SIZE", "6")
+    monkeypatch.setenv("CLINICDESK_DB_MAX_OVERFLOW", "2")
+    monkeypatch.setenv("CLINICDESK_TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.1")
+
+    settings = Settings()
+
+    assert (settings.db_pool_size, settings.db_max_overflow) == (6, 2)
+    assert settings.worker_threads == 8  # one thread per connection the pool can give
+    assert settings.trusted_proxies == "10.0.0.0/8,192.0.2.1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CLINICDESK_DB_POOL_SIZE", "0"),
+        ("CLINICDESK_DB_MAX_OVERFLOW", "-1"),
+        ("CLINICDESK_DB_POOL_TIMEOUT", "0"),
+        ("CLINICDESK_DB_WRITE_WAIT", "soon"),
+    ],
+)
+def test_a_pool_that_cannot_serve_is_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name.removeprefix("CLINICDESK_").lower()):
+        Settings()
