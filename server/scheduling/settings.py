@@ -61,13 +61,18 @@ def _existing(
     what: str,
 ) -> S | None:
     """The row to change (None: create it), if nobody else changed it since
-    ``base_version``. Ids are chosen by the desk, so another clinic's id is refused."""
+    ``base_version``. Ids are chosen by the desk: an id held by a row the caller cannot
+    see (another clinic's, or a removed one of its own) gets one answer whoever holds it,
+    so an id tells nothing about other clinics."""
     row = _in_clinic(session, ctx, model, record_id, what)
     if row is None:
         if base_version is not None:
             raise kit.not_found(what)
         if session.get(model, record_id) is not None:
-            raise InvalidInput(f"A {what} with this id already exists.")
+            raise InvalidInput(
+                f"This {what}'s id cannot be used for a new {what}. Make the change again "
+                "(it will get a new id)."
+            )
         return None
     if base_version is None:
         raise InvalidInput(f"This {what} already exists.")
