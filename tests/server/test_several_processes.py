@@ -1,6 +1,7 @@
 """Several server processes on one PostgreSQL, started the way production starts them
 (``clinicdesk serve``): a desk listening to one hears of a booking made through the other
-at once, because PostgreSQL delivers the change's notification to every process.
+at once, because PostgreSQL delivers the change's notification to every process, and
+sign-in throttling counts the attempts made on every one of them.
 
 Also what ``serve`` refuses and what it believes of a reverse proxy. Any test about what
 several processes share can start them with ``tests.support.served.two_serve_processes``.
@@ -141,3 +142,35 @@ def test_the_client_address_is_the_one_a_trusted_proxy_forwards(tmp_path):
     assert '203.0.113.7:0 - "GET /healthz' in trusting_log
     assert "203.0.113.7" not in wary_log
     assert "127.0.0.1:" in wary_log
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@needs_postgres
+def test_sign_in_throttling_counts_attempts_made_on_either_server(two_servers):
+    """The counters live in the database, so a guesser gains nothing by spreading
+    attempts over the workers: the fifth wrong password, wherever it lands, locks the
+    account on both, the right password included."""
+    first, second, made = two_servers
+
+    def attempt(url: str, password: str) -> httpx.Response:
+        return httpx.post(
+            f"{url}{API_PREFIX}/devices",
+            json={
+                "clinic": made.slug,
+                "email": made.email,
+                "password": password,
+                "device_name": "Guess",
+            },
+            timeout=30,
+        )
+
+    answers = [attempt(url, "wrong-guess").status_code for url in [first.url, second.url] * 2]
+    assert answers == [401, 401, 401, 401]
+    fifth = attempt(first.url, "wrong-guess")
+    assert fifth.status_code == 429, fifth.text
+    assert int(fifth.headers["Retry-After"]) > 0
+    for url in (first.url, second.url):
+        right = attempt(url, made.password)
+        assert right.status_code == 429, right.text
+        assert right.json()["code"] == "too_many_attempts"
