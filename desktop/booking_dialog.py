@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from common.appointments import MOVABLE
 from common.errors import DomainError
+from desktop.combo import choose
 from desktop.diary_changes import BookingRequest, book_checked, move_checked
 from desktop.tasks import TaskRunner
 from sync.scheduling import AppointmentTypeRow, PatientMatch
@@ -128,7 +129,7 @@ class AppointmentDialog(QDialog):
         self.provider = QComboBox()
         for provider in providers:
             self.provider.addItem(_swatch(provider.colour), provider.display_name, provider.id)
-        self.provider.setCurrentIndex(max(self.provider.findData(provider_id), 0))
+        choose(self.provider, provider_id)
         self.message = QLabel()
         self.message.setObjectName("dialogMessage")
         self.message.setWordWrap(True)
@@ -150,7 +151,7 @@ class AppointmentDialog(QDialog):
         else:
             self.chosen.setText(f"<b>{entry.patient_name}</b> · {entry.status.label}")
             form.addRow("Patient", self.chosen)
-            self.type.setCurrentIndex(max(self.type.findData(entry.appointment_type_id), 0))
+            choose(self.type, entry.appointment_type_id)
             self.type.setEnabled(False)
             if entry.status not in MOVABLE:
                 for widget in (self.start, self.length, self.provider, self.ok_button):

@@ -32,6 +32,7 @@ from common.availability import OfferedSlot
 from common.errors import DomainError
 from desktop.arrivals import ArrivalsPanel
 from desktop.booking_dialog import AppointmentDialog, CancelQuestion
+from desktop.combo import choose
 from desktop.day_list import DayListDialog
 from desktop.diary_changes import move_checked
 from desktop.diary_items import PX_PER_MINUTE
@@ -113,7 +114,7 @@ class DiaryPage(QWidget):
         self.snap.addItem("Snap 5 min", 5)
         self.snap.addItem("Snap 15 min", 15)
         self.snap.setToolTip("Dragged appointments land on this grid")
-        self.snap.setCurrentIndex(max(self.snap.findData(self.view.snap_minutes), 0))
+        choose(self.snap, self.view.snap_minutes)
         self.snap.currentIndexChanged.connect(self._snap_chosen)
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)

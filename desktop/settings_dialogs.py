@@ -42,6 +42,7 @@ from common.scheduling import (
     NAME_LENGTH,
     ExceptionKind,
 )
+from desktop.combo import choose
 from desktop.settings_models import WHOLE_CLINIC
 from sync.protocol import SaveAppointmentType, SaveScheduleException, SettingsCommand
 from sync.scheduling import (
@@ -79,17 +80,6 @@ def refusal(error: Exception) -> str:
         where = " ".join(str(part) for part in first["loc"]).replace("_", " ")
         return f"{where.capitalize()}: {first['msg']}."
     return str(error)
-
-
-def find(combo: QComboBox, value: object) -> int:
-    """The index of the item whose data equals ``value`` (-1: none). Qt's own
-    ``findData`` compares Python objects by identity, so an equal id is not found."""
-    return next((n for n in range(combo.count()) if combo.itemData(n) == value), -1)
-
-
-def choose(combo: QComboBox, value: object) -> None:
-    """Select the item whose data equals ``value``, else the first."""
-    combo.setCurrentIndex(max(find(combo, value), 0))
 
 
 def qdate(day: date) -> QDate:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.scheduling import SLOT_ROUNDINGS, BookingRules
-from desktop.settings_dialogs import choose
+from desktop.combo import choose
 from desktop.settings_models import NOT_YET_SENT
 from desktop.settings_week import Submit
 from sync.protocol import SetBookingRules

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from common.scheduling import WEEKDAY_NAMES, Weekday, WorkingRange
-from desktop.settings_dialogs import choose, clock, time_edit
+from desktop.combo import choose
+from desktop.settings_dialogs import clock, time_edit
 from desktop.settings_models import NOT_YET_SENT
 from sync.protocol import SettingsCommand, SetWorkingHours, WorkingHoursEntry
 from sync.scheduling import ClinicSchedule, LocationRow, ProviderWeek

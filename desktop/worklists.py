@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.combo import choose
 from desktop.table_model import ColumnsModel
 from desktop.tasks import TaskRunner
 from sync.account import Desk
@@ -112,7 +113,7 @@ class ChooseTimeDialog(QDialog):
         self.provider = QComboBox()
         for provider in providers:
             self.provider.addItem(provider.display_name, provider.id)
-        self.provider.setCurrentIndex(max(self.provider.findData(wanted.provider_id), 0))
+        choose(self.provider, wanted.provider_id)
         local = wanted.starts_at.astimezone(zone)
         self.start = QDateTimeEdit(
             QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
