@@ -66,6 +66,10 @@ class SignInDialog(QDialog):
         )
         self.sign_in_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.sign_in_button.setText("Sign in")
+        # Enter signs in, whatever has the focus: while a sign-in runs the fields are
+        # disabled and the focus lands on Cancel, and Enter there must not close the desk.
+        self.sign_in_button.setDefault(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAutoDefault(False)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
@@ -117,8 +121,11 @@ class SignInDialog(QDialog):
             self.show_error(f"Sign-in failed unexpectedly: {error}")
 
     def show_error(self, text: str) -> None:
+        """Say what went wrong and put the cursor back in the password, selected, so the
+        next thing typed replaces it."""
         self.message.setStyleSheet("color: #b00020;")
         self.message.setText(text)
+        self.password.setFocus()
         self.password.selectAll()
 
     def _set_busy(self, busy: bool) -> None:

@@ -108,3 +108,21 @@ def test_an_expired_enrollment_is_explained_and_fixed_by_signing_in_again(
         assert session.query(Device).count() == 2, "the workstation was enrolled afresh"
     window.close()
     desk.store.close()
+
+
+def test_after_a_wrong_password_retyping_and_enter_signs_in_rather_than_closing(
+    qtbot: QtBot, runner: TaskRunner, tmp_path: Path, live_server: LiveServer
+) -> None:
+    """While a sign-in runs the fields are disabled and the focus falls on Cancel. After
+    a typo the password box must have the focus again, and Enter must sign in: before,
+    the retyped password went nowhere and Enter pressed Cancel, closing the desk."""
+    dialog = _dialog(qtbot, runner, tmp_path, live_server.url)
+    dialog.show()
+    _submit(qtbot, dialog, "frontdesk-demo-typo")
+    assert dialog.focusWidget() is dialog.password
+    assert dialog.password.selectedText() == "frontdesk-demo-typo"  # typing replaces it
+    qtbot.keyClicks(dialog.focusWidget(), "frontdesk-demo-1")
+    qtbot.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.desk is not None, timeout=WAIT_MS)
+    assert dialog.result() == SignInDialog.DialogCode.Accepted
+    dialog.desk.store.close()
