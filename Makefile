@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: seed the demo clinic, serve it on embedded SQLite under var/, open the desktop
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	sh packaging/demo.sh
 
 ## test: lint, types, layering and every test; non-zero on any failure

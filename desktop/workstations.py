@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -114,6 +115,7 @@ def _table(model: ColumnsModel) -> QTableView:
     view.setModel(model)
     view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.horizontalHeader().setStretchLastSection(True)
     view.verticalHeader().setVisible(False)
     return view
@@ -235,6 +237,9 @@ class WorkstationsTab(QWidget):
 
     def remove_workstation(self) -> None:
         chosen = self._selected(self.workstation_view, self.workstations, "workstation")
+        if chosen is not None and chosen.revoked_at is not None:
+            self._say(f"{chosen.name} was removed already.")
+            return
         if chosen is None or not self._confirm(
             f"Remove {chosen.name}? Everyone signed in there is signed out at once, its "
             "unsent changes are refused, and nobody can use it until someone signs in "

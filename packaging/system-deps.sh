@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs from Debian what the tests and screenshots need and the machine lacks:
-# Chromium (web page tests), Xvfb (screenshots on a virtual screen) and the X/GL
-# libraries Qt loads. Only as root with apt-get; otherwise it says what is missing.
+# Installs from Debian what the desk, the tests and screenshots need and the machine
+# lacks: the X/GL libraries Qt loads (without them the desk cannot open a window),
+# Chromium (web page tests) and Xvfb (screenshots on a virtual screen). Only as root with apt-get; otherwise it says what is missing.
 set -eu
 
 packages=""

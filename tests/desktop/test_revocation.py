@@ -148,6 +148,9 @@ def test_an_admin_sees_the_workstations_and_removes_one(
     with live_server.sessionmaker() as session:
         revoked = session.scalars(select(Device).where(Device.revoked_at.is_not(None))).all()
     assert [d.id for d in revoked] == [tab.workstations.rows[reception_row].id]
+    tab.workstation_view.selectRow(reception_row)
+    tab.remove_workstation()  # twice: said, not done again
+    assert "removed already" in tab.message.text()
     window.close()
     admin.store.close()
 
