@@ -2,7 +2,7 @@
 rules. Plain values shared by the server (which enforces them for patients), the desk
 (which shows them and finds free time offline) and the availability engine.
 
-Every rule is in the clinic's local wall-clock time (DESIGN.md §6): "Tuesdays 9:00–13:00"
+Every rule is in the clinic's local wall-clock time: "Tuesdays 9:00–13:00"
 means 9:00 by the clinic's clock in summer and in winter alike.
 """
 

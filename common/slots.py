@@ -1,7 +1,7 @@
 """Finding free time next to a requested slot, for "that slot is taken — how about…".
 
 Pure: busy intervals and a request in, candidate starts out. Until providers have working
-hours (the scheduling milestone), candidates are confined to ``day_hours`` in the clinic's
+hours, candidates are confined to ``day_hours`` in the clinic's
 local time and never start in the past.
 """
 

@@ -1,5 +1,5 @@
 """Clinic settings on the desk: working hours, time off and closures, appointment types,
-rooms and online booking rules (issue 4, item 5).
+rooms and online booking rules.
 
 Every change is a command queued through the outbox like any other desk change
 (``Store.change_settings``): on screen at once, marked "not yet sent" until the server

@@ -1,4 +1,4 @@
-"""Worklists. This milestone brings "Needs attention": changes made at this desk that the
+"""Worklists. "Needs attention": changes made at this desk that the
 server turned down (a slot taken meanwhile, a record someone else changed), each with the
 reason and what can be done about it. Nothing is dropped without a person deciding."""
 

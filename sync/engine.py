@@ -1,5 +1,5 @@
 """The desk's sync cycle: push the outbox, pull the change feed, replay what is still
-pending on top (DESIGN.md §4.5).
+pending on top.
 
 Pull pages are applied with their cursor in one local transaction; push answers are
 recorded in one local transaction per batch. A crash anywhere repeats work, never loses
@@ -48,7 +48,7 @@ def batches_by_size(mutations: list[Mutation], max_bytes: int) -> Iterator[list[
 @dataclass(frozen=True)
 class WindowPolicy:
     """Which appointments a desk keeps: ``past_days`` back and ``future_days`` ahead of
-    today (DESIGN.md §3). Whole UTC days, so the window moves once a day."""
+    today. Whole UTC days, so the window moves once a day."""
 
     past_days: int = 30
     future_days: int = 180

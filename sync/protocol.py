@@ -1,4 +1,4 @@
-"""Messages of the sync protocol (DESIGN.md §4), shared by the desk and the server.
+"""Messages of the sync protocol, shared by the desk and the server.
 
 Versioned: every request carries ``PROTOCOL_HEADER``. Records are what a desk is allowed
 to cache; secrets (password and token hashes) have no field here, so they cannot leak

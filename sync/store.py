@@ -1,6 +1,6 @@
 """The desk's encrypted local store: SQLCipher 4 with a random raw key.
 
-What it holds is a cache of the clinic (re-downloadable) plus, from the next milestone,
+What it holds is a cache of the clinic (re-downloadable) plus
 the outbox of unsent changes (precious), so it runs with WAL and ``synchronous=FULL``.
 Instants are stored as UTC epoch seconds: compact, and fast to range-scan for a diary day.
 """

@@ -1,6 +1,6 @@
 """Fixtures for the server's tests: a fresh database per test on every backend we ship.
 
-SQLite always; PostgreSQL too when ``CLINICDESK_TEST_DATABASE_URL`` is set (DESIGN.md §12).
+SQLite always; PostgreSQL too when ``CLINICDESK_TEST_DATABASE_URL`` is set.
 Each backend is migrated once per session; a test then gets a copy of the migrated SQLite
 file, or the PostgreSQL schema with every table emptied, so per-test cost stays small.
 

@@ -1,4 +1,4 @@
-"""The booking guarantee under fire (DESIGN.md §5): many requests for one provider's time
+"""The booking guarantee under fire: many requests for one provider's time
 at the same instant, over real connections to a real server, on SQLite and PostgreSQL.
 
 Each round releases 50 requests together (a ``threading.Barrier``, one keep-alive httpx

@@ -1,4 +1,4 @@
-"""One clinic never sees another's data, whichever door it knocks on (DESIGN.md §9)."""
+"""One clinic never sees another's data, whichever door it knocks on."""
 
 from __future__ import annotations
 

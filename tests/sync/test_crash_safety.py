@@ -1,4 +1,4 @@
-"""Crash safety of the desk's outbox and sync (issue 3, DESIGN.md §4.2–4.5).
+"""Crash safety of the desk's outbox and sync (docs/architecture.md).
 
 Each trial forks a desk process that makes seeded random changes (book, move, cancel,
 check in, no-show, contact edits) interleaved with syncs, and dies on the spot: with

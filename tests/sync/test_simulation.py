@@ -1,4 +1,4 @@
-"""Several desks and web bookers racing over one clinic (issue 3, DESIGN.md §4–5).
+"""Several desks and web bookers racing over one clinic (docs/architecture.md).
 
 A seeded scheduler drives four desks (each its own store and enrollment) against a real
 server: desks book, move, cancel, check in, mark no-shows and edit contact details in a
@@ -104,7 +104,7 @@ ACTIONS = {
     "web_move": 8,
 }
 # When a change lands on the server, each other online desk is told at once ("something
-# changed", DESIGN.md §4.6) and pulls, with this probability (the rest miss the news).
+# changed") and pulls, with this probability (the rest miss the news).
 LIVE_PULL = 0.6
 # What the network does to each request while a desk is online.
 FAULTS = {"deliver": 62, "drop": 7, "lose_reply": 16, "send_twice": 8, "send_twice_at_once": 7}

@@ -166,7 +166,7 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        # The booking guarantee (DESIGN.md §5), enforced by the database itself: no two
+        # The booking guarantee, enforced by the database itself: no two
         # active appointments of one provider overlap. The service locks the provider's
         # row first, so this is the backstop that holds whatever path a write takes.
         op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
