@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -96,12 +96,16 @@ def device_for_token(session: Session, token: str) -> Device:
 
 
 def _ensure_usable(device: Device) -> None:
-    if device.revoked_at is not None:
+    _ensure_usable_until(device.revoked_at, device.expires_at)
+
+
+def _ensure_usable_until(revoked_at: datetime | None, expires_at: datetime) -> None:
+    if revoked_at is not None:
         raise DeviceRevoked(
             "A clinic admin removed this workstation from the clinic. Sign in again to "
             "enroll it afresh (ask an admin if you are not sure why it was removed)."
         )
-    if device.expires_at <= utcnow():
+    if expires_at <= utcnow():
         raise DeviceTokenExpired(
             "This workstation's enrollment has expired. Sign in again to re-enroll it."
         )
@@ -146,33 +150,46 @@ def sign_in(
 
 
 def context_for_session_token(session: Session, token: str) -> AuthContext:
+    """The staff member behind a bearer token. Read on every request, so it reads only
+    the columns it needs, in one statement, and builds no ORM objects."""
     found = session.execute(
-        select(StaffSession, StaffUser, Device)
+        select(
+            StaffSession.id,
+            StaffSession.clinic_id,
+            StaffSession.device_id,
+            StaffSession.ended_at,
+            StaffSession.expires_at,
+            StaffUser.id.label("staff_id"),
+            StaffUser.role,
+            StaffUser.active,
+            Device.revoked_at,
+            Device.expires_at.label("device_expires_at"),
+        )
         .join(StaffUser, StaffUser.id == StaffSession.staff_id)
         .join(Device, Device.id == StaffSession.device_id)
         .where(StaffSession.token_hash == hash_token(token))
     ).first()
     if found is None:
         raise NotAuthenticated("You are not signed in. Sign in again.")
-    staff_session, staff, device = found
-    _ensure_usable(device)  # a lost or retired workstation takes its sessions with it
-    if not staff.active:
+    # A lost or retired workstation takes its sessions with it.
+    _ensure_usable_until(found.revoked_at, found.device_expires_at)
+    if not found.active:
         raise SessionExpired(
             "Your account was deactivated by a clinic admin, so your sign-in has ended. "
             "Sign in again as someone else, or ask an admin."
         )
-    if staff_session.ended_at:
+    if found.ended_at:
         raise SessionExpired(
             "Your sign-in was ended (signed out, or by a clinic admin). Sign in again."
         )
-    if staff_session.expires_at <= utcnow():
+    if found.expires_at <= utcnow():
         raise SessionExpired("Your sign-in has expired. Sign in again.")
     return AuthContext(
-        clinic_id=staff_session.clinic_id,
-        device_id=staff_session.device_id,
-        staff_id=staff.id,
-        role=staff.role,
-        session_id=staff_session.id,
+        clinic_id=found.clinic_id,
+        device_id=found.device_id,
+        staff_id=found.staff_id,
+        role=found.role,
+        session_id=found.id,
     )
 
 
