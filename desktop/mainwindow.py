@@ -187,10 +187,13 @@ class MainWindow(QMainWindow):
         defaults = SignInDefaults(
             self.desk.server_url, self.desk.clinic_slug, self.desk.staff.email
         )
+        # No parent: it must stay on screen while this window is hidden (after signing
+        # out). Held here, so it lives as long as it is open.
         dialog = SignInDialog(
             self.runner, self.desk.store.path.parent, defaults, None, same_clinic=True
         )
         dialog.accepted.connect(lambda: self._signed_in_again(dialog))
+        self._sign_in_dialog = dialog
         dialog.open()
         return dialog
 
