@@ -34,10 +34,9 @@ from server.patients.models import Patient
 from server.scheduling.models import Provider
 from server.staff.service import create_staff_user
 from sync.protocol import API_PREFIX, DEVICE_TOKEN_HEADER
-from tests.support.server_process import reset_postgres
+from tests.support.server_process import reset_postgres, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
 
 
 def free_port() -> int:
@@ -89,16 +88,7 @@ class ServeProcess:
             raise
 
     def _wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"clinicdesk serve exited:\n{self.log()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"clinicdesk serve never answered /healthz:\n{self.log()}")
-            time.sleep(0.1)
+        wait_until_healthy(self.process, self.url, self.log, "clinicdesk serve")
 
     def log(self) -> str:
         if not self._log.closed:

@@ -18,13 +18,32 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[Any], url: str, log: Callable[[], str], what: str
+) -> None:
+    """Until ``url`` answers ``/healthz``; a process that exits or never answers is an
+    error that shows the end of its log."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} never answered /healthz:\n{log()}")
+        time.sleep(0.05)
 
 
 def reset_postgres(url: str) -> None:
@@ -68,16 +87,7 @@ class ServerProcess:
             raise
 
     def _wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server process exited:\n{self.log()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server process never answered /healthz:\n{self.log()}")
-            time.sleep(0.05)
+        wait_until_healthy(self.process, self.url, self.log, "the server process")
 
     def log(self) -> str:
         self._log.flush()
