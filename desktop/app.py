@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from common.errors import DomainError
 from desktop.config import SYNC_INTERVAL_SECONDS, SignInDefaults, data_dir
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
 from desktop.signin import SignInDialog
-from desktop.tasks import TaskRunner
 from sync import keys
 from sync.account import sync_client
 from sync.engine import SyncEngine

@@ -22,14 +22,14 @@ from PySide6.QtWidgets import (
 
 from common.errors import DomainError
 from desktop.config import SignInDefaults
-from desktop.diary import DiaryPage
-from desktop.diary_changes import PatientCardData, patient_card
-from desktop.patient_card import PatientCard
-from desktop.settings import SettingsPage
+from desktop.diary.changes import PatientCardData, patient_card
+from desktop.diary.page import DiaryPage
+from desktop.kit.tasks import TaskRunner
+from desktop.patients.card import PatientCard
+from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
-from desktop.tasks import TaskRunner
-from desktop.worklists import AttentionPage
+from desktop.worklists.attention import AttentionPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 from sync.live import LiveFeed

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from common.errors import DomainError
 from desktop.config import SignInDefaults
-from desktop.tasks import TaskRunner
+from desktop.kit.tasks import TaskRunner
 from sync import account
 from sync.account import Desk
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from common.errors import DeviceRevoked, DeviceTokenExpired, DomainError, NotAuthenticated
-from desktop.tasks import TaskRunner
+from desktop.kit.tasks import TaskRunner
 from sync.client import ServerUnreachable
 from sync.engine import SyncEngine, SyncReport
 

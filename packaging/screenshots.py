@@ -21,9 +21,9 @@ from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
 from common.appointments import AppointmentStatus
-from desktop.diary_model import Mode
+from desktop.diary.model import Mode
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
-from desktop.tasks import TaskRunner
 from server.demo import FRONT_DESK
 from sync import account, keys
 from sync.engine import SyncEngine

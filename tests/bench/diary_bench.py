@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QApplication
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.scheduling import ProviderSchedule, working_range
-from desktop.diary_model import DiaryRange, load_range, working_minutes
-from desktop.diary_view import DiaryView
+from desktop.diary.model import DiaryRange, load_range, working_minutes
+from desktop.diary.view import DiaryView
 from sync.protocol import (
     AppointmentRecord,
     AppointmentTypeRecord,

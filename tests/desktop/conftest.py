@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 
-from desktop.tasks import TaskRunner
+from desktop.kit.tasks import TaskRunner
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from desktop.booking_dialog import AppointmentDialog
-from desktop.tasks import TaskRunner
-from desktop.worklists import ChooseTimeDialog
+from desktop.diary.booking_dialog import AppointmentDialog
+from desktop.kit.tasks import TaskRunner
+from desktop.worklists.attention import ChooseTimeDialog
 from sync.protocol import Slot
 from sync.scheduling import AppointmentTypeRow
 from sync.store import DiaryEntry, ProviderRow, Store

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from desktop.diary import PX_PER_MINUTE, DiaryPage, summary
-from desktop.tasks import TaskRunner
+from desktop.diary.page import PX_PER_MINUTE, DiaryPage, summary
+from desktop.kit.tasks import TaskRunner
 from sync.protocol import AppointmentRecord, ProviderRecord
 from sync.store import DiaryEntry, Store
 from tests.support import records
@@ -176,8 +176,8 @@ def test_settings_this_version_does_not_know_fall_back_to_the_defaults(
 ) -> None:
     from PySide6.QtCore import QSettings
 
-    from desktop.diary import HIDDEN_KEY, MODE_KEY, SNAP_KEY
-    from desktop.diary_model import Mode
+    from desktop.diary.model import Mode
+    from desktop.diary.page import HIDDEN_KEY, MODE_KEY, SNAP_KEY
 
     settings = QSettings()
     settings.setValue(MODE_KEY, "fortnight")

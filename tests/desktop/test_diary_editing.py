@@ -19,10 +19,10 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.appointments import AppointmentStatus
-from desktop.booking_dialog import NO_PATIENT, AppointmentDialog
-from desktop.diary import DiaryPage
-from desktop.diary_items import AppointmentItem
-from desktop.tasks import TaskRunner
+from desktop.diary.booking_dialog import NO_PATIENT, AppointmentDialog
+from desktop.diary.items import AppointmentItem
+from desktop.diary.page import DiaryPage
+from desktop.kit.tasks import TaskRunner
 from sync.schema import outbox
 from sync.store import DiaryEntry, Store
 from tests.support import records
@@ -457,8 +457,8 @@ def test_open_patient_is_asked_for_by_the_menu(qtbot: QtBot, page: DiaryPage) ->
 
 
 def test_the_patient_card_reads_the_desks_copy(qtbot: QtBot, page: DiaryPage, store: Store) -> None:
-    from desktop.diary_changes import patient_card
-    from desktop.patient_card import PatientCard
+    from desktop.diary.changes import patient_card
+    from desktop.patients.card import PatientCard
 
     entry = item_of(page, "Ada Lovelace", 9).entry
     assert entry.patient_id is not None

@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.appointments import AppointmentStatus, CancelledBy
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
-from desktop.tasks import TaskRunner
 from server.demo import DEMO_TIME_ZONE
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, Provider

@@ -16,10 +16,10 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
-from desktop.diary import DiaryPage
-from desktop.diary_items import AppointmentItem
-from desktop.diary_model import COLUMNS, ENTRY_ROLE, Mode
-from desktop.tasks import TaskRunner
+from desktop.diary.items import AppointmentItem
+from desktop.diary.model import COLUMNS, ENTRY_ROLE, Mode
+from desktop.diary.page import DiaryPage
+from desktop.kit.tasks import TaskRunner
 from sync.protocol import AppointmentRecord, PatientRecord, ProviderRecord
 from sync.store import Store
 from tests.support import records
@@ -368,7 +368,7 @@ def test_working_time_follows_exceptions() -> None:
         Weekday,
         WorkingRange,
     )
-    from desktop.diary_model import working_minutes
+    from desktop.diary.model import working_minutes
 
     me = uuid.uuid4()
     tuesday = date(2026, 3, 3)

@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from desktop.config import SignInDefaults
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
 from desktop.signin import SignInDialog
-from desktop.tasks import TaskRunner
 from server.demo import DEMO_TIME_ZONE
 from server.scheduling.models import Appointment, Provider
 from sync.account import Desk, sync_client

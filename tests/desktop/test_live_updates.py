@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.appointments import AppointmentSource
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
-from desktop.tasks import TaskRunner
 from server.auth.context import AuthContext
 from server.db import transaction
 from server.demo import DEMO_TIME_ZONE

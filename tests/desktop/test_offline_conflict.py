@@ -13,8 +13,8 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
-from desktop.tasks import TaskRunner
 from server.demo import DEMO_TIME_ZONE
 from server.scheduling.models import Appointment
 from sync import account

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
-from desktop.tasks import TaskRunner
 from server.staff.models import Device
 from sync import account
 from sync.account import Desk, sync_client

@@ -22,11 +22,11 @@ from sqlalchemy import select
 from common.roles import Role
 from common.scheduling import ExceptionKind, Weekday
 from desktop.config import SignInDefaults
-from desktop.settings import READ_ONLY_NOTE, SettingsPage
-from desktop.settings_dialogs import choose, clock
-from desktop.settings_models import NOT_YET_SENT, WHOLE_CLINIC
+from desktop.kit.tasks import TaskRunner
+from desktop.settings.dialogs import choose, clock
+from desktop.settings.models import NOT_YET_SENT, WHOLE_CLINIC
+from desktop.settings.page import READ_ONLY_NOTE, SettingsPage
 from desktop.signin import SignInDialog
-from desktop.tasks import TaskRunner
 from server.demo import ADMIN, DEMO_TIME_ZONE
 from server.scheduling.models import BookingRules, ScheduleException
 from sync.account import Desk, sync_client

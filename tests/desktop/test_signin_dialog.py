@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
 from desktop.config import SignInDefaults
+from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import MainWindow
 from desktop.signin import SignInDialog
-from desktop.tasks import TaskRunner
 from server.db import utcnow
 from server.staff.models import Device
 from sync.account import sync_client

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pytestqt.qtbot import QtBot
 
+from desktop.kit.tasks import TaskRunner
 from desktop.sync_status import MAX_BACKOFF_SECONDS, Connection, SyncController, SyncState
-from desktop.tasks import TaskRunner
 from sync import account
 from sync.client import ServerClient
 from sync.engine import SyncEngine

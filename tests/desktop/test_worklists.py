@@ -15,8 +15,8 @@ from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from pytestqt.qtbot import QtBot
 
 from common.roles import Role
-from desktop.tasks import TaskRunner
-from desktop.worklists import AttentionPage, ChooseTimeDialog
+from desktop.kit.tasks import TaskRunner
+from desktop.worklists.attention import AttentionPage, ChooseTimeDialog
 from sync.account import Desk
 from sync.protocol import MutationResult, Slot, StaffInfo
 from sync.store import ProviderRow, Store

@@ -13,7 +13,7 @@ from datetime import datetime
 from PySide6.QtCore import QLineF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 
-from desktop.diary_items import DAY_GAP, GUTTER, TEXT_FLAGS, Geometry, fonts
+from desktop.diary.items import DAY_GAP, GUTTER, TEXT_FLAGS, Geometry, fonts
 
 BACKGROUND = QColor("#fbfbfd")
 CLOSED = QColor("#e6e8ee")  # outside working hours

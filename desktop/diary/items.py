@@ -23,7 +23,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from common.appointments import AppointmentStatus
-from desktop.diary_model import DAY_MINUTES, DiaryRange, status_text, summary
+from desktop.diary.model import DAY_MINUTES, DiaryRange, status_text, summary
 from sync.store import DiaryEntry, ProviderRow
 
 GUTTER = 56  # hour labels

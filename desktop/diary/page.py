@@ -30,13 +30,13 @@ from PySide6.QtWidgets import (
 from common.appointments import CancelledBy
 from common.availability import OfferedSlot
 from common.errors import DomainError
-from desktop.arrivals import ArrivalsPanel
-from desktop.booking_dialog import AppointmentDialog, CancelQuestion
-from desktop.combo import choose
-from desktop.day_list import DayListDialog
-from desktop.diary_changes import move_checked
-from desktop.diary_items import PX_PER_MINUTE
-from desktop.diary_model import (
+from desktop.diary.arrivals import ArrivalsPanel
+from desktop.diary.booking_dialog import AppointmentDialog, CancelQuestion
+from desktop.diary.changes import move_checked
+from desktop.diary.day_list import DayListDialog
+from desktop.diary.free_slot import FreeSlotFinder, NextFreeDialog
+from desktop.diary.items import PX_PER_MINUTE
+from desktop.diary.model import (
     DiaryModel,
     DiaryRange,
     FetchRange,
@@ -47,10 +47,10 @@ from desktop.diary_model import (
     range_bounds,
     summary,
 )
-from desktop.diary_view import DiaryView
-from desktop.free_slot import FreeSlotFinder, NextFreeDialog
-from desktop.provider_chooser import ProviderChooser
-from desktop.tasks import TaskRunner
+from desktop.diary.provider_chooser import ProviderChooser
+from desktop.diary.view import DiaryView
+from desktop.kit.combo import choose
+from desktop.kit.tasks import TaskRunner
 from sync.signing import Author
 from sync.store import DiaryEntry, StatusChange, Store
 

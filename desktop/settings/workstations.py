@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from common.errors import DomainError
 from common.roles import Permission, can
-from desktop.table_model import ColumnsModel
-from desktop.tasks import TaskRunner
+from desktop.kit.table_model import ColumnsModel
+from desktop.kit.tasks import TaskRunner
 from sync.account import Desk, sync_client
 from sync.protocol import LockoutInfo, StaffMemberRecord, WorkstationRecord
 

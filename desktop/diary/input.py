@@ -11,8 +11,8 @@ from math import ceil, floor
 
 from PySide6.QtCore import QPointF, Qt
 
-from desktop.diary_items import AppointmentItem, Geometry, Lane
-from desktop.diary_model import DAY_MINUTES
+from desktop.diary.items import AppointmentItem, Geometry, Lane
+from desktop.diary.model import DAY_MINUTES
 from sync.store import DiaryEntry
 
 EDGE = 6  # px above a block's bottom edge where dragging resizes it

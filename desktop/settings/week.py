@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.scheduling import WEEKDAY_NAMES, Weekday, WorkingRange
-from desktop.combo import choose
-from desktop.settings_dialogs import clock, time_edit
-from desktop.settings_models import NOT_YET_SENT
+from desktop.kit.combo import choose
+from desktop.settings.dialogs import clock, time_edit
+from desktop.settings.models import NOT_YET_SENT
 from sync.protocol import SettingsCommand, SetWorkingHours, WorkingHoursEntry
 from sync.scheduling import ClinicSchedule, LocationRow, ProviderWeek
 

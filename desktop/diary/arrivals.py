@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import AppointmentStatus
-from desktop.diary_model import day_bounds
-from desktop.table_model import ColumnsModel
-from desktop.tasks import TaskRunner
+from desktop.diary.model import day_bounds
+from desktop.kit.table_model import ColumnsModel
+from desktop.kit.tasks import TaskRunner
 from sync.store import DiaryEntry, ProviderRow, Store
 
 REFRESH_MS = 60_000

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.scheduling import SLOT_ROUNDINGS, BookingRules
-from desktop.combo import choose
-from desktop.settings_models import NOT_YET_SENT
-from desktop.settings_week import Submit
+from desktop.kit.combo import choose
+from desktop.settings.models import NOT_YET_SENT
+from desktop.settings.week import Submit
 from sync.protocol import SetBookingRules
 from sync.scheduling import ClinicSchedule
 

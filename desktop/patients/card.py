@@ -7,7 +7,7 @@ import html
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
-from desktop.diary_changes import PatientCardData
+from desktop.diary.changes import PatientCardData
 
 
 class PatientCard(QDialog):

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.combo import choose
-from desktop.table_model import ColumnsModel
-from desktop.tasks import TaskRunner
+from desktop.kit.combo import choose
+from desktop.kit.table_model import ColumnsModel
+from desktop.kit.tasks import TaskRunner
 from sync.account import Desk
 from sync.outbox import Attention, describe
 from sync.protocol import BookAppointment, MoveAppointment, Slot

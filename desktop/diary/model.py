@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor
 
 from common.appointments import AppointmentSource, AppointmentStatus, may_become
 from common.scheduling import ExceptionKind, ProviderSchedule
-from desktop.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel
 from sync.protocol import STATUS_OF, AppointmentRecord
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule
 from sync.store import DiaryEntry, ProviderRow, Store

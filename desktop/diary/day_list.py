@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.diary_model import COLUMNS, ENTRY_ROLE, DiaryModel, time_text
-from desktop.tasks import TaskRunner
+from desktop.diary.model import COLUMNS, ENTRY_ROLE, DiaryModel, time_text
+from desktop.kit.tasks import TaskRunner
 from sync.store import DiaryEntry
 
 PRINTED = ("Patient", "Type", "Status")

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu, QToolTip, QWidget
 
 from common.appointments import MOVABLE
-from desktop.diary_input import (
+from desktop.diary.input import (
     EDGE,
     PAGE_KEYS,
     Drag,
@@ -36,7 +36,7 @@ from desktop.diary_input import (
     step_across,
     step_in_lane,
 )
-from desktop.diary_items import (
+from desktop.diary.items import (
     GUTTER,
     AppointmentItem,
     Geometry,
@@ -45,8 +45,8 @@ from desktop.diary_items import (
     instant_at,
     local_minute,
 )
-from desktop.diary_model import DAY_MINUTES, DiaryRange, allowed
-from desktop.diary_paint import DAY_TITLE, Backdrop, paint_backdrop, paint_margins, plan_backdrop
+from desktop.diary.model import DAY_MINUTES, DiaryRange, allowed
+from desktop.diary.paint import DAY_TITLE, Backdrop, paint_backdrop, paint_margins, plan_backdrop
 from sync.store import DiaryEntry
 
 STATUS_ACTIONS = (

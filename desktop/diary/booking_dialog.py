@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 
 from common.appointments import MOVABLE
 from common.errors import DomainError
-from desktop.combo import choose
-from desktop.diary_changes import BookingRequest, book_checked, move_checked
-from desktop.tasks import TaskRunner
+from desktop.diary.changes import BookingRequest, book_checked, move_checked
+from desktop.kit.combo import choose
+from desktop.kit.tasks import TaskRunner
 from sync.scheduling import AppointmentTypeRow, PatientMatch
 from sync.signing import Author
 from sync.store import DiaryEntry, ProviderRow, Store

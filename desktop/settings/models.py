@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from desktop.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel
 from sync.scheduling import AppointmentTypeRow, ExceptionRow, LocationRow
 
 NOT_YET_SENT = "Not yet sent"

@@ -42,8 +42,8 @@ from common.scheduling import (
     NAME_LENGTH,
     ExceptionKind,
 )
-from desktop.combo import choose
-from desktop.settings_models import WHOLE_CLINIC
+from desktop.kit.combo import choose
+from desktop.settings.models import WHOLE_CLINIC
 from sync.protocol import SaveAppointmentType, SaveScheduleException, SettingsCommand
 from sync.scheduling import (
     AppointmentTypeRow,

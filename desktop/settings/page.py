@@ -32,14 +32,15 @@ from PySide6.QtWidgets import (
 from common.errors import DomainError
 from common.roles import Permission, can
 from common.scheduling import NAME_LENGTH
-from desktop.settings_dialogs import (
+from desktop.kit.tasks import TaskRunner
+from desktop.settings.dialogs import (
     AppointmentTypeDialog,
     ExceptionDialog,
     problem_label,
     refusal,
     say,
 )
-from desktop.settings_models import (
+from desktop.settings.models import (
     AppointmentTypeModel,
     ExceptionModel,
     Names,
@@ -47,10 +48,9 @@ from desktop.settings_models import (
     RowsModel,
     days_text,
 )
-from desktop.settings_rules import BookingRulesTab
-from desktop.settings_week import Submit, WorkingHoursTab
-from desktop.tasks import TaskRunner
-from desktop.workstations import WorkstationsTab
+from desktop.settings.rules import BookingRulesTab
+from desktop.settings.week import Submit, WorkingHoursTab
+from desktop.settings.workstations import WorkstationsTab
 from sync.account import Desk
 from sync.protocol import (
     RemoveScheduleException,

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from common.availability import OfferedSlot
 from common.errors import DomainError
-from desktop.diary_changes import FINDER_DAYS, find_next_free
-from desktop.tasks import TaskRunner
+from desktop.diary.changes import FINDER_DAYS, find_next_free
+from desktop.kit.tasks import TaskRunner
 from sync.store import ProviderRow, Store
 
 

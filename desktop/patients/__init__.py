@@ -1,0 +1,1 @@
+"""The patient file: find, register, edit, history."""

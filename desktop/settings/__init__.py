@@ -1,0 +1,2 @@
+"""Clinic settings on the desk: working hours, closures, types, rooms, booking rules,
+workstations and staff."""

@@ -1,0 +1,1 @@
+"""Worklists: what staff must look at (changes that need attention, booking requests)."""
