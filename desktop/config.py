@@ -6,12 +6,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QStandardPaths
 
+from desktop.kit import state
 from sync.engine import WindowPolicy
 
 DEFAULT_SERVER = "http://127.0.0.1:8765"
 SYNC_INTERVAL_SECONDS = 15
+# Last sign-in's answers, remembered on this workstation (never the password).
+SERVER = state.text("signin/server_url")
+CLINIC = state.text("signin/clinic")
+EMAIL = state.text("signin/email")
 
 
 @dataclass
@@ -24,21 +29,18 @@ class SignInDefaults:
 
     @classmethod
     def load(cls) -> SignInDefaults:
-        settings = QSettings()
         return cls(
-            server_url=str(
-                settings.value("signin/server_url", os.environ.get("CLINICDESK_SERVER_URL"))
-                or DEFAULT_SERVER
-            ),
-            clinic=str(settings.value("signin/clinic", "") or ""),
-            email=str(settings.value("signin/email", "") or ""),
+            server_url=SERVER.get()
+            or os.environ.get("CLINICDESK_SERVER_URL", "")
+            or DEFAULT_SERVER,
+            clinic=CLINIC.get(),
+            email=EMAIL.get(),
         )
 
     def save(self) -> None:
-        settings = QSettings()
-        settings.setValue("signin/server_url", self.server_url)
-        settings.setValue("signin/clinic", self.clinic)
-        settings.setValue("signin/email", self.email)
+        SERVER.set(self.server_url)
+        CLINIC.set(self.clinic)
+        EMAIL.set(self.email)
 
 
 def window_policy() -> WindowPolicy:

@@ -14,16 +14,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QStackedWidget,
     QWidget,
 )
 
-from common.errors import DomainError
 from desktop.config import SignInDefaults
 from desktop.diary.changes import PatientCardData, patient_card
 from desktop.diary.page import DiaryPage
+from desktop.kit.ops import SYNC, SYNCED, ChangeHub, Changes, Topic
 from desktop.kit.tasks import TaskRunner
 from desktop.patients.card import PatientCard
 from desktop.settings.page import SettingsPage
@@ -57,6 +56,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.desk = desk
         self.runner = runner
+        # Every change made here or brought in by a sync is announced on the hub; each page
+        # decides for itself whether to reload.
+        self.hub = ChangeHub(runner)
         self.zone = ZoneInfo(desk.time_zone)
         self.setWindowTitle(f"Clinicdesk — {desk.clinic_name}")
         self.resize(1200, 800)
@@ -66,23 +68,23 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(150)
         self.pages = QStackedWidget()
         self.diary = DiaryPage(
-            runner,
+            self.hub,
             desk.store,
             self.zone,
             fetch=lambda s, e: self.sync.engine.client.appointments(s, e),
             author=desk.author,
             clinic=desk.clinic_name,
         )
-        self.diary.changed.connect(self._outbox_changed)
         self.diary.open_patient_requested.connect(self.open_patient)
         self.pages.addWidget(self.diary)
         self.attention = AttentionPage(runner, desk, self.zone)
-        self.attention.changed.connect(self.after_local_change)
+        self.attention.changed.connect(
+            lambda: self.hub.announce({Topic.OUTBOX, Topic.ATTENTION, Topic.APPOINTMENTS})
+        )
         self.pages.addWidget(self.attention)
         self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
         self.pages.addWidget(_later("Patients — search and open a patient's file."))
-        self.settings = SettingsPage(runner, desk, self.zone)
-        self.settings.changed.connect(self.after_local_change)  # hours shade the diary
+        self.settings = SettingsPage(self.hub, desk, self.zone)
         self.pages.addWidget(self.settings)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self._show_sync_state(self.sync.state)
         self.attention.reload()
         runner.run("db", desk.store.outbox_counts, self.sync.set_counts)
+        self.hub.changed.connect(self._changes_heard)
         self.sync.start()
         self._told = _Relay()
         self._told.poke.connect(self.sync.sync_now)
@@ -132,18 +135,17 @@ class MainWindow(QMainWindow):
     # --- changes made here ---------------------------------------------------------
 
     def make_change(self, change: Callable[[], object]) -> None:
-        """Write a change (local row + outbox entry) on the db lane, then show it and send
-        it: it is on screen at once, online or not."""
-        self.runner.run("db", change, lambda _id: self.after_local_change(), self._change_failed)
+        """Write a change (local row + outbox entry) on the db lane; it is on screen at
+        once and sent at once, online or not."""
+        self.hub.change(self, change, {Topic.APPOINTMENTS})
 
-    def after_local_change(self) -> None:
-        self.diary.reload()
-        self._outbox_changed()
-
-    def _outbox_changed(self) -> None:
-        """Something was queued here: count it and send it now."""
-        self.runner.run("db", self.desk.store.outbox_counts, self.sync.set_counts)
-        self.sync.sync_now()
+    def _changes_heard(self, changes: Changes) -> None:
+        if changes.touch(Topic.OUTBOX):
+            # Something was queued here: count it and send it now.
+            self.runner.run("db", self.desk.store.outbox_counts, self.sync.set_counts)
+            self.sync.sync_now()
+        if changes.touch(Topic.ATTENTION):
+            self.attention.reload()
 
     def open_patient(self, patient_id: uuid.UUID) -> None:
         """The patient's card (the Patients page is still to come)."""
@@ -153,10 +155,6 @@ class MainWindow(QMainWindow):
     def _show_patient(self, patient: PatientCardData | None) -> None:
         self.patient_card = PatientCard(patient, self)
         self.patient_card.open()
-
-    def _change_failed(self, error: BaseException) -> None:
-        message = error.message if isinstance(error, DomainError) else str(error)
-        QMessageBox.warning(self, "The change was not made", message)
 
     def _show_sync_state(self, state: SyncState) -> None:
         self.sync_label.setText(state.describe(self.zone))
@@ -221,11 +219,11 @@ class MainWindow(QMainWindow):
         self.live = self._listen()
 
     def _after_sync(self, report: SyncReport) -> None:
-        if report.rows:
-            self.diary.reload()
-            self.settings.reload()
+        """Tell every page what the sync may have changed."""
+        topics = set(SYNCED) if report.rows else set()
         if report.rejected or report.attention != len(self.attention.model.rows):
-            self.attention.reload()
+            topics.add(Topic.ATTENTION)
+        self.hub.announce(topics, origin=SYNC)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.sync.stop()

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from common.errors import DomainError
 from desktop.config import SignInDefaults
+from desktop.kit.errors import words
 from desktop.kit.tasks import TaskRunner
 from sync import account
 from sync.account import Desk
@@ -115,10 +115,7 @@ class SignInDialog(QDialog):
 
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
-        if isinstance(error, DomainError):
-            self.show_error(error.message)
-        else:
-            self.show_error(f"Sign-in failed unexpectedly: {error}")
+        self.show_error(words(error))
 
     def show_error(self, text: str) -> None:
         """Say what went wrong and put the cursor back in the password, selected, so the

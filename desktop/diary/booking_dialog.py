@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import MOVABLE
-from common.errors import DomainError
 from desktop.diary.changes import BookingRequest, book_checked, move_checked
 from desktop.kit.combo import choose
+from desktop.kit.errors import words
 from desktop.kit.tasks import TaskRunner
 from sync.scheduling import AppointmentTypeRow, PatientMatch
 from sync.signing import Author
@@ -300,7 +300,7 @@ class AppointmentDialog(QDialog):
     def _refused(self, error: BaseException) -> None:
         self.ok_button.setEnabled(True)
         self.message.setStyleSheet("color: #b3261e;")
-        self.say(error.message if isinstance(error, DomainError) else f"Not saved: {error}")
+        self.say(words(error))
 
 
 class CancelQuestion(QMessageBox):

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from common.availability import OfferedSlot
-from common.errors import DomainError
 from desktop.diary.changes import FINDER_DAYS, find_next_free
+from desktop.kit.errors import words
 from desktop.kit.tasks import TaskRunner
 from sync.store import ProviderRow, Store
 
@@ -114,7 +114,7 @@ class FreeSlotFinder(QWidget):
         )
 
     def _failed(self, error: BaseException) -> None:
-        self.said.emit(error.message if isinstance(error, DomainError) else str(error))
+        self.said.emit(words(error))
 
     def _found(
         self, slot: OfferedSlot | None, length: timedelta, names: dict[uuid.UUID, str]

@@ -8,13 +8,12 @@ shows at once and works offline; ``changed`` tells the window to send it.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDate, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from common.appointments import CancelledBy
 from common.availability import OfferedSlot
-from common.errors import DomainError
 from desktop.diary.arrivals import ArrivalsPanel
 from desktop.diary.booking_dialog import AppointmentDialog, CancelQuestion
 from desktop.diary.changes import move_checked
@@ -49,23 +47,28 @@ from desktop.diary.model import (
 )
 from desktop.diary.provider_chooser import ProviderChooser
 from desktop.diary.view import DiaryView
+from desktop.kit import state
 from desktop.kit.combo import choose
-from desktop.kit.tasks import TaskRunner
+from desktop.kit.errors import words
+from desktop.kit.ops import ChangeHub, Changes, Topic
 from sync.signing import Author
 from sync.store import DiaryEntry, StatusChange, Store
 
 __all__ = ["PX_PER_MINUTE", "DiaryPage", "summary"]
-HIDDEN_KEY, MODE_KEY, SNAP_KEY = "diary/hidden_providers", "diary/mode", "diary/snap_minutes"
+# Remembered on this workstation.
+MODE = state.choice("diary/mode", Mode.DAY)
+HIDDEN = state.ids("diary/hidden_providers")
+SNAP = state.number("diary/snap_minutes", 5, frozenset({5, 15}))
+SHOWN_TOPICS = (Topic.APPOINTMENTS, Topic.PATIENTS, Topic.SCHEDULE)
 
 
 class DiaryPage(QWidget):
     day_shown = Signal(object)  # DiaryRange, after it is drawn
-    changed = Signal()  # a change was written here: the outbox has something to send
     open_patient_requested = Signal(object)  # patient id
 
     def __init__(
         self,
-        runner: TaskRunner,
+        hub: ChangeHub,
         store: Store,
         zone: ZoneInfo,
         parent: QWidget | None = None,
@@ -76,21 +79,17 @@ class DiaryPage(QWidget):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.runner, self.store, self.zone, self.fetch = runner, store, zone, fetch
+        self.hub, self.runner = hub, hub.runner
+        self.store, self.zone, self.fetch = store, zone, fetch
         self.author, self.clinic = author, clinic
         self.clock = clock or (lambda: datetime.now(UTC))
         self.current = self.clock().astimezone(zone).date()
-        settings = QSettings()
-        # Remembered choices; a value this version does not know falls back to the default.
-        saved_mode = str(settings.value(MODE_KEY, Mode.DAY.value))
-        self.mode = Mode(saved_mode) if saved_mode in set(Mode) else Mode.DAY
-        self.hidden = frozenset(_uuids(_strings(settings.value(HIDDEN_KEY, []))))
+        self.mode, self.hidden = MODE.get(), HIDDEN.get()
         self.model = DiaryModel(zone)
         self.view = DiaryView()
         self.view.editable = author is not None
-        saved_snap = str(settings.value(SNAP_KEY, 5))
-        self.view.snap_minutes = int(saved_snap) if saved_snap in ("5", "15") else 5
-        self.arrivals = ArrivalsPanel(runner, store, zone, self.clock)
+        self.view.snap_minutes = SNAP.get()
+        self.arrivals = ArrivalsPanel(self.runner, store, zone, self.clock)
         self.dialog: AppointmentDialog | None = None
         self.question: CancelQuestion | None = None
         self._select_after_load: uuid.UUID | None = None
@@ -126,13 +125,14 @@ class DiaryPage(QWidget):
         self.notice.setObjectName("diaryNotice")
         self.notice.setWordWrap(True)
         self.notice.setVisible(False)
-        self.finder = FreeSlotFinder(runner, store, zone, self.clock)
+        self.finder = FreeSlotFinder(self.runner, store, zone, self.clock)
         self.finder.found.connect(self._offer)
         self.finder.book_requested.connect(
             lambda slot: self.new_appointment(slot.provider_id, slot.starts_at, slot.ends_at)
         )
         self.finder.dismissed.connect(self.view.clear_offer)
         self.finder.said.connect(self.say)
+        hub.changed.connect(self._changes_heard)
 
         bar = QHBoxLayout()
         groups: list[list[QWidget]] = [
@@ -217,7 +217,7 @@ class DiaryPage(QWidget):
 
     def _remember_mode(self, mode: Mode) -> None:
         self.mode = mode
-        QSettings().setValue(MODE_KEY, mode.value)
+        MODE.set(mode)
         self._show_mode()
 
     def _show_mode(self) -> None:
@@ -235,12 +235,12 @@ class DiaryPage(QWidget):
 
     def _snap_chosen(self) -> None:
         self.view.snap_minutes = int(self.snap.currentData())
-        QSettings().setValue(SNAP_KEY, self.view.snap_minutes)
+        SNAP.set(self.view.snap_minutes)
 
     def set_hidden(self, hidden: frozenset[uuid.UUID]) -> None:
         """Which providers not to show; remembered on this workstation."""
         self.hidden = self.providers_button.hidden = hidden
-        QSettings().setValue(HIDDEN_KEY, sorted(str(h) for h in hidden))
+        HIDDEN.set(hidden)
         self.reload()
 
     # --- loading -------------------------------------------------------------------------
@@ -293,7 +293,7 @@ class DiaryPage(QWidget):
     def _not_fetched(self, first: date, days: int, error: BaseException) -> None:
         if (first, days) != self._wanted():
             return  # the user has moved on: this failure is not about what is shown
-        reason = error.message if isinstance(error, DomainError) else str(error)
+        reason = words(error)
         self.title.setText(
             f"{self._range_words(first, days)} is outside this desk's copy and could not be "
             f"fetched: {reason}"
@@ -328,7 +328,7 @@ class DiaryPage(QWidget):
     def write(
         self, work: Callable[[], object], done: Callable[[object], None] | None = None
     ) -> None:
-        """A store write on the db lane; then redraw and tell the window to send it."""
+        """A store write on the db lane; every page hears of it (this one redraws)."""
         if self.author is None:
             self.say("Sign in to make changes.")
             return
@@ -337,14 +337,15 @@ class DiaryPage(QWidget):
             self.say("")
             if done is not None:
                 done(result)
-            self.reload()
-            self.changed.emit()
 
-        self.runner.run("db", work, written, self._not_written)
+        self.hub.change(self, work, {Topic.APPOINTMENTS}, then=written, failed=self._not_written)
 
     def _not_written(self, error: BaseException) -> None:
-        reason = error.message if isinstance(error, DomainError) else str(error)
-        self.say(f"Not changed: {reason}")
+        self.say(f"Not changed: {words(error)}")
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if changes.touch(*SHOWN_TOPICS):
+            self.reload()
 
     def request_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
         """A status change from the menu, the keyboard or the waiting room; a
@@ -467,8 +468,7 @@ class DiaryPage(QWidget):
     def _saved(self, appointment_id: uuid.UUID) -> None:
         self._select_after_load = appointment_id
         self.finder.dismiss()
-        self.reload()
-        self.changed.emit()
+        self.hub.announce({Topic.APPOINTMENTS, Topic.OUTBOX}, origin=self)
 
     # --- the free-slot finder, the day list ---------------------------------------------
 
@@ -483,18 +483,3 @@ class DiaryPage(QWidget):
         self.day_list = DayListDialog(self.runner, self.model, self.clinic, self)
         self.day_list.open()
         return self.day_list
-
-
-def _uuids(texts: list[str]) -> list[uuid.UUID]:
-    found = []
-    for text in texts:
-        with contextlib.suppress(ValueError):
-            found.append(uuid.UUID(text))
-    return found
-
-
-def _strings(value: object) -> list[str]:
-    """QSettings gives a list, a single string, or nothing, depending on the backend."""
-    if isinstance(value, str):
-        return [value] if value else []
-    return [str(v) for v in value] if isinstance(value, list) else []

@@ -43,6 +43,7 @@ from common.scheduling import (
     ExceptionKind,
 )
 from desktop.kit.combo import choose
+from desktop.kit.errors import words
 from desktop.settings.models import WHOLE_CLINIC
 from sync.protocol import SaveAppointmentType, SaveScheduleException, SettingsCommand
 from sync.scheduling import (
@@ -72,14 +73,9 @@ def say(label: QLabel, text: str) -> None:
 
 
 def refusal(error: Exception) -> str:
-    """The words for a change the desk will not queue."""
-    if isinstance(error, DomainError):
-        return error.message
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = " ".join(str(part) for part in first["loc"]).replace("_", " ")
-        return f"{where.capitalize()}: {first['msg']}."
-    return str(error)
+    """The words for a change the desk will not queue (a ``ValueError`` here is a field
+    that did not parse, and says which)."""
+    return str(error) if type(error) is ValueError else words(error)
 
 
 def qdate(day: date) -> QDate:

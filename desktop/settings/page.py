@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
 from common.errors import DomainError
 from common.roles import Permission, can
 from common.scheduling import NAME_LENGTH
-from desktop.kit.tasks import TaskRunner
+from desktop.kit.errors import words
+from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.settings.dialogs import (
     AppointmentTypeDialog,
     ExceptionDialog,
     problem_label,
-    refusal,
     say,
 )
 from desktop.settings.models import (
@@ -288,12 +288,11 @@ class SettingsPage(QWidget):
     """The settings tabs, one problem line, and for non-admins a read-only note. The
     last tab, workstations and staff, is for clinic admins and works online only."""
 
-    changed = Signal()  # a change was queued here: counts need a refresh, a sync can go
     shown = Signal()  # the desk's copy was read and shown (after each reload)
 
-    def __init__(self, runner: TaskRunner, desk: Desk, zone: ZoneInfo) -> None:
+    def __init__(self, hub: ChangeHub, desk: Desk, zone: ZoneInfo) -> None:
         super().__init__()
-        self.runner = runner
+        self.hub, self.runner = hub, hub.runner
         self.desk = desk
         self.zone = zone
         self.schedule: ClinicSchedule | None = None
@@ -313,7 +312,7 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.types, "Appointment types")
         self.tabs.addTab(self.rooms, "Rooms")
         self.tabs.addTab(self.rules, "Booking rules")
-        self.workstations = WorkstationsTab(runner, desk, zone)
+        self.workstations = WorkstationsTab(self.runner, desk, zone)
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -322,6 +321,7 @@ class SettingsPage(QWidget):
         layout.addWidget(self.problem)
         layout.addWidget(self.tabs, 1)
         self.set_desk(desk)
+        hub.changed.connect(self._changes_heard)
         self.reload()
 
     def set_desk(self, desk: Desk) -> None:
@@ -344,6 +344,10 @@ class SettingsPage(QWidget):
         """Read the desk's copy again (on the db lane): after a sync, or a change here."""
         self.runner.run("db", self.desk.store.schedule, self._show, self._unreadable)
 
+    def _changes_heard(self, changes: Changes) -> None:
+        if changes.touch(Topic.SCHEDULE, Topic.STAFF):
+            self.reload()
+
     def _show(self, schedule: ClinicSchedule) -> None:
         self.schedule = schedule
         names = Names({p.id: p.display_name for p in schedule.providers})
@@ -355,7 +359,7 @@ class SettingsPage(QWidget):
         self.shown.emit()
 
     def _unreadable(self, error: BaseException) -> None:
-        say(self.problem, f"The settings could not be read from this desk's copy: {error}")
+        say(self.problem, f"The settings could not be read from this desk's copy: {words(error)}")
 
     # --- changing ------------------------------------------------------------------------
 
@@ -371,18 +375,17 @@ class SettingsPage(QWidget):
             say(self.problem, error.message)
             return
         store, staff = self.desk.store, self.desk.author
-        self.runner.run(
-            "db",
+        self.hub.change(
+            self,
             lambda: store.change_settings(staff, command),
-            lambda _id: self._queued(done),
-            self._refused,
+            {Topic.SCHEDULE},  # working hours also shade the diary
+            then=lambda _id: self._queued(done),
+            failed=self._refused,
         )
 
     def _queued(self, done: Callable[[], None]) -> None:
         say(self.problem, "")
         done()
-        self.changed.emit()
-        self.reload()
 
     def _refused(self, error: BaseException) -> None:
-        say(self.problem, refusal(error) if isinstance(error, Exception) else str(error))
+        say(self.problem, words(error))

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from common.errors import DomainError
 from common.roles import Permission, can
+from desktop.kit.errors import words
 from desktop.kit.table_model import ColumnsModel
 from desktop.kit.tasks import TaskRunner
 from sync.account import Desk, sync_client
@@ -221,7 +221,7 @@ class WorkstationsTab(QWidget):
         self._say("")
 
     def _failed(self, error: BaseException) -> None:
-        self._say(error.message if isinstance(error, DomainError) else f"That failed: {error}")
+        self._say(words(error))
 
     def _say(self, text: str) -> None:
         self.message.setText(text)

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from desktop.diary.page import PX_PER_MINUTE, DiaryPage, summary
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from sync.protocol import AppointmentRecord, ProviderRecord
 from sync.store import DiaryEntry, Store
@@ -57,7 +58,7 @@ def store(tmp_path: Path) -> Store:
 def test_day_view_puts_each_appointment_in_its_providers_column_at_local_time(
     qtbot: QtBot, runner: TaskRunner, store: Store
 ) -> None:
-    page = DiaryPage(runner, store, ZONE)
+    page = DiaryPage(ChangeHub(runner), store, ZONE)
     qtbot.addWidget(page)
     page.resize(900, 700)
     page.show()
@@ -74,7 +75,7 @@ def test_day_view_puts_each_appointment_in_its_providers_column_at_local_time(
 
 
 def test_date_navigation_and_today(qtbot: QtBot, runner: TaskRunner, store: Store) -> None:
-    page = DiaryPage(runner, store, ZONE)
+    page = DiaryPage(ChangeHub(runner), store, ZONE)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.day_shown, timeout=5000):
         page.go_to(DAY)
@@ -130,7 +131,7 @@ def test_on_a_daylight_saving_day_blocks_sit_on_their_hour_lines(
         ),
         synced_at=datetime.now(UTC),
     )
-    page = DiaryPage(runner, store, zone)
+    page = DiaryPage(ChangeHub(runner), store, zone)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.day_shown, timeout=5000):
         page.go_to(date(2026, 3, 8))
@@ -153,7 +154,7 @@ def test_a_failed_fetch_for_a_day_left_behind_does_not_blank_the_day_shown(
         answer.wait(10)
         raise OSError("the line is down")
 
-    page = DiaryPage(runner, store, ZONE, fetch=fetch)
+    page = DiaryPage(ChangeHub(runner), store, ZONE, fetch=fetch)
     qtbot.addWidget(page)
     far = DAY + timedelta(days=60)
     page.go_to(far)
@@ -177,14 +178,14 @@ def test_settings_this_version_does_not_know_fall_back_to_the_defaults(
     from PySide6.QtCore import QSettings
 
     from desktop.diary.model import Mode
-    from desktop.diary.page import HIDDEN_KEY, MODE_KEY, SNAP_KEY
+    from desktop.diary.page import HIDDEN, MODE, SNAP
 
     settings = QSettings()
-    settings.setValue(MODE_KEY, "fortnight")
-    settings.setValue(SNAP_KEY, "7")
-    settings.setValue(HIDDEN_KEY, ["not-an-id"])
+    settings.setValue(MODE.key, "fortnight")
+    settings.setValue(SNAP.key, "7")
+    settings.setValue(HIDDEN.key, ["not-an-id"])
     settings.sync()
-    page = DiaryPage(runner, store, ZONE)
+    page = DiaryPage(ChangeHub(runner), store, ZONE)
     qtbot.addWidget(page)
     assert page.mode is Mode.DAY
     assert page.view.snap_minutes == 5

@@ -22,6 +22,7 @@ from common.appointments import AppointmentStatus
 from desktop.diary.booking_dialog import NO_PATIENT, AppointmentDialog
 from desktop.diary.items import AppointmentItem
 from desktop.diary.page import DiaryPage
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from sync.schema import outbox
 from sync.store import DiaryEntry, Store
@@ -88,7 +89,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def page(qtbot: QtBot, runner: TaskRunner, store: Store, clock: Clock) -> DiaryPage:
-    shown = DiaryPage(runner, store, ZONE, author=records.author(), clock=clock)
+    shown = DiaryPage(ChangeHub(runner), store, ZONE, author=records.author(), clock=clock)
     qtbot.addWidget(shown)
     shown.resize(1300, 900)
     shown.show()

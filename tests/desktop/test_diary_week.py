@@ -19,6 +19,7 @@ from common.appointments import AppointmentSource, AppointmentStatus
 from desktop.diary.items import AppointmentItem
 from desktop.diary.model import COLUMNS, ENTRY_ROLE, Mode
 from desktop.diary.page import DiaryPage
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from sync.protocol import AppointmentRecord, PatientRecord, ProviderRecord
 from sync.store import Store
@@ -84,7 +85,7 @@ def store(
 
 
 def open_page(qtbot: QtBot, runner: TaskRunner, store: Store, day: date, mode: Mode) -> DiaryPage:
-    page = DiaryPage(runner, store, NEW_YORK, author=records.author())
+    page = DiaryPage(ChangeHub(runner), store, NEW_YORK, author=records.author())
     qtbot.addWidget(page)
     page.resize(1500, 900)
     page.show()

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from common.roles import Role
 from common.scheduling import ExceptionKind, Weekday
 from desktop.config import SignInDefaults
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from desktop.settings.dialogs import choose, clock
 from desktop.settings.models import NOT_YET_SENT, WHOLE_CLINIC
@@ -155,7 +156,7 @@ def desk_of(store: Store, role: Role) -> Desk:
 
 
 def open_page(qtbot: QtBot, runner: TaskRunner, desk: Desk) -> SettingsPage:
-    page = SettingsPage(runner, desk, ZONE)
+    page = SettingsPage(ChangeHub(runner), desk, ZONE)
     qtbot.addWidget(page)
     page.show()
     qtbot.waitUntil(lambda: page.schedule is not None, timeout=WAIT_MS)
@@ -174,7 +175,7 @@ def queued(store: Store) -> list[Command]:
 def saved_through(qtbot: QtBot, page: SettingsPage, press: Any) -> None:
     """Press the button, then wait for the change to be queued and the page re-read."""
     # In that order: a re-read already under way would show the page as it was.
-    with qtbot.waitSignals([page.changed, page.shown], order="simple", timeout=WAIT_MS):
+    with qtbot.waitSignals([page.hub.changed, page.shown], order="simple", timeout=WAIT_MS):
         qtbot.mouseClick(press, LEFT)
 
 
@@ -649,11 +650,11 @@ def test_a_change_made_on_the_page_reaches_the_server(
     assert desk.staff.role is Role.CLINIC_ADMIN
     engine = SyncEngine(desk.store, sync_client(desk))
     engine.sync()
-    page = SettingsPage(runner, desk, ZoneInfo(DEMO_TIME_ZONE))
+    page = SettingsPage(ChangeHub(runner), desk, ZoneInfo(DEMO_TIME_ZONE))
     qtbot.addWidget(page)
     synced: list[object] = []
     # What MainWindow does after a local change: send it at once.
-    page.changed.connect(lambda: runner.run("net", engine.sync, synced.append))
+    page.hub.changed.connect(lambda _changes: runner.run("net", engine.sync, synced.append))
     qtbot.waitUntil(lambda: page.schedule is not None, timeout=WAIT_MS)
     assert page.notice.isHidden()
 
