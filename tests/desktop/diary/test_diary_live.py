@@ -26,7 +26,7 @@ from sync.account import Desk
 from sync.client import ServerClient
 from sync.engine import SyncEngine
 from sync.store import DiaryEntry
-from tests.desktop.test_diary_editing import choose_patient, drag, queued
+from tests.desktop.diary.test_diary_editing import choose_patient, drag, queued
 from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.qt, pytest.mark.slow]
