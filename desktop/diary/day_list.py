@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.diary.model import COLUMNS, ENTRY_ROLE, DiaryModel, time_text
+from desktop.kit.combo import choose
 from desktop.kit.tasks import TaskRunner
 from sync.store import DiaryEntry
 
@@ -127,14 +128,18 @@ class DayListDialog(QDialog):
         model: DiaryModel,
         clinic: str = "",
         parent: QWidget | None = None,
+        day: date | None = None,
     ) -> None:
+        """``day``: the day to start on (the diary's current day, in a week view)."""
         super().__init__(parent)
         self.setWindowTitle("Day list")
         self.runner, self.model, self.clinic = runner, model, clinic
         shown = model.shown
         self.day = QComboBox()
-        for day in shown.dates:
-            self.day.addItem(f"{day:%A %d %B %Y}", day)
+        for shown_day in shown.dates:
+            self.day.addItem(f"{shown_day:%A %d %B %Y}", shown_day)
+        if day is not None:
+            choose(self.day, day)
         self.provider = QComboBox()
         self.provider.addItem("All providers shown", None)
         for provider in shown.providers:

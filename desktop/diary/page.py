@@ -480,6 +480,6 @@ class DiaryPage(QWidget):
         self.go_to(slot.starts_at.astimezone(self.zone).date())
 
     def open_day_list(self) -> DayListDialog:
-        self.day_list = DayListDialog(self.runner, self.model, self.clinic, self)
+        self.day_list = DayListDialog(self.runner, self.model, self.clinic, self, day=self.current)
         self.day_list.open()
         return self.day_list

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from common.appointments import AppointmentStatus
 from desktop.diary.booking_dialog import NO_PATIENT, AppointmentDialog
 from desktop.diary.items import AppointmentItem
+from desktop.diary.model import Mode
 from desktop.diary.page import DiaryPage
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
@@ -556,3 +557,13 @@ def test_a_day_list_that_cannot_be_written_says_so(
     assert "could not be written" in dialog.saved.text()
     assert dialog.pdf_button.isEnabled()
     assert not nowhere.exists()
+
+
+def test_the_day_list_opens_on_the_day_the_diary_is_on_in_a_week_view(
+    qtbot: QtBot, page: DiaryPage
+) -> None:
+    page.set_mode(Mode.WEEK)
+    qtbot.waitUntil(lambda: page.model.shown.days == 7, timeout=WAIT_MS)
+    assert page.model.shown.dates[0] != DAY  # the week starts on Monday, DAY is a Tuesday
+    dialog = page.open_day_list()
+    assert dialog.day.currentData() == DAY
