@@ -48,8 +48,14 @@ class SignInDialog(QDialog):
         self.email = QLineEdit(defaults.email)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.server.setReadOnly(same_clinic)
-        self.clinic.setReadOnly(same_clinic)
+        if same_clinic:
+            for fixed in (self.server, self.clinic):
+                # Looks like the text it is, not a field to type in: no frame, no focus.
+                fixed.setReadOnly(True)
+                fixed.setFrame(False)
+                fixed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                fixed.setStyleSheet("background: transparent;")
+                fixed.setToolTip("This desk's copy belongs to this server and clinic.")
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("signInMessage")

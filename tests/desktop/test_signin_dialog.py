@@ -126,3 +126,17 @@ def test_after_a_wrong_password_retyping_and_enter_signs_in_rather_than_closing(
     qtbot.waitUntil(lambda: dialog.desk is not None, timeout=WAIT_MS)
     assert dialog.result() == SignInDialog.DialogCode.Accepted
     dialog.desk.store.close()
+
+
+def test_signing_in_again_shows_server_and_clinic_as_fixed_text_not_fields(
+    qtbot: QtBot, runner: TaskRunner, tmp_path: Path
+) -> None:
+    defaults = SignInDefaults("http://127.0.0.1:1", "demo", "frontdesk@demo.clinic")
+    dialog = SignInDialog(runner, tmp_path, defaults, same_clinic=True)
+    qtbot.addWidget(dialog)
+    for fixed in (dialog.server, dialog.clinic):
+        assert fixed.isReadOnly()
+        assert not fixed.hasFrame()  # it does not look like a box to type in
+        assert fixed.focusPolicy() == Qt.FocusPolicy.NoFocus  # Tab skips it
+    assert dialog.email.hasFrame()
+    assert dialog.email.focusPolicy() != Qt.FocusPolicy.NoFocus
