@@ -143,6 +143,7 @@ class WorkstationRecord(Message):
     expires_at: AwareDatetime
     revoked_at: AwareDatetime | None
     signed_in: list[SignInRecord]
+    this_workstation: bool = False  # the one asking
 
 
 class StaffMemberRecord(Message):

@@ -59,7 +59,7 @@ class WorkstationsModel(ColumnsModel):
             return None
         status = "Removed" if row.revoked_at else f"{len(row.signed_in)} signed in"
         return (
-            row.name,
+            f"{row.name} (this desk)" if row.this_workstation else row.name,
             _when(row.enrolled_at, self.zone),
             _when(row.last_seen_at, self.zone),
             status,
@@ -240,10 +240,15 @@ class WorkstationsTab(QWidget):
         if chosen is not None and chosen.revoked_at is not None:
             self._say(f"{chosen.name} was removed already.")
             return
+        here = (
+            " This is the desk you are using: it stops syncing at once and you must sign in again."
+            if chosen is not None and chosen.this_workstation
+            else ""
+        )
         if chosen is None or not self._confirm(
             f"Remove {chosen.name}? Everyone signed in there is signed out at once, its "
             "unsent changes are refused, and nobody can use it until someone signs in "
-            "there again online."
+            f"there again online.{here}"
         ):
             return
         self._online(lambda c: c.revoke_workstation(chosen.id), lambda _r: self.refresh())

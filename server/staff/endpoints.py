@@ -23,9 +23,13 @@ def _member(staff: StaffUser) -> StaffMemberRecord:
 
 
 def _workstation(
-    device: Device, open_sessions: list[StaffSession], names: dict[uuid.UUID, str]
+    device: Device,
+    open_sessions: list[StaffSession],
+    names: dict[uuid.UUID, str],
+    asking: uuid.UUID | None = None,
 ) -> WorkstationRecord:
     return WorkstationRecord(
+        this_workstation=device.id == asking,
         id=device.id,
         name=device.name,
         enrolled_at=device.created_at,
@@ -62,7 +66,10 @@ def list_workstations(ctx: StaffContext, db: DatabaseDep) -> list[WorkstationRec
     with db.reading() as session:
         found = service.workstations(session, ctx)
         names = {s.id: s.display_name for s in service.staff_members(session, ctx)}
-        return [_workstation(device, open_sessions, names) for device, open_sessions in found]
+        return [
+            _workstation(device, open_sessions, names, ctx.device_id)
+            for device, open_sessions in found
+        ]
 
 
 @router.post("/workstations/{device_id}/revoke")
@@ -71,7 +78,7 @@ def revoke_workstation(
 ) -> WorkstationRecord:
     with db.writing() as session:
         device = service.revoke_device(session, ctx, device_id)
-        return _workstation(device, [], {})
+        return _workstation(device, [], {}, ctx.device_id)
 
 
 @router.post("/sign-ins/{session_id}/revoke", status_code=204)

@@ -133,6 +133,11 @@ def test_an_admin_sees_the_workstations_and_removes_one(
     )
     assert {row.email for row in tab.staff.rows} >= {EMAIL, ADMIN_EMAIL}
     assert [(row.scope, row.email) for row in tab.lockouts.rows] == [("account", EMAIL)]
+    names = [tab.workstations.index(n, 0).data() for n in range(2)]
+    here = [w for w in tab.workstations.rows if w.this_workstation]
+    assert len(here) == 1  # the admin's own desk is marked, so they do not remove it
+    assert here[0].signed_in[0].staff_id == admin.staff.id
+    assert sum(name.endswith("(this desk)") for name in names) == 1
 
     tab.remove_workstation()  # nothing chosen: says so, removes nothing
     assert "Choose a workstation" in tab.message.text()
