@@ -13,6 +13,7 @@ from common.errors import Conflict, InvalidInput
 from common.roles import Permission, Role
 from common.validation import check_password, normalise_email
 from server import kit
+from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.auth.security import hash_password
 from server.clinics.models import Clinic
@@ -64,6 +65,14 @@ def revoke_device(session: Session, ctx: AuthContext, device_id: uuid.UUID) -> D
     device.revoked_at = device.revoked_at or now
     _end_sessions(session, StaffSession.device_id == device.id, now)
     _revoke_keys(session, SigningKey.device_id == device.id, now)
+    audit.record(
+        session,
+        ctx,
+        action="revoke",
+        entity="workstations",
+        entity_id=device.id,
+        reason="an admin removed the workstation",
+    )
     session.flush()
     return device
 
@@ -75,6 +84,14 @@ def revoke_session(session: Session, ctx: AuthContext, session_id: uuid.UUID) ->
         session, StaffSession, ctx.clinic_id, session_id, what="sign-in", lock=True
     )
     end_session(session, staff_session, revoke_key=True)
+    audit.record(
+        session,
+        ctx,
+        action="revoke",
+        entity="staff_sessions",
+        entity_id=staff_session.id,
+        reason="an admin ended the sign-in",
+    )
     session.flush()
     return staff_session
 
@@ -93,6 +110,14 @@ def set_active(
         now = utcnow()
         _end_sessions(session, StaffSession.staff_id == staff.id, now)
         _revoke_keys(session, SigningKey.staff_id == staff.id, now)
+    audit.record(
+        session,
+        ctx,
+        action="reactivate" if active else "deactivate",
+        entity="staff_users",
+        entity_id=staff.id,
+        reason="an admin changed who may sign in",
+    )
     session.flush()
     return staff
 
