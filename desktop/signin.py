@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.errors import TooManyAttempts
 from desktop.config import SignInDefaults
 from desktop.kit.errors import words
 from desktop.kit.tasks import TaskRunner
@@ -41,6 +42,7 @@ class SignInDialog(QDialog):
         self.runner = runner
         self.data_dir = data_dir
         self.desk: Desk | None = None
+        self._said, self._left = "", 0  # a refusal being waited out, and seconds left
 
         self.server = QLineEdit(defaults.server_url)
         self.clinic = QLineEdit(defaults.clinic)
@@ -122,6 +124,25 @@ class SignInDialog(QDialog):
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
         self.show_error(words(error))
+        if isinstance(error, TooManyAttempts) and error.retry_after > 0:
+            self._wait_out(words(error), error.retry_after)
+
+    def _wait_out(self, said: str, seconds: int) -> None:
+        """Signing in is refused for ``seconds``: the button stays off and counts down,
+        so nobody types the password again only to be refused again."""
+        self._said, self._left = said, seconds
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._left <= 0:
+            self.sign_in_button.setText("Sign in")
+            self.sign_in_button.setEnabled(True)
+            self.message.setText(f"{self._said}\nYou can try again now.")
+            return
+        self.sign_in_button.setEnabled(False)
+        self.sign_in_button.setText(f"Sign in ({self._left} s)")
+        self._left -= 1
+        QTimer.singleShot(1000, self, self._tick)
 
     def show_error(self, text: str) -> None:
         """Say what went wrong and put the cursor back in the password, selected, so the

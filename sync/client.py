@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, RootModel, ValidationError
 
-from common.errors import DomainError, InvalidInput, error_from_code
+from common.errors import DomainError, InvalidInput, TooManyAttempts, error_from_code
 from sync.protocol import (
     API_PREFIX,
     DEVICE_TOKEN_HEADER,
@@ -252,7 +252,11 @@ class ServerClient:
                     f"{response.status_code}). The desk keeps working and will try again."
                 )
             return NotAClinicdeskServer(self._not_ours())
-        return error_from_code(body.code, body.message)
+        error = error_from_code(body.code, body.message)
+        wait = response.headers.get("Retry-After", "")
+        if isinstance(error, TooManyAttempts) and wait.isdigit():
+            error.retry_after = int(wait)  # the sign-in dialog counts it down
+        return error
 
     def _not_ours(self) -> str:
         return (

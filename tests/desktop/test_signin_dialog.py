@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -140,3 +141,31 @@ def test_signing_in_again_shows_server_and_clinic_as_fixed_text_not_fields(
         assert fixed.focusPolicy() == Qt.FocusPolicy.NoFocus  # Tab skips it
     assert dialog.email.hasFrame()
     assert dialog.email.focusPolicy() != Qt.FocusPolicy.NoFocus
+
+
+def test_a_locked_account_counts_down_to_when_signing_in_may_be_tried_again(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, tmp_path: Path
+) -> None:
+    dialog = _dialog(qtbot, runner, tmp_path, live_server.url)
+    for _ in range(4):
+        _submit(qtbot, dialog, "not-the-password")
+    dialog.password.setText("not-the-password")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Too many wrong passwords" in dialog.message.text(), timeout=WAIT_MS)
+    assert not dialog.sign_in_button.isEnabled()  # a click now would only be refused again
+    first = dialog.sign_in_button.text()
+    assert re.fullmatch(r"Sign in \((\d+) s\)", first), first
+    qtbot.waitUntil(lambda: dialog.sign_in_button.text() != first, timeout=3000)
+    assert _seconds(dialog.sign_in_button.text()) < _seconds(first)
+    assert dialog.email.isEnabled()  # what was typed can still be corrected meanwhile
+
+    dialog._left = 1  # skip to the end of the wait
+    qtbot.waitUntil(dialog.sign_in_button.isEnabled, timeout=3000)
+    assert dialog.sign_in_button.text() == "Sign in"
+    assert dialog.message.text().endswith("You can try again now.")
+
+
+def _seconds(button_text: str) -> int:
+    found = re.fullmatch(r"Sign in \((\d+) s\)", button_text)
+    assert found, button_text
+    return int(found.group(1))
