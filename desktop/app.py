@@ -21,14 +21,27 @@ from sync.engine import SyncEngine
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="clinicdesk desktop")
-    parser.add_argument("--server", help="server address, e.g. https://clinic.example.com")
-    parser.add_argument("--clinic", help="the clinic's short name")
+    parser = argparse.ArgumentParser(
+        prog="clinicdesk desktop",
+        description="The front desk: sign in, then the diary, worklists and settings. "
+        "It keeps an encrypted copy of the clinic on this computer and works offline.",
+        epilog="The sign-in dialog suggests the address, clinic and e-mail used last time; "
+        "these options replace those suggestions.",
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="server address, e.g. https://clinic.example.com "
+        "(default: the last one used, else CLINICDESK_SERVER_URL)",
+    )
+    parser.add_argument("--clinic", metavar="SHORT_NAME", help="the clinic's short name, e.g. demo")
     parser.add_argument("--email", help="e-mail address to sign in with")
     parser.add_argument(
         "--demo-credentials",
         type=Path,
-        help="sign in at once with the demo login written by 'clinicdesk seed-demo'",
+        metavar="FILE",
+        help="sign in at once with the demo login written by 'clinicdesk seed-demo' "
+        "(var/demo-credentials.json)",
     )
     return parser.parse_args(argv)
 
