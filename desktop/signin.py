@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,6 +24,8 @@ from sync.account import Desk
 
 
 class SignInDialog(QDialog):
+    refused = Signal(str)  # why a sign-in did not happen, in words
+
     def __init__(
         self,
         runner: TaskRunner,
@@ -127,6 +129,7 @@ class SignInDialog(QDialog):
         self.message.setText(text)
         self.password.setFocus()
         self.password.selectAll()
+        self.refused.emit(text)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.server, self.clinic, self.email, self.password, self.sign_in_button):
