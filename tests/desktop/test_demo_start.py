@@ -88,3 +88,30 @@ def test_the_demo_opens_the_desk_signed_in_with_no_keyring_running(tmp_path: Pat
     while (left := _processes_mentioning(str(tmp_path))) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == [], "the demo left processes running"
+
+
+def test_with_no_keyring_the_desk_refuses_and_says_why_on_the_terminal(tmp_path: Path) -> None:
+    """The desk still invents no weak key: it stops, and the reason is on stderr (not
+    only in a dialog nobody may see when it was started from a script)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "CLINICDESK_DESK_DIR": str(tmp_path / "desk"),
+        "CLINICDESK_DEMO_EXIT_AFTER_SHOWN": "1",  # no dialog to wait on
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "desktop", "--server", "http://127.0.0.1:9"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Clinicdesk cannot start" in done.stderr
+    assert "keyring" in done.stderr
+    assert not (tmp_path / "desk").exists() or not any((tmp_path / "desk").iterdir())
