@@ -230,6 +230,37 @@ def is_late_cancellation(rules: BookingRules, starts_at: datetime, now: datetime
 # --- the search ----------------------------------------------------------------------
 
 
+def within_working_time(
+    schedule: ProviderSchedule, zone: ZoneInfo, starts_at: datetime, ends_at: datetime
+) -> bool:
+    """True when ``[starts_at, ends_at)`` lies wholly inside the provider's working time
+    (rule 1: their week, extra hours, time off and closures), measured as the search
+    measures it. Staff may still book outside it; the desk warns them that it is."""
+    _check_now(starts_at)
+    start, end = floor(starts_at.timestamp()), _ceil_seconds(ends_at)
+    if end <= start:
+        return False
+    # The local days the appointment touches, with a day either side for offsets.
+    first_day = _utc_day(start) - timedelta(days=1)
+    last_day = _utc_day(end) + timedelta(days=1)
+    provider = _Provider.build(0, schedule, (), 1, 0, 0, first_day, last_day)
+    spans = sorted(
+        span
+        for ordinal in range(first_day.toordinal(), last_day.toordinal() + 1)
+        for span in provider.working(ordinal, _day_clock(zone, ordinal))
+    )
+    reached = None  # the end of the working stretch that holds ``start``, so far
+    for a, b in spans:
+        if reached is None:
+            if a <= start < b:
+                reached = b
+        elif a <= reached:
+            reached = max(reached, b)  # working on across midnight
+        if reached is not None and reached >= end:
+            return True
+    return False
+
+
 def _search(
     schedules: Sequence[ProviderSchedule],
     busy: Mapping[uuid.UUID, Sequence[Interval]],

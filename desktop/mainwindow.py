@@ -37,9 +37,11 @@ PAGES = ("Diary", "Worklists", "Messages", "Patients", "Settings")
 
 
 class _Relay(QObject):
-    """Carries a call from the live feed's thread onto the UI thread."""
+    """Carries calls from the live feed's and the network lane's threads onto the UI
+    thread."""
 
-    poke = Signal()
+    poke = Signal()  # the server says something changed
+    seen = Signal()  # the server answered: it is reachable again
 
 
 def _later(text: str) -> QLabel:
@@ -106,6 +108,10 @@ class MainWindow(QMainWindow):
         self.sign_in_again_button.setVisible(False)
         self.sign_in_again_button.clicked.connect(self.sign_in_again)
         self.statusBar().addWidget(self.sync_label, 1)
+        self.sync_now_button = QPushButton("Sync now")
+        self.sync_now_button.setObjectName("syncNow")
+        self.sync_now_button.setToolTip("Send and fetch changes now, without waiting (F5)")
+        self.statusBar().addPermanentWidget(self.sync_now_button)
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setToolTip("End your sign-in; the next person signs in here")
         self.sign_out_button.clicked.connect(self.sign_out)
@@ -121,14 +127,28 @@ class MainWindow(QMainWindow):
         self.attention.reload()
         runner.run("db", desk.store.outbox_counts, self.sync.set_counts)
         self.hub.changed.connect(self._changes_heard)
-        self.sync.start()
         self._told = _Relay()
         self._told.poke.connect(self.sync.sync_now)
+        self._told.seen.connect(self.sync.server_seen)
+        self.sync_now_button.clicked.connect(self.sync.retry_now)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.sync.retry_now)
+        self._watch(engine)
+        self.sync.start()
         self.live = self._listen()
 
+    def _watch(self, engine: SyncEngine) -> None:
+        """Any request this engine's client gets answered is a sign the server is up."""
+        engine.client.answered = self._told.seen.emit
+
     def _listen(self) -> LiveFeed:
-        """Pull as soon as the server says something changed (the timer is the fallback)."""
-        feed = LiveFeed(self.desk.server_url, self.desk.device_token, self._told.poke.emit)
+        """Pull as soon as the server says something changed (the timer is the fallback);
+        the stream opening again means the server is back: sync at once."""
+        feed = LiveFeed(
+            self.desk.server_url,
+            self.desk.device_token,
+            self._told.poke.emit,
+            on_connect=self._told.seen.emit,
+        )
         feed.start()
         return feed
 
@@ -213,8 +233,9 @@ class MainWindow(QMainWindow):
         self.diary.author = fresh.author  # changes from now on are theirs and signed so
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
-        engine = self.sync.engine
-        self.sync.resume(SyncEngine(self.desk.store, sync_client(self.desk), window=engine.window))
+        engine = SyncEngine(self.desk.store, sync_client(self.desk), window=self.sync.engine.window)
+        self._watch(engine)
+        self.sync.resume(engine)
         self.live.stop()
         self.live = self._listen()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -25,6 +25,8 @@ from sync.account import Desk
 
 
 class SignInDialog(QDialog):
+    refused = Signal(str)  # why a sign-in did not happen, in words
+
     def __init__(
         self,
         runner: TaskRunner,
@@ -151,6 +153,7 @@ class SignInDialog(QDialog):
         self.message.setText(text)
         self.password.setFocus()
         self.password.selectAll()
+        self.refused.emit(text)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.server, self.clinic, self.email, self.password, self.sign_in_button):

@@ -53,7 +53,9 @@ MAX_BACKOFF_SECONDS = 120
 class SyncController(QObject):
     """Syncs on start, then every ``interval`` seconds, one run at a time. While the
     server cannot be reached the wait doubles (up to two minutes), so a desk offline all
-    afternoon does not hammer the line; the first success brings it back."""
+    afternoon does not hammer the line. Any sign of the server (the live stream
+    connecting, a request answered) ends the wait and syncs at once: the desk must not
+    say "Offline" for minutes after the line is back. "Sync now" does the same by hand."""
 
     state_changed = Signal(object)  # SyncState
     synced = Signal(object)  # SyncReport
@@ -98,6 +100,23 @@ class SyncController(QObject):
     def stop(self) -> None:
         self._stopped = True
         self.timer.stop()
+
+    def retry_now(self) -> None:
+        """Sync at once and start the waiting over ("Sync now", or the server is back)."""
+        if self._stopped:
+            return
+        self.timer.setInterval(self.interval_ms)
+        self.timer.start()  # the next tick counts from now, at the usual interval
+        self.sync_now()
+
+    def server_seen(self) -> None:
+        """The server answered something (the live stream connected, a request got a
+        reply): if the desk was waiting out a back-off, stop waiting and sync now."""
+        if self._stopped or self.state.connection is Connection.SIGNED_OUT:
+            return
+        backed_off = self.timer.interval() != self.interval_ms
+        if backed_off or self.state.connection is Connection.OFFLINE:
+            self.retry_now()
 
     def sync_now(self) -> None:
         if self._stopped:

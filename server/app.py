@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 import server.models  # noqa: F401  - every table, and the version stamping hook
 from common.errors import DomainError, TooManyAttempts
@@ -28,6 +29,9 @@ from sync.protocol import API_PREFIX, ErrorBody
 log = logging.getLogger(__name__)
 
 
+DOCS_ASSETS = "/docs-assets"
+
+
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
     if run_migrations:
@@ -42,7 +46,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         write_wait=settings.db_write_wait,
     )
 
-    app = FastAPI(title="Clinicdesk", version="0.1.0")
+    # /docs and /redoc load their scripts and styles from this server, never a CDN: a
+    # clinic's LAN may have no internet, and the page would be blank.
+    app = FastAPIOffline(title="Clinicdesk", version="0.1.0", static_url=DOCS_ASSETS)
     # Sync pages are repetitive JSON: compressed, a first download moves a fraction of
     # the bytes. (The desk's httpx client asks for gzip and unpacks it on its own.)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)

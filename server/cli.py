@@ -78,8 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--days", type=int, default=180)
     purge.set_defaults(handler=_purge_tombstones)
 
+    # No help of its own: ``clinicdesk desktop --help`` reaches the desktop's parser, which
+    # knows its options (the server does not import the desktop).
     desktop = commands.add_parser(
-        "desktop", help="open the front-desk program (options: --server, --clinic, --email)"
+        "desktop",
+        help="open the front-desk program ('clinicdesk desktop --help' lists its options)",
+        add_help=False,
     )
     desktop.set_defaults(handler=_desktop)
     return parser

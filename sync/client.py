@@ -7,6 +7,7 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -107,6 +108,9 @@ class ServerClient:
         self.server_url = normalise_server_url(server_url)
         self.device_token = device_token
         self.session_token = session_token
+        # Called (on the calling thread) after any request the server answered well: the
+        # desk's sign that the server is reachable, whatever asked.
+        self.answered: Callable[[], None] | None = None
         self._http = httpx.Client(
             base_url=self.server_url + API_PREFIX,
             timeout=TIMEOUT,
@@ -214,7 +218,7 @@ class ServerClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            return self._http.request(method, path, **kwargs)
+            response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(
                 f"The server at {self.server_url} did not answer in time. The desk keeps "
@@ -225,6 +229,9 @@ class ServerClient:
                 f"Can't reach the server at {self.server_url}. Check the address and the "
                 "internet connection; the desk keeps working from its local copy."
             ) from exc
+        if response.is_success and self.answered is not None:
+            self.answered()
+        return response
 
     def _call(
         self,

@@ -2,7 +2,8 @@
 
 The desk pulls as soon as it is told, so a booking made elsewhere shows within moments;
 when the stream cannot be held open (a proxy that buffers, a flaky line) the sync timer
-still pulls on its own.
+still pulls on its own. The stream reconnects within seconds of the server coming back,
+so its opening is also the desk's first sign that the line is up again.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ class LiveFeed:
         device_token: str | None,
         on_change: Callable[[], None],
         transport: httpx.BaseTransport | None = None,
+        on_connect: Callable[[], None] | None = None,
     ) -> None:
         self.on_change = on_change
+        # Called (on this feed's thread) whenever the stream opens: the server is back.
+        self.on_connect = on_connect
         self.device_token = device_token
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -63,6 +67,8 @@ class LiveFeed:
             if response.status_code != 200:
                 raise RuntimeError(f"event stream refused: HTTP {response.status_code}")
             self.connected.set()
+            if self.on_connect is not None:
+                self.on_connect()
             for line in response.iter_lines():
                 if self._stop.is_set():
                     return

@@ -274,6 +274,79 @@ def check_setting(command: SettingsCommand) -> None:
             pass
 
 
+def changes_nothing(schedule: ClinicSchedule, command: SettingsCommand) -> bool:
+    """True when ``command`` would leave the setting exactly as this desk has it: a form
+    opened and saved untouched. Queuing it would still bump the record's version on the
+    server, and every other desk's pending edit of it would then be "changed meanwhile"."""
+    match command:
+        case SetWorkingHours():
+            provider = next((p for p in schedule.providers if p.id == command.provider_id), None)
+            typed = sorted((h.weekday, h.start, h.end, h.location_id) for h in command.hours)
+            return provider is not None and typed == sorted(
+                (r.weekday.value, r.start, r.end, r.location_id) for r in provider.week
+            )
+        case SaveLocation():
+            room = next((r for r in schedule.locations if r.id == command.location_id), None)
+            return room is not None and (room.name, room.active) == (command.name, command.active)
+        case SaveAppointmentType():
+            kind = next(
+                (t for t in schedule.appointment_types if t.id == command.appointment_type_id),
+                None,
+            )
+            return kind is not None and (
+                kind.name,
+                kind.colour.lower(),
+                kind.duration_minutes,
+                kind.buffer_before_minutes,
+                kind.buffer_after_minutes,
+                kind.provider_ids,
+                kind.bookable_online,
+                kind.requires_confirmation,
+                kind.active,
+            ) == (
+                command.name,
+                command.colour.lower(),
+                command.duration_minutes,
+                command.buffer_before_minutes,
+                command.buffer_after_minutes,
+                frozenset(command.provider_ids),
+                command.bookable_online,
+                command.requires_confirmation,
+                command.active,
+            )
+        case SaveScheduleException():
+            row = next(
+                (e for e in schedule.exceptions if e.exception.id == command.exception_id), None
+            )
+            if row is None:
+                return False
+            item = row.exception
+            return (
+                item.kind,
+                item.provider_id,
+                item.first_day,
+                item.last_day,
+                None if item.all_day else item.start,
+                None if item.all_day else item.end,
+                item.note,
+            ) == (
+                command.exception_kind,
+                command.provider_id,
+                command.first_day,
+                command.last_day,
+                command.start_time,
+                command.end_time,
+                command.note,
+            )
+        case SetBookingRules():
+            # The clinic on the standard rules, saved as they are, is a change of nothing too.
+            return schedule.rules == booking_rules(
+                **command.model_dump(exclude={"kind", "base_version"})
+            )
+        case RemoveScheduleException():
+            return False
+
+
 def busy_between(
     conn: Connection, start: datetime, end: datetime
 ) -> dict[uuid.UUID, list[Interval]]:

@@ -31,11 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import MOVABLE
+from common.availability import within_working_time
+from common.scheduling import ProviderSchedule
 from desktop.diary.changes import BookingRequest, book_checked, move_checked
 from desktop.kit.combo import choose
 from desktop.kit.errors import words
 from desktop.kit.tasks import TaskRunner
-from sync.scheduling import AppointmentTypeRow, PatientMatch
+from sync.scheduling import AppointmentTypeRow, ClinicSchedule, PatientMatch
 from sync.signing import Author
 from sync.store import DiaryEntry, ProviderRow, Store
 
@@ -110,11 +112,7 @@ class AppointmentDialog(QDialog):
         self.chosen = QLabel("No patient chosen yet")
         self.chosen.setObjectName("chosenPatient")
         self.type = QComboBox()
-        self.type.addItem("No particular type", None)
-        for kind in appointment_types:
-            self.type.addItem(
-                _swatch(kind.colour), f"{kind.name} ({kind.duration_minutes} min)", kind.id
-            )
+        self.schedules: dict[uuid.UUID, ProviderSchedule] | None = None  # read on the db lane
         self.start = QDateTimeEdit(local_datetime(starts_at, zone))
         # The field shows the clock, which cannot tell the two 01:30s of a fall-back
         # night apart: while it is left as it was, the time stays the instant given.
@@ -130,6 +128,12 @@ class AppointmentDialog(QDialog):
         for provider in providers:
             self.provider.addItem(_swatch(provider.colour), provider.display_name, provider.id)
         choose(self.provider, provider_id)
+        self._fill_types(entry.appointment_type_id if entry else None)
+        self.hours_warning = QLabel()
+        self.hours_warning.setObjectName("hoursWarning")
+        self.hours_warning.setWordWrap(True)
+        self.hours_warning.setStyleSheet("color: #8a5300;")
+        self.hours_warning.setVisible(False)
         self.message = QLabel()
         self.message.setObjectName("dialogMessage")
         self.message.setWordWrap(True)
@@ -151,7 +155,6 @@ class AppointmentDialog(QDialog):
         else:
             self.chosen.setText(f"<b>{entry.patient_name}</b> · {entry.status.label}")
             form.addRow("Patient", self.chosen)
-            choose(self.type, entry.appointment_type_id)
             self.type.setEnabled(False)
             if entry.status not in MOVABLE:
                 for widget in (self.start, self.length, self.provider, self.ok_button):
@@ -163,6 +166,7 @@ class AppointmentDialog(QDialog):
         form.addRow("Provider", self.provider)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.hours_warning)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
@@ -175,7 +179,59 @@ class AppointmentDialog(QDialog):
         self.results.currentItemChanged.connect(lambda item, _old: self._pick(item))
         self.results.itemActivated.connect(self._activated)
         self.type.currentIndexChanged.connect(self._type_chosen)
+        self.provider.currentIndexChanged.connect(self._provider_chosen)
+        self.start.dateTimeChanged.connect(self._check_hours)
+        self.length.valueChanged.connect(self._check_hours)
         (self.search if entry is None else self.start).setFocus()
+        runner.run("db", store.schedule, self._schedule_read, lambda _error: None)
+
+    # --- what the chosen provider offers, and when they work --------------------------
+
+    def _fill_types(self, keep: uuid.UUID | None) -> None:
+        """The types the chosen provider gives (an existing appointment keeps its own),
+        keeping ``keep`` chosen when it is among them."""
+        provider_id = self.provider.currentData()
+        offered = [
+            kind
+            for kind in self.types
+            if (kind.id == keep and self.entry is not None)
+            or provider_id is None
+            or kind.rules.offered_by(provider_id)
+        ]
+        self.type.blockSignals(True)
+        self.type.clear()
+        self.type.addItem("No particular type", None)
+        for kind in offered:
+            self.type.addItem(
+                _swatch(kind.colour), f"{kind.name} ({kind.duration_minutes} min)", kind.id
+            )
+        choose(self.type, keep)
+        self.type.blockSignals(False)
+
+    def _provider_chosen(self) -> None:
+        self._fill_types(self.type.currentData())
+        self._check_hours()
+
+    def _schedule_read(self, schedule: ClinicSchedule) -> None:
+        self.schedules = {s.provider_id: s for s in schedule.schedules()}
+        self._check_hours()
+
+    def _check_hours(self) -> None:
+        """Say so, without refusing, when the time is outside the provider's working
+        hours (their week, time off, closures): staff may book then, but should know."""
+        provider_id, starts, ends = self.slot()
+        schedule = (self.schedules or {}).get(provider_id) if provider_id else None
+        outside = schedule is not None and not within_working_time(
+            schedule, self.zone, starts, ends
+        )
+        if outside:
+            local = starts.astimezone(self.zone)
+            self.hours_warning.setText(
+                f"⚠ {self.provider.currentText()} does not work all of "
+                f"{local:%a %d %b} {local:%H:%M}–{ends.astimezone(self.zone):%H:%M} "
+                "(outside working hours, time off or a closure). You can still book it."
+            )
+        self.hours_warning.setVisible(outside)
 
     # --- finding the patient --------------------------------------------------------
 

@@ -61,6 +61,7 @@ from sync.scheduling import (
     AppointmentTypeRow,
     ClinicSchedule,
     ExceptionRow,
+    changes_nothing,
     check_setting,
 )
 
@@ -373,6 +374,10 @@ class SettingsPage(QWidget):
             check_setting(command)
         except DomainError as error:
             say(self.problem, error.message)
+            return
+        if self.schedule is not None and changes_nothing(self.schedule, command):
+            say(self.problem, "")
+            done()  # saved as it was: nothing to queue, nothing to send
             return
         store, staff = self.desk.store, self.desk.author
         self.hub.change(

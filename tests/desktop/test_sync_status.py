@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.kit.tasks import TaskRunner
+from desktop.mainwindow import MainWindow
 from desktop.sync_status import MAX_BACKOFF_SECONDS, Connection, SyncController, SyncState
 from sync import account
 from sync.client import ServerClient
@@ -91,3 +94,81 @@ def test_a_request_during_a_run_is_not_lost_but_runs_right_after(
     assert not controller._running
     controller.stop()
     desk.store.close()
+
+
+# --- the server comes back: the desk says so at once, not after its back-off ------------------
+
+BACK_WITHIN_S = 2.5
+
+
+def _window_backed_off(qtbot: QtBot, live_server: LiveServer, tmp_path: Path) -> MainWindow:
+    """A signed-in window whose server went away long enough for the timer to back off."""
+    desk = account.sign_in(
+        tmp_path, live_server.url, "demo", "frontdesk@demo.clinic", "frontdesk-demo-1"
+    )
+    runner = TaskRunner()
+    window = MainWindow(desk, runner, SyncEngine(desk.store, account.sync_client(desk)))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=10_000)
+    qtbot.waitUntil(window.live.connected.is_set, timeout=10_000)
+
+    live_server.stop()
+    qtbot.waitUntil(lambda: not window.live.connected.is_set(), timeout=10_000)
+    for _ in range(3):  # three failed runs, as the timer would make them
+        window.sync.sync_now()
+        qtbot.waitUntil(
+            lambda: window.sync.state.connection is Connection.OFFLINE and not window.sync._running,
+            timeout=10_000,
+        )
+    assert window.sync.timer.interval() >= 60_000, "the desk is waiting out a back-off"
+    assert window.sync_label.text().startswith("Offline")
+    return window
+
+
+def _close(window: MainWindow) -> None:
+    window.close()
+    window.runner.shutdown()
+    window.desk.store.close()
+
+
+def test_the_desk_is_online_within_moments_of_the_live_stream_reconnecting(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    window = _window_backed_off(qtbot, live_server, tmp_path)
+
+    live_server.start_again()  # same address, as after a restart or a line coming back
+    qtbot.waitUntil(window.live.connected.is_set, timeout=40_000)
+    reconnected = time.monotonic()
+    qtbot.waitUntil(
+        lambda: window.sync_label.text().startswith("Online"), timeout=BACK_WITHIN_S * 1000
+    )
+    assert time.monotonic() - reconnected < BACK_WITHIN_S
+    assert window.sync.timer.interval() == 15_000, "the back-off is over"
+    _close(window)
+
+
+@pytest.mark.parametrize("how", ["button", "F5"])
+def test_sync_now_tries_at_once_and_ends_the_back_off(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, how: str
+) -> None:
+    window = _window_backed_off(qtbot, live_server, tmp_path)
+    attempts: list[SyncState] = []
+    window.sync.state_changed.connect(
+        lambda s: attempts.append(s) if s.connection is Connection.SYNCING else None
+    )
+
+    if how == "button":
+        qtbot.mouseClick(window.sync_now_button, Qt.MouseButton.LeftButton)
+    else:
+        window.activateWindow()
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert len(attempts) == 1, "it tried at once"
+    qtbot.waitUntil(lambda: not window.sync._running, timeout=10_000)
+    assert window.sync.timer.interval() == 30_000, "the waiting started over from the first step"
+
+    live_server.start_again()
+    window.live.stop()  # only the button may explain what follows
+    qtbot.mouseClick(window.sync_now_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=10_000)
+    _close(window)

@@ -225,3 +225,32 @@ def test_purge_tombstones_refuses_a_nonsense_age(capsys):
 
     assert main(["purge-tombstones", "--days", "0"]) == 2
     assert "--days must be at least 1" in capsys.readouterr().err
+
+
+def test_desktop_help_lists_the_desktops_options_with_their_help(tmp_path):
+    """``clinicdesk desktop --help`` reaches the desktop's own parser (in its own process,
+    as ``clinicdesk desktop`` hands over) and needs no display or keyring to answer."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "desktop", "--help"],
+        cwd=root,
+        env=env | {"HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: clinicdesk desktop")
+    for option, words in [
+        ("--server URL", "server address"),
+        ("--clinic SHORT_NAME", "short name"),
+        ("--email", "e-mail address"),
+        ("--demo-credentials FILE", "demo login"),
+    ]:
+        assert option in done.stdout
+        assert words in done.stdout

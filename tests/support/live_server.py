@@ -64,7 +64,8 @@ class DemoTemplates:
 
 
 class LiveServer:
-    """Seeded with the demo clinic; ``stop()`` takes it off the network mid-test."""
+    """Seeded with the demo clinic; ``stop()`` takes it off the network mid-test and
+    ``start_again()`` brings it back on the same address."""
 
     def __init__(self, database_path: Path, *, seed: bool = True) -> None:
         self.database_url = f"sqlite:///{database_path}"
@@ -77,13 +78,19 @@ class LiveServer:
         if seed:
             with transaction(app.state.sessionmaker) as session:
                 seed_demo(session)
+        self.app = app
+        self._serve(0)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, port: int) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+            uvicorn.Config(
+                self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
@@ -94,7 +101,10 @@ class LiveServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
-        self.app = app
+
+    def start_again(self) -> None:
+        """Back on the network after ``stop()``, on the same port, as a restarted server."""
+        self._serve(self.port)
 
     def stop(self) -> None:
         if self._thread.is_alive():
