@@ -132,9 +132,7 @@ def test_an_offline_check_in_counts_when_it_was_made_and_is_stamped_then(front, 
 
     started = front.status("start", record, made_at=made + timedelta(minutes=20))
     assert started["status"] == "applied", started
-    done = front.status(
-        "complete", started["appointment"], made_at=made + timedelta(minutes=45)
-    )
+    done = front.status("complete", started["appointment"], made_at=made + timedelta(minutes=45))
     assert done["status"] == "applied", done
     with db() as session:
         row = session.get(Appointment, uuid.UUID(record["id"]))
