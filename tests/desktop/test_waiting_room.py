@@ -23,7 +23,6 @@ from desktop.mainwindow import MainWindow
 from server.demo import DEMO_TIME_ZONE
 from server.scheduling.models import Appointment
 from sync import account
-from sync.account import Desk
 from sync.engine import SyncEngine
 from sync.store import Store
 from tests.support import records

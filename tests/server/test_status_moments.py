@@ -128,7 +128,8 @@ def test_an_offline_check_in_counts_when_it_was_made_and_is_stamped_then(front, 
     assert result["status"] == "applied", result
     record = result["appointment"]
     assert datetime.fromisoformat(record["arrived_at"]) == made
-    assert record["started_at"] is None and record["finished_at"] is None
+    assert record["started_at"] is None
+    assert record["finished_at"] is None
 
     started = front.status("start", record, made_at=made + timedelta(minutes=20))
     assert started["status"] == "applied", started
