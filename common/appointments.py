@@ -106,8 +106,8 @@ def status_change_allowed(
       it "in progress" for ever; completing a visit on a day before it happens is the
       same mis-click as checking in tomorrow's.
     - **No-show** only once the appointment's start has passed: until then the patient
-      may still come, and a no-show marked early would free the time and mark them as
-      having missed it while they are on their way. After that it may be marked any time
+      may still come, and a no-show marked early records them as having missed an
+      appointment they are on their way to (and nothing turns a no-show back). After that it may be marked any time
       (the day's list is often reconciled at closing time or the next day).
     - Confirm and cancel are not tied to a moment here (cancellation has the clinic's
       own cut-offs for patients; staff may cancel any time).

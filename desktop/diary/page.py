@@ -354,7 +354,7 @@ class DiaryPage(QWidget):
         """A status change from the menu, the keyboard or the waiting room, if the rule
         allows it now (``common.appointments.status_change_allowed``; otherwise it says
         why). A cancellation first asks who called it off, a no-show whether it is meant:
-        it frees the time and counts against the patient."""
+        it counts against the patient and cannot be undone at the desk."""
         entry = self._entry(appointment_id)
         if entry is not None:
             verdict = self.view.allows(kind, entry)
@@ -390,7 +390,7 @@ class DiaryPage(QWidget):
         question.setWindowTitle("Mark no-show")
         question.setText(f"Mark {entry.patient_name} as no-show for {start:%a %d %b at %H:%M}?")
         question.setInformativeText(
-            "The time is freed and the missed appointment is recorded for the patient."
+            "It is recorded as a missed appointment of the patient's, and cannot be undone."
         )
         question.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         question.setDefaultButton(QMessageBox.StandardButton.No)
