@@ -107,8 +107,9 @@ def status_change_allowed(
       same mis-click as checking in tomorrow's.
     - **No-show** only once the appointment's start has passed: until then the patient
       may still come, and a no-show marked early records them as having missed an
-      appointment they are on their way to (and nothing turns a no-show back). After that it may be marked any time
-      (the day's list is often reconciled at closing time or the next day).
+      appointment they are on their way to (and nothing turns a no-show back). After
+      that it may be marked any time (the day's list is often reconciled at closing
+      time or the next day).
     - Confirm and cancel are not tied to a moment here (cancellation has the clinic's
       own cut-offs for patients; staff may cancel any time).
 
