@@ -21,6 +21,7 @@ from common.appointments import AppointmentSource, AppointmentStatus
 from sync.crash import crashpoint
 from sync.protocol import (
     STATUS_OF,
+    AppointmentCommand,
     AppointmentTypeRecord,
     BookAppointment,
     BookingRulesRecord,
@@ -49,6 +50,7 @@ from sync.records import (
     appointment_type_row,
     epoch_seconds,
     exception_row,
+    instant,
     upsert,
     upsert_any,
 )
@@ -73,7 +75,24 @@ CREATES: dict[type, tuple[str, Table]] = {
     SaveAppointmentType: ("appointment_type_id", appointment_types),
     SaveScheduleException: ("exception_id", schedule_exceptions),
 }
-LOCAL_RULES_ID = "local"  # the booking rules row written here before the server's arrives
+LOCAL_RULES_ID = "local"
+# The column each status change stamps with the moment it was made.
+MOMENTS = {
+    "arrived_at": AppointmentStatus.ARRIVED,
+    "started_at": AppointmentStatus.IN_PROGRESS,
+    "finished_at": AppointmentStatus.COMPLETED,
+}  # the booking rules row written here before the server's arrives
+
+
+@dataclass(frozen=True)
+class About:
+    """Whom a change is about, as this desk knows them: so the person deciding what to
+    do with a turned-down change knows whom to call."""
+
+    patient: str | None = None
+    provider: str | None = None
+    starts_at: datetime | None = None  # the appointment's time before the change
+    appointment_type_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -84,14 +103,17 @@ class Attention:
     mutation_id: uuid.UUID
     command: Command
     result: MutationResult
+    about: About = About()
 
 
-def enqueue(conn: Connection, author: Author, command: Command) -> uuid.UUID:
+def enqueue(
+    conn: Connection, author: Author, command: Command, now: datetime | None = None
+) -> uuid.UUID:
     """Apply ``command`` to the local copy and queue it signed by ``author``, in the
-    caller's transaction."""
+    caller's transaction, as made at ``now`` (the desk's clock by default)."""
     mutation_id = uuid.uuid4()
-    apply_locally(conn, command)
-    made_at = datetime.now(UTC).isoformat()
+    made_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
+    apply_locally(conn, command, datetime.fromisoformat(made_at))
     command_json = command.model_dump_json()
     inserted = conn.execute(
         insert(outbox).values(
@@ -123,8 +145,10 @@ def enqueue(conn: Connection, author: Author, command: Command) -> uuid.UUID:
     return mutation_id
 
 
-def apply_locally(conn: Connection, command: Command) -> None:
-    """The optimistic effect of ``command`` on the cached rows, marked pending."""
+def apply_locally(conn: Connection, command: Command, made_at: datetime) -> None:
+    """The optimistic effect of ``command`` on the cached rows, marked pending. A check-in,
+    start or completion is stamped with the moment it was made (``made_at``), as the
+    server will stamp it, so the waiting room counts from it at once, offline too."""
     match command:
         case BookAppointment():
             row_id = str(command.appointment_id)
@@ -166,7 +190,13 @@ def apply_locally(conn: Connection, command: Command) -> None:
             | CompleteAppointment()
             | MarkNoShow()
         ):
-            _change_appointment(conn, command.appointment_id, status=STATUS_OF[command.kind].value)
+            status = STATUS_OF[command.kind]
+            stamps = {
+                column: epoch_seconds(made_at)
+                for column, stamped in MOMENTS.items()
+                if stamped is status
+            }
+            _change_appointment(conn, command.appointment_id, status=status.value, **stamps)
         case UpdatePatientContact():
             conn.execute(
                 update(patients)
@@ -255,9 +285,13 @@ def _change_appointment(conn: Connection, appointment_id: uuid.UUID, **values: o
 def replay_pending(conn: Connection) -> None:
     """Re-apply every unanswered change on top of what the server just sent."""
     for row in conn.execute(
-        select(outbox.c.command).where(outbox.c.state == PENDING).order_by(outbox.c.seq)
+        select(outbox.c.command, outbox.c.made_at)
+        .where(outbox.c.state == PENDING)
+        .order_by(outbox.c.seq)
     ):
-        apply_locally(conn, _commands.validate_json(row.command))
+        apply_locally(
+            conn, _commands.validate_json(row.command), datetime.fromisoformat(row.made_at)
+        )
 
 
 def pending(conn: Connection, limit: int) -> list[Mutation]:
@@ -337,22 +371,75 @@ def keep_only_rules(conn: Connection, rules: BookingRulesRecord) -> None:
 
 def needs_attention(conn: Connection) -> list[Attention]:
     rows = conn.execute(select(outbox).where(outbox.c.state == ATTENTION).order_by(outbox.c.seq))
-    return [
-        Attention(
-            seq=r.seq,
-            mutation_id=uuid.UUID(r.mutation_id),
-            command=_commands.validate_json(r.command),
-            result=MutationResult.model_validate_json(r.result),
+    found = []
+    for r in rows:
+        command = _commands.validate_json(r.command)
+        result = MutationResult.model_validate_json(r.result)
+        found.append(
+            Attention(
+                seq=r.seq,
+                mutation_id=uuid.UUID(r.mutation_id),
+                command=command,
+                result=result,
+                about=_about(conn, command, result),
+            )
         )
-        for r in rows
-    ]
+    return found
+
+
+def _about(conn: Connection, command: Command, result: MutationResult) -> About:
+    """The patient, provider and time a change is about: from the command, else from the
+    appointment as this desk has it, else as the server's answer had it."""
+    patient_id = getattr(command, "patient_id", None)
+    provider_id = getattr(command, "provider_id", None)
+    starts_at: datetime | None = None
+    kind = getattr(command, "appointment_type_id", None)
+    appointment_id = getattr(command, "appointment_id", None)
+    if appointment_id is not None and not isinstance(command, BookAppointment):
+        row = conn.execute(
+            select(
+                appointments.c.patient_id,
+                appointments.c.provider_id,
+                appointments.c.starts_at,
+                appointments.c.appointment_type_id,
+            ).where(appointments.c.id == str(appointment_id))
+        ).first()
+        record = result.appointment
+        if row is not None:
+            patient_id, starts_at = row.patient_id, instant(row.starts_at)
+            provider_id = provider_id or row.provider_id
+            kind = _uuid(row.appointment_type_id)
+        elif record is not None:
+            patient_id, starts_at = record.patient_id, record.starts_at
+            provider_id = provider_id or record.provider_id
+            kind = record.appointment_type_id
+    patient = None
+    if patient_id is not None:
+        name = conn.execute(
+            select(patients.c.first_name, patients.c.last_name).where(
+                patients.c.id == str(patient_id)
+            )
+        ).first()
+        patient = f"{name.first_name} {name.last_name}" if name else None
+    provider = None
+    if provider_id is not None:
+        provider = conn.scalar(
+            select(providers.c.display_name).where(providers.c.id == str(provider_id))
+        )
+    return About(patient=patient, provider=provider, starts_at=starts_at, appointment_type_id=kind)
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    return uuid.UUID(text) if text else None
 
 
 def discard(conn: Connection, seq: int) -> None:
     conn.execute(delete(outbox).where(outbox.c.seq == seq, outbox.c.state == ATTENTION))
 
 
-def retry_at(conn: Connection, seq: int, author: Author, slot: Slot) -> uuid.UUID | None:
+def retry_at(
+    conn: Connection, seq: int, author: Author, slot: Slot, now: datetime | None = None
+) -> uuid.UUID | None:
     """Replace a turned-down booking or move with the same change at ``slot``."""
     row = conn.execute(
         select(outbox).where(outbox.c.seq == seq, outbox.c.state == ATTENTION)
@@ -383,11 +470,13 @@ def retry_at(conn: Connection, seq: int, author: Author, slot: Slot) -> uuid.UUI
     else:
         return None
     conn.execute(delete(outbox).where(outbox.c.seq == seq))
-    return enqueue(conn, author, fresh)
+    return enqueue(conn, author, fresh, now)
 
 
-def describe(command: Command, zone: ZoneInfo) -> str:
-    """A line a receptionist understands, for the worklist, in the clinic's local time."""
+def describe(command: Command, zone: ZoneInfo, about: About = About()) -> str:
+    """A line a receptionist understands, for the worklist, in the clinic's local time:
+    what was tried, for whom, with whom and when ("Book Ada Lovelace with Dr Adams, Sun 29
+    Nov 13:45"), so they know whom to call about it."""
     kind = {
         "book": "Book",
         "move": "Move",
@@ -405,6 +494,23 @@ def describe(command: Command, zone: ZoneInfo) -> str:
         "remove_schedule_exception": "Remove time off / closure",
         "set_booking_rules": "Change booking rules",
     }[command.kind]
-    if isinstance(command, BookAppointment | MoveAppointment):
-        return f"{kind} for {command.starts_at.astimezone(zone):%a %d %b %H:%M}"
+    patient = about.patient or "an unknown patient"
+    provider = about.provider or "an unknown provider"
+
+    def when(moment: datetime) -> str:
+        return f"{moment.astimezone(zone):%a %d %b %H:%M}"
+
+    match command:
+        case BookAppointment():
+            return f"{kind} {patient} with {provider}, {when(command.starts_at)}"
+        case MoveAppointment():
+            was = f" (was {when(about.starts_at)})" if about.starts_at else ""
+            return f"{kind} {patient} to {when(command.starts_at)} with {provider}{was}"
+        case UpdatePatientContact():
+            return f"{kind} of {patient}"
+        case SetWorkingHours():
+            return f"{kind} of {provider}"
+    if isinstance(command, AppointmentCommand):
+        at = f", {when(about.starts_at)}" if about.starts_at else ""
+        return f"{kind} {patient} ({provider}{at})"
     return kind

@@ -257,6 +257,11 @@ class AppointmentRecord(Record):
     location_id: uuid.UUID | None = None
     cancelled_by: CancelledBy | None = None
     cancelled_late: bool = False
+    # When the patient checked in, went in and was done (absent from older servers, and
+    # ignored by older desks): every desk times the waiting room from the same moments.
+    arrived_at: AwareDatetime | None = None
+    started_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
 
 
 Entity = Literal[

@@ -198,7 +198,14 @@ def appointment_row(r: AppointmentRecord) -> dict[str, Any]:
         "location_id": _id(r.location_id),
         "cancelled_by": r.cancelled_by.value if r.cancelled_by else None,
         "cancelled_late": int(r.cancelled_late),
+        "arrived_at": _seconds(r.arrived_at),
+        "started_at": _seconds(r.started_at),
+        "finished_at": _seconds(r.finished_at),
     }
+
+
+def _seconds(moment: datetime | None) -> int | None:
+    return epoch_seconds(moment) if moment is not None else None
 
 
 def _id(value: object) -> str | None:

@@ -51,6 +51,10 @@ appointments = Table(
     Column("location_id", String),
     Column("cancelled_by", String),
     Column("cancelled_late", Integer, nullable=False, default=0),
+    # Epoch seconds, like every instant here; None until it happened.
+    Column("arrived_at", Integer),
+    Column("started_at", Integer),
+    Column("finished_at", Integer),
 )
 locations = Table(
     "locations",
@@ -218,6 +222,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE outbox ADD COLUMN signature TEXT",
         "CREATE TABLE staff (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
         "display_name TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL)",
+        "DELETE FROM meta WHERE key = 'cursor'",
+    ),
+    (
+        # When patients arrived, went in and were done, from the server: the waiting
+        # room's minutes. Cached appointments lack them, so the cursor is forgotten and
+        # the next pull downloads everything again, with them.
+        "ALTER TABLE appointments ADD COLUMN arrived_at INTEGER",
+        "ALTER TABLE appointments ADD COLUMN started_at INTEGER",
+        "ALTER TABLE appointments ADD COLUMN finished_at INTEGER",
         "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -145,10 +145,18 @@ class DiaryEntry:
     appointment_type_id: uuid.UUID | None = None
     type_name: str | None = None
     type_colour: str | None = None
+    # When the patient checked in, went in, was done (None: not yet, or not known).
+    arrived_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
     return uuid.UUID(text) if text else None
+
+
+def _instant(seconds: int | None) -> datetime | None:
+    return instant(seconds) if seconds is not None else None
 
 
 class Store:
@@ -158,6 +166,9 @@ class Store:
         self.engine = engine
         self.path = path
         self._writer = engine.execution_options(immediate=True)
+        # When a change is made here: its ``made_at``, and the moment a check-in, start or
+        # completion is stamped with (tests set a clock of their own).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # --- opening ----------------------------------------------------------------------
 
@@ -367,6 +378,9 @@ class Store:
                 appointment_type_id=r.appointment_type_id,
                 type_name=kinds.get(str(r.appointment_type_id), (None, None))[0],
                 type_colour=kinds.get(str(r.appointment_type_id), (None, None))[1],
+                arrived_at=r.arrived_at,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
             )
             for r in records
         ]
@@ -422,6 +436,9 @@ class Store:
                     appointment_type_id=_uuid(r.appointment_type_id),
                     type_name=r.type_name,
                     type_colour=r.type_colour,
+                    arrived_at=_instant(r.arrived_at),
+                    started_at=_instant(r.started_at),
+                    finished_at=_instant(r.finished_at),
                 )
                 for r in conn.execute(query)
             ]
@@ -458,7 +475,7 @@ class Store:
             location_id=location_id,
         )
         with self._write() as conn:
-            outbox.enqueue(conn, author, command)
+            outbox.enqueue(conn, author, command, self.clock())
         return appointment_id
 
     def move(
@@ -478,7 +495,7 @@ class Store:
                 starts_at=starts_at,
                 ends_at=ends_at,
             )
-            return outbox.enqueue(conn, author, command)
+            return outbox.enqueue(conn, author, command, self.clock())
 
     def set_status(
         self,
@@ -496,7 +513,7 @@ class Store:
             )
             if isinstance(command, CancelAppointment):
                 command = command.model_copy(update={"cancelled_by": cancelled_by})
-            return outbox.enqueue(conn, author, command)
+            return outbox.enqueue(conn, author, command, self.clock())
 
     # --- scheduling data and admin settings ---------------------------------------------
 
@@ -542,7 +559,7 @@ class Store:
             if version is None and isinstance(command, SetWorkingHours | RemoveScheduleException):
                 raise StoreError("That record is not in this desk's copy; sync and try again.")
             based = command.model_copy(update={"base_version": version})
-            return outbox.enqueue(conn, author, based)
+            return outbox.enqueue(conn, author, based, self.clock())
 
     def update_contact(
         self, author: Author, patient_id: uuid.UUID, *, phone: str | None, email: str | None
@@ -554,7 +571,7 @@ class Store:
                 phone=phone,
                 email=email,
             )
-            return outbox.enqueue(conn, author, command)
+            return outbox.enqueue(conn, author, command, self.clock())
 
     @staticmethod
     def _version_of(conn: Connection, table: Table, record_id: uuid.UUID) -> int:
@@ -589,7 +606,7 @@ class Store:
 
     def retry_at(self, seq: int, author: Author, slot: Slot) -> uuid.UUID | None:
         with self._write() as conn:
-            return outbox.retry_at(conn, seq, author, slot)
+            return outbox.retry_at(conn, seq, author, slot, self.clock())
 
     # --- offline sign-in --------------------------------------------------------------
 

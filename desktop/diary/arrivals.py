@@ -1,17 +1,14 @@
 """Today's arrivals: the waiting room. Patients checked in (and those with their provider)
 today, how long they have waited, and Start / Complete.
 
-How long someone has waited is measured from the moment this desk first saw them
-arrived: the server sends an appointment's status, not when it changed. A check-in made
-at this desk is timed from the click; one seen in a sync, from that sync (at most a
-minute or so late); one already arrived when this desk opened gets "≥", because they may
-have been waiting longer. The times live in memory only, so a restart starts them again
-(with "≥").
+How long someone has waited is measured from the appointment's ``arrived_at``: the moment
+the check-in was made, recorded by the server and synced to every desk (a check-in made
+here offline is stamped locally at once, with the same moment the server will keep). So
+two desks show the same minutes, and a restarted desk shows the real ones.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,12 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import AppointmentStatus
-from desktop.diary.model import day_bounds
+from desktop.diary.model import allowed, day_bounds
 from desktop.kit.table_model import ColumnsModel
 from desktop.kit.tasks import TaskRunner
 from sync.store import DiaryEntry, ProviderRow, Store
 
 REFRESH_MS = 60_000
+TIPS = {"start": "The patient goes in to see the provider", "complete": "The visit is over"}
 WAITING = (AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS)
 Clock = Callable[[], datetime]
 
@@ -45,31 +43,6 @@ Clock = Callable[[], datetime]
 class Arrival:
     entry: DiaryEntry
     provider: str
-    seen_at: datetime  # when this desk first saw (or made) the check-in
-    witnessed: bool  # False: already arrived when this desk first looked
-
-
-class ArrivalClock:
-    """When each arrival was first seen here."""
-
-    def __init__(self) -> None:
-        self.seen: dict[uuid.UUID, tuple[datetime, bool]] = {}
-        self.looked = False  # whether a list has been read since the desk opened
-
-    def checked_in_here(self, appointment_id: uuid.UUID, at: datetime) -> None:
-        self.seen[appointment_id] = (at, True)
-
-    def stamp(
-        self, entries: list[DiaryEntry], now: datetime
-    ) -> list[tuple[DiaryEntry, datetime, bool]]:
-        out = []
-        for entry in entries:
-            if entry.id not in self.seen:
-                self.seen[entry.id] = (now, self.looked)
-            at, witnessed = self.seen[entry.id]
-            out.append((entry, at, witnessed))
-        self.looked = True
-        return out
 
 
 def plain_name(name: str) -> str:
@@ -81,11 +54,14 @@ def plain_name(name: str) -> str:
     return " ".join(words)
 
 
-def waiting_text(arrival: Arrival, now: datetime) -> str:
-    if arrival.entry.status is AppointmentStatus.IN_PROGRESS:
-        return "with the provider"
-    minutes = max(0, int((now - arrival.seen_at).total_seconds() // 60))
-    return f"{'' if arrival.witnessed else '≥ '}{minutes} min"
+def waiting_text(arrival: Arrival, now: datetime, zone: ZoneInfo) -> str:
+    entry = arrival.entry
+    if entry.status is AppointmentStatus.IN_PROGRESS:
+        return f"in since {entry.started_at.astimezone(zone):%H:%M}" if entry.started_at else "in"
+    if entry.arrived_at is None:
+        return "—"  # checked in before arrival times were recorded
+    minutes = max(0, int((now - entry.arrived_at).total_seconds() // 60))
+    return f"{minutes} min"
 
 
 @dataclass(frozen=True)
@@ -97,7 +73,7 @@ class Column:
 COLUMNS = (
     Column("Due", lambda a, zone, _now: f"{a.entry.starts_at.astimezone(zone):%H:%M}"),
     Column("Patient", lambda a, _zone, _now: a.entry.patient_name),
-    Column("Waiting", lambda a, _zone, now: waiting_text(a, now)),
+    Column("Waiting", lambda a, zone, now: waiting_text(a, now, zone)),
     Column("With", lambda a, _zone, _now: a.provider),
 )
 
@@ -112,13 +88,17 @@ class ArrivalsModel(ColumnsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[column].value(row, self.zone, self.clock())
         if role == Qt.ItemDataRole.ToolTipRole:
-            how = (
-                "checked in at this desk"
-                if row.witnessed
-                else "already arrived when this desk opened"
-            )
-            return f"Waiting since {row.seen_at.astimezone(self.zone):%H:%M} ({how})"
+            arrived = row.entry.arrived_at
+            if arrived is None:
+                return "The time of arrival was not recorded."
+            return f"Checked in at {arrived.astimezone(self.zone):%H:%M}"
         return None
+
+
+def _waiting_order(arrival: Arrival) -> tuple[bool, datetime]:
+    """Those waiting first, longest waiting first; then those with their provider."""
+    entry = arrival.entry
+    return (entry.status is AppointmentStatus.IN_PROGRESS, entry.arrived_at or entry.starts_at)
 
 
 def todays_arrivals(
@@ -140,7 +120,6 @@ class ArrivalsPanel(QWidget):
         super().__init__()
         self.runner, self.store, self.zone = runner, store, zone
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.arrivals = ArrivalClock()
         self.model = ArrivalsModel(zone, self.clock)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -150,6 +129,7 @@ class ArrivalsPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the patient
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setWordWrap(False)
         self.table.selectionModel().selectionChanged.connect(self._selected)
@@ -157,7 +137,6 @@ class ArrivalsPanel(QWidget):
         self.empty = QLabel("Nobody is waiting.")
         self.start_button = QPushButton("Start")
         self.complete_button = QPushButton("Complete")
-        self.start_button.setToolTip("The patient goes in to see the provider")
         self.start_button.clicked.connect(lambda: self._ask("start"))
         self.complete_button.clicked.connect(lambda: self._ask("complete"))
         buttons = QHBoxLayout()
@@ -175,9 +154,6 @@ class ArrivalsPanel(QWidget):
         self.timer.start()
         self._selected()
 
-    def checked_in_here(self, appointment_id: uuid.UUID) -> None:
-        self.arrivals.checked_in_here(appointment_id, self.clock())
-
     def reload(self) -> None:
         store, zone, now = self.store, self.zone, self.clock()
         self.runner.run("db", lambda: todays_arrivals(store, zone, now), self._loaded)
@@ -186,10 +162,10 @@ class ArrivalsPanel(QWidget):
         entries, providers = found
         chosen = self.current()
         names = {p.id: plain_name(p.display_name) for p in providers}
-        stamped = self.arrivals.stamp(entries, self.clock())
-        rows = [Arrival(e, names.get(e.provider_id, ""), at, seen) for e, at, seen in stamped]
-        rows.sort(key=lambda a: (a.entry.status is AppointmentStatus.IN_PROGRESS, a.seen_at))
+        rows = [Arrival(e, names.get(e.provider_id, "")) for e in entries]
+        rows.sort(key=_waiting_order)
         self.model.set_rows(rows)
+        self._fit()
         waiting = sum(1 for a in rows if a.entry.status is AppointmentStatus.ARRIVED)
         self.title.setText(f"<b>Waiting room</b> · {waiting} waiting")
         self.empty.setVisible(not rows)
@@ -198,15 +174,31 @@ class ArrivalsPanel(QWidget):
                 self.table.selectRow(n)
         self._selected()
 
+    def _fit(self) -> None:
+        """Keep every column wide enough for its heading and its widest text: the table
+        never scrolls sideways, so a column squeezed below that cuts names ("Ar…") and
+        headings. The patient column takes what is left over; the panel asks for the
+        width of all of them (the splitter beside the diary gives it at least that)."""
+        header = self.table.horizontalHeader()
+        needed = sum(
+            max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
+            for c in range(self.model.columnCount())
+        )
+        frame = 2 * self.table.frameWidth()
+        scroll = self.table.verticalScrollBar().sizeHint().width()
+        self.table.setMinimumWidth(needed + frame + scroll)
+
     def current(self) -> Arrival | None:
         rows = self.table.selectionModel().selectedRows()
         return self.model.rows[rows[0].row()] if rows else None
 
     def _selected(self) -> None:
         chosen = self.current()
-        status = chosen.entry.status if chosen else None
-        self.start_button.setEnabled(status is AppointmentStatus.ARRIVED)
-        self.complete_button.setEnabled(status in WAITING)
+        now = self.clock()
+        for button, kind in ((self.start_button, "start"), (self.complete_button, "complete")):
+            verdict = allowed(kind, chosen.entry, self.zone, now) if chosen else None
+            button.setEnabled(bool(verdict))
+            button.setToolTip(verdict.reason if verdict else TIPS[kind])
 
     def _ask(self, kind: str) -> None:
         chosen = self.current()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from common.appointments import AppointmentSource, AppointmentStatus, may_become
+from common.appointments import AppointmentSource, AppointmentStatus, Verdict, status_change_allowed
 from common.scheduling import ExceptionKind, ProviderSchedule
 from desktop.kit.table_model import ColumnsModel
 from sync.protocol import STATUS_OF, AppointmentRecord
@@ -33,9 +33,19 @@ ONLINE_SOURCES = {AppointmentSource.WIDGET, AppointmentSource.LINK, AppointmentS
 ENTRY_ROLE = Qt.ItemDataRole.UserRole  # the row's DiaryEntry
 
 
-def allowed(kind: str, entry: DiaryEntry) -> bool:
-    """Whether the status change ``kind`` ("check_in", …) is one the server will accept."""
-    return kind in STATUS_OF and may_become(entry.status, STATUS_OF[kind])
+def allowed(kind: str, entry: DiaryEntry, zone: ZoneInfo, now: datetime) -> Verdict:
+    """Whether the status change ``kind`` ("check_in", …) is one the server will accept
+    now, and if not, why (the same rule the server applies)."""
+    if kind not in STATUS_OF:
+        return Verdict(False, "That is not a change of status.")
+    return status_change_allowed(
+        entry.status,
+        STATUS_OF[kind],
+        starts_at=entry.starts_at,
+        ends_at=entry.ends_at,
+        zone=zone,
+        now=now,
+    )
 
 
 class Mode(StrEnum):

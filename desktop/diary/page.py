@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -88,10 +89,12 @@ class DiaryPage(QWidget):
         self.model = DiaryModel(zone)
         self.view = DiaryView()
         self.view.editable = author is not None
+        self.view.clock = self.clock
         self.view.snap_minutes = SNAP.get()
         self.arrivals = ArrivalsPanel(self.runner, store, zone, self.clock)
         self.dialog: AppointmentDialog | None = None
         self.question: CancelQuestion | None = None
+        self.no_show_question: QMessageBox | None = None
         self._select_after_load: uuid.UUID | None = None
 
         self.actions_by_name: dict[str, QAction] = {}
@@ -150,6 +153,7 @@ class DiaryPage(QWidget):
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.arrivals)
         self.splitter.setStretchFactor(0, 1)
+        self.splitter.setCollapsible(1, False)  # the waiting room keeps its columns readable
         self.splitter.setSizes([900, 280])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -348,20 +352,57 @@ class DiaryPage(QWidget):
             self.reload()
 
     def request_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
-        """A status change from the menu, the keyboard or the waiting room; a
-        cancellation first asks who called it off."""
+        """A status change from the menu, the keyboard or the waiting room, if the rule
+        allows it now (``common.appointments.status_change_allowed``; otherwise it says
+        why). A cancellation first asks who called it off, a no-show whether it is meant:
+        it counts against the patient and cannot be undone at the desk."""
+        entry = self._entry(appointment_id)
+        if entry is not None:
+            verdict = self.view.allows(kind, entry)
+            if not verdict.allowed:
+                self.say(f"Not changed: {verdict.reason}")
+                return
         if kind == "cancel":
-            entry = next((e for e in self.model.rows if e.id == appointment_id), None)
             if entry is not None:
                 self.ask_cancel(entry)
             return
+        if kind == "no_show" and entry is not None:
+            self.ask_no_show(entry)
+            return
+        self._set_status(appointment_id, kind)
+
+    def _entry(self, appointment_id: uuid.UUID) -> DiaryEntry | None:
+        """The appointment as shown in the diary or the waiting room."""
+        shown = (e for e in self.model.rows if e.id == appointment_id)
+        waiting = (a.entry for a in self.arrivals.model.rows if a.entry.id == appointment_id)
+        return next(shown, None) or next(waiting, None)
+
+    def _set_status(self, appointment_id: uuid.UUID, kind: StatusChange) -> None:
         store, staff = self.store, self.author
         if staff is None:
             self.say("Sign in to make changes.")
             return
-        if kind == "check_in":
-            self.arrivals.checked_in_here(appointment_id)
         self.write(lambda: store.set_status(staff, appointment_id, kind))
+
+    def ask_no_show(self, entry: DiaryEntry) -> QMessageBox:
+        start = entry.starts_at.astimezone(self.zone)
+        self.no_show_question = question = QMessageBox(self)
+        question.setIcon(QMessageBox.Icon.Question)
+        question.setWindowTitle("Mark no-show")
+        question.setText(f"Mark {entry.patient_name} as no-show for {start:%a %d %b at %H:%M}?")
+        question.setInformativeText(
+            "It is recorded as a missed appointment of the patient's, and cannot be undone."
+        )
+        question.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        question.setDefaultButton(QMessageBox.StandardButton.No)
+        question.buttonClicked.connect(lambda button: self._no_show_answered(entry, button))
+        question.open()
+        return question
+
+    def _no_show_answered(self, entry: DiaryEntry, button: object) -> None:
+        question = self.no_show_question
+        if question is not None and button is question.button(QMessageBox.StandardButton.Yes):
+            self._set_status(entry.id, "no_show")
 
     def ask_cancel(self, entry: DiaryEntry) -> CancelQuestion:
         self.question = question = CancelQuestion(entry, self.zone, self)

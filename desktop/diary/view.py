@@ -9,8 +9,10 @@ viewport's edges (``diary_paint``), so they stay in sight while scrolling.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from math import floor
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -24,7 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu, QToolTip, QWidget
 
-from common.appointments import MOVABLE
+from common.appointments import MOVABLE, Verdict
 from desktop.diary.input import (
     EDGE,
     PAGE_KEYS,
@@ -92,6 +94,7 @@ class DiaryView(QGraphicsView):
         self.offer: tuple[uuid.UUID, datetime, datetime] | None = None
         self.snap_minutes = 5
         self.editable = True
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the page's
         self._drag: Drag | None = None
         self._marks: dict[str, SlotMark] = {}
         self.backdrop = Backdrop()
@@ -441,12 +444,21 @@ class DiaryView(QGraphicsView):
             menu.exec(event.globalPos())
             menu.deleteLater()
 
+    def allows(self, kind: str, entry: DiaryEntry) -> Verdict:
+        """The status change ``kind`` for ``entry`` by the rule, at this moment."""
+        zone = self.shown.zone if self.shown is not None else ZoneInfo("UTC")
+        return allowed(kind, entry, zone, self.clock())
+
     def status_menu(self, entry: DiaryEntry) -> QMenu:
-        """The status changes this appointment's status allows, then open it or its patient."""
+        """The status changes this appointment allows now (the others greyed, saying why
+        in their tooltip), then open it or its patient."""
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
         for kind, label in STATUS_ACTIONS:
             action = menu.addAction(label)
-            action.setEnabled(allowed(kind, entry))
+            verdict = self.allows(kind, entry)
+            action.setEnabled(verdict.allowed)
+            action.setToolTip(verdict.reason)
             if kind == "cancel":
                 action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
             action.triggered.connect(
@@ -476,7 +488,7 @@ class DiaryView(QGraphicsView):
                 self.open_requested.emit(entry)
             elif self.chosen_time is not None:
                 self.command.emit("new")
-        elif key == Qt.Key.Key_Delete and entry is not None and allowed("cancel", entry):
+        elif key == Qt.Key.Key_Delete and entry is not None and self.allows("cancel", entry):
             self.status_change_requested.emit(entry.id, "cancel")
         elif key == Qt.Key.Key_N and ctrl:
             self.command.emit("new")

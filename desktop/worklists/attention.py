@@ -4,6 +4,7 @@ reason and what can be done about it. Nothing is dropped without a person decidi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from desktop.kit.tasks import TaskRunner
 from sync.account import Desk
 from sync.outbox import Attention, describe
 from sync.protocol import BookAppointment, MoveAppointment, Slot
+from sync.scheduling import AppointmentTypeRow
 from sync.store import ProviderRow
 
 REASONS = {
@@ -62,7 +64,7 @@ def _slot_text(slot: Slot, zone: ZoneInfo) -> str:
 
 
 COLUMNS = (
-    Column("Change", lambda a, zone: describe(a.command, zone)),
+    Column("Change", lambda a, zone: describe(a.command, zone, a.about)),
     Column("Why", lambda a, _zone: REASONS.get(a.result.code or "", "Turned down")),
     Column("Details", lambda a, _zone: a.result.message or ""),
     Column(
@@ -97,7 +99,9 @@ def _wanted(item: Attention | None) -> Slot | None:
 
 
 class ChooseTimeDialog(QDialog):
-    """Another time (and perhaps another provider) for a turned-down booking or move."""
+    """Another time (and perhaps another provider) for a turned-down booking or move. It
+    opens on the change's own provider and shows the appointment's own type (kept: the
+    retried change is the same change at another time)."""
 
     def __init__(
         self,
@@ -105,6 +109,9 @@ class ChooseTimeDialog(QDialog):
         zone: ZoneInfo,
         wanted: Slot,
         parent: QWidget | None = None,
+        *,
+        types: list[AppointmentTypeRow] | None = None,
+        appointment_type_id: uuid.UUID | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose another time")
@@ -114,6 +121,13 @@ class ChooseTimeDialog(QDialog):
         for provider in providers:
             self.provider.addItem(provider.display_name, provider.id)
         choose(self.provider, wanted.provider_id)
+        self.type = QComboBox()
+        self.type.addItem("No particular type", None)
+        for kind in types or []:
+            self.type.addItem(kind.name, kind.id)
+        choose(self.type, appointment_type_id)
+        self.type.setEnabled(False)
+        self.type.setToolTip("The appointment keeps its type; open it to change the type.")
         local = wanted.starts_at.astimezone(zone)
         self.start = QDateTimeEdit(
             QDateTime(QDate(local.year, local.month, local.day), QTime(local.hour, local.minute))
@@ -127,6 +141,7 @@ class ChooseTimeDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Provider", self.provider)
+        form.addRow("Type", self.type)
         form.addRow("Starts", self.start)
         form.addRow(buttons)
 
@@ -219,12 +234,28 @@ class AttentionPage(QWidget):
         wanted = _wanted(item)
         if item is None or wanted is None:
             return
-        self.runner.run(
-            "db", self.desk.store.providers, lambda found: self._open_chooser(item, wanted, found)
-        )
+        store = self.desk.store
 
-    def _open_chooser(self, item: Attention, wanted: Slot, providers: list[ProviderRow]) -> None:
-        self.chooser = ChooseTimeDialog(providers, self.model.zone, wanted, self)
+        def read() -> tuple[list[ProviderRow], list[AppointmentTypeRow]]:
+            return store.providers(), store.schedule().appointment_types
+
+        self.runner.run("db", read, lambda found: self._open_chooser(item, wanted, *found))
+
+    def _open_chooser(
+        self,
+        item: Attention,
+        wanted: Slot,
+        providers: list[ProviderRow],
+        types: list[AppointmentTypeRow],
+    ) -> None:
+        self.chooser = ChooseTimeDialog(
+            providers,
+            self.model.zone,
+            wanted,
+            self,
+            types=types,
+            appointment_type_id=item.about.appointment_type_id,
+        )
         self.chooser.accepted.connect(lambda: self._retry(item, self.chooser.slot()))
         self.chooser.open()
 

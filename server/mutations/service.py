@@ -254,6 +254,7 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
                 base_version=command.base_version,
                 status=AppointmentStatus.CANCELLED,
                 cancelled_by=command.cancelled_by,
+                now=mutation.made_at,
             )
         case (
             ConfirmAppointment()
@@ -268,6 +269,7 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
                 appointment_id=command.appointment_id,
                 base_version=command.base_version,
                 status=STATUS_OF[command.kind],
+                now=mutation.made_at,
             )
         case UpdatePatientContact():
             return patients.update_contact(

@@ -118,3 +118,9 @@ class Appointment(Synced):
     )
     # Cancelled inside the patient cancellation cut-off (a late cancellation).
     cancelled_late: Mapped[bool] = mapped_column(default=False)
+    # When the patient checked in, went in to the provider and was done: the moments the
+    # status changed (as made at the desk, offline perhaps), so every desk shows the same
+    # waiting time, and shows it after a restart.
+    arrived_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -9,6 +9,7 @@ write already; on PostgreSQL this is the ``FOR UPDATE``).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,20 +24,20 @@ from common.appointments import (
     AppointmentSource,
     AppointmentStatus,
     CancelledBy,
-    may_become,
+    status_change_allowed,
 )
 from common.availability import OfferedSlot, available_slots, is_late_cancellation
 from common.errors import InvalidInput, SlotTaken
 from common.roles import Permission
 from common.scheduling import MAX_BUFFER_MINUTES, AppointmentTypeRules
-from common.slots import Interval, nearest_free_slots
+from common.slots import SEARCH_DAYS, Interval, nearest
 from server import kit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
 from server.db import utcnow
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
-from server.scheduling.settings import booking_rules_of, schedules_of
+from server.scheduling.settings import booking_rules_of, schedules_of, type_rules
 from sync.protocol import FIRST_YEAR, LAST_YEAR
 
 INACTIVE = (AppointmentStatus.CANCELLED,)
@@ -64,7 +65,9 @@ def book(
     _check_id_unused(session, ctx, appointment_id)
     kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
     _check_type_and_room(session, ctx, provider_id, appointment_type_id, location_id)
-    _ensure_free(session, ctx, provider_id, (starts_at, ends_at), ignore=None)
+    _ensure_free(
+        session, ctx, provider_id, (starts_at, ends_at), ignore=None, kind=appointment_type_id
+    )
     appointment = Appointment(
         id=appointment_id,
         clinic_id=ctx.clinic_id,
@@ -152,7 +155,14 @@ def move(
     appointment = _for_change(session, ctx, appointment_id, base_version)
     if appointment.status not in MOVABLE:
         raise InvalidInput(f"A {appointment.status.label.lower()} appointment cannot be moved.")
-    _ensure_free(session, ctx, provider_id, (starts_at, ends_at), ignore=appointment.id)
+    _ensure_free(
+        session,
+        ctx,
+        provider_id,
+        (starts_at, ends_at),
+        ignore=appointment.id,
+        kind=appointment.appointment_type_id,
+    )
     appointment.provider_id = provider_id
     appointment.starts_at = starts_at
     appointment.ends_at = ends_at
@@ -169,24 +179,43 @@ def set_status(
     base_version: int,
     status: AppointmentStatus,
     cancelled_by: CancelledBy = CancelledBy.STAFF,
+    now: datetime | None = None,
 ) -> Appointment:
     """Confirm, check in, start, complete, mark no-show or cancel, from the statuses that
-    allow it. A cancellation records who called it off and whether it was late (inside
-    the clinic's patient cancellation cut-off)."""
+    allow it and at a moment that fits (``common.appointments.status_change_allowed``).
+    A cancellation records who called it off and whether it was late (inside the clinic's
+    patient cancellation cut-off).
+
+    ``now`` is when the change was made: a desk's change made offline counts at the time
+    it was made there (never later than this server's clock), so a check-in made at
+    10:00 and sent at 11:00 is still a 10:00 arrival. Arrival, start and finish are
+    stamped with it, which is what the waiting room measures from."""
     ctx.require(Permission.DIARY_BOOK)
+    server_now = utcnow()
+    at = server_now if now is None else min(now, server_now)
     appointment = _for_change(session, ctx, appointment_id, base_version)
-    if not may_become(appointment.status, status):
-        raise InvalidInput(
-            f"A {appointment.status.label.lower()} appointment cannot be marked "
-            f"{status.label.lower()}."
-        )
+    verdict = status_change_allowed(
+        appointment.status,
+        status,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        zone=clinic_zone(session, ctx.clinic_id),
+        now=at,
+    )
+    if not verdict.allowed:
+        raise InvalidInput(verdict.reason)
     appointment.status = status
-    if status is AppointmentStatus.CANCELLED:
-        now = utcnow()
-        appointment.cancelled_at = now
+    if status is AppointmentStatus.ARRIVED:
+        appointment.arrived_at = at
+    elif status is AppointmentStatus.IN_PROGRESS:
+        appointment.started_at = at
+    elif status is AppointmentStatus.COMPLETED:
+        appointment.finished_at = at
+    elif status is AppointmentStatus.CANCELLED:
+        appointment.cancelled_at = server_now
         appointment.cancelled_by = cancelled_by
         appointment.cancelled_late = is_late_cancellation(
-            booking_rules_of(session, ctx.clinic_id), appointment.starts_at, now
+            booking_rules_of(session, ctx.clinic_id), appointment.starts_at, server_now
         )
     appointment.changed_by_device_id = ctx.device_id
     session.flush()
@@ -232,6 +261,7 @@ def _ensure_free(
     provider_id: uuid.UUID,
     wanted: Interval,
     ignore: uuid.UUID | None,
+    kind: uuid.UUID | None,
 ) -> None:
     provider = kit.live(session, Provider, ctx.clinic_id, provider_id, what="provider", lock=True)
     around = timedelta(days=8)
@@ -248,10 +278,57 @@ def _ensure_free(
     busy: list[Interval] = [(row.starts_at, row.ends_at) for row in session.execute(query)]
     if not any(start < wanted[1] and wanted[0] < end for start, end in busy):
         return
-    clinic = session.get(Clinic, ctx.clinic_id)
-    assert clinic is not None
-    suggestions = nearest_free_slots(busy, wanted, now=utcnow(), zone=ZoneInfo(clinic.time_zone))
+    suggestions = nearest_free(
+        session, ctx.clinic_id, provider_id, wanted, ignore=ignore, kind=kind
+    )
     raise SlotTaken(f"{provider.display_name} already has an appointment then.", suggestions)
+
+
+def nearest_free(
+    session: Session,
+    clinic_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    wanted: Interval,
+    *,
+    ignore: uuid.UUID | None = None,
+    kind: uuid.UUID | None = None,
+    count: int = 3,
+) -> list[Interval]:
+    """The free times nearest ``wanted`` with this provider, as staff may book them: from
+    the availability engine over the provider's real week and exceptions, the clinic's
+    rules (rounding) and time zone, the appointments around (less ``ignore``, the one
+    being moved), for the same length and the type's buffers. Never outside working
+    hours, never in the past; none at all for a provider with no hours set up."""
+    zone = clinic_zone(session, clinic_id)
+    day = wanted[0].astimezone(zone).date()
+    first_day, last_day = day - timedelta(days=SEARCH_DAYS), day + timedelta(days=SEARCH_DAYS)
+    margin = timedelta(days=2)  # covers any zone's offset and a day's DST shift
+    busy = busy_intervals(
+        session,
+        clinic_id,
+        datetime.combine(first_day, time(), zone) - margin,
+        datetime.combine(last_day, time(), zone) + margin,
+        provider_id=provider_id,
+        ignore=ignore,
+    )
+    length = wanted[1] - wanted[0]
+    found = kit.find(session, AppointmentType, clinic_id, kind) if kind is not None else None
+    rules = AppointmentTypeRules(id=kind or uuid.uuid4(), duration=length)
+    if found is not None:
+        rules = dataclasses.replace(type_rules(found), duration=length, provider_ids=frozenset())
+    offered = available_slots(
+        schedules_of(session, clinic_id, first_day, last_day),
+        busy,
+        rules,
+        booking_rules_of(session, clinic_id),
+        zone=zone,
+        now=utcnow(),
+        first_day=first_day,
+        last_day=last_day,
+        provider_id=provider_id,
+        for_staff=True,
+    )
+    return nearest(((s.starts_at, s.ends_at) for s in offered), wanted, count=count)
 
 
 # --- free time, for the availability endpoint and web booking requests ----------------
@@ -270,6 +347,7 @@ def busy_intervals(
     end: datetime,
     *,
     provider_id: uuid.UUID | None = None,
+    ignore: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, list[Interval]]:
     """Each provider's active appointments reaching into ``[start, end)``, widened by
     their own type's buffers: the room is being set up or cleaned then, so nothing else
@@ -294,6 +372,8 @@ def busy_intervals(
     )
     if provider_id is not None:
         query = query.where(Appointment.provider_id == provider_id)
+    if ignore is not None:
+        query = query.where(Appointment.id != ignore)
     busy: dict[uuid.UUID, list[Interval]] = {}
     for row in session.execute(query):
         before = timedelta(minutes=row.buffer_before_minutes or 0)

@@ -41,6 +41,7 @@ from server.auth.context import AuthContext
 from server.db import make_sessionmaker, transaction
 from server.scheduling.models import Appointment
 from server.scheduling.service import book
+from tests.support.diary import working_week
 
 # Far from "now" and from any booking rule; the service checks overlaps, not hours.
 FIRST = (datetime(2031, 3, 4, 10, 0, tzinfo=UTC), datetime(2031, 3, 4, 10, 30, tzinfo=UTC))
@@ -155,6 +156,7 @@ def test_a_second_booking_waits_for_the_first_then_is_refused_or_goes_ahead(
 ) -> None:
     clinic = factory.clinic("interleave", providers=1, patients=2)
     provider_id = clinic.records.provider_ids[0]
+    working_week(db, provider_id)  # suggestions are times the provider works
     ctx = AuthContext(
         clinic_id=clinic.id,
         device_id=None,

@@ -16,6 +16,7 @@ from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
 from server.scheduling.models import Appointment
 from sync.protocol import API_PREFIX
+from tests.support.diary import working_week
 from tests.support.signed import sign_all
 
 PUSH = f"{API_PREFIX}/sync/mutations"
@@ -33,6 +34,11 @@ def desk(factory):
         "alder", roles=(Role.FRONT_DESK, Role.READ_ONLY), providers=2, patients=3
     )
     return clinic, factory.signed_desk(clinic.front_desk, clinic.staff[Role.READ_ONLY])
+
+
+def today_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(LONDON).date()
+    return datetime.combine(day, time(hour, minute), tzinfo=LONDON).astimezone(UTC)
 
 
 def mutation(staff_id, command, *, seq=1, mutation_id=None):
@@ -99,6 +105,7 @@ def test_a_replayed_mutation_returns_the_stored_result_and_applies_nothing(clien
 def test_a_taken_slot_is_rejected_with_the_three_nearest_free_slots(client, db, desk):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
+    working_week(db, clinic.records.provider_ids[0], start="08:00", end="18:00")
     ten = a_week_from_today_at(10)
     push(client, headers, mutation(staff, book(clinic, ten)))
     push(client, headers, mutation(staff, book(clinic, ten + timedelta(minutes=30))))
@@ -120,6 +127,45 @@ def test_a_taken_slot_is_rejected_with_the_three_nearest_free_slots(client, db, 
         s["provider_id"] == str(clinic.records.provider_ids[0]) for s in result["suggestions"]
     )
     assert len(active_appointments(db, clinic.id)) == 2
+
+
+def test_suggestions_are_inside_the_providers_working_hours(client, db, desk):
+    """He works 09:00-14:00 and is free only 10:30-11:30: asked for 13:30, the answer is
+    10:30-11:00 and its neighbours, never 14:00 (the old stand-in day ran to 18:00)."""
+    clinic, headers = desk
+    staff = clinic.front_desk.staff_id
+    working_week(db, clinic.records.provider_ids[0], start="09:00", end="14:00")
+    nine = a_week_from_today_at(9)
+    push(client, headers, mutation(staff, book(clinic, nine, minutes=90), seq=1))
+    push(
+        client,
+        headers,
+        mutation(staff, book(clinic, nine + timedelta(hours=2, minutes=30), minutes=150), seq=2),
+    )
+
+    [result] = push(
+        client, headers, mutation(staff, book(clinic, a_week_from_today_at(13, 30)), seq=3)
+    )
+
+    assert result["code"] == "slot_taken"
+    starts = [datetime.fromisoformat(s["starts_at"]) for s in result["suggestions"]]
+    ends = [datetime.fromisoformat(s["ends_at"]) for s in result["suggestions"]]
+    assert starts == [
+        a_week_from_today_at(11),
+        a_week_from_today_at(10, 45),
+        a_week_from_today_at(10, 30),
+    ]
+    assert all(end <= a_week_from_today_at(14) for end in ends)
+
+
+def test_no_suggestions_for_a_provider_with_no_working_hours(client, db, desk):
+    clinic, headers = desk
+    staff = clinic.front_desk.staff_id
+    ten = a_week_from_today_at(10)
+    push(client, headers, mutation(staff, book(clinic, ten), seq=1))
+    [result] = push(client, headers, mutation(staff, book(clinic, ten), seq=2))
+    assert result["code"] == "slot_taken"
+    assert result["suggestions"] == []
 
 
 def test_one_bad_mutation_never_blocks_the_rest(client, db, desk):
@@ -185,7 +231,7 @@ def test_a_desk_may_chain_its_own_offline_edits_of_one_record(client, desk):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
     appointment_id = uuid.uuid4()
-    ten = a_week_from_today_at(10)
+    ten = today_at(10)  # a check-in fits only on the appointment's day
     base = 0  # what the desk knew: nothing yet, it booked it offline
     results = push(
         client,
@@ -217,7 +263,7 @@ def test_another_desks_change_makes_an_edit_stale(client, factory, desk):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
     other_desk = factory.signed_desk(clinic.front_desk, device_name="Reception 2")
-    [booked] = push(client, headers, mutation(staff, book(clinic, a_week_from_today_at(10))))
+    [booked] = push(client, headers, mutation(staff, book(clinic, today_at(10))))
     appointment = booked["appointment"]
     seen = appointment["version"]
     [checked_in] = push(
@@ -246,7 +292,7 @@ def test_another_desks_change_makes_an_edit_stale(client, factory, desk):
 def test_status_changes_follow_the_rules(client, desk):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
-    [booked] = push(client, headers, mutation(staff, book(clinic, a_week_from_today_at(10))))
+    [booked] = push(client, headers, mutation(staff, book(clinic, today_at(0, 5))))
     a = booked["appointment"]
     [no_show] = push(
         client,
@@ -272,7 +318,7 @@ def test_status_changes_follow_the_rules(client, desk):
         ),
     )
     assert check_in["code"] == "invalid"
-    assert "no show appointment cannot be marked arrived" in check_in["message"]
+    assert check_in["message"] == "A no show appointment cannot be checked in."
 
 
 def test_read_only_staff_cannot_book_and_inactive_or_foreign_staff_cannot_act(

@@ -137,7 +137,7 @@ def test_chained_offline_edits_of_one_appointment_all_apply(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
     desk, engine = open_desk(live_server, tmp_path)
-    start = free_evening()
+    start = free_evening(days_ahead=0, hour=20)  # today: a check-in fits only on the day
     appointment_id = book(desk, start)
     later = start + timedelta(hours=1)
     providers = desk.store.providers()

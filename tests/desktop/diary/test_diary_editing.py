@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtPdf import QPdfDocument
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -72,7 +73,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
                     a, alan, at(10), minutes=30, status=AppointmentStatus.CONFIRMED
                 ),
                 records.typed(records.appointment(b, grace, at(9), minutes=45), long).model_copy(
-                    update={"status": AppointmentStatus.ARRIVED}
+                    update={"status": AppointmentStatus.ARRIVED, "arrived_at": at(8)}
                 ),
                 records.appointment(b, alan, at(11), status=AppointmentStatus.COMPLETED),
             ],
@@ -90,6 +91,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def page(qtbot: QtBot, runner: TaskRunner, store: Store, clock: Clock) -> DiaryPage:
+    store.clock = clock  # changes are made at the page's "now"
     shown = DiaryPage(ChangeHub(runner), store, ZONE, author=records.author(), clock=clock)
     qtbot.addWidget(shown)
     shown.resize(1300, 900)
@@ -360,27 +362,78 @@ def test_only_booked_and_confirmed_appointments_drag(
 # --- the menu: status changes, cancel, open patient ---------------------------------------
 
 
-def test_menu_offers_what_the_status_allows(page: DiaryPage) -> None:
-    def enabled(patient: str, hour: int) -> set[str]:
-        menu = page.view.status_menu(item_of(page, patient, hour).entry)
-        return {a.text() for a in menu.actions() if a.isEnabled() and a.text()}
+def enabled(page: DiaryPage, entry: DiaryEntry) -> set[str]:
+    menu = page.view.status_menu(entry)
+    return {a.text() for a in menu.actions() if a.isEnabled() and a.text()}
 
-    assert enabled("Ada Lovelace", 9) == {
+
+def test_menu_offers_what_the_status_allows_now(page: DiaryPage, clock: Clock) -> None:
+    ada = item_of(page, "Ada Lovelace", 9).entry
+    # 08:00: Ada's 09:00 may be checked in (it is her day), not marked no-show yet.
+    assert enabled(page, ada) == {
         "Confirm",
         "Check in",
-        "Mark no-show",
         "Cancel appointment",
         "Open appointment",
         "Open patient",
     }
-    assert enabled("Grace Hopper", 9) == {
+    no_show = {a.text(): a for a in page.view.status_menu(ada).actions()}["Mark no-show"]
+    assert "once the appointment has started (at 09:00 today)" in no_show.toolTip()
+    clock.now = at(9, 5)
+    assert "Mark no-show" in enabled(page, ada)
+    assert enabled(page, item_of(page, "Grace Hopper", 9).entry) == {
         "Start",
         "Complete",
         "Cancel appointment",
         "Open appointment",
         "Open patient",
     }
-    assert enabled("Alan Turing", 11) == {"Open appointment", "Open patient"}
+    assert enabled(page, item_of(page, "Alan Turing", 11).entry) == {
+        "Open appointment",
+        "Open patient",
+    }
+
+
+def test_the_menu_offers_no_check_in_for_tomorrow_or_a_past_day(
+    page: DiaryPage, clock: Clock
+) -> None:
+    ada = item_of(page, "Ada Lovelace", 9).entry
+    tomorrow = replace(ada, starts_at=at(9, 0, DAY + timedelta(days=1)))
+    tomorrow = replace(tomorrow, ends_at=tomorrow.starts_at + timedelta(minutes=30))
+    assert "Check in" not in enabled(page, tomorrow)
+    actions = {a.text(): a for a in page.view.status_menu(tomorrow).actions()}
+    assert actions["Check in"].toolTip() == (
+        "An appointment can only be checked in on its day; this one is tomorrow."
+    )
+    clock.now = at(8, 0, DAY + timedelta(days=1))  # the day after Ada's
+    assert "Check in" not in enabled(page, ada)
+    assert "Mark no-show" in enabled(page, ada)
+    grace = item_of(page, "Grace Hopper", 9).entry
+    assert "Start" not in enabled(page, grace)
+    assert "Complete" in enabled(page, grace)  # a visit left open is closed next morning
+
+
+def test_no_show_asks_first(qtbot: QtBot, page: DiaryPage, store: Store, clock: Clock) -> None:
+    clock.now = at(9, 20)
+    ada = item_of(page, "Ada Lovelace", 9).entry
+    {a.text(): a for a in page.view.status_menu(ada).actions()}["Mark no-show"].trigger()
+    question = page.no_show_question
+    assert question is not None
+    assert question.isVisible()
+    assert question.icon() is QMessageBox.Icon.Question
+    assert question.text() == "Mark Ada Lovelace as no-show for Tue 04 Mar at 09:00?"
+    question.button(QMessageBox.StandardButton.No).click()
+    assert queued(store) == []
+    assert entry_by_id(page, ada.id).status is AppointmentStatus.BOOKED
+
+    {a.text(): a for a in page.view.status_menu(ada).actions()}["Mark no-show"].trigger()
+    question = page.no_show_question
+    assert question is not None
+    question.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(
+        lambda: entry_by_id(page, ada.id).status is AppointmentStatus.NO_SHOW, timeout=WAIT_MS
+    )
+    assert [c["kind"] for c in queued(store)] == ["no_show"]
 
 
 def test_cancel_asks_who_called_it_off(qtbot: QtBot, page: DiaryPage, store: Store) -> None:
@@ -432,14 +485,15 @@ def test_check_in_from_the_menu_shows_in_the_waiting_room(
 
     qtbot.waitUntil(lambda: waiting.rowCount() == 2, timeout=WAIT_MS)
     rows = {waiting.index(r, 1).data(): waiting.index(r, 2).data() for r in range(2)}
-    # Grace had arrived before the desk first looked (at 08:00): at least that long.
-    assert rows == {"Grace Hopper": "≥ 50 min", "Ada Lovelace": "0 min"}
+    # Grace checked in at 08:00 (the server's record says so); Ada just now, here.
+    assert rows == {"Grace Hopper": "50 min", "Ada Lovelace": "0 min"}
+    assert entry_by_id(page, entry.id).arrived_at == at(8, 50)
     clock.now = at(9, 2)
     page.arrivals.reload()
     qtbot.waitUntil(lambda: waiting.index(1, 2).data() == "12 min", timeout=WAIT_MS)
     assert waiting.index(1, 1).data() == "Ada Lovelace"
-    assert waiting.index(0, 2).data() == "≥ 62 min"
-    assert "checked in at this desk" in waiting.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert waiting.index(0, 2).data() == "62 min"
+    assert waiting.index(1, 0).data(Qt.ItemDataRole.ToolTipRole) == "Checked in at 08:50"
 
     page.arrivals.table.selectRow(1)
     assert page.arrivals.start_button.isEnabled()
@@ -447,7 +501,7 @@ def test_check_in_from_the_menu_shows_in_the_waiting_room(
     qtbot.waitUntil(
         lambda: entry_by_id(page, entry.id).status is AppointmentStatus.IN_PROGRESS, timeout=WAIT_MS
     )
-    qtbot.waitUntil(lambda: waiting.index(1, 2).data() == "with the provider", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: waiting.index(1, 2).data() == "in since 09:02", timeout=WAIT_MS)
     assert [c["kind"] for c in queued(store)] == ["check_in", "start"]
 
 

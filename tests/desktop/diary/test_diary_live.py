@@ -53,7 +53,7 @@ class Plan:
 
 
 def plan(server: LiveServer) -> Plan:
-    day = datetime.now(ZONE).date() + timedelta(days=2)
+    day = datetime.now(ZONE).date()  # today: a check-in fits only on the day
     start = datetime.combine(day, time.min, tzinfo=ZONE)
     with server.sessionmaker() as session:
         names = sorted(session.scalars(select(Provider.display_name)))

@@ -107,14 +107,17 @@ def test_two_desks_book_one_slot_offline_and_the_loser_chooses_another_time(
         starts = sorted(
             session.scalars(
                 select(Appointment.starts_at).where(
-                    # The demo clinic closes at 17:00: anything later was booked here.
-                    Appointment.starts_at >= closing,
-                    Appointment.starts_at < closing + timedelta(hours=7),
+                    Appointment.starts_at.in_([slot, chosen.starts_at]),
                     Appointment.provider_id == first_desk.store.providers()[0].id,
+                    Appointment.status != "cancelled",
                 )
             ).all()
         )
     assert starts == sorted([slot, chosen.starts_at])
+    # The slot asked for is after hours (only our desks book there); what is offered
+    # instead is inside the provider's working hours (09:00-17:00 at most in the demo).
+    assert time(9) <= chosen.starts_at.astimezone(ZONE).time()
+    assert chosen.ends_at.astimezone(ZONE).time() <= time(17)
     assert chosen.starts_at != slot
     for window in (first, second):
         window.close()
@@ -186,6 +189,102 @@ def test_the_loser_can_choose_any_other_time_and_provider(
         ).all()
     assert len(booked) == 1
     assert booked[0].ends_at - booked[0].starts_at == timedelta(minutes=30)
+    for window in (first, second):
+        window.close()
+        window.runner.shutdown()
+    first_desk.store.close()
+    second_desk.store.close()
+
+
+def test_another_time_chosen_unchanged_keeps_the_appointments_provider_and_type(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """A move turned down because another desk changed the appointment first: "Choose
+    another time…" opens on the appointment's own provider and type, and confirming it
+    unchanged sends the same move again (never to the first provider in the list)."""
+    from server.db import transaction
+    from server.scheduling.models import AppointmentType, Provider
+
+    day = datetime.now(ZONE).date() + timedelta(days=3)
+    evening = datetime.combine(day, time(19, 0), tzinfo=ZONE).astimezone(UTC)
+    with transaction(live_server.sessionmaker) as session:
+        providers = session.scalars(select(Provider).order_by(Provider.display_name)).all()
+        kinds = session.scalars(select(AppointmentType).order_by(AppointmentType.name)).all()
+        own_provider, own_type = providers[1], kinds[-1]  # neither is first in its list
+        patient_id = session.scalar(select(Appointment.patient_id).limit(1))
+        appointment = Appointment(
+            clinic_id=own_provider.clinic_id,
+            provider_id=own_provider.id,
+            patient_id=patient_id,
+            appointment_type_id=own_type.id,
+            starts_at=evening,
+            ends_at=evening + timedelta(minutes=45),
+        )
+        session.add(appointment)
+        session.flush()
+        appointment_id, provider_name, type_name = (
+            appointment.id,
+            own_provider.display_name,
+            own_type.name,
+        )
+    first, first_desk = _offline_window(qtbot, live_server, tmp_path / "first")
+    second, second_desk = _offline_window(qtbot, live_server, tmp_path / "second")
+    later = evening + timedelta(hours=1)
+    first.make_change(
+        lambda: first_desk.store.move(
+            first_desk.author,
+            appointment_id,
+            provider_id=own_provider.id,
+            starts_at=later,
+            ends_at=later + timedelta(minutes=45),
+        )
+    )
+    second.make_change(
+        lambda: second_desk.store.set_status(second_desk.author, appointment_id, "confirm")
+    )
+    for window in (first, second):
+        qtbot.waitUntil(lambda w=window: "1 pending" in w.sync_label.text(), timeout=WAIT_MS)
+    _reconnect(second, second_desk)
+    qtbot.waitUntil(
+        lambda: (
+            second.sync_label.text().startswith("Online")
+            and "pending" not in second.sync_label.text()
+        ),
+        timeout=WAIT_MS,
+    )
+    _reconnect(first, first_desk)
+    page = first.attention
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=WAIT_MS)
+    assert page.model.rows[0].result.code == "stale_version"
+
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.other_time_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(page, "chooser", None) is not None, timeout=WAIT_MS)
+    chooser = page.chooser
+    assert chooser.isVisible()
+    assert chooser.provider.currentText() == provider_name
+    assert chooser.type.currentText() == type_name
+    chooser.accept()  # nothing changed
+
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            first.sync_label.text().startswith("Online")
+            and "pending" not in first.sync_label.text()
+            and "attention" not in first.sync_label.text()
+        ),
+        timeout=WAIT_MS,
+    )
+    with live_server.sessionmaker() as session:
+        stored = session.get(Appointment, appointment_id)
+        assert stored is not None
+        assert (
+            stored.provider_id,
+            stored.appointment_type_id,
+            stored.starts_at,
+            stored.ends_at,
+            stored.status,
+        ) == (own_provider.id, own_type.id, later, later + timedelta(minutes=45), "confirmed")
     for window in (first, second):
         window.close()
         window.runner.shutdown()
