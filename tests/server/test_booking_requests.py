@@ -34,6 +34,8 @@ from tests.support.diary import (
 APPOINTMENTS = f"{API_PREFIX}/appointments"
 REQUESTS = f"{API_PREFIX}/booking-requests"
 DAY = days_ahead(7)
+REASON = {"reason": "The clinic is closed that morning."}
+BODY = {"confirm": None, "reject": REASON}  # what each decision sends
 
 
 @pytest.fixture
@@ -329,18 +331,18 @@ def test_two_overlapping_requests_one_confirmed_the_other_refused(client, db, cl
     refused = client.post(f"{REQUESTS}/{second}/confirm", headers=desk)
     assert refused.status_code == 409
     assert refused.json()["code"] == "slot_taken"
-    assert client.post(f"{REQUESTS}/{second}/reject", headers=desk).status_code == 200
+    assert client.post(f"{REQUESTS}/{second}/reject", json=REASON, headers=desk).status_code == 200
     assert request_row(db, second).status is BookingRequestStatus.REJECTED
 
 
 def test_a_rejected_request_books_nothing_and_cannot_be_decided_again(client, db, clinic, desk):
     request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
-    response = client.post(f"{REQUESTS}/{request_id}/reject", headers=desk)
+    response = client.post(f"{REQUESTS}/{request_id}/reject", json=REASON, headers=desk)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "rejected"
     assert response.json()["decided_at"] is not None
     for action in ("confirm", "reject"):
-        again = client.post(f"{REQUESTS}/{request_id}/{action}", headers=desk)
+        again = client.post(f"{REQUESTS}/{request_id}/{action}", json=BODY[action], headers=desk)
         assert again.status_code == 409
         assert "already rejected" in again.json()["message"]
     assert active(db, clinic.id) == []
@@ -640,7 +642,7 @@ def test_a_read_only_role_cannot_book_move_confirm_or_reject(client, db, factory
         post_book(client, read_only, book_body(clinic, local(DAY, 14))),
         client.post(f"{APPOINTMENTS}/{booked['id']}/move", json=move, headers=read_only),
         client.post(f"{REQUESTS}/{request_id}/confirm", headers=read_only),
-        client.post(f"{REQUESTS}/{request_id}/reject", headers=read_only),
+        client.post(f"{REQUESTS}/{request_id}/reject", json=REASON, headers=read_only),
     ]
     assert [a.status_code for a in answers] == [403, 403, 403, 403]
     assert all(a.json()["code"] == "forbidden" for a in answers)
@@ -661,7 +663,7 @@ def test_another_clinics_request_is_not_found(client, db, factory, clinic, other
         ends_at=local(DAY, 10, 30),
     )
     for action in ("confirm", "reject"):
-        response = client.post(f"{REQUESTS}/{theirs}/{action}", headers=desk)
+        response = client.post(f"{REQUESTS}/{theirs}/{action}", json=BODY[action], headers=desk)
         assert response.status_code == 404
         assert "no such booking request" in response.json()["message"]
     assert client.get(REQUESTS, headers=desk).json() == []
@@ -675,7 +677,7 @@ def test_bad_request_list_and_decision_input_is_422_or_401(client, clinic, desk)
     assert client.get(REQUESTS, params={"status": "maybe"}, headers=desk).status_code == 422
     assert client.get(REQUESTS, params={"limit": 0}, headers=desk).status_code == 422
     assert client.post(f"{REQUESTS}/not-a-uuid/confirm", headers=desk).status_code == 422
-    assert client.post(f"{REQUESTS}/123/reject", headers=desk).status_code == 422
+    assert client.post(f"{REQUESTS}/123/reject", json=REASON, headers=desk).status_code == 422
     assert client.post(f"{REQUESTS}/{uuid.uuid4()}/confirm", headers=desk).status_code == 404
     assert client.get(REQUESTS).status_code == 401
     assert client.post(f"{REQUESTS}/{uuid.uuid4()}/confirm").status_code == 401
