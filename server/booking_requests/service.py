@@ -303,7 +303,8 @@ def confirm(
     )
     _decide(session, request, BookingRequestStatus.CONFIRMED, ctx.staff_id, now)
     request.appointment_id = appointment.id
-    moved = "" if start == request.starts_at and chosen == request.provider_id else " at another time"
+    as_asked = start == request.starts_at and chosen == request.provider_id
+    moved = "" if as_asked else " at another time"
     audit.record(
         session,
         ctx,
