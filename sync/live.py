@@ -2,7 +2,8 @@
 
 The desk pulls as soon as it is told, so a booking made elsewhere shows within moments;
 when the stream cannot be held open (a proxy that buffers, a flaky line) the sync timer
-still pulls on its own.
+still pulls on its own. Booking requests are not synced: the stream says when they
+changed (and every (re)connection may have missed that), and the desk lists them again.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ class LiveFeed:
         device_token: str | None,
         on_change: Callable[[], None],
         transport: httpx.BaseTransport | None = None,
+        on_requests: Callable[[], None] | None = None,
     ) -> None:
         self.on_change = on_change
+        self.on_requests = on_requests
         self.device_token = device_token
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -68,3 +71,5 @@ class LiveFeed:
                     return
                 if line == "event: changed":
                     self.on_change()
+                elif line in ("event: requests", "event: hello") and self.on_requests:
+                    self.on_requests()

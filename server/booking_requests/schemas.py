@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.booking_requests.models import BookingRequest
 from server.db import ClinicScoped
@@ -89,7 +89,7 @@ def _names(
     clinic_id: uuid.UUID,
     model: type[ClinicScoped],
     ids: Iterable[uuid.UUID | None],
-    label: ColumnElement[str],
+    label: ColumnElement[str] | InstrumentedAttribute[str],
 ) -> dict[uuid.UUID | None, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
