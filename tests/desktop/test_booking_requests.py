@@ -29,6 +29,7 @@ from desktop.worklists.requests import RequestsPage, waited
 from server.auth.context import AuthContext
 from server.booking_requests import service as requests
 from server.booking_requests.models import BookingRequest
+from server.changefeed import live
 from server.db import transaction, utcnow
 from server.demo import DEMO_TIME_ZONE
 from server.patients.models import Patient
@@ -57,8 +58,13 @@ class Opened:
 
 
 @pytest.fixture
-def opened(qtbot: QtBot, live_server: LiveServer, tmp_path: Path) -> Iterator[Opened]:
-    """A signed-in main window, online, listening to the server, its request list read."""
+def opened(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Opened]:
+    """A signed-in main window, online, listening to the server, its request list read.
+    The server's streams do not re-read by themselves meanwhile: only being woken by the
+    change explains a prompt update."""
+    monkeypatch.setattr(live, "FALLBACK_POLL", float(NO_POLLING))
     desk = account.sign_in(tmp_path / "here", live_server.url, "demo", EMAIL, PASSWORD)
     runner = TaskRunner()
     window = MainWindow(
