@@ -29,6 +29,8 @@ from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.worklists.attention import AttentionPage
+from desktop.worklists.page import WorklistsPage, titled
+from desktop.worklists.requests import RequestsPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 from sync.live import LiveFeed
@@ -42,6 +44,7 @@ class _Relay(QObject):
 
     poke = Signal()  # the server says something changed
     seen = Signal()  # the server answered: it is reachable again
+    requests = Signal()  # the booking requests changed on the server
 
 
 def _later(text: str) -> QLabel:
@@ -83,7 +86,14 @@ class MainWindow(QMainWindow):
         self.attention.changed.connect(
             lambda: self.hub.announce({Topic.OUTBOX, Topic.ATTENTION, Topic.APPOINTMENTS})
         )
-        self.pages.addWidget(self.attention)
+        # Booking requests are listed live over the API; both lists count in "Worklists".
+        self.requests = RequestsPage(
+            self.hub, lambda: self.sync.engine.client, self.zone, lambda: self.sync.sync_now()
+        )
+        self.requests_waiting = 0
+        self.requests.count_changed.connect(self._requests_counted)
+        self.worklists = WorklistsPage(self.attention, self.requests)
+        self.pages.addWidget(self.worklists)
         self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
         self.pages.addWidget(_later("Patients — search and open a patient's file."))
         self.settings = SettingsPage(self.hub, desk, self.zone)
@@ -121,6 +131,7 @@ class MainWindow(QMainWindow):
 
         self.sync = SyncController(runner, engine, desk.last_sync_at, sync_interval)
         self.sync.state_changed.connect(self._show_sync_state)
+        self.sync.state_changed.connect(self._requests_reach)
         self.sync.synced.connect(self._after_sync)
         self.sync.revoked.connect(self._forget_offline_sign_ins)
         self._show_sync_state(self.sync.state)
@@ -130,11 +141,15 @@ class MainWindow(QMainWindow):
         self._told = _Relay()
         self._told.poke.connect(self.sync.sync_now)
         self._told.seen.connect(self.sync.server_seen)
+        self._told.requests.connect(
+            lambda: self.hub.announce({Topic.BOOKING_REQUESTS}, origin=SYNC)
+        )
         self.sync_now_button.clicked.connect(self.sync.retry_now)
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.sync.retry_now)
         self._watch(engine)
         self.sync.start()
         self.live = self._listen()
+        self.requests.reload()
 
     def _watch(self, engine: SyncEngine) -> None:
         """Any request this engine's client gets answered is a sign the server is up."""
@@ -148,6 +163,7 @@ class MainWindow(QMainWindow):
             self.desk.device_token,
             self._told.poke.emit,
             on_connect=self._told.seen.emit,
+            on_requests=self._told.requests.emit,
         )
         feed.start()
         return feed
@@ -178,9 +194,24 @@ class MainWindow(QMainWindow):
 
     def _show_sync_state(self, state: SyncState) -> None:
         self.sync_label.setText(state.describe(self.zone))
-        worklists = self.nav.item(PAGES.index("Worklists"))
-        worklists.setText(f"Worklists ({state.attention})" if state.attention else "Worklists")
+        self._count_worklists()
         self.sign_in_again_button.setVisible(state.connection is Connection.SIGNED_OUT)
+
+    def _requests_counted(self, count: int) -> None:
+        self.requests_waiting = count
+        self._count_worklists()
+
+    def _requests_reach(self, state: SyncState) -> None:
+        """Booking requests live on the server: the page follows whether it answers."""
+        if state.connection is not Connection.SYNCING:
+            self.requests.connection_changed(state.connection is Connection.ONLINE)
+
+    def _count_worklists(self) -> None:
+        """What waits in the worklists: changes needing attention and booking requests."""
+        attention = self.sync.state.attention
+        self.worklists.show_attention(attention)
+        waiting = attention + self.requests_waiting
+        self.nav.item(PAGES.index("Worklists")).setText(titled("Worklists", waiting))
 
     def _forget_offline_sign_ins(self) -> None:
         """This workstation was removed by an admin: nobody may use it offline either,

@@ -84,12 +84,13 @@ CONFLICTS = {
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/reject"),
 }
 EVENT_STREAMS = {("GET", f"{API_PREFIX}/sync/events")}  # answered as server-sent events
-# Each event: "hello" on connecting, then "changed", with the clinic's latest version.
+# Each event: "hello" on connecting, then "changed" (something to pull) or "requests" (the
+# pending booking requests changed), with the clinic's latest version.
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"type": "string", "enum": ["hello", "changed"]},
+        "event": {"type": "string", "enum": ["hello", "changed", "requests"]},
         "data": {"type": "string", "pattern": "^[0-9]+$"},
     },
 }

@@ -6,6 +6,7 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, RootModel, ValidationError
 
-from common.errors import DomainError, InvalidInput, TooManyAttempts, error_from_code
+from common.booking_requests import BookingRequestStatus, check_reason
+from common.errors import DomainError, InvalidInput, SlotTaken, TooManyAttempts, error_from_code
 from sync.protocol import (
     API_PREFIX,
     DEVICE_TOKEN_HEADER,
@@ -23,7 +25,10 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     SCHEMA_HEADER,
     AppointmentRecord,
+    BookingRequestRecord,
     ChangesPage,
+    ConfirmBookingRequest,
+    ConfirmedRequest,
     Cursor,
     EnrollRequest,
     EnrollResponse,
@@ -33,8 +38,11 @@ from sync.protocol import (
     Mutation,
     PushRequest,
     PushResponse,
+    RejectBookingRequest,
     SignInRequest,
     SignInResponse,
+    Slot,
+    SlotTakenBody,
     StaffMemberRecord,
     WorkstationRecord,
     b64,
@@ -56,6 +64,10 @@ class _StaffList(RootModel[list[StaffMemberRecord]]):
     pass
 
 
+class _BookingRequests(RootModel[list[BookingRequestRecord]]):
+    pass
+
+
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
@@ -67,6 +79,15 @@ class ServerUnreachable(DomainError):
 class NotAClinicdeskServer(DomainError):
     status = 502
     code = "not_clinicdesk"
+
+
+class TimeTaken(SlotTaken):
+    """A 409 ``slot_taken`` with the nearest free times as the server named them, each
+    with its provider (what staff may choose instead)."""
+
+    def __init__(self, message: str, slots: list[Slot]) -> None:
+        super().__init__(message, [(s.starts_at, s.ends_at) for s in slots])
+        self.slots = slots
 
 
 def normalise_server_url(text: str) -> str:
@@ -200,6 +221,33 @@ class ServerClient:
         action = "reactivate" if active else "deactivate"
         return self._call("POST", f"/staff/{staff_id}/{action}", StaffMemberRecord)
 
+    # --- web booking requests (listed live, never cached) -------------------------------
+
+    def booking_requests(
+        self, status: BookingRequestStatus = BookingRequestStatus.PENDING
+    ) -> list[BookingRequestRecord]:
+        params = {"status": status.value}
+        return self._call("GET", "/booking-requests", _BookingRequests, params=params).root
+
+    def confirm_booking_request(
+        self, request_id: uuid.UUID, instead: Slot | None = None
+    ) -> ConfirmedRequest:
+        """Book the request as asked, or at ``instead`` (its start and provider; the
+        request keeps its length). A taken time raises ``TimeTaken`` with free times."""
+        body = None
+        if instead is not None:
+            chosen = ConfirmBookingRequest(
+                starts_at=instead.starts_at, provider_id=instead.provider_id
+            )
+            body = chosen.model_dump(mode="json")
+        path = f"/booking-requests/{request_id}/confirm"
+        return self._call("POST", path, ConfirmedRequest, json=body)
+
+    def reject_booking_request(self, request_id: uuid.UUID, reason: str) -> BookingRequestRecord:
+        body = _valid(RejectBookingRequest, reason=check_reason(reason))
+        path = f"/booking-requests/{request_id}/reject"
+        return self._call("POST", path, BookingRequestRecord, json=body.model_dump())
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -259,6 +307,10 @@ class ServerClient:
                     f"{response.status_code}). The desk keeps working and will try again."
                 )
             return NotAClinicdeskServer(self._not_ours())
+        if body.code == SlotTaken.code:
+            with contextlib.suppress(ValidationError):
+                taken = SlotTakenBody.model_validate_json(response.content)
+                return TimeTaken(taken.message, taken.suggestions)
         error = error_from_code(body.code, body.message)
         wait = response.headers.get("Retry-After", "")
         if isinstance(error, TooManyAttempts) and wait.isdigit():

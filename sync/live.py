@@ -3,7 +3,9 @@
 The desk pulls as soon as it is told, so a booking made elsewhere shows within moments;
 when the stream cannot be held open (a proxy that buffers, a flaky line) the sync timer
 still pulls on its own. The stream reconnects within seconds of the server coming back,
-so its opening is also the desk's first sign that the line is up again.
+so its opening is also the desk's first sign that the line is up again. Booking requests
+are not synced: the stream says when they changed (and every (re)connection may have
+missed that), and the desk lists them again.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ class LiveFeed:
         on_change: Callable[[], None],
         transport: httpx.BaseTransport | None = None,
         on_connect: Callable[[], None] | None = None,
+        on_requests: Callable[[], None] | None = None,
     ) -> None:
         self.on_change = on_change
         # Called (on this feed's thread) whenever the stream opens: the server is back.
         self.on_connect = on_connect
+        self.on_requests = on_requests
         self.device_token = device_token
         self._stop = threading.Event()
         self.connected = threading.Event()
@@ -74,3 +78,5 @@ class LiveFeed:
                     return
                 if line == "event: changed":
                     self.on_change()
+                elif line in ("event: requests", "event: hello") and self.on_requests:
+                    self.on_requests()

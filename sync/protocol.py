@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
+from common.booking_requests import REASON_LENGTH, BookingRequestStatus
 from common.roles import Role
 from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
@@ -601,6 +602,56 @@ class SlotTakenBody(ErrorBody):
     """A 409 ``slot_taken`` over HTTP: the shared error body plus the nearest free times."""
 
     suggestions: list[Slot] = Field(default_factory=list)
+
+
+# --- web booking requests: listed and decided over the API, never cached by the desk ---
+
+
+class BookingRequestRecord(Message):
+    """A patient's request for a time, with the names staff read it by: the request list
+    is online only, so it carries them rather than relying on the desk's copy (a patient
+    who registered on the web a moment ago may not have reached the desk yet)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    # None: "any provider" (the clinic chooses who sees the patient).
+    provider_id: uuid.UUID | None
+    provider_name: str | None = None
+    appointment_type_id: uuid.UUID | None
+    type_name: str | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    status: BookingRequestStatus
+    appointment_id: uuid.UUID | None
+    decided_by_staff_id: uuid.UUID | None
+    decided_by_name: str | None = None
+    decided_at: AwareDatetime | None
+    note: str
+    reason: str | None = None
+    created_at: AwareDatetime
+
+
+class ConfirmedRequest(Message):
+    request: BookingRequestRecord
+    appointment: AppointmentRecord
+
+
+class ConfirmBookingRequest(Message):
+    """Confirm at another time than the one asked for (the asked one was taken): the
+    request's length, with its own provider unless ``provider_id`` names another."""
+
+    starts_at: Instant
+    provider_id: uuid.UUID | None = None
+
+
+Reason = Annotated[str, StringConstraints(max_length=REASON_LENGTH), Printable]
+
+
+class RejectBookingRequest(Message):
+    """Why staff turn a request down (required: the patient is told)."""
+
+    reason: Reason
 
 
 class MutationResult(Message):

@@ -13,7 +13,14 @@ from server import kit
 from server.audit import service as audit
 from server.booking_requests import service
 from server.booking_requests.models import BookingRequest, BookingRequestStatus
-from server.booking_requests.schemas import BookingRequestRecord, ConfirmedRequest, record_of
+from server.booking_requests.schemas import (
+    BookingRequestRecord,
+    ConfirmBookingRequest,
+    ConfirmedRequest,
+    RejectBookingRequest,
+    record_of,
+    records_of,
+)
 from server.deps import DatabaseDep, StaffContext
 from server.kit import json_response
 from sync.protocol import AppointmentRecord, SlotTakenBody
@@ -28,10 +35,12 @@ def list_booking_requests(
     status: BookingRequestStatus = BookingRequestStatus.PENDING,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
-    """Requests in ``status`` (pending by default), earliest first. Audited: they name
-    patients and carry the patient's note."""
+    """Requests in ``status`` (pending by default), earliest first, with the patient's,
+    provider's and type's names. Audited: they name patients and carry the patient's
+    note."""
     with db.reading() as session:
-        records = [record_of(r) for r in service.list_requests(session, ctx, status, limit=limit)]
+        found = service.list_requests(session, ctx, status, limit=limit)
+        records = records_of(session, ctx.clinic_id, found)
     audit.read(
         db,
         ctx,
@@ -47,28 +56,46 @@ def list_booking_requests(
     response_model=ConfirmedRequest,
     responses={409: {"model": SlotTakenBody}},
 )
-def confirm_booking_request(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+def confirm_booking_request(
+    request_id: uuid.UUID,
+    ctx: StaffContext,
+    db: DatabaseDep,
+    body: ConfirmBookingRequest | None = None,
+) -> Response:
+    """Book the requested time, or with a body another time (and perhaps provider) for
+    the request's length. A taken time is a 409 naming the nearest free times the
+    provider works; the request then stays pending."""
+    starts_at = body.starts_at if body else None
+    provider_id = body.provider_id if body else None
     with db.writing() as session:
         try:
             with session.begin_nested():
-                request, appointment = service.confirm(session, ctx, request_id)
+                request, appointment = service.confirm(
+                    session, ctx, request_id, starts_at=starts_at, provider_id=provider_id
+                )
         except SlotTaken as error:
             # Answered here rather than by the shared handler, to name the nearest free
             # times; the savepoint undid the attempt and the request stays pending.
             asked = kit.find(session, BookingRequest, ctx.clinic_id, request_id)
-            body = service.refusal(
-                session, ctx.clinic_id, error, asked.provider_id if asked else None
-            )
-            return JSONResponse(body, status_code=error.status)
+            tried = provider_id or (asked.provider_id if asked else None)
+            if asked is not None and tried is not None:
+                error.suggestions = service.free_times_near(
+                    session, ctx.clinic_id, asked, tried, starts_at or asked.starts_at
+                )
+            refused = service.refusal(session, ctx.clinic_id, error, tried)
+            return JSONResponse(refused, status_code=error.status)
         answer = ConfirmedRequest(
-            request=record_of(request),
+            request=record_of(session, request),
             appointment=AppointmentRecord.model_validate(appointment, from_attributes=True),
         )
     return json_response(answer)
 
 
 @router.post("/booking-requests/{request_id}/reject", response_model=BookingRequestRecord)
-def reject_booking_request(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+def reject_booking_request(
+    request_id: uuid.UUID, body: RejectBookingRequest, ctx: StaffContext, db: DatabaseDep
+) -> Response:
+    """Turn the request down with the reason the patient is told (required)."""
     with db.writing() as session:
-        answer = record_of(service.reject(session, ctx, request_id))
+        answer = record_of(session, service.reject(session, ctx, request_id, body.reason))
     return json_response(answer)

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.booking_requests import NOTE_LENGTH, REASON_LENGTH, BookingRequestStatus
 from server.db import ClinicScoped, StrEnumColumn
 
-
-class BookingRequestStatus(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
+__all__ = ["BookingRequest", "BookingRequestStatus"]
 
 
 class BookingRequest(ClinicScoped):
@@ -58,4 +49,6 @@ class BookingRequest(ClinicScoped):
         ForeignKey("staff_users.id"), default=None
     )
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
-    note: Mapped[str] = mapped_column(String(500), default="")
+    note: Mapped[str] = mapped_column(String(NOTE_LENGTH), default="")
+    # Why staff turned it down, in their words (the patient is told): set on rejection.
+    reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH), default=None)

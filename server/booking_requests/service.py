@@ -13,26 +13,33 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
+from common.booking_requests import NOTE_LENGTH, check_reason
 from common.errors import Conflict, DomainError, InvalidInput, NotFound, SlotTaken
 from common.roles import Permission
 from common.scheduling import AppointmentTypeRules
 from server import kit
+from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.booking_requests.models import BookingRequest, BookingRequestStatus
+from server.changefeed import live
 from server.db import utcnow
 from server.patients.models import Patient
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.settings import booking_rules_of, type_rules
+from server.staff.models import StaffUser
 from sync.protocol import ErrorBody, Slot
 
-NOTE_LENGTH = 500
+__all__ = ["NOTE_LENGTH"]
 # What a request without an appointment type is checked as (its own length, no buffers).
 _NO_TYPE = uuid.UUID(int=0)
+# Where free times are looked for when a request's time was taken: days either side.
+SEARCH_BACK_DAYS, SEARCH_AHEAD_DAYS = 3, 14
+AUDIT_REASON_LENGTH = 200  # ``AuditEvent.reason``
 
 
 # --- refusals, in words a receptionist can act on -------------------------------------
@@ -106,6 +113,7 @@ def create_request(
     )
     session.add(request)
     session.flush()
+    live.note_changed(session, clinic_id)  # connected desks list it within moments
     return request
 
 
@@ -218,6 +226,19 @@ def _hours(delta: timedelta) -> str:
     return "1 hour's" if hours == 1 else f"{hours} hours'"
 
 
+def pending_mark(session: Session, clinic_id: uuid.UUID) -> tuple[int, object]:
+    """What changes whenever the clinic's pending requests do: a new one has the latest
+    ``modified_at`` and a decided one leaves the count (read on the pending index, for
+    the event stream, which asks every few seconds)."""
+    count, latest = session.execute(
+        select(func.count(), func.max(BookingRequest.modified_at)).where(
+            BookingRequest.clinic_id == clinic_id,
+            BookingRequest.status == BookingRequestStatus.PENDING,
+        )
+    ).one()
+    return int(count), latest
+
+
 def list_requests(
     session: Session, ctx: AuthContext, status: BookingRequestStatus, *, limit: int
 ) -> list[BookingRequest]:
@@ -234,42 +255,179 @@ def list_requests(
 
 
 def confirm(
-    session: Session, ctx: AuthContext, request_id: uuid.UUID, *, now: datetime | None = None
+    session: Session,
+    ctx: AuthContext,
+    request_id: uuid.UUID,
+    *,
+    starts_at: datetime | None = None,
+    provider_id: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> tuple[BookingRequest, Appointment]:
     """Book the requested time (confirmed, source "widget") and mark the request
     confirmed. A slot taken in the meantime is a 409 ``slot_taken`` and the request stays
-    pending, so staff can offer the patient another time."""
+    pending, so staff can offer the patient another time.
+
+    ``starts_at`` (and perhaps ``provider_id``) books another time instead, for the
+    request's length: one the provider works (staff are exempt from the web rules, as
+    when they book at the desk), still through ``scheduling.book`` and its guarantee.
+    """
     ctx.require(Permission.DIARY_BOOK)
     now = now or utcnow()
     request = _pending(session, ctx, request_id)
-    if request.starts_at <= now:
-        raise InvalidInput(
-            "The requested time has passed. Reject the request and offer the patient another time."
-        )
+    chosen = provider_id or request.provider_id
+    if starts_at is None:
+        if request.starts_at <= now:
+            raise InvalidInput(
+                "The requested time has passed. Confirm it at another time, or reject the "
+                "request and tell the patient why."
+            )
+        start = request.starts_at
+    else:
+        if starts_at.tzinfo is None:
+            raise InvalidInput("Times must include their UTC offset.")
+        if starts_at <= now:
+            raise InvalidInput("That time has passed. Choose a later one.")
+        start = starts_at
+        _check_works_then(session, ctx.clinic_id, request, chosen, start, now)
     appointment = scheduling.book(
         session,
         ctx,
         appointment_id=uuid.uuid4(),
-        provider_id=request.provider_id,
+        provider_id=chosen,
         patient_id=request.patient_id,
-        starts_at=request.starts_at,
-        ends_at=request.ends_at,
+        starts_at=start,
+        ends_at=start + (request.ends_at - request.starts_at),
         source=AppointmentSource.WIDGET,
         appointment_type_id=request.appointment_type_id,
         status=AppointmentStatus.CONFIRMED,
     )
-    _decide(request, BookingRequestStatus.CONFIRMED, ctx.staff_id, now)
+    _decide(session, request, BookingRequestStatus.CONFIRMED, ctx.staff_id, now)
     request.appointment_id = appointment.id
+    as_asked = start == request.starts_at and chosen == request.provider_id
+    moved = "" if as_asked else " at another time"
+    audit.record(
+        session,
+        ctx,
+        action="confirm",
+        entity="booking_requests",
+        entity_id=request.id,
+        reason=f"booking request confirmed{moved}",
+    )
     session.flush()
     return request, appointment
 
 
+def _rules_of(
+    session: Session, clinic_id: uuid.UUID, request: BookingRequest
+) -> tuple[AppointmentTypeRules, str | None]:
+    """What the request is checked as: its type (whatever it offers online now: staff
+    are booking it), or its own length."""
+    if request.appointment_type_id is None:
+        return AppointmentTypeRules(id=_NO_TYPE, duration=request.ends_at - request.starts_at), None
+    kind = kit.live(
+        session, AppointmentType, clinic_id, request.appointment_type_id, what="appointment type"
+    )
+    return type_rules(kind), kind.name
+
+
+def _check_works_then(
+    session: Session,
+    clinic_id: uuid.UUID,
+    request: BookingRequest,
+    provider_id: uuid.UUID,
+    starts_at: datetime,
+    now: datetime,
+) -> None:
+    """Another time for a request must be one the provider works and offers the type
+    (free or not: a taken one is the booking guarantee's 409, with free times named)."""
+    provider = kit.live(session, Provider, clinic_id, provider_id, what="provider")
+    if not provider.active:
+        raise InvalidInput(f"{provider.display_name} is not taking bookings.")
+    kind, kind_name = _rules_of(session, clinic_id, request)
+    if kind_name is not None and not kind.offered_by(provider.id):
+        raise InvalidInput(f"{provider.display_name} does not offer {kind_name}.")
+    zone = scheduling.clinic_zone(session, clinic_id)
+    local = starts_at.astimezone(zone)
+    slots = scheduling.offered_slots(
+        session,
+        clinic_id,
+        kind,
+        first_day=local.date(),
+        last_day=local.date(),
+        now=now,
+        provider_id=provider.id,
+        for_staff=True,
+        ignore_busy=True,
+    )
+    if any(s.starts_at == starts_at for s in slots):
+        return
+    rounding = booking_rules_of(session, clinic_id).slot_rounding
+    if (local.hour * 60 + local.minute) % rounding or local.second or local.microsecond:
+        raise InvalidInput(
+            f"Appointments start every {rounding} minutes on the clinic's clock "
+            f"(for example {local:%H}:00); choose one of the times offered."
+        )
+    raise InvalidInput(
+        f"{provider.display_name} is not working at {local:%H:%M} on {local:%a %d %b}. "
+        "Choose one of the free times offered."
+    )
+
+
+def free_times_near(
+    session: Session,
+    clinic_id: uuid.UUID,
+    request: BookingRequest,
+    provider_id: uuid.UUID,
+    around: datetime,
+    *,
+    count: int = 3,
+    now: datetime | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """The free times nearest ``around`` that the provider works, for the request's type
+    and length (what staff may confirm instead), nearest first; ties go to the later."""
+    now = now or utcnow()
+    try:
+        kind, _name = _rules_of(session, clinic_id, request)
+    except NotFound:
+        return []
+    zone = scheduling.clinic_zone(session, clinic_id)
+    day = around.astimezone(zone).date()
+    slots = scheduling.offered_slots(
+        session,
+        clinic_id,
+        kind,
+        first_day=max(day - timedelta(days=SEARCH_BACK_DAYS), now.astimezone(zone).date()),
+        last_day=day + timedelta(days=SEARCH_AHEAD_DAYS),
+        now=now,
+        provider_id=provider_id,
+        for_staff=True,
+    )
+    nearest = sorted(slots, key=lambda s: (abs(s.starts_at - around), s.starts_at < around))
+    return [(s.starts_at, s.ends_at) for s in nearest[:count]]
+
+
 def reject(
-    session: Session, ctx: AuthContext, request_id: uuid.UUID, *, now: datetime | None = None
+    session: Session,
+    ctx: AuthContext,
+    request_id: uuid.UUID,
+    reason: str,
+    *,
+    now: datetime | None = None,
 ) -> BookingRequest:
+    """Turn a request down, with the reason the patient is told (required, bounded)."""
     ctx.require(Permission.DIARY_BOOK)
+    reason = check_reason(reason)
     request = _pending(session, ctx, request_id)
-    _decide(request, BookingRequestStatus.REJECTED, ctx.staff_id, now or utcnow())
+    _decide(session, request, BookingRequestStatus.REJECTED, ctx.staff_id, now or utcnow())
+    request.reason = reason
+    audit.record(
+        session,
+        ctx,
+        action="reject",
+        entity="booking_requests",
+        entity_id=request.id,
+        reason=f"booking request rejected: {reason}"[:AUDIT_REASON_LENGTH],
+    )
     session.flush()
     return request
 
@@ -286,8 +444,8 @@ def withdraw(
     request = kit.find(session, BookingRequest, clinic_id, request_id, lock=True)
     if request is None or request.patient_id != patient_id:
         raise NotFound("There is no such booking request.")
-    _still_pending(request)
-    _decide(request, BookingRequestStatus.WITHDRAWN, None, now or utcnow())
+    _still_pending(session, request)
+    _decide(session, request, BookingRequestStatus.WITHDRAWN, None, now or utcnow())
     session.flush()
     return request
 
@@ -297,16 +455,33 @@ def _pending(session: Session, ctx: AuthContext, request_id: uuid.UUID) -> Booki
     request = kit.live(
         session, BookingRequest, ctx.clinic_id, request_id, what="booking request", lock=True
     )
-    _still_pending(request)
+    _still_pending(session, request)
     return request
 
 
-def _still_pending(request: BookingRequest) -> None:
-    if request.status is not BookingRequestStatus.PENDING:
-        raise Conflict(f"This booking request was already {request.status.value}.")
+def _still_pending(session: Session, request: BookingRequest) -> None:
+    """A decided request is a 409 saying who decided it and when (two desks deciding
+    at once: the second is told, in words, what the first did)."""
+    if request.status is BookingRequestStatus.PENDING:
+        return
+    if request.status is BookingRequestStatus.WITHDRAWN:
+        who = "by the patient"
+    else:
+        staff = (
+            session.get(StaffUser, request.decided_by_staff_id)
+            if request.decided_by_staff_id
+            else None
+        )
+        who = f"by {staff.display_name}" if staff else "by staff"
+    when = ""
+    if request.decided_at is not None:
+        local = request.decided_at.astimezone(scheduling.clinic_zone(session, request.clinic_id))
+        when = f" at {local:%H:%M} on {local:%a %d %b}"
+    raise Conflict(f"This booking request was already {request.status.value} {who}{when}.")
 
 
 def _decide(
+    session: Session,
     request: BookingRequest,
     status: BookingRequestStatus,
     staff_id: uuid.UUID | None,
@@ -315,3 +490,4 @@ def _decide(
     request.status = status
     request.decided_by_staff_id = staff_id
     request.decided_at = now
+    live.note_changed(session, request.clinic_id)  # other desks' lists drop it

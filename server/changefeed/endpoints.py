@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from common.roles import Permission
 from server import kit
 from server.audit import service as audit
+from server.booking_requests import service as booking_requests
 from server.changefeed import service
 from server.changefeed.live import KEEPALIVE_EVERY, hub, listen_to, poll_every, sse
 from server.clinics.models import Clinic
@@ -58,35 +59,43 @@ def changes(
 async def events(
     ctx: DeviceContext, db: DatabaseDep, settings: SettingsDep, request: Request
 ) -> StreamingResponse:
-    """Server-sent events: ``changed`` whenever the caller's clinic has something new.
+    """Server-sent events: ``changed`` whenever the caller's clinic has something new
+    to pull, ``requests`` whenever its pending booking requests changed (they are not
+    synced: a desk lists them again when told).
 
-    The desk pulls when told; it carries nothing but the clinic's latest version, so a
-    listener learns nothing it could not pull anyway.
+    The desk pulls when told; an event carries nothing but the clinic's latest version, so
+    a listener learns nothing it could not pull anyway.
     """
     ctx.require(Permission.SYNC_PULL)
     listener = listen_to(settings.database_url)  # this process's, started on first use
 
-    def latest() -> int:
+    def latest() -> tuple[int, tuple[int, object]]:
         with db.reading() as session:
-            return int(
+            version = int(
                 session.scalar(select(Clinic.sync_version).where(Clinic.id == ctx.clinic_id)) or 0
             )
+            return version, booking_requests.pending_mark(session, ctx.clinic_id)
 
     async def stream() -> AsyncIterator[str]:
         wake = hub.listen(ctx.clinic_id)
         try:
-            seen = await run_in_threadpool(latest)
+            seen, requests_seen = await run_in_threadpool(latest)
             yield sse("hello", seen)
             quiet_since = time.monotonic()
             while not await request.is_disconnected():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=poll_every(listener))
                 wake.clear()
-                version = await run_in_threadpool(latest)
+                version, requests_now = await run_in_threadpool(latest)
+                told = False
                 if version != seen:
-                    seen = version
-                    quiet_since = time.monotonic()
+                    seen, told = version, True
                     yield sse("changed", version)
+                if requests_now != requests_seen:
+                    requests_seen, told = requests_now, True
+                    yield sse("requests", version)
+                if told:
+                    quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since > KEEPALIVE_EVERY:
                     quiet_since = time.monotonic()
                     yield ": still here\n\n"

@@ -1,7 +1,7 @@
 """Telling connected desks "something changed", so they pull at once.
 
-After a commit that changed a clinic's synced rows, every desk of that clinic listening
-on ``GET /sync/events`` is woken:
+After a commit that changed a clinic's synced rows or its booking requests, every desk
+of that clinic listening on ``GET /sync/events`` is woken:
 
 - in the process that committed, straight from the session's ``after_commit``;
 - in every other process (several workers, several machines) through PostgreSQL: the
@@ -87,8 +87,10 @@ hub = ChangeHub()
 
 
 def note_changed(session: Session, clinic_id: uuid.UUID) -> None:
-    """Called by the version stamping hook: this transaction changed ``clinic_id``. On
-    PostgreSQL the notification to other processes is queued in the same transaction."""
+    """This transaction changed something ``clinic_id``'s desks show: called by the
+    version stamping hook (synced rows), and by booking requests (not synced, but listed
+    live). On PostgreSQL the notification to other processes is queued in the same
+    transaction."""
     changed: set[uuid.UUID] = session.info.setdefault(CHANGED_CLINICS, set())
     if clinic_id in changed:
         return

@@ -4,7 +4,7 @@ requests (web rules on create; confirm books it, reject does not), and who cance
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -16,13 +16,17 @@ from server.audit.models import AuditEvent
 from server.auth.context import AuthContext
 from server.booking_requests import service as requests
 from server.booking_requests.models import BookingRequest, BookingRequestStatus
+from server.changefeed import live
 from server.changefeed.service import purge_tombstones
 from server.db import transaction
 from server.idempotency.models import IdempotencyKey
+from server.patients.models import Patient
 from server.scheduling import service as scheduling
-from server.scheduling.models import Appointment
+from server.scheduling.models import Appointment, Provider
+from server.staff.models import StaffUser
 from sync.protocol import API_PREFIX
 from tests.support.diary import (
+    LONDON,
     appointment_type,
     booking_rules,
     days_ahead,
@@ -34,6 +38,8 @@ from tests.support.diary import (
 APPOINTMENTS = f"{API_PREFIX}/appointments"
 REQUESTS = f"{API_PREFIX}/booking-requests"
 DAY = days_ahead(7)
+REASON = {"reason": "The clinic is closed that morning."}
+BODY = {"confirm": None, "reject": REASON}  # what each decision sends
 
 
 @pytest.fixture
@@ -329,18 +335,18 @@ def test_two_overlapping_requests_one_confirmed_the_other_refused(client, db, cl
     refused = client.post(f"{REQUESTS}/{second}/confirm", headers=desk)
     assert refused.status_code == 409
     assert refused.json()["code"] == "slot_taken"
-    assert client.post(f"{REQUESTS}/{second}/reject", headers=desk).status_code == 200
+    assert client.post(f"{REQUESTS}/{second}/reject", json=REASON, headers=desk).status_code == 200
     assert request_row(db, second).status is BookingRequestStatus.REJECTED
 
 
 def test_a_rejected_request_books_nothing_and_cannot_be_decided_again(client, db, clinic, desk):
     request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
-    response = client.post(f"{REQUESTS}/{request_id}/reject", headers=desk)
+    response = client.post(f"{REQUESTS}/{request_id}/reject", json=REASON, headers=desk)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "rejected"
     assert response.json()["decided_at"] is not None
     for action in ("confirm", "reject"):
-        again = client.post(f"{REQUESTS}/{request_id}/{action}", headers=desk)
+        again = client.post(f"{REQUESTS}/{request_id}/{action}", json=BODY[action], headers=desk)
         assert again.status_code == 409
         assert "already rejected" in again.json()["message"]
     assert active(db, clinic.id) == []
@@ -640,7 +646,7 @@ def test_a_read_only_role_cannot_book_move_confirm_or_reject(client, db, factory
         post_book(client, read_only, book_body(clinic, local(DAY, 14))),
         client.post(f"{APPOINTMENTS}/{booked['id']}/move", json=move, headers=read_only),
         client.post(f"{REQUESTS}/{request_id}/confirm", headers=read_only),
-        client.post(f"{REQUESTS}/{request_id}/reject", headers=read_only),
+        client.post(f"{REQUESTS}/{request_id}/reject", json=REASON, headers=read_only),
     ]
     assert [a.status_code for a in answers] == [403, 403, 403, 403]
     assert all(a.json()["code"] == "forbidden" for a in answers)
@@ -661,7 +667,7 @@ def test_another_clinics_request_is_not_found(client, db, factory, clinic, other
         ends_at=local(DAY, 10, 30),
     )
     for action in ("confirm", "reject"):
-        response = client.post(f"{REQUESTS}/{theirs}/{action}", headers=desk)
+        response = client.post(f"{REQUESTS}/{theirs}/{action}", json=BODY[action], headers=desk)
         assert response.status_code == 404
         assert "no such booking request" in response.json()["message"]
     assert client.get(REQUESTS, headers=desk).json() == []
@@ -675,8 +681,220 @@ def test_bad_request_list_and_decision_input_is_422_or_401(client, clinic, desk)
     assert client.get(REQUESTS, params={"status": "maybe"}, headers=desk).status_code == 422
     assert client.get(REQUESTS, params={"limit": 0}, headers=desk).status_code == 422
     assert client.post(f"{REQUESTS}/not-a-uuid/confirm", headers=desk).status_code == 422
-    assert client.post(f"{REQUESTS}/123/reject", headers=desk).status_code == 422
+    assert client.post(f"{REQUESTS}/123/reject", json=REASON, headers=desk).status_code == 422
     assert client.post(f"{REQUESTS}/{uuid.uuid4()}/confirm", headers=desk).status_code == 404
     assert client.get(REQUESTS).status_code == 401
     assert client.post(f"{REQUESTS}/{uuid.uuid4()}/confirm").status_code == 401
     assert client.post(APPOINTMENTS, json={}).status_code == 401
+
+
+# --- decisions from the desk: reasons, another time, who decided -----------------------
+
+
+def test_a_rejection_records_its_reason_returns_it_and_audits_it(client, db, clinic, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    response = client.post(
+        f"{REQUESTS}/{request_id}/reject", json={"reason": "  Closed that morning.  "}, headers=desk
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["reason"] == "Closed that morning."
+    assert request_row(db, request_id).reason == "Closed that morning."
+    rejected = client.get(REQUESTS, params={"status": "rejected"}, headers=desk).json()
+    assert [r["reason"] for r in rejected] == ["Closed that morning."]
+    with db() as session:
+        [event] = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "reject", AuditEvent.entity_id == request_id
+            )
+        ).all()
+    assert event.staff_id == clinic.front_desk.staff_id
+    assert "Closed that morning." in event.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"reason": ""}, "Say why"),
+        ({"reason": "   "}, "Say why"),
+        ({"reason": "x" * 301}, "at most 300"),
+        ({"reason": "two\nlines"}, "control characters"),
+        ({}, "reason"),
+        (None, "request"),
+    ],
+)
+def test_a_rejection_without_a_sensible_reason_is_refused_in_words(
+    client, db, clinic, desk, body, words
+):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    response = client.post(f"{REQUESTS}/{request_id}/reject", json=body, headers=desk)
+    assert response.status_code == 422
+    assert words in response.json()["message"]
+    assert request_row(db, request_id).status is BookingRequestStatus.PENDING
+
+
+def test_the_list_names_the_patient_provider_and_type(client, db, clinic, desk):
+    kind = appointment_type(db, clinic.id, minutes=30)
+    create(db, clinic, local(DAY, 10), appointment_type_id=kind)
+    [record] = client.get(REQUESTS, headers=desk).json()
+    with db() as session:
+        patient = session.get(Patient, clinic.records.patient_ids[0])
+        provider = session.get(Provider, clinic.records.provider_ids[0])
+        assert patient is not None
+        assert provider is not None
+        assert record["patient_name"] == f"{patient.first_name} {patient.last_name}"
+        assert record["provider_name"] == provider.display_name
+    assert record["type_name"]
+    assert record["reason"] is None
+
+
+def test_confirming_at_another_time_books_it_there(client, db, clinic, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 45))
+    body = {"starts_at": local(DAY, 14).isoformat()}
+    response = client.post(f"{REQUESTS}/{request_id}/confirm", json=body, headers=desk)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["request"]["status"] == "confirmed"
+    appointment = answer["appointment"]
+    assert appointment["source"] == "widget"
+    assert datetime.fromisoformat(appointment["starts_at"]) == local(DAY, 14)
+    assert datetime.fromisoformat(appointment["ends_at"]) == local(DAY, 14, 45)  # its length
+    assert request_row(db, request_id).appointment_id == uuid.UUID(appointment["id"])
+
+
+def test_confirming_with_another_provider_books_with_them(client, db, clinic, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    other_provider = clinic.records.provider_ids[1]
+    body = {"starts_at": local(DAY, 10).isoformat(), "provider_id": str(other_provider)}
+    response = client.post(f"{REQUESTS}/{request_id}/confirm", json=body, headers=desk)
+    assert response.status_code == 200, response.text
+    assert response.json()["appointment"]["provider_id"] == str(other_provider)
+
+
+def test_a_taken_request_names_free_times_the_provider_works_and_one_of_them_books(
+    client, db, clinic, desk
+):
+    request_id = create(db, clinic, local(DAY, 16), ends_at=local(DAY, 16, 30))
+    # The rest of the afternoon is taken meanwhile: free times must be ones they work.
+    for hour in (15, 16):
+        for minute in (0, 30):
+            assert (
+                post_book(client, desk, book_body(clinic, local(DAY, hour, minute))).status_code
+                == 201
+            )
+    refused = client.post(f"{REQUESTS}/{request_id}/confirm", headers=desk)
+    assert refused.status_code == 409
+    suggestions = refused.json()["suggestions"]
+    assert suggestions
+    zone = LONDON
+    for slot in suggestions:
+        start = datetime.fromisoformat(slot["starts_at"]).astimezone(zone)
+        end = datetime.fromisoformat(slot["ends_at"]).astimezone(zone)
+        assert time(9) <= start.time()
+        assert end.time() <= time(17)
+        assert end - start == timedelta(minutes=30)
+        assert slot["provider_id"] == str(clinic.records.provider_ids[0])
+    assert "Nearest free times" in refused.json()["message"]
+    assert request_row(db, request_id).status is BookingRequestStatus.PENDING
+
+    chosen = {"starts_at": suggestions[0]["starts_at"]}
+    booked = client.post(f"{REQUESTS}/{request_id}/confirm", json=chosen, headers=desk)
+    assert booked.status_code == 200, booked.text
+    assert datetime.fromisoformat(
+        booked.json()["appointment"]["starts_at"]
+    ) == datetime.fromisoformat(suggestions[0]["starts_at"])
+
+
+def test_another_time_that_is_also_taken_is_a_409_with_free_times(client, db, clinic, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    assert post_book(client, desk, book_body(clinic, local(DAY, 12))).status_code == 201
+    body = {"starts_at": local(DAY, 12).isoformat()}
+    refused = client.post(f"{REQUESTS}/{request_id}/confirm", json=body, headers=desk)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "slot_taken"
+    starts = [datetime.fromisoformat(s["starts_at"]) for s in refused.json()["suggestions"]]
+    assert starts
+    assert local(DAY, 12) not in starts
+    assert min(abs(s - local(DAY, 12)) for s in starts) == timedelta(minutes=30)
+    assert request_row(db, request_id).status is BookingRequestStatus.PENDING
+    assert len(active(db, clinic.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("when", "words"),
+    [
+        (lambda: local(DAY, 18), "is not working at 18:00"),
+        (lambda: local(DAY, 7, 30), "is not working at 07:30"),
+        (lambda: local(DAY, 10, 7), "start every"),
+        (lambda: datetime.now(UTC) - timedelta(hours=1), "has passed"),
+    ],
+)
+def test_another_time_outside_the_providers_hours_is_refused_in_words(
+    client, db, clinic, desk, when, words
+):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    body = {"starts_at": when().isoformat()}
+    refused = client.post(f"{REQUESTS}/{request_id}/confirm", json=body, headers=desk)
+    assert refused.status_code == 422
+    assert words in refused.json()["message"]
+    assert request_row(db, request_id).status is BookingRequestStatus.PENDING
+    assert active(db, clinic.id) == []
+
+
+def test_another_clinics_provider_is_not_found_when_confirming(client, db, clinic, other, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    body = {
+        "starts_at": local(DAY, 10).isoformat(),
+        "provider_id": str(other.records.provider_ids[0]),
+    }
+    refused = client.post(f"{REQUESTS}/{request_id}/confirm", json=body, headers=desk)
+    assert refused.status_code == 404
+    assert "no such provider" in refused.json()["message"]
+    assert request_row(db, request_id).status is BookingRequestStatus.PENDING
+
+
+def test_another_clinics_request_is_not_found_at_another_time_either(
+    client, db, clinic, other, desk
+):
+    theirs = web_request(
+        db,
+        other.id,
+        provider_id=other.records.provider_ids[0],
+        patient_id=other.records.patient_ids[0],
+        starts_at=local(DAY, 10),
+        ends_at=local(DAY, 10, 30),
+    )
+    body = {"starts_at": local(DAY, 11).isoformat()}
+    refused = client.post(f"{REQUESTS}/{theirs}/confirm", json=body, headers=desk)
+    assert refused.status_code == 404
+    assert request_row(db, theirs).status is BookingRequestStatus.PENDING
+
+
+def test_a_second_decision_is_told_who_decided_first(client, db, factory, clinic, desk):
+    request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+    assert client.post(f"{REQUESTS}/{request_id}/confirm", headers=desk).status_code == 200
+    with db() as session:
+        staff = session.get(StaffUser, clinic.front_desk.staff_id)
+        assert staff is not None
+        name = staff.display_name
+    for action in ("confirm", "reject"):
+        again = client.post(f"{REQUESTS}/{request_id}/{action}", json=BODY[action], headers=desk)
+        assert again.status_code == 409
+        assert f"already confirmed by {name} at " in again.json()["message"]
+
+
+def test_creating_and_deciding_a_request_wakes_the_clinics_streams(db, clinic, other):
+    """The in-process wake-up (PostgreSQL adds its NOTIFY in the same transaction)."""
+    woken: list[set[uuid.UUID]] = []
+    original = live.hub.notify
+    live.hub.notify = woken.append  # type: ignore[method-assign]
+    try:
+        request_id = create(db, clinic, local(DAY, 10), ends_at=local(DAY, 10, 30))
+        assert woken == [{clinic.id}]
+        with transaction(db) as session:
+            requests.reject(session, staff_ctx(clinic.front_desk), request_id, "Closed.")
+        assert woken == [{clinic.id}, {clinic.id}]
+    finally:
+        live.hub.notify = original  # type: ignore[method-assign]
+    with db() as session:
+        assert requests.pending_mark(session, clinic.id)[0] == 0
+        assert requests.pending_mark(session, other.id) == (0, None)

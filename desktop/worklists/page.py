@@ -1,0 +1,29 @@
+"""The Worklists page: every list staff must work through, one tab each, each tab
+titled with what waits in it. The lists themselves know nothing of each other."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QTabWidget
+
+from desktop.worklists.attention import AttentionPage
+from desktop.worklists.requests import RequestsPage
+
+
+def titled(name: str, count: int) -> str:
+    return f"{name} ({count})" if count else name
+
+
+class WorklistsPage(QTabWidget):
+    def __init__(self, attention: AttentionPage, requests: RequestsPage) -> None:
+        super().__init__()
+        self.attention = attention
+        self.requests = requests
+        self.addTab(attention, "Needs attention")
+        self.addTab(requests, "Booking requests")
+        requests.count_changed.connect(self.show_requests)
+
+    def show_attention(self, count: int) -> None:
+        self.setTabText(self.indexOf(self.attention), titled("Needs attention", count))
+
+    def show_requests(self, count: int) -> None:
+        self.setTabText(self.indexOf(self.requests), titled("Booking requests", count))
