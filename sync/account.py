@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from common.errors import DeviceTokenExpired, NotAuthenticated, WrongCredentials
+from common.patients import country_for_time_zone
 from sync import keys
 from sync.client import (
     NotAClinicdeskServer,
@@ -81,7 +82,16 @@ def sign_in(
         client.close()
     store = Store.open(path, keys.store_key(path))
     store.remember_login(email, password, staff, author)
-    store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
+    store.set_meta(
+        {
+            "clinic_name": clinic_info.name,
+            "time_zone": clinic_info.time_zone,
+            # "" for a clinic whose country is not known: numbers need their country code.
+            "country": clinic_info.country
+            or country_for_time_zone(clinic_info.time_zone)
+            or "",
+        }
+    )
     return Desk(
         store,
         staff,

@@ -34,6 +34,9 @@ from sync.protocol import (
     MoveAppointment,
     Mutation,
     MutationResult,
+    PatientFields,
+    PatientRecord,
+    RegisterPatient,
     RemoveScheduleException,
     SaveAppointmentType,
     SaveLocation,
@@ -43,12 +46,14 @@ from sync.protocol import (
     SetWorkingHours,
     Slot,
     StartAppointment,
+    UpdatePatient,
     UpdatePatientContact,
 )
 from sync.records import (
     appointment_type_row,
     epoch_seconds,
     exception_row,
+    patient_row,
     upsert,
     upsert_any,
 )
@@ -72,6 +77,7 @@ CREATES: dict[type, tuple[str, Table]] = {
     SaveLocation: ("location_id", locations),
     SaveAppointmentType: ("appointment_type_id", appointment_types),
     SaveScheduleException: ("exception_id", schedule_exceptions),
+    RegisterPatient: ("patient_id", patients),
 }
 LOCAL_RULES_ID = "local"  # the booking rules row written here before the server's arrives
 
@@ -173,8 +179,18 @@ def apply_locally(conn: Connection, command: Command) -> None:
                 .where(patients.c.id == str(command.patient_id))
                 .values(phone=command.phone, email=command.email, pending=1)
             )
+        case RegisterPatient() | UpdatePatient():
+            _apply_patient(conn, command.patient_id, command)
         case _:
             _apply_setting(conn, command)
+
+
+def _apply_patient(conn: Connection, patient_id: uuid.UUID, fields: PatientFields) -> None:
+    """A registration or an edit of a patient's details, shown at once on this desk
+    (a new patient is findable, and bookable, before the server has heard of them)."""
+    details = fields.model_dump(include=set(PatientFields.model_fields))
+    record = PatientRecord(id=patient_id, version=_version(conn, patients, patient_id), **details)
+    upsert(conn, patients, [patient_row(record, pending=1)])
 
 
 def _apply_setting(conn: Connection, command: Command) -> None:
@@ -398,6 +414,8 @@ def describe(command: Command, zone: ZoneInfo) -> str:
         "complete": "Complete",
         "no_show": "Mark no-show",
         "update_patient_contact": "Update contact details",
+        "register_patient": "Register patient",
+        "update_patient": "Update patient details",
         "set_working_hours": "Change working hours",
         "save_location": "Save room",
         "save_appointment_type": "Save appointment type",
@@ -407,4 +425,6 @@ def describe(command: Command, zone: ZoneInfo) -> str:
     }[command.kind]
     if isinstance(command, BookAppointment | MoveAppointment):
         return f"{kind} for {command.starts_at.astimezone(zone):%a %d %b %H:%M}"
+    if isinstance(command, RegisterPatient | UpdatePatient):
+        return f"{kind} {command.first_name} {command.last_name}"
     return kind
