@@ -49,6 +49,9 @@ class Desk:
     last_sync_at: datetime | None
     # Signs every change this person makes here (see ``sync.signing``).
     author: Author
+    # The clinic's country (ISO 3166): phone numbers typed without a country code are read
+    # in it. None: not known, so numbers are typed with their country code.
+    country: str | None = None
 
 
 def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
@@ -87,9 +90,7 @@ def sign_in(
             "clinic_name": clinic_info.name,
             "time_zone": clinic_info.time_zone,
             # "" for a clinic whose country is not known: numbers need their country code.
-            "country": clinic_info.country
-            or country_for_time_zone(clinic_info.time_zone)
-            or "",
+            "country": clinic_info.country or country_for_time_zone(clinic_info.time_zone) or "",
         }
     )
     return Desk(
@@ -104,6 +105,7 @@ def sign_in(
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
         author=author,
+        country=store.country(),
     )
 
 
@@ -169,6 +171,7 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
         author=author,
+        country=store.country(),
     )
 
 
