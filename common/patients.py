@@ -222,7 +222,8 @@ def _line(value: str, field_name: str, what: str, longest: int) -> str:
 
 
 def check_postcode(value: str, country: str | None) -> str:
-    cleaned = _line(value, "postcode", "postcode", POSTCODE_MAX).upper()
+    # Upper case first: a letter may become two ("ß" → "SS"), and the bound is on what is kept.
+    cleaned = _line(value.upper(), "postcode", "postcode", POSTCODE_MAX)
     if cleaned and not re.fullmatch(r"[A-Z0-9][A-Z0-9 -]*", cleaned):
         raise PatientInvalid("postcode", f"{cleaned!r} is not a postcode: letters and digits only.")
     if cleaned and country == "GB":

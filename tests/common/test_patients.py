@@ -291,3 +291,10 @@ def test_every_reason_is_given_and_the_patient_being_edited_is_not_their_own_dup
     found = duplicates(same, [ADA], country="GB")
     assert found[0].reasons == ("same name and date of birth", "same phone", "same e-mail")
     assert duplicates(same, [ADA], country="GB", ignore=ADA.id) == []
+
+
+def test_a_postcode_is_bounded_as_it_is_kept() -> None:
+    # "ß" is one letter typed and two kept ("SS"): the bound is on what is stored.
+    refusal = _refusal(postcode="ß" * 9)
+    assert refusal.field == "postcode"
+    assert "at most 16 characters" in refusal.message
