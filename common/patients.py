@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -431,16 +431,3 @@ def duplicates(
         if reasons:
             found.append(Duplicate(patient.id, tuple(reasons)))
     return found
-
-
-def changed_fields(before: PatientDetails, after: PatientDetails) -> Sequence[str]:
-    """The names of the fields that differ: an edit that changes none is not sent."""
-    return [
-        name
-        for name in PatientDetails.__dataclass_fields__
-        if getattr(before, name) != getattr(after, name)
-    ]
-
-
-def with_alerts(details: PatientDetails, alerts: Iterable[str]) -> PatientDetails:
-    return replace(details, alerts=tuple(alerts))
