@@ -20,11 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.config import SignInDefaults
-from desktop.diary.changes import PatientCardData, patient_card
 from desktop.diary.page import DiaryPage
 from desktop.kit.ops import SYNC, SYNCED, ChangeHub, Changes, Topic
 from desktop.kit.tasks import TaskRunner
-from desktop.patients.card import PatientCard
+from desktop.patients.page import PatientsPage
 from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
@@ -34,6 +33,7 @@ from desktop.worklists.requests import RequestsPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 from sync.live import LiveFeed
+from sync.scheduling import PatientMatch
 
 PAGES = ("Diary", "Worklists", "Messages", "Patients", "Settings")
 
@@ -95,7 +95,11 @@ class MainWindow(QMainWindow):
         self.worklists = WorklistsPage(self.attention, self.requests)
         self.pages.addWidget(self.worklists)
         self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
-        self.pages.addWidget(_later("Patients — search and open a patient's file."))
+        self.patients = PatientsPage(
+            self.hub, desk.store, self.zone, author=desk.author, country=desk.country
+        )
+        self.patients.book_requested.connect(self.book_for)
+        self.pages.addWidget(self.patients)
         self.settings = SettingsPage(self.hub, desk, self.zone)
         self.pages.addWidget(self.settings)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -184,13 +188,16 @@ class MainWindow(QMainWindow):
             self.attention.reload()
 
     def open_patient(self, patient_id: uuid.UUID) -> None:
-        """The patient's card (the Patients page is still to come)."""
-        store = self.desk.store
-        self.runner.run("db", lambda: patient_card(store, patient_id), self._show_patient)
+        """The patient's file, on the Patients page."""
+        self.nav.setCurrentRow(PAGES.index("Patients"))
+        self.patients.open_patient(patient_id)
 
-    def _show_patient(self, patient: PatientCardData | None) -> None:
-        self.patient_card = PatientCard(patient, self)
-        self.patient_card.open()
+    def book_for(self, patient: PatientMatch) -> None:
+        """The diary's appointment dialog, with the patient already chosen."""
+        self.nav.setCurrentRow(PAGES.index("Diary"))
+        dialog = self.diary.new_appointment()
+        if dialog is not None:
+            dialog.choose_patient(patient)
 
     def _show_sync_state(self, state: SyncState) -> None:
         self.sync_label.setText(state.describe(self.zone))
@@ -225,6 +232,7 @@ class MainWindow(QMainWindow):
         client = self.sync.engine.client
         self.runner.run("net", client.sign_out, lambda _none: None, lambda _error: None)
         self.diary.author = None  # nothing more is signed as them
+        self.patients.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
         dialog.rejected.connect(self.close)
@@ -262,6 +270,7 @@ class MainWindow(QMainWindow):
         )
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
         self.diary.author = fresh.author  # changes from now on are theirs and signed so
+        self.patients.set_author(fresh.author)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
         engine = SyncEngine(self.desk.store, sync_client(self.desk), window=self.sync.engine.window)

@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     clinic.add_argument("--slug", required=True, help="short name, e.g. riverside-physio")
     clinic.add_argument("--name", required=True)
     clinic.add_argument("--time-zone", required=True, help="IANA name, e.g. Europe/London")
+    clinic.add_argument(
+        "--country",
+        help="ISO 3166 code, e.g. GB, for reading phone numbers (default: the time zone's)",
+    )
     clinic.set_defaults(handler=_create_clinic)
 
     user = commands.add_parser("create-user", help="add a staff user to a clinic")
@@ -157,8 +161,15 @@ def _create_clinic(args: argparse.Namespace) -> int:
     from server.db import transaction
 
     with transaction(_session_factory()) as session:
-        clinic = create_clinic(session, slug=args.slug, name=args.name, time_zone=args.time_zone)
-        print(f"Created clinic {clinic.name!r} ({clinic.slug}, {clinic.time_zone}).")
+        clinic = create_clinic(
+            session,
+            slug=args.slug,
+            name=args.name,
+            time_zone=args.time_zone,
+            country=args.country,
+        )
+        where = f", {clinic.country}" if clinic.country else ""
+        print(f"Created clinic {clinic.name!r} ({clinic.slug}, {clinic.time_zone}{where}).")
     return 0
 
 

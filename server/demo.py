@@ -25,6 +25,7 @@ from server.staff.service import create_staff_user
 
 DEMO_SLUG = "demo"
 DEMO_TIME_ZONE = "Europe/London"
+DEMO_COUNTRY = "GB"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,13 @@ def seed_demo(
     if existing is not None:
         return existing, False
     rng = random.Random(rng_seed)  # noqa: S311 - demo data, not security
-    clinic = create_clinic(session, slug=DEMO_SLUG, name="Demo Clinic", time_zone=DEMO_TIME_ZONE)
+    clinic = create_clinic(
+        session,
+        slug=DEMO_SLUG,
+        name="Demo Clinic",
+        time_zone=DEMO_TIME_ZONE,
+        country=DEMO_COUNTRY,
+    )
     for login in DEMO_LOGINS:
         create_staff_user(
             session,

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from common.errors import DeviceTokenExpired, NotAuthenticated, WrongCredentials
+from common.patients import country_for_time_zone
 from sync import keys
 from sync.client import (
     NotAClinicdeskServer,
@@ -48,6 +49,9 @@ class Desk:
     last_sync_at: datetime | None
     # Signs every change this person makes here (see ``sync.signing``).
     author: Author
+    # The clinic's country (ISO 3166): phone numbers typed without a country code are read
+    # in it. None: not known, so numbers are typed with their country code.
+    country: str | None = None
 
 
 def store_path(data_dir: Path, server_url: str, clinic: str) -> Path:
@@ -81,7 +85,14 @@ def sign_in(
         client.close()
     store = Store.open(path, keys.store_key(path))
     store.remember_login(email, password, staff, author)
-    store.set_meta({"clinic_name": clinic_info.name, "time_zone": clinic_info.time_zone})
+    store.set_meta(
+        {
+            "clinic_name": clinic_info.name,
+            "time_zone": clinic_info.time_zone,
+            # "" for a clinic whose country is not known: numbers need their country code.
+            "country": clinic_info.country or country_for_time_zone(clinic_info.time_zone) or "",
+        }
+    )
     return Desk(
         store,
         staff,
@@ -94,6 +105,7 @@ def sign_in(
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
         author=author,
+        country=store.country(),
     )
 
 
@@ -159,6 +171,7 @@ def _sign_in_offline(data_dir: Path, url: str, clinic: str, email: str, password
         device_token=keys.device_token(store.path),
         last_sync_at=store.last_sync_at(),
         author=author,
+        country=store.country(),
     )
 
 

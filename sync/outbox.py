@@ -35,6 +35,9 @@ from sync.protocol import (
     MoveAppointment,
     Mutation,
     MutationResult,
+    PatientFields,
+    PatientRecord,
+    RegisterPatient,
     RemoveScheduleException,
     SaveAppointmentType,
     SaveLocation,
@@ -44,6 +47,7 @@ from sync.protocol import (
     SetWorkingHours,
     Slot,
     StartAppointment,
+    UpdatePatient,
     UpdatePatientContact,
 )
 from sync.records import (
@@ -51,6 +55,7 @@ from sync.records import (
     epoch_seconds,
     exception_row,
     instant,
+    patient_row,
     upsert,
     upsert_any,
 )
@@ -74,14 +79,15 @@ CREATES: dict[type, tuple[str, Table]] = {
     SaveLocation: ("location_id", locations),
     SaveAppointmentType: ("appointment_type_id", appointment_types),
     SaveScheduleException: ("exception_id", schedule_exceptions),
+    RegisterPatient: ("patient_id", patients),
 }
-LOCAL_RULES_ID = "local"
+LOCAL_RULES_ID = "local"  # the booking rules row written here before the server's arrives
 # The column each status change stamps with the moment it was made.
 MOMENTS = {
     "arrived_at": AppointmentStatus.ARRIVED,
     "started_at": AppointmentStatus.IN_PROGRESS,
     "finished_at": AppointmentStatus.COMPLETED,
-}  # the booking rules row written here before the server's arrives
+}
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,18 @@ def apply_locally(conn: Connection, command: Command, made_at: datetime) -> None
                 .where(patients.c.id == str(command.patient_id))
                 .values(phone=command.phone, email=command.email, pending=1)
             )
+        case RegisterPatient() | UpdatePatient():
+            _apply_patient(conn, command.patient_id, command)
         case _:
             _apply_setting(conn, command)
+
+
+def _apply_patient(conn: Connection, patient_id: uuid.UUID, fields: PatientFields) -> None:
+    """A registration or an edit of a patient's details, shown at once on this desk
+    (a new patient is findable, and bookable, before the server has heard of them)."""
+    details = fields.model_dump(include=set(PatientFields.model_fields))
+    record = PatientRecord(id=patient_id, version=_version(conn, patients, patient_id), **details)
+    upsert(conn, patients, [patient_row(record, pending=1)])
 
 
 def _apply_setting(conn: Connection, command: Command) -> None:
@@ -487,6 +503,8 @@ def describe(command: Command, zone: ZoneInfo, about: About = About()) -> str:
         "complete": "Complete",
         "no_show": "Mark no-show",
         "update_patient_contact": "Update contact details",
+        "register_patient": "Register patient",
+        "update_patient": "Update patient details",
         "set_working_hours": "Change working hours",
         "save_location": "Save room",
         "save_appointment_type": "Save appointment type",
@@ -510,6 +528,8 @@ def describe(command: Command, zone: ZoneInfo, about: About = About()) -> str:
             return f"{kind} of {patient}"
         case SetWorkingHours():
             return f"{kind} of {provider}"
+        case RegisterPatient() | UpdatePatient():
+            return f"{kind} {command.first_name} {command.last_name}"
     if isinstance(command, AppointmentCommand):
         at = f", {when(about.starts_at)}" if about.starts_at else ""
         return f"{kind} {patient} ({provider}{at})"

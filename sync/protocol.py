@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, String
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
+from common.patients import Sex
 from common.roles import Role
 from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
@@ -28,6 +29,7 @@ from common.validation import SLUG_PATTERN
 from sync.values import FIRST_YEAR as FIRST_YEAR
 from sync.values import LARGEST_COUNT as LARGEST_COUNT
 from sync.values import LAST_YEAR as LAST_YEAR
+from sync.values import BirthDay as BirthDay
 from sync.values import ClockTime as ClockTime
 from sync.values import Day as Day
 from sync.values import Flag as Flag
@@ -78,6 +80,9 @@ class ClinicInfo(Message):
     slug: str
     name: str
     time_zone: str
+    # ISO 3166 alpha-2: phone numbers typed without a country code are read in it. None
+    # from a server that does not say (the desk then derives it from the time zone).
+    country: str | None = None
 
 
 class StaffInfo(Message):
@@ -245,6 +250,13 @@ class PatientRecord(Record):
     date_of_birth: date | None
     phone: str | None
     email: str | None
+    sex: Sex = Sex.UNKNOWN
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    postcode: str = ""
+    # Short notes for whoever receives the patient ("needs wheelchair access").
+    alerts: list[str] = Field(default_factory=list)
 
 
 class AppointmentRecord(Record):
@@ -432,6 +444,48 @@ class UpdatePatientContact(Message):
     email: ContactEmail | None
 
 
+# --- a patient's file ------------------------------------------------------------------
+#
+# Shapes only, generously bounded; the rules (names required, a phone that can be dialled,
+# a birth not in the future…) are ``common.patients``, checked by the server, so a bad
+# value is a rejection in words waiting in "Needs attention", not a batch refused whole.
+
+PersonName = Annotated[str, StringConstraints(max_length=200), Printable]
+AddressText = Annotated[str, StringConstraints(max_length=200), Printable]
+AlertText = Annotated[str, StringConstraints(max_length=200), Printable]
+
+
+class PatientFields(Message):
+    first_name: PersonName
+    last_name: PersonName
+    date_of_birth: BirthDay | None = None
+    sex: Sex = Sex.UNKNOWN
+    address_line1: AddressText = ""
+    address_line2: AddressText = ""
+    city: AddressText = ""
+    postcode: AddressText = ""
+    phone: Phone | None = None
+    email: ContactEmail | None = None
+    alerts: list[AlertText] = Field(default_factory=list, max_length=50)
+
+
+class RegisterPatient(PatientFields):
+    """A new patient. The desk chooses the id, so an appointment booked for them before
+    the registration reaches the server (offline) can name them; the outbox sends the
+    registration first."""
+
+    kind: Literal["register_patient"] = "register_patient"
+    patient_id: uuid.UUID
+
+
+class UpdatePatient(PatientFields):
+    """The whole of a patient's details as staff saved them, based on the version seen."""
+
+    kind: Literal["update_patient"] = "update_patient"
+    patient_id: uuid.UUID
+    base_version: Version
+
+
 # --- admin settings (clinic admins; synced like everything else) ---------------------
 #
 # The protocol only checks shapes; the rules (a range ends after it starts, a duration is
@@ -521,6 +575,7 @@ AppointmentCommand = (
     | StartAppointment
     | CompleteAppointment
 )
+PatientCommand = RegisterPatient | UpdatePatient
 SettingsCommand = (
     SetWorkingHours
     | SaveLocation
@@ -530,7 +585,7 @@ SettingsCommand = (
     | SetBookingRules
 )
 Command = Annotated[
-    AppointmentCommand | UpdatePatientContact | SettingsCommand,
+    AppointmentCommand | UpdatePatientContact | PatientCommand | SettingsCommand,
     Field(discriminator="kind"),
 ]
 

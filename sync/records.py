@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+from common.patients import Sex
 from sync.protocol import (
     AppointmentRecord,
     AppointmentTypeRecord,
@@ -58,7 +59,7 @@ def upsert_records(
     """Store the server's version of these records; whatever was pending on them is
     re-applied afterwards by the outbox (``replay_pending``)."""
     upsert(conn, providers, (provider_row(r) for r in providers_))
-    upsert(conn, patients, (_patient_row(r) for r in patients_))
+    upsert(conn, patients, (patient_row(r) for r in patients_))
     upsert(conn, appointments, (appointment_row(r) for r in appointments_))
     upsert(conn, locations, (_plain_row(r) for r in locations_))
     upsert(conn, appointment_types, (appointment_type_row(r) for r in appointment_types_))
@@ -173,7 +174,7 @@ def exception_row(r: ScheduleExceptionRecord, *, pending: int = 0) -> dict[str, 
     }
 
 
-def _patient_row(r: PatientRecord) -> dict[str, Any]:
+def patient_row(r: PatientRecord, *, pending: int = 0) -> dict[str, Any]:
     born = r.date_of_birth
     return _base(r) | {
         "first_name": r.first_name,
@@ -181,7 +182,13 @@ def _patient_row(r: PatientRecord) -> dict[str, Any]:
         "date_of_birth": born.isoformat() if born else None,
         "phone": r.phone,
         "email": r.email,
-        "pending": 0,
+        "pending": pending,
+        "sex": r.sex.value if isinstance(r.sex, Sex) else str(r.sex),
+        "address_line1": r.address_line1,
+        "address_line2": r.address_line2,
+        "city": r.city,
+        "postcode": r.postcode,
+        "alerts": json.dumps(list(r.alerts)),
     }
 
 

@@ -143,6 +143,7 @@ class PatientMatch:
     last_name: str
     date_of_birth: date | None
     phone: str | None
+    email: str | None = None
 
     @property
     def name(self) -> str:
@@ -368,10 +369,13 @@ def busy_between(
 
 
 def search_patients(conn: Connection, text: str, limit: int = 20) -> list[PatientMatch]:
-    """Patients whose name, phone or date of birth matches what was typed.
+    """Patients whose name, phone, e-mail or date of birth matches what was typed.
 
     Every word must match a first or last name (prefix, any case); digits match a phone
-    number or, as ``1980-05-17`` / ``17/05/1980``, a date of birth.
+    number or, as ``1980-05-17`` / ``17/05/1980``, a date of birth; a word with ``@``
+    the start of an e-mail address. A phone matches however it was typed or stored
+    (``07700 900123`` finds ``+447700900123``): leading zeros and the country code are
+    not compared.
     """
     words = text.strip().split()
     if not words:
@@ -382,13 +386,20 @@ def search_patients(conn: Connection, text: str, limit: int = 20) -> list[Patien
         patients.c.last_name,
         patients.c.date_of_birth,
         patients.c.phone,
+        patients.c.email,
     )
     for word in words:
         born = _as_date(word)
         if born is not None:
             query = query.where(patients.c.date_of_birth == born.isoformat())
+        elif "@" in word:
+            query = query.where(
+                patients.c.email.is_not(None),
+                func.lower(patients.c.email).startswith(word.lower(), autoescape=True),
+            )
         elif any(ch.isdigit() for ch in word):
             digits = "".join(ch for ch in word if ch.isdigit())
+            digits = digits.lstrip("0") or digits  # a national prefix: "07700" is "+447700"
             query = query.where(
                 patients.c.phone.is_not(None),
                 _digits_of(patients.c.phone).contains(digits, autoescape=True),
@@ -406,6 +417,7 @@ def search_patients(conn: Connection, text: str, limit: int = 20) -> list[Patien
             r.last_name,
             date.fromisoformat(r.date_of_birth) if r.date_of_birth else None,
             r.phone,
+            r.email,
         )
         for r in conn.execute(query)
     ]

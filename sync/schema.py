@@ -34,6 +34,12 @@ patients = Table(
     Column("phone", String),
     Column("email", String),
     Column("pending", Integer, nullable=False, default=0),
+    Column("sex", String, nullable=False, default="unknown"),
+    Column("address_line1", Text, nullable=False, default=""),
+    Column("address_line2", Text, nullable=False, default=""),
+    Column("city", Text, nullable=False, default=""),
+    Column("postcode", String, nullable=False, default=""),
+    Column("alerts", Text, nullable=False, default="[]"),  # JSON list, as in the record
 )
 appointments = Table(
     "appointments",
@@ -231,6 +237,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE appointments ADD COLUMN arrived_at INTEGER",
         "ALTER TABLE appointments ADD COLUMN started_at INTEGER",
         "ALTER TABLE appointments ADD COLUMN finished_at INTEGER",
+        "DELETE FROM meta WHERE key = 'cursor'",
+    ),
+    (
+        # The patient's file: sex, address and staff alerts. Patients cached before this
+        # lack them, so the cursor is forgotten and the next pull downloads again.
+        "ALTER TABLE patients ADD COLUMN sex TEXT NOT NULL DEFAULT 'unknown'",
+        "ALTER TABLE patients ADD COLUMN address_line1 TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE patients ADD COLUMN address_line2 TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE patients ADD COLUMN city TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE patients ADD COLUMN postcode TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE patients ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX ix_patients_names ON patients (last_name, first_name)",
         "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )

@@ -7,12 +7,13 @@ Instants are stored as UTC epoch seconds: compact, and fast to range-scan for a 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import DatabaseError
 
+from common import patients as patient_rules
 from common.appointments import (
     LONGEST_APPOINTMENT,
     AppointmentSource,
@@ -40,9 +42,11 @@ from common.appointments import (
     CancelledBy,
 )
 from common.errors import DomainError
+from common.patients import PatientDetails, country_for_time_zone
 from common.roles import Role
 from common.validation import canonical_email
 from sync import outbox, scheduling
+from sync import patients as patient_files
 from sync.crash import crashpoint
 from sync.outbox import replay_pending
 from sync.protocol import (
@@ -59,6 +63,8 @@ from sync.protocol import (
     MoveAppointment,
     Mutation,
     MutationResult,
+    PatientFields,
+    RegisterPatient,
     RemoveScheduleException,
     SaveAppointmentType,
     SaveLocation,
@@ -69,6 +75,7 @@ from sync.protocol import (
     Slot,
     StaffInfo,
     StartAppointment,
+    UpdatePatient,
     UpdatePatientContact,
 )
 from sync.records import epoch_seconds, instant, upsert, upsert_records
@@ -149,6 +156,12 @@ class DiaryEntry:
     arrived_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # The staff alerts on the patient's file ("needs wheelchair access"), for the hover card.
+    patient_alerts: tuple[str, ...] = ()
+
+
+def _alerts(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -157,6 +170,12 @@ def _uuid(text: str | None) -> uuid.UUID | None:
 
 def _instant(seconds: int | None) -> datetime | None:
     return instant(seconds) if seconds is not None else None
+
+
+def _patient_fields(details: PatientDetails) -> dict[str, Any]:
+    """A patient's details as the fields of a registration or an edit."""
+    fields = {name: getattr(details, name) for name in PatientFields.model_fields}
+    return fields | {"alerts": list(details.alerts)}
 
 
 class Store:
@@ -349,14 +368,13 @@ class Store:
         keep), named from the cached patients."""
         ids = list({str(r.patient_id) for r in records})
         with self.engine.connect() as conn:
-            names = {
-                row.id: f"{row.first_name} {row.last_name}"
-                for row in conn.execute(
-                    select(patients.c.id, patients.c.first_name, patients.c.last_name).where(
-                        patients.c.id.in_(ids)
-                    )
-                )
-            }
+            found = conn.execute(
+                select(
+                    patients.c.id, patients.c.first_name, patients.c.last_name, patients.c.alerts
+                ).where(patients.c.id.in_(ids))
+            ).all()
+            names = {row.id: f"{row.first_name} {row.last_name}" for row in found}
+            alerts = {row.id: _alerts(row.alerts) for row in found}
             kinds = {
                 row.id: (row.name, row.colour)
                 for row in conn.execute(
@@ -381,6 +399,7 @@ class Store:
                 arrived_at=r.arrived_at,
                 started_at=r.started_at,
                 finished_at=r.finished_at,
+                patient_alerts=alerts.get(str(r.patient_id), ()),
             )
             for r in records
         ]
@@ -407,6 +426,7 @@ class Store:
             select(
                 appointments,
                 (patients.c.first_name + " " + patients.c.last_name).label("patient_name"),
+                patients.c.alerts.label("patient_alerts"),
                 appointment_types.c.name.label("type_name"),
                 appointment_types.c.colour.label("type_colour"),
             )
@@ -439,6 +459,7 @@ class Store:
                     arrived_at=_instant(r.arrived_at),
                     started_at=_instant(r.started_at),
                     finished_at=_instant(r.finished_at),
+                    patient_alerts=_alerts(r.patient_alerts),
                 )
                 for r in conn.execute(query)
             ]
@@ -570,6 +591,73 @@ class Store:
                 base_version=self._version_of(conn, patients, patient_id),
                 phone=phone,
                 email=email,
+            )
+            return outbox.enqueue(conn, author, command, self.clock())
+
+    # --- the patient's file ------------------------------------------------------------
+
+    def country(self) -> str | None:
+        """The clinic's country (phone numbers typed without a country code are read in
+        it), as the server said at sign-in; else the one its time zone is in."""
+        stored = self.get_meta("country")
+        if stored is not None:
+            return stored or None
+        return country_for_time_zone(self.get_meta("time_zone") or "")
+
+    def patient(self, patient_id: uuid.UUID) -> patient_files.PatientFile | None:
+        with self.engine.connect() as conn:
+            return patient_files.patient_file(conn, patient_id)
+
+    def patient_visits(self, patient_id: uuid.UUID) -> list[patient_files.Visit]:
+        with self.engine.connect() as conn:
+            return patient_files.visits(conn, patient_id)
+
+    def check_patient(
+        self, details: PatientDetails, patient_id: uuid.UUID | None = None
+    ) -> tuple[PatientDetails, list[patient_files.PatientFile]]:
+        """``details`` as they would be stored, and the patients on file who may be the
+        same person (a warning for staff); ``PatientInvalid`` in words when a rule
+        refuses them. ``patient_id``: the patient being edited."""
+        country = self.country()
+        with self.engine.connect() as conn:
+            before = patient_files.patient_file(conn, patient_id) if patient_id else None
+            cleaned = patient_rules.clean(
+                details,
+                country=country,
+                today=date.today(),
+                previous=before.details if before else None,
+            )
+            found = patient_files.possible_duplicates(conn, cleaned, country, ignore=patient_id)
+        return cleaned, found
+
+    def register_patient(
+        self, author: Author, details: PatientDetails, patient_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        """Register a new patient here and queue it; returns their id, which a booking
+        may use at once (the registration is sent first)."""
+        cleaned = patient_rules.clean(details, country=self.country(), today=date.today())
+        command = RegisterPatient(patient_id=patient_id or uuid.uuid4(), **_patient_fields(cleaned))
+        with self._write() as conn:
+            outbox.enqueue(conn, author, command, self.clock())
+        return command.patient_id
+
+    def update_patient(
+        self, author: Author, patient_id: uuid.UUID, details: PatientDetails
+    ) -> uuid.UUID | None:
+        """Queue the patient's details as saved; None, queueing nothing, when nothing
+        differs from this desk's copy."""
+        country = self.country()
+        with self._write() as conn:
+            before = patient_files.patient_file(conn, patient_id)
+            if before is None:
+                raise StoreError("That patient is not in this desk's copy; sync and try again.")
+            cleaned = patient_rules.clean(
+                details, country=country, today=date.today(), previous=before.details
+            )
+            if cleaned == before.details:
+                return None
+            command = UpdatePatient(
+                patient_id=patient_id, base_version=before.version, **_patient_fields(cleaned)
             )
             return outbox.enqueue(conn, author, command, self.clock())
 

@@ -146,3 +146,27 @@ ClockTime = Annotated[
     _written(CLOCK_PATTERN, time, "09:30"),
     WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN}),
 ]
+
+
+# --- a patient's date of birth ---------------------------------------------------------
+#
+# Births are in the past, often well before FIRST_YEAR: a wider range than ``Day``. The
+# rule that refuses a birth in the future or before 1900 is in ``common.patients`` (a
+# rejection in words); this only keeps the calendar's ends out.
+FIRST_BIRTH_YEAR = 1800
+_BIRTH_YEAR = r"(1[89][0-9]{2}|2[01][0-9]{2})"  # FIRST_BIRTH_YEAR to LAST_YEAR
+BIRTH_DAY_PATTERN = f"^{_BIRTH_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def _sane_birth_year(value: date) -> date:
+    if not FIRST_BIRTH_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_BIRTH_YEAR} and {LAST_YEAR}")
+    return value
+
+
+BirthDay = Annotated[
+    date,
+    _written(BIRTH_DAY_PATTERN, date, "1980-05-17"),
+    AfterValidator(_sane_birth_year),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": BIRTH_DAY_PATTERN}),
+]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -36,7 +37,9 @@ from common.scheduling import ProviderSchedule
 from desktop.diary.changes import BookingRequest, book_checked, move_checked
 from desktop.kit.combo import choose
 from desktop.kit.errors import words
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
+from desktop.patients.form import PatientForm, guess_from_search
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule, PatientMatch
 from sync.signing import Author
 from sync.store import DiaryEntry, ProviderRow, Store
@@ -94,9 +97,12 @@ class AppointmentDialog(QDialog):
         ends_at: datetime,
         entry: DiaryEntry | None = None,
         parent: QWidget | None = None,
+        hub: ChangeHub | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner, self.store, self.author, self.zone = runner, store, author, zone
+        self.hub = hub  # registers a new patient ("New patient…"); none: the button is hidden
+        self.patient_form: PatientForm | None = None
         self.entry = entry
         self.types = appointment_types
         self.patient: PatientMatch | None = None
@@ -147,9 +153,18 @@ class AppointmentDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
 
+        self.new_patient_button = QPushButton("New patient…")
+        self.new_patient_button.setToolTip("Register a patient who is not on file yet")
+        self.new_patient_button.clicked.connect(lambda: self.new_patient())
+        self.new_patient_button.setVisible(hub is not None)
+        finding = QHBoxLayout()
+        finding.setContentsMargins(0, 0, 0, 0)
+        finding.addWidget(self.search, 1)
+        finding.addWidget(self.new_patient_button)
+
         form = QFormLayout()
         if entry is None:
-            form.addRow("Find patient", self.search)
+            form.addRow("Find patient", finding)
             form.addRow("", self.results)
             form.addRow("Patient", self.chosen)
         else:
@@ -260,6 +275,31 @@ class AppointmentDialog(QDialog):
             self.patient = match
             self.chosen.setText(f"<b>{match.name}</b>{_details(match)}")
             self.message.setVisible(False)
+
+    def choose_patient(self, match: PatientMatch) -> None:
+        """Book for ``match`` (a patient just registered, or the one whose file asked)."""
+        self.patient = match
+        self.chosen.setText(f"<b>{match.name}</b>{_details(match)}")
+        self.message.setVisible(False)
+        self.type.setFocus()
+
+    def new_patient(self) -> PatientForm | None:
+        """The patient form, started from what was typed in the search; once the new
+        patient is registered (queued before the booking), they are the one booked for."""
+        if self.hub is None:
+            return None
+        form = PatientForm(
+            self.hub,
+            self.store,
+            self.author,
+            None,
+            prefill=guess_from_search(self.search.text()),
+            parent=self,
+        )
+        form.saved.connect(self.choose_patient)
+        self.patient_form = form
+        form.open()
+        return form
 
     def _activated(self, item: QListWidgetItem) -> None:
         self._pick(item)

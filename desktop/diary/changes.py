@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
 
 from common.availability import OfferedSlot, next_free
 from common.errors import Conflict, InvalidInput
-from sync.schema import patients
 from sync.signing import Author
 from sync.store import DiaryEntry, Store
 
@@ -150,29 +147,4 @@ def find_next_free(
         now=moment,
         rounding=FINDER_ROUNDING,
         search_days=FINDER_DAYS,
-    )
-
-
-@dataclass(frozen=True)
-class PatientCardData:
-    id: uuid.UUID
-    name: str
-    date_of_birth: date | None
-    phone: str | None
-    email: str | None
-
-
-def patient_card(store: Store, patient_id: uuid.UUID) -> PatientCardData | None:
-    """One patient's name and contact details from the desk's copy. (The store has no
-    look-up by id yet; this is the smallest one.)"""
-    with store.engine.connect() as conn:
-        row = conn.execute(select(patients).where(patients.c.id == str(patient_id))).first()
-    if row is None:
-        return None
-    return PatientCardData(
-        id=patient_id,
-        name=f"{row.first_name} {row.last_name}",
-        date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None,
-        phone=row.phone,
-        email=row.email,
     )

@@ -240,9 +240,12 @@ def status_text(entry: DiaryEntry) -> str:
 
 
 def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
-    """The hover text: who, when, what, what state, and how it was booked."""
+    """The hover text: who (and the staff alerts on their file), when, what, what state,
+    and how it was booked."""
     start, end = entry.starts_at.astimezone(zone), entry.ends_at.astimezone(zone)
-    lines = [entry.patient_name, f"{start:%H:%M}–{end:%H:%M}"]
+    lines = [entry.patient_name]
+    lines += [f"⚠ {alert}" for alert in entry.patient_alerts]  # staff alerts on the file
+    lines.append(f"{start:%H:%M}–{end:%H:%M}")
     if entry.type_name:
         lines.append(entry.type_name)
     lines += [f"Status: {entry.status.label}", booked_how(entry)]

@@ -470,6 +470,7 @@ class DiaryPage(QWidget):
                 starts_at=starts_at,
                 ends_at=ends_at,
                 parent=self,
+                hub=self.hub,
             )
         )
 

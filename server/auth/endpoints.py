@@ -22,7 +22,13 @@ router = APIRouter(tags=["auth"])
 
 
 def clinic_info(clinic: Clinic) -> ClinicInfo:
-    return ClinicInfo(id=clinic.id, slug=clinic.slug, name=clinic.name, time_zone=clinic.time_zone)
+    return ClinicInfo(
+        id=clinic.id,
+        slug=clinic.slug,
+        name=clinic.name,
+        time_zone=clinic.time_zone,
+        country=clinic.country,
+    )
 
 
 def staff_info(staff: StaffUser) -> StaffInfo:

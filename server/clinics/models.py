@@ -16,6 +16,10 @@ class Clinic(RecordBase):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
+    # ISO 3166 alpha-2: phone numbers typed without a country code are read in it. None
+    # for a clinic whose country could not be told from its time zone (numbers must then
+    # be typed with their country code).
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
     sync_version: Mapped[int] = mapped_column(BigInteger, default=0)
     dataset_epoch: Mapped[int] = mapped_column(default=1)
     # Tombstones at or below this version may have been purged: a desk whose cursor is

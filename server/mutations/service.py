@@ -58,6 +58,7 @@ from sync.protocol import (
     PatientRecord,
     ProviderRecord,
     Record,
+    RegisterPatient,
     RejectCode,
     RemoveScheduleException,
     SaveAppointmentType,
@@ -68,6 +69,7 @@ from sync.protocol import (
     SetWorkingHours,
     Slot,
     StartAppointment,
+    UpdatePatient,
     UpdatePatientContact,
     signature_holds,
     unb64,
@@ -280,6 +282,10 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
                 phone=command.phone,
                 email=command.email,
             )
+        case RegisterPatient():
+            return patients.register(session, ctx, command)
+        case UpdatePatient():
+            return patients.update(session, ctx, command)
         case SetWorkingHours():
             return settings.set_working_hours(
                 session,
@@ -329,7 +335,7 @@ def _current_record(session: Session, device: AuthContext, mutation: Mutation) -
     command = mutation.command
     model: type[Synced]
     match command:
-        case UpdatePatientContact():
+        case UpdatePatientContact() | RegisterPatient() | UpdatePatient():
             model, record_id = Patient, command.patient_id
         case SetWorkingHours():
             model, record_id = Provider, command.provider_id

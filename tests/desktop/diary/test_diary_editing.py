@@ -512,20 +512,6 @@ def test_open_patient_is_asked_for_by_the_menu(qtbot: QtBot, page: DiaryPage) ->
     assert asked.args == [entry.patient_id]
 
 
-def test_the_patient_card_reads_the_desks_copy(qtbot: QtBot, page: DiaryPage, store: Store) -> None:
-    from desktop.diary.changes import patient_card
-    from desktop.patients.card import PatientCard
-
-    entry = item_of(page, "Ada Lovelace", 9).entry
-    assert entry.patient_id is not None
-    card = PatientCard(patient_card(store, entry.patient_id))
-    qtbot.addWidget(card)
-    text = " ".join(w.text() for w in card.findChildren(type(page.title)))
-    assert "Ada Lovelace" in text
-    assert "17 May 1980" in text
-    assert "+44 7700 900123" in text
-
-
 # --- the free-slot finder, the day list ------------------------------------------------------
 
 

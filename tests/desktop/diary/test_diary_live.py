@@ -223,13 +223,14 @@ def test_diary_changes_online_reach_the_server(
     qtbot.waitUntil(lambda: settled(window, [booked, p.to_check_in, p.to_cancel]), timeout=WAIT_MS)
     assert queued(desk.store) == []
 
-    # "Open patient" shows the patient's card (the Patients page is still to come).
+    # "Open patient" opens the patient's file on the Patients page.
     entry = shown_entry(window, booked)
     assert entry is not None
     {a.text(): a for a in window.diary.view.status_menu(entry).actions()}["Open patient"].trigger()
-    qtbot.waitUntil(lambda: getattr(window, "patient_card", None) is not None, timeout=WAIT_MS)
-    assert window.patient_card.isVisible()
-    assert window.patient_card.windowTitle() == entry.patient_name
+    assert window.pages.currentWidget() is window.patients
+    qtbot.waitUntil(
+        lambda: window.patients.file.title.text() == entry.patient_name, timeout=WAIT_MS
+    )
     close(window, desk)
 
 

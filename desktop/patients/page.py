@@ -1,0 +1,347 @@
+"""The Patients page: find a patient as you type, open their file, register a new one.
+
+The file shows their details, the staff alerts on it and their appointments from the
+desk's copy (past and to come, with statuses), and books for them in the diary. All of it
+reads the local store on the ``db`` lane, so it works offline; every change goes through
+the hub, and the page reloads when it hears that patients or appointments changed.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from common.appointments import AppointmentStatus
+from common.patients import show_phone
+from desktop.kit.ops import ChangeHub, Changes, Topic
+from desktop.kit.table_model import ColumnsModel
+from desktop.patients.form import PatientForm, as_match, guess_from_search
+from sync.patients import PatientFile, Visit
+from sync.scheduling import PatientMatch
+from sync.signing import Author
+from sync.store import Store
+
+SEARCH_DELAY_MS = 150
+SHOWN_TOPICS = (Topic.PATIENTS, Topic.APPOINTMENTS)
+HINT = "Type a name, date of birth (17/05/1980), phone number or e-mail address."
+
+
+class MatchesModel(ColumnsModel):
+    def __init__(self, country: str | None) -> None:
+        super().__init__(["Name", "Born", "Phone", "E-mail"])
+        self.country = country
+
+    def cell(self, row: PatientMatch, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            born = f"{row.date_of_birth:%d/%m/%Y}" if row.date_of_birth else ""
+            return (
+                f"{row.last_name}, {row.first_name}",
+                born,
+                show_phone(row.phone, self.country),
+                row.email or "",
+            )[column]
+        return None
+
+
+class VisitsModel(ColumnsModel):
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__(["When", "Provider", "Type", "Status"])
+        self.zone = zone
+
+    def cell(self, row: Visit, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            start, end = row.starts_at.astimezone(self.zone), row.ends_at.astimezone(self.zone)
+            status = row.status.label + (" · not yet sent" if row.pending else "")
+            return (
+                f"{start:%a %d %b %Y %H:%M}–{end:%H:%M}",
+                row.provider_name,
+                row.type_name or "—",
+                status,
+            )[column]
+        return None
+
+
+@dataclass(frozen=True)
+class OpenFile:
+    """A patient's file as read on the db lane."""
+
+    patient: PatientFile | None
+    visits: list[Visit]
+
+
+def read_file(store: Store, patient_id: uuid.UUID) -> OpenFile:
+    return OpenFile(store.patient(patient_id), store.patient_visits(patient_id))
+
+
+def _table(model: ColumnsModel) -> QTableView:
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+class PatientFileView(QWidget):
+    """One patient's file: details, alerts, appointments, and what can be done."""
+
+    def __init__(self, zone: ZoneInfo, country: str | None) -> None:
+        super().__init__()
+        self.zone, self.country = zone, country
+        self.shown: OpenFile | None = None
+        self.title = QLabel("No patient open")
+        self.title.setObjectName("patientTitle")
+        self.title.setStyleSheet("font-size: 16px; font-weight: bold;")
+        self.alerts = QLabel()
+        self.alerts.setObjectName("patientAlerts")
+        self.alerts.setWordWrap(True)
+        self.alerts.setStyleSheet("color: #b3261e; font-weight: bold;")
+        self.alerts.setVisible(False)
+        self.details: dict[str, QLabel] = {}
+        details = QFormLayout()
+        for key, title in (
+            ("born", "Date of birth"),
+            ("sex", "Sex"),
+            ("phone", "Phone"),
+            ("email", "E-mail"),
+            ("address", "Address"),
+        ):
+            label = QLabel()
+            label.setObjectName(f"patient_{key}")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            details.addRow(title, label)
+            self.details[key] = label
+        self.visits = VisitsModel(zone)
+        self.visits_table = _table(self.visits)
+        self.visits_title = QLabel("Appointments")
+        self.edit_button = QPushButton("Edit details…")
+        self.book_button = QPushButton("Book for this patient…")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.edit_button)
+        buttons.addWidget(self.book_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.alerts)
+        layout.addLayout(details)
+        layout.addLayout(buttons)
+        layout.addWidget(self.visits_title)
+        layout.addWidget(self.visits_table, 1)
+        self.show_file(None)
+
+    def show_file(self, shown: OpenFile | None) -> None:
+        self.shown = shown
+        patient = shown.patient if shown else None
+        for widget in (self.edit_button, self.book_button):
+            widget.setEnabled(patient is not None)
+        if patient is None:
+            self.title.setText(
+                "No patient open" if shown is None else "This patient is not in this desk's copy"
+            )
+            self.alerts.setVisible(False)
+            for label in self.details.values():
+                label.setText("")
+            self.visits.set_rows([])
+            return
+        d = patient.details
+        self.title.setText(d.name + (" · changed here, not yet sent" if patient.pending else ""))
+        self.alerts.setText("\n".join(f"⚠ {alert}" for alert in d.alerts))
+        self.alerts.setVisible(bool(d.alerts))
+        self.details["born"].setText(
+            f"{d.date_of_birth:%d %B %Y}" if d.date_of_birth else "not recorded"
+        )
+        self.details["sex"].setText(d.sex.label)
+        self.details["phone"].setText(show_phone(d.phone, self.country) or "not recorded")
+        self.details["email"].setText(d.email or "not recorded")
+        address = ", ".join(
+            part for part in (d.address_line1, d.address_line2, d.city, d.postcode) if part
+        )
+        self.details["address"].setText(html.escape(address) or "not recorded")
+        visits = shown.visits if shown else []
+        self.visits.set_rows(visits)
+        now = datetime.now(UTC)
+        coming = sum(
+            1 for v in visits if v.starts_at >= now and v.status is not AppointmentStatus.CANCELLED
+        )
+        self.visits_title.setText(
+            f"Appointments kept on this desk: {len(visits)}, {coming} to come"
+            if visits
+            else "No appointments kept on this desk"
+        )
+
+
+class PatientsPage(QWidget):
+    book_requested = Signal(object)  # PatientMatch: book for them in the diary
+
+    def __init__(
+        self,
+        hub: ChangeHub,
+        store: Store,
+        zone: ZoneInfo,
+        *,
+        author: Author | None,
+        country: str | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.hub, self.runner, self.store = hub, hub.runner, store
+        self.author, self.country = author, country
+        self.opened: uuid.UUID | None = None
+        self.form: PatientForm | None = None
+
+        self.search = QLineEdit()
+        self.search.setObjectName("patientSearch")
+        self.search.setPlaceholderText(HINT)
+        self.search.setClearButtonEnabled(True)
+        self.new_button = QPushButton("New patient…")
+        self.new_button.clicked.connect(lambda: self.new_patient())
+        self.notice = QLabel(HINT)
+        self.notice.setObjectName("patientsNotice")
+        self.notice.setWordWrap(True)
+        self.matches = MatchesModel(country)
+        self.table = _table(self.matches)
+        self.file = PatientFileView(zone, country)
+        self.file.edit_button.clicked.connect(lambda: self.edit_patient())
+        self.file.book_button.clicked.connect(self._book)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.new_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(top)
+        left_layout.addWidget(self.notice)
+        left_layout.addWidget(self.table, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.file)
+        splitter.setSizes([520, 560])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self.run_search)
+        self.search.textChanged.connect(lambda _text: self._timer.start())
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _old: self._row_chosen(current.row())
+        )
+        hub.changed.connect(self._changes_heard)
+        self._writable()
+
+    def set_author(self, author: Author | None) -> None:
+        self.author = author
+        self._writable()
+
+    def _writable(self) -> None:
+        self.new_button.setEnabled(self.author is not None)
+        self.file.edit_button.setVisible(self.author is not None)
+
+    # --- finding ---------------------------------------------------------------------------
+
+    def run_search(self) -> None:
+        text, store = self.search.text(), self.store
+        self.runner.run(
+            "db", lambda: store.search_patients(text, 100), lambda found: self._found(text, found)
+        )
+
+    def _found(self, text: str, found: list[PatientMatch]) -> None:
+        if text != self.search.text():
+            return  # typed on meanwhile: a newer search is coming
+        self.matches.set_rows(found)
+        if not text.strip():
+            self.notice.setText(HINT)
+        elif not found:
+            self.notice.setText("No patient matches that. Register them with “New patient…”.")
+        else:
+            more = " (the first 100)" if len(found) == 100 else ""
+            self.notice.setText(f"{len(found)} found{more}")
+        if self.opened is not None:
+            row = next((n for n, m in enumerate(found) if m.id == self.opened), None)
+            if row is not None:
+                self.table.selectRow(row)
+
+    def _row_chosen(self, row: int) -> None:
+        match = self.matches.row_at(row)
+        if isinstance(match, PatientMatch) and match.id != self.opened:
+            self.open_patient(match.id)
+
+    # --- the file ------------------------------------------------------------------------
+
+    def open_patient(self, patient_id: uuid.UUID) -> None:
+        self.opened = patient_id
+        store = self.store
+        self.runner.run(
+            "db",
+            lambda: read_file(store, patient_id),
+            lambda shown: self._file_read(patient_id, shown),
+        )
+
+    def _file_read(self, patient_id: uuid.UUID, shown: OpenFile) -> None:
+        if patient_id == self.opened:
+            self.file.show_file(shown)
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if not changes.touch(*SHOWN_TOPICS):
+            return
+        if self.search.text().strip():
+            self.run_search()
+        if self.opened is not None:
+            self.open_patient(self.opened)
+
+    def _book(self) -> None:
+        shown = self.file.shown
+        if shown is not None and shown.patient is not None:
+            self.book_requested.emit(as_match(shown.patient.id, shown.patient.details))
+
+    # --- registering and editing --------------------------------------------------------
+
+    def new_patient(self, typed: str = "") -> PatientForm | None:
+        if self.author is None:
+            self.notice.setText("Sign in to register patients.")
+            return None
+        prefill = guess_from_search(typed or self.search.text())
+        form = PatientForm(
+            self.hub, self.store, self.author, self.country, prefill=prefill, parent=self
+        )
+        return self._open_form(form)
+
+    def edit_patient(self) -> PatientForm | None:
+        shown = self.file.shown
+        if self.author is None or shown is None or shown.patient is None:
+            return None
+        form = PatientForm(
+            self.hub, self.store, self.author, self.country, existing=shown.patient, parent=self
+        )
+        return self._open_form(form)
+
+    def _open_form(self, form: PatientForm) -> PatientForm:
+        self.form = form
+        form.saved.connect(lambda match: self.open_patient(match.id))
+        form.open_requested.connect(self.open_patient)
+        form.open()
+        return form
