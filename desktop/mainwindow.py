@@ -82,10 +82,7 @@ class MainWindow(QMainWindow):
         )
         self.diary.open_patient_requested.connect(self.open_patient)
         self.pages.addWidget(self.diary)
-        self.attention = AttentionPage(runner, desk, self.zone)
-        self.attention.changed.connect(
-            lambda: self.hub.announce({Topic.OUTBOX, Topic.ATTENTION, Topic.APPOINTMENTS})
-        )
+        self.attention = AttentionPage(self.hub, desk, self.zone)
         # Booking requests are listed live over the API; both lists count in "Worklists".
         self.requests = RequestsPage(
             self.hub, lambda: self.sync.engine.client, self.zone, lambda: self.sync.sync_now()
@@ -184,8 +181,6 @@ class MainWindow(QMainWindow):
             # Something was queued here: count it and send it now.
             self.runner.run("db", self.desk.store.outbox_counts, self.sync.set_counts)
             self.sync.sync_now()
-        if changes.touch(Topic.ATTENTION):
-            self.attention.reload()
 
     def open_patient(self, patient_id: uuid.UUID) -> None:
         """The patient's file, on the Patients page."""

@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.roles import Role
+from server.booking_requests import service as booking_requests
 from server.clinics import repository as clinics
 from server.clinics.models import Clinic
 from server.clinics.service import create_clinic
 from server.patients.models import Patient
+from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, BookingRules, Location, Provider
+from server.scheduling.settings import type_rules
 from server.staff.service import create_staff_user
 
 DEMO_SLUG = "demo"
@@ -143,8 +146,13 @@ def seed_demo(
         )
     )
     session.flush()
-    session.add_all(_appointments(clinic, providers, patients, kinds, rooms, rng, today))
+    appointments = _appointments(clinic, providers, patients, kinds, rooms, rng, today)
+    session.add_all(appointments)
     session.flush()
+    # Their own random stream, so the diary above stays the same whatever is added here.
+    extras = random.Random(rng_seed + 1)  # noqa: S311 - demo data, not security
+    _alerts(appointments, patients, today, ZoneInfo(clinic.time_zone))
+    _web_requests(session, clinic, providers, patients, kinds[0], extras, today)
     return clinic, True
 
 
@@ -221,6 +229,69 @@ def _appointments(
                     )
                 start += length
     return made
+
+
+ALERTS = (
+    "Needs wheelchair access",
+    "Hard of hearing: face them when speaking",
+    "Latex allergy",
+)
+REQUEST_NOTES = ("Back pain since Monday", "Repeat prescription review", "")
+
+
+def _alerts(
+    appointments: list[Appointment], patients: list[Patient], today: date, zone: ZoneInfo
+) -> None:
+    """Staff alerts on the files of three of today's patients, so the diary's hover card
+    and the patient file show them."""
+    todays = sorted(
+        (a for a in appointments if a.starts_at.astimezone(zone).date() == today),
+        key=lambda a: a.starts_at,
+    )
+    by_id = {p.id: p for p in patients}
+    chosen = list(dict.fromkeys(a.patient_id for a in todays))[: len(ALERTS)]
+    for patient_id, alert in zip(chosen, ALERTS, strict=False):
+        by_id[patient_id].alerts = [alert]
+
+
+def _web_requests(
+    session: Session,
+    clinic: Clinic,
+    providers: list[Provider],
+    patients: list[Patient],
+    kind: AppointmentType,
+    rng: random.Random,
+    today: date,
+) -> None:
+    """A few booking requests from the web waiting for reception, for times the engine
+    offers patients in the coming days."""
+    zone = ZoneInfo(clinic.time_zone)
+    now = datetime.combine(today, time(8, 0), tzinfo=zone)
+    for offset, note in enumerate(REQUEST_NOTES):
+        provider = providers[offset % len(providers)]
+        first_day = today + timedelta(days=2 + offset)
+        slots = scheduling.offered_slots(
+            session,
+            clinic.id,
+            type_rules(kind),
+            first_day=first_day,
+            last_day=first_day + timedelta(days=7),
+            now=now,
+            provider_id=provider.id,
+            limit=20,
+        )
+        if not slots:
+            continue
+        booking_requests.create_request(
+            session,
+            clinic.id,
+            patient_id=rng.choice(patients).id,
+            provider_id=provider.id,
+            appointment_type_id=kind.id,
+            starts_at=rng.choice(slots).starts_at,
+            note=note,
+            now=now,
+        )
 
 
 def _status(day: date, today: date, rng: random.Random) -> AppointmentStatus:

@@ -16,7 +16,6 @@ from PySide6.QtCore import (
     QDateTime,
     Qt,
     QTime,
-    Signal,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,8 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.kit.combo import choose
+from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel
-from desktop.kit.tasks import TaskRunner
 from sync.account import Desk
 from sync.outbox import Attention, describe
 from sync.protocol import BookAppointment, MoveAppointment, Slot
@@ -162,11 +161,9 @@ class ChooseTimeDialog(QDialog):
 class AttentionPage(QWidget):
     """The list, and for the selected change: book a suggested time, or discard it."""
 
-    changed = Signal()  # the outbox changed here: counts and diary need a refresh
-
-    def __init__(self, runner: TaskRunner, desk: Desk, zone: ZoneInfo) -> None:
+    def __init__(self, hub: ChangeHub, desk: Desk, zone: ZoneInfo) -> None:
         super().__init__()
-        self.runner = runner
+        self.hub, self.runner = hub, hub.runner
         self.desk = desk
         self.model = AttentionModel(zone)
         self.table = QTableView()
@@ -194,7 +191,12 @@ class AttentionPage(QWidget):
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
+        hub.changed.connect(self._changes_heard)
         self._selected()
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if changes.touch(Topic.ATTENTION):
+            self.reload()
 
     def reload(self) -> None:
         self.runner.run("db", self.desk.store.needs_attention, self._loaded)
@@ -261,15 +263,16 @@ class AttentionPage(QWidget):
 
     def _retry(self, item: Attention, slot: Slot) -> None:
         store, staff = self.desk.store, self.desk.author
-        self.runner.run("db", lambda: store.retry_at(item.seq, staff, slot), self._done)
+        self._change(lambda: store.retry_at(item.seq, staff, slot), Topic.APPOINTMENTS)
 
     def discard(self) -> None:
         item = self.current()
         if item is None:
             return
         store = self.desk.store
-        self.runner.run("db", lambda: store.discard(item.seq), self._done)
+        self._change(lambda: store.discard(item.seq), Topic.APPOINTMENTS)
 
-    def _done(self, _result: object) -> None:
-        self.reload()
-        self.changed.emit()
+    def _change(self, work: Callable[[], object], *topics: Topic) -> None:
+        """Retrying or discarding changes this list, the outbox and what the diary shows
+        (a discarded change's local effect is undone)."""
+        self.hub.change(self, work, {Topic.ATTENTION, *topics})

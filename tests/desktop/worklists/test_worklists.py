@@ -15,6 +15,7 @@ from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from pytestqt.qtbot import QtBot
 
 from common.roles import Role
+from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from desktop.worklists.attention import AttentionPage, ChooseTimeDialog
 from sync.account import Desk
@@ -75,7 +76,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
 def test_the_selected_change_stays_selected_through_a_reload(
     qtbot: QtBot, runner: TaskRunner, desk: Desk
 ) -> None:
-    page = AttentionPage(runner, desk, ZONE)
+    page = AttentionPage(ChangeHub(runner), desk, ZONE)
     qtbot.addWidget(page)
     page.reload()
     qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=WAIT_MS)
@@ -167,7 +168,7 @@ def test_a_row_says_whom_the_change_is_for_with_whom_and_what_was_tried(
         last_sync_at=NOW,
         author=author,
     )
-    page = AttentionPage(runner, desk, ZONE)
+    page = AttentionPage(ChangeHub(runner), desk, ZONE)
     qtbot.addWidget(page)
     page.reload()
     qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=WAIT_MS)
