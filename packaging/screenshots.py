@@ -6,6 +6,9 @@ settings live in a temporary folder, so the machine's own are never touched.
 - ``diary.png``: today's day view, after two of today's patients have checked in (so the
   waiting room and the "arrived" marks show).
 - ``week.png``: this week, every provider, the waiting room folded away.
+- ``patient.png``: the file of one of today's patients with a staff alert, and their
+  appointments past and to come.
+- ``requests.png``: Worklists → Booking requests, the demo's web requests waiting.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import QApplication
 from common.appointments import AppointmentStatus
 from desktop.diary.model import Mode
 from desktop.kit.tasks import TaskRunner
-from desktop.mainwindow import MainWindow
+from desktop.mainwindow import PAGES, MainWindow
 from server.demo import FRONT_DESK
 from sync import account, keys
 from sync.engine import SyncEngine
@@ -107,11 +110,25 @@ def main(out_dir: Path) -> None:
         _settle(app)
         window.grab().save(str(out_dir / "week.png"))
 
+        alerted = next(e for e in window.diary.model.rows if e.patient_alerts)
+        window.open_patient(alerted.patient_id)
+        patients = window.patients
+        _wait(app, lambda: patients.file.shown is not None and bool(patients.file.visits.rows))
+        _settle(app)
+        window.grab().save(str(out_dir / "patient.png"))
+
+        window.nav.setCurrentRow(PAGES.index("Worklists"))
+        window.worklists.setCurrentWidget(window.requests)
+        _wait(app, lambda: window.requests.model.rowCount() > 0)
+        window.requests.table.selectRow(0)
+        _settle(app)
+        window.grab().save(str(out_dir / "requests.png"))
+
         window.close()
         runner.shutdown()
         desk.store.close()
         server.close()
-    print(f"Saved {out_dir / 'diary.png'} and {out_dir / 'week.png'}")
+    print(f"Saved diary.png, week.png, patient.png and requests.png in {out_dir}")
 
 
 if __name__ == "__main__":
