@@ -3,6 +3,7 @@ titled with what waits in it. The lists themselves know nothing of each other.""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget
 
 from desktop.worklists.attention import AttentionPage
@@ -20,10 +21,22 @@ class WorklistsPage(QTabWidget):
         self.requests = requests
         self.addTab(attention, "Needs attention")
         self.addTab(requests, "Booking requests")
+        self.counts = {attention: 0, requests: 0}
         requests.count_changed.connect(self.show_requests)
 
     def show_attention(self, count: int) -> None:
+        self.counts[self.attention] = count
         self.setTabText(self.indexOf(self.attention), titled("Needs attention", count))
 
     def show_requests(self, count: int) -> None:
+        self.counts[self.requests] = count
         self.setTabText(self.indexOf(self.requests), titled("Booking requests", count))
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Opened from the navigation ("Worklists (3)"): show a list that has something
+        in it rather than an empty one."""
+        if not self.counts.get(self.currentWidget()):
+            waiting = next((page for page, n in self.counts.items() if n), None)
+            if waiting is not None:
+                self.setCurrentWidget(waiting)
+        super().showEvent(event)

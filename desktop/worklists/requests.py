@@ -119,6 +119,7 @@ class RejectDialog(QDialog):
         self.reason_edit.setPlaceholderText("For example: the clinic is closed that morning")
         self.message = QLabel()
         self.message.setObjectName("rejectMessage")
+        self.message.setStyleSheet("color: #b00020;")
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         buttons = QDialogButtonBox(
@@ -231,7 +232,6 @@ class RequestsPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._selected)
-        self.table.doubleClicked.connect(lambda _index: self.confirm())
         self.notice = QLabel()
         self.notice.setObjectName("requestsNotice")
         self.notice.setWordWrap(True)
@@ -245,7 +245,8 @@ class RequestsPage(QWidget):
         self.confirm_button = QPushButton("Confirm")
         self.confirm_button.setToolTip("Book the requested time; the patient is told")
         self.reject_button = QPushButton("Reject…")
-        self.confirm_button.clicked.connect(self.confirm)
+        # Not ``connect(self.confirm)``: Qt would pass ``checked`` as the other time.
+        self.confirm_button.clicked.connect(lambda: self.confirm())
         self.reject_button.clicked.connect(self.ask_reason)
 
         actions = QHBoxLayout()

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -177,7 +178,7 @@ def test_a_web_request_shows_within_two_seconds_counted_and_confirming_books_it_
     assert cells[5] == "just now"
 
     _select(page, request_id)
-    page.confirm()
+    qtbot.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)  # as staff do it
     qtbot.waitUntil(lambda: request_id not in _listed(window), timeout=WAIT_MS)
     assert "Booked" in page.outcome.text()
     assert _row(live_server, request_id).status is BookingRequestStatus.CONFIRMED
@@ -331,3 +332,20 @@ def test_the_waiting_time_reads_as_staff_say_it() -> None:
     assert waited(made, made + timedelta(minutes=12)) == "12 min"
     assert waited(made, made + timedelta(hours=3, minutes=5)) == "3 h"
     assert waited(made, made + timedelta(days=3)) == "3 days"
+
+
+def test_a_double_click_on_a_request_books_nothing_and_worklists_opens_on_the_requests(
+    qtbot: QtBot, opened: Opened, live_server: LiveServer
+) -> None:
+    window, page = opened.window, opened.window.requests
+    request_id = _web_request(live_server)
+    qtbot.waitUntil(lambda: request_id in _listed(window), timeout=WAIT_MS)
+    window.nav.setCurrentRow(PAGES.index("Worklists"))
+    assert window.worklists.currentWidget() is page  # nothing needs attention: the requests
+
+    row = [r.id for r in page.model.rows].index(request_id)
+    cell = page.table.visualRect(page.model.index(row, 0)).center()
+    qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    qtbot.wait(500)
+    assert request_id in _listed(window)  # a double click is not a decision
+    assert _row(live_server, request_id).status is BookingRequestStatus.PENDING
