@@ -246,7 +246,7 @@ def normalise_phone(value: str | None, country: str | None) -> str | None:
     hint = (
         f"Check the digits, or write it with its country code (+{_calling_code(country)} …)."
         if country
-        else "Write it with its country code, such as +44 7700 900123."
+        else "Write it with its country code, such as +44 7400 912345."
     )
     if len(typed) > PHONE_MAX:
         raise PatientInvalid("phone", f"That phone number is too long: {typed[:PHONE_MAX]}…")

@@ -178,7 +178,7 @@ def _patient(clinic: Clinic, rng: random.Random, today: date) -> Patient:
         first_name=first,
         last_name=last,
         date_of_birth=born,
-        phone=f"+447700{rng.randint(900000, 999999)}",
+        phone=f"+447400{rng.randint(900000, 999999)}",  # numbers phonenumbers accepts
         email=f"{first}.{last}{rng.randint(1, 99)}@example.com".lower(),
     )
 

@@ -138,7 +138,7 @@ class PatientForm(QDialog):
         self.city = QLineEdit()
         self.postcode = QLineEdit()
         self.phone = QLineEdit()
-        self.phone.setPlaceholderText("07700 900123, or +353 … abroad")
+        self.phone.setPlaceholderText("07400 912345, or +353 … abroad")
         self.email = QLineEdit()
         self.alerts = QPlainTextEdit()
         self.alerts.setPlaceholderText("One a line, e.g. Needs wheelchair access")
