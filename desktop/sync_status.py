@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ class SyncState:
     problem: str | None = None
     pending: int = 0
     attention: int = 0
+    # When the server was last tried and not reached: shown, so pressing "Sync now"
+    # offline visibly does something.
+    tried_at: datetime | None = None
 
     def describe(self, zone: ZoneInfo) -> str:
         when = f"{self.last_sync.astimezone(zone):%d %b %H:%M}" if self.last_sync else "never"
@@ -40,6 +43,8 @@ class SyncState:
             text = f"Not connected · last synced {when}"
         else:
             text = f"Offline · last synced {when} · working from the local copy"
+            if self.tried_at is not None:
+                text += f" · last tried {self.tried_at.astimezone(zone):%H:%M:%S}"
         if self.pending:
             text += f" · {self.pending} pending"
         if self.attention:
@@ -152,7 +157,10 @@ class SyncController(QObject):
         if isinstance(error, ServerUnreachable):
             longer = min(max(self.timer.interval(), 1000) * 2, MAX_BACKOFF_SECONDS * 1000)
             self.timer.setInterval(max(longer, self.interval_ms))
-            self._set(replace(self.state, connection=Connection.OFFLINE, problem=None))
+            tried = datetime.now(UTC)
+            self._set(
+                replace(self.state, connection=Connection.OFFLINE, problem=None, tried_at=tried)
+            )
         elif isinstance(error, DeviceTokenExpired | NotAuthenticated):
             self.timer.stop()  # retrying cannot help until someone signs in again
             self._set(replace(self.state, connection=Connection.SIGNED_OUT, problem=error.message))

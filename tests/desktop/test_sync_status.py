@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +166,10 @@ def test_sync_now_tries_at_once_and_ends_the_back_off(
         qtbot.keyClick(window, Qt.Key.Key_F5)
     assert len(attempts) == 1, "it tried at once"
     qtbot.waitUntil(lambda: not window.sync._running, timeout=10_000)
+    # Still offline, and the status bar says it tried just now, so the press was not lost.
+    tried = window.sync_label.text()
+    assert tried.startswith("Offline")
+    assert re.search(r"· last tried \d\d:\d\d:\d\d", tried), tried
     assert window.sync.timer.interval() == 30_000, "the waiting started over from the first step"
 
     live_server.start_again()
