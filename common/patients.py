@@ -330,11 +330,19 @@ def clean(
 ) -> PatientDetails:
     """``details`` as they are stored, or the first refusal (``PatientInvalid``, naming
     its field). ``previous``: what the file holds now; a phone or e-mail saved as it was
-    is kept without being checked again."""
+    is kept without being checked again (a phone also when retyped in another form, say
+    national where it is stored international), so a number on file before these rules
+    is never refused for what nobody changed."""
     sex = details.sex if isinstance(details.sex, Sex) else Sex(details.sex)
     phone_typed = (details.phone or "").strip() or None
     email_typed = (details.email or "").strip() or None
-    kept_phone = previous is not None and phone_typed == previous.phone
+    kept_phone = previous is not None and (
+        phone_typed == previous.phone
+        or (
+            phone_typed is not None
+            and _phone_key(phone_typed, country) == _phone_key(previous.phone, country)
+        )
+    )
     kept_email = previous is not None and email_typed == previous.email
     return PatientDetails(
         first_name=check_name(details.first_name, "first_name"),
@@ -349,7 +357,7 @@ def clean(
         ),
         city=_line(details.city, "city", "town or city", CITY_MAX),
         postcode=check_postcode(details.postcode, country),
-        phone=phone_typed if kept_phone else normalise_phone(phone_typed, country),
+        phone=previous.phone if kept_phone and previous else normalise_phone(phone_typed, country),
         email=email_typed if kept_email else normalise_email(email_typed),
         alerts=check_alerts(details.alerts),
     )

@@ -228,8 +228,8 @@ class PatientForm(QDialog):
         self.address_line2.setText(details.address_line2)
         self.city.setText(details.city)
         self.postcode.setText(details.postcode)
-        # A stored number is shown as it is kept, so saving it unchanged changes nothing.
-        self.phone.setText(details.phone or "")
+        # Shown as staff read it (national here); saved unchanged it is kept as stored.
+        self.phone.setText(show_phone(details.phone, self.country))
         self.email.setText(details.email or "")
         self.alerts.setPlainText("\n".join(details.alerts))
 

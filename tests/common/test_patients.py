@@ -160,6 +160,18 @@ def test_an_unchanged_phone_from_before_the_rules_is_kept_as_it_was() -> None:
         clean(before, country="GB", today=TODAY)
 
 
+def test_a_number_from_before_the_rules_retyped_as_staff_read_it_is_still_kept() -> None:
+    # The form shows it spaced; staff may retype it nationally: either way the same number.
+    before = PatientDetails("Ada", "Lovelace", phone="+447700900123")
+    for typed in (show_phone(before.phone, "GB"), "07700 900123", "07700900123"):
+        retyped = PatientDetails("Ada", "Lovelace", phone=typed)
+        kept = clean(retyped, country="GB", today=TODAY, previous=before)
+        assert kept.phone == "+447700900123", typed
+    other = PatientDetails("Ada", "Lovelace", phone="07700 900124")  # a changed number
+    with pytest.raises(PatientInvalid):
+        clean(other, country="GB", today=TODAY, previous=before)
+
+
 # --- e-mail ----------------------------------------------------------------------------
 
 
