@@ -6,7 +6,7 @@ client per thread) at a fresh slot. Exactly one may win; every other answer must
 409 ``slot_taken``; nothing may be a 5xx; and the database must afterwards hold exactly
 one active appointment there.
 
-``CLINICDESK_RACE_ROUNDS`` sets the rounds: 20 by default (``make test``), 100 under
+``CLINICDESK_RACE_ROUNDS`` sets the rounds: 10 by default (``make test``), 100 under
 ``make soak``; fewer shorten a local run. The one interleaving that matters, a booking
 waiting for another's lock, is shown step by step in test_booking_interleaving.py.
 """
@@ -39,7 +39,7 @@ from tests.support.diary import ServedApp
 pytestmark = pytest.mark.slow
 
 RACERS = 50
-ROUNDS = int(os.environ.get("CLINICDESK_RACE_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("CLINICDESK_RACE_ROUNDS", "10"))
 # Rounds are two hours apart, far enough ahead that no booking rule is near.
 FIRST_SLOT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=30)
 SPACING = timedelta(hours=2)
