@@ -99,7 +99,11 @@ def _table(model: ColumnsModel) -> QTableView:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header = table.horizontalHeader()
+    # Each column as wide as what it holds (an e-mail address is never cut), the last
+    # taking what is left.
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
     return table
 
 
@@ -185,10 +189,11 @@ class PatientFileView(QWidget):
         coming = sum(
             1 for v in visits if v.starts_at >= now and v.status is not AppointmentStatus.CANCELLED
         )
+        past = sum(1 for v in visits if v.starts_at < now)
         self.visits_title.setText(
-            f"Appointments kept on this desk: {len(visits)}, {coming} to come"
+            f"Appointments: {coming} to come, {past} past (as far as this desk keeps them)"
             if visits
-            else "No appointments kept on this desk"
+            else "No appointments in this desk's copy"
         )
 
 
@@ -213,7 +218,7 @@ class PatientsPage(QWidget):
 
         self.search = QLineEdit()
         self.search.setObjectName("patientSearch")
-        self.search.setPlaceholderText(HINT)
+        self.search.setPlaceholderText("Name, date of birth, phone or e-mail")
         self.search.setClearButtonEnabled(True)
         self.new_button = QPushButton("New patient…")
         self.new_button.clicked.connect(lambda: self.new_patient())

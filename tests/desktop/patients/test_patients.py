@@ -143,7 +143,7 @@ def test_the_file_shows_details_alerts_and_past_and_future_appointments(
     assert visits.rowCount() == 2
     assert [visits.index(n, 3).data() for n in range(2)] == ["Booked", "Completed"]
     assert [visits.index(n, 2).data() for n in range(2)] == ["Consultation", "—"]
-    assert page.file.visits_title.text().endswith("2, 1 to come")
+    assert page.file.visits_title.text().startswith("Appointments: 1 to come, 1 past")
 
 
 def test_book_for_this_patient_asks_the_diary_with_the_patient(
