@@ -204,3 +204,133 @@ def test_the_patients_alerts_show_in_the_results_and_under_the_chosen_patient(
     dialog.choose_patient(PatientMatch(ADA.id, "Ada", "Lovelace", None, None))
     qtbot.waitUntil(lambda: dialog.alerts.isVisible(), timeout=WAIT_MS)
     assert dialog.alerts.text() == "⚠ Latex allergy"
+
+
+# --- the diary after booking -----------------------------------------------------------------
+
+
+def test_the_selected_time_mark_goes_once_its_dialog_closes_and_never_covers_a_booking(
+    qtbot: QtBot, page: DiaryPage
+) -> None:
+    view = page.view
+    qtbot.mouseDClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=lane_point(page, "Dr Adams", 780).toPoint()
+    )
+    dialog = page.dialog
+    assert dialog is not None
+    assert view.mark_shown("cursor") is not None
+    dialog.reject()
+    assert view.mark_shown("cursor") is None, "cancelled: nothing is chosen any more"
+
+    qtbot.mouseDClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=lane_point(page, "Dr Adams", 790).toPoint()
+    )
+    dialog = page.dialog
+    assert dialog is not None
+    search(qtbot, dialog, "Grace")
+    pick_first(qtbot, dialog)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    booked = dialog.appointment_id
+    qtbot.waitUntil(lambda: booked in view.items_by_id, timeout=WAIT_MS)
+    assert view.mark_shown("cursor") is None
+
+    view.set_chosen_time((ADAMS.id, DAY, 9 * 60 + 10))  # inside Ada's 09:00–09:30
+    assert view.mark_shown("cursor") is None
+    view.set_chosen_time((ADAMS.id, DAY, 12 * 60))  # free
+    assert view.mark_shown("cursor") is not None
+
+
+def test_booking_for_another_day_shows_that_day_selected_and_says_so(
+    qtbot: QtBot, page: DiaryPage
+) -> None:
+    dialog = page.new_appointment()  # as "Book for this patient…" does
+    assert dialog is not None
+    dialog.choose_patient(PatientMatch(ALAN.id, "Alan", "Turing", None, None))
+    thursday = DAY + timedelta(days=2)
+    dialog.start.setDate(dialog.start.date().addDays(2))
+    dialog.start.setTime(dialog.start.time().fromString("11:00", "HH:mm"))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+    booked = dialog.appointment_id
+    qtbot.waitUntil(
+        lambda: page.view.shown is not None and page.view.shown.day == thursday, timeout=WAIT_MS
+    )
+    qtbot.waitUntil(lambda: page.view.selected_id == booked, timeout=WAIT_MS)
+    assert page.current == thursday
+    assert page.notice.isVisible()
+    assert page.notice.text() == "Booked Alan Turing for Thu 06 Mar 11:00"
+
+
+def test_a_booking_with_no_time_given_starts_at_the_providers_first_free_time(
+    qtbot: QtBot, page: DiaryPage
+) -> None:
+    """At 08:05 the next hour, 09:00, is Ada's with Dr Adams: 09:30 is the first free."""
+    dialog = page.new_appointment()
+    assert dialog is not None
+    assert dialog.provider.currentData() == ADAMS.id
+    qtbot.waitUntil(lambda: dialog.slot()[1] == at(9, 30), timeout=WAIT_MS)
+    dialog.reject()
+
+    page.view.setFocus()
+    qtbot.keyClick(page.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    pressed = page.dialog
+    assert pressed is not None
+    assert pressed is not dialog
+    qtbot.waitUntil(lambda: pressed.slot()[1] == at(9, 30), timeout=WAIT_MS)
+
+
+def test_a_time_changed_before_the_free_time_is_found_stays(qtbot: QtBot, page: DiaryPage) -> None:
+    dialog = page.new_appointment()
+    assert dialog is not None
+    dialog.start.setTime(dialog.start.time().fromString("15:00", "HH:mm"))
+    qtbot.wait(200)  # the search on the db lane answers meanwhile
+    assert dialog.slot()[1] == at(15)
+
+
+# --- how it looks ------------------------------------------------------------------------------
+
+
+def test_untyped_appointments_are_grey_not_a_providers_colour(page: DiaryPage) -> None:
+    untyped = item_of(page, "Alan Turing").look
+    assert untyped.fill.color() != QColor(ADAMS.colour)
+    assert untyped.fill.color().hslSaturation() < 40, "a grey"
+    assert untyped.ink.color() == QColor("white")
+    typed = item_of(page, "Ada Lovelace").look
+    assert typed.fill.color() == QColor(CONSULTATION.colour)
+
+
+def test_a_long_heading_does_not_widen_the_page(qtbot: QtBot, page: DiaryPage) -> None:
+    before = page.minimumSizeHint().width()
+    page.go_to(date(2031, 9, 24))  # "Wednesday 24 September 2031 · 0 appointments"
+    qtbot.waitUntil(lambda: "Wednesday 24 September 2031" in page.title.text(), timeout=WAIT_MS)
+    assert page.minimumSizeHint().width() == before
+
+
+def test_the_waiting_room_keeps_its_width_as_people_come_and_go(
+    qtbot: QtBot, page: DiaryPage, clock: Clock
+) -> None:
+    panel = page.arrivals
+    qtbot.wait(50)
+    width = panel.width()
+
+    panel.table.selectRow(0)
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)  # "in since 08:05"
+    qtbot.waitUntil(
+        lambda: panel.model.rows[0].entry.status is AppointmentStatus.IN_PROGRESS,
+        timeout=WAIT_MS,
+    )
+    qtbot.wait(50)
+    assert panel.width() == width
+
+    clock.now = at(8, 50)
+    page.request_status(item_of(page, "Ada Lovelace").entry.id, "check_in")
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert panel.width() == width
+
+    page.request_status(item_of(page, "Grace Hopper").entry.id, "complete")
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert panel.width() == width
