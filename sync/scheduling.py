@@ -144,6 +144,8 @@ class PatientMatch:
     date_of_birth: date | None
     phone: str | None
     email: str | None = None
+    # The staff alerts on the file ("Latex allergy"): staff booking should see them.
+    alerts: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -387,6 +389,7 @@ def search_patients(conn: Connection, text: str, limit: int = 20) -> list[Patien
         patients.c.date_of_birth,
         patients.c.phone,
         patients.c.email,
+        patients.c.alerts,
     )
     for word in words:
         born = _as_date(word)
@@ -418,6 +421,7 @@ def search_patients(conn: Connection, text: str, limit: int = 20) -> list[Patien
             date.fromisoformat(r.date_of_birth) if r.date_of_birth else None,
             r.phone,
             r.email,
+            tuple(json.loads(r.alerts or "[]")),
         )
         for r in conn.execute(query)
     ]

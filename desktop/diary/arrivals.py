@@ -68,14 +68,16 @@ def waiting_text(arrival: Arrival, now: datetime, zone: ZoneInfo) -> str:
 class Column:
     title: str
     value: Callable[[Arrival, ZoneInfo, datetime], str]
+    usual: str  # as wide as what it usually shows: the panel starts that wide
 
 
 COLUMNS = (
-    Column("Due", lambda a, zone, _now: f"{a.entry.starts_at.astimezone(zone):%H:%M}"),
-    Column("Patient", lambda a, _zone, _now: a.entry.patient_name),
-    Column("Waiting", lambda a, zone, now: waiting_text(a, now, zone)),
-    Column("With", lambda a, _zone, _now: a.provider),
+    Column("Due", lambda a, zone, _now: f"{a.entry.starts_at.astimezone(zone):%H:%M}", "00:00"),
+    Column("Patient", lambda a, _zone, _now: a.entry.patient_name, "Bartholomew Montgomery"),
+    Column("Waiting", lambda a, zone, now: waiting_text(a, now, zone), "in since 00:00"),
+    Column("With", lambda a, _zone, _now: a.provider, "Amara Okafor-Whit"),
 )
+CELL_PADDING = 16  # a cell's margins and grid line, beyond its text
 
 
 class ArrivalsModel(ColumnsModel):
@@ -148,6 +150,8 @@ class ArrivalsPanel(QWidget):
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        self._widest = 0  # the widest the panel has needed: it never narrows again
+        self._fit()
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.reload)
@@ -178,15 +182,24 @@ class ArrivalsPanel(QWidget):
         """Keep every column wide enough for its heading and its widest text: the table
         never scrolls sideways, so a column squeezed below that cuts names ("Ar…") and
         headings. The patient column takes what is left over; the panel asks for the
-        width of all of them (the splitter beside the diary gives it at least that)."""
-        header = self.table.horizontalHeader()
+        width of all of them (the splitter beside the diary gives it at least that).
+
+        The width asked for starts at what the columns usually show and never shrinks:
+        were it to follow each check-in, start and finish, the diary beside it would
+        jump wider and narrower all day."""
+        header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
         needed = sum(
-            max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
-            for c in range(self.model.columnCount())
+            max(
+                header.sectionSizeHint(c),
+                self.table.sizeHintForColumn(c),
+                metrics.horizontalAdvance(column.usual) + CELL_PADDING,
+            )
+            for c, column in enumerate(COLUMNS)
         )
         frame = 2 * self.table.frameWidth()
         scroll = self.table.verticalScrollBar().sizeHint().width()
-        self.table.setMinimumWidth(needed + frame + scroll)
+        self._widest = max(self._widest, needed + frame + scroll)
+        self.table.setMinimumWidth(self._widest)
 
     def current(self) -> Arrival | None:
         rows = self.table.selectionModel().selectedRows()

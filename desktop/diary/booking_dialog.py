@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.appointments import MOVABLE
-from common.availability import within_working_time
+from common.availability import OfferedSlot, within_working_time
 from common.scheduling import ProviderSchedule
 from desktop.diary.changes import BookingRequest, book_checked, move_checked
 from desktop.kit.combo import choose
@@ -40,6 +40,7 @@ from desktop.kit.errors import words
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from desktop.patients.form import PatientForm, guess_from_search
+from sync.patients import PatientFile
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule, PatientMatch
 from sync.signing import Author
 from sync.store import DiaryEntry, ProviderRow, Store
@@ -49,6 +50,8 @@ NO_PATIENT = (
     "Choose a patient: type a name, phone number or date of birth (17/05/1980), then pick "
     "one from the list."
 )
+ERROR_INK = "#b3261e"
+BUSY_INK = "#4a5060"
 
 
 def local_datetime(moment: datetime, zone: ZoneInfo) -> QDateTime:
@@ -68,8 +71,16 @@ def _details(match: PatientMatch) -> str:
     return born + phone
 
 
+def alert_lines(alerts: tuple[str, ...]) -> str:
+    """Staff alerts as they are shown wherever a patient is picked: "⚠ Latex allergy"."""
+    return "\n".join(f"⚠ {alert}" for alert in alerts)
+
+
 def describe_patient(match: PatientMatch) -> str:
-    return f"{match.last_name}, {match.first_name}{_details(match)}"
+    """A search result: who, then the alerts on their file, so they are seen before the
+    patient is even chosen."""
+    found = f"{match.last_name}, {match.first_name}{_details(match)}"
+    return "\n".join([found, alert_lines(match.alerts)]) if match.alerts else found
 
 
 def _swatch(colour: str) -> QPixmap:
@@ -105,6 +116,9 @@ class AppointmentDialog(QDialog):
         self.patient_form: PatientForm | None = None
         self.entry = entry
         self.types = appointment_types
+        # The type staff chose: a provider who does not give it drops it from the list,
+        # and one who does gets it back.
+        self.wanted_type = entry.appointment_type_id if entry else None
         self.patient: PatientMatch | None = None
         self.appointment_id: uuid.UUID | None = None
         self.setWindowTitle("New appointment" if entry is None else "Appointment")
@@ -117,6 +131,11 @@ class AppointmentDialog(QDialog):
         self.results.setMaximumHeight(150)
         self.chosen = QLabel("No patient chosen yet")
         self.chosen.setObjectName("chosenPatient")
+        self.alerts = QLabel()
+        self.alerts.setObjectName("patientAlerts")
+        self.alerts.setWordWrap(True)
+        self.alerts.setStyleSheet("color: #9a3412; font-weight: bold;")
+        self.alerts.setVisible(False)
         self.type = QComboBox()
         self.schedules: dict[uuid.UUID, ProviderSchedule] | None = None  # read on the db lane
         self.start = QDateTimeEdit(local_datetime(starts_at, zone))
@@ -143,7 +162,7 @@ class AppointmentDialog(QDialog):
         self.message = QLabel()
         self.message.setObjectName("dialogMessage")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setStyleSheet(f"color: {ERROR_INK};")
         self.message.setVisible(False)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -167,9 +186,12 @@ class AppointmentDialog(QDialog):
             form.addRow("Find patient", finding)
             form.addRow("", self.results)
             form.addRow("Patient", self.chosen)
+            form.addRow("", self.alerts)
         else:
             self.chosen.setText(f"<b>{entry.patient_name}</b> · {entry.status.label}")
             form.addRow("Patient", self.chosen)
+            form.addRow("", self.alerts)
+            self._show_alerts(entry.patient_alerts)
             self.type.setEnabled(False)
             if entry.status not in MOVABLE:
                 for widget in (self.start, self.length, self.provider, self.ok_button):
@@ -195,8 +217,8 @@ class AppointmentDialog(QDialog):
         self.results.itemActivated.connect(self._activated)
         self.type.currentIndexChanged.connect(self._type_chosen)
         self.provider.currentIndexChanged.connect(self._provider_chosen)
-        self.start.dateTimeChanged.connect(self._check_hours)
-        self.length.valueChanged.connect(self._check_hours)
+        self.start.dateTimeChanged.connect(self._time_changed)
+        self.length.valueChanged.connect(self._time_changed)
         (self.search if entry is None else self.start).setFocus()
         runner.run("db", store.schedule, self._schedule_read, lambda _error: None)
 
@@ -224,7 +246,19 @@ class AppointmentDialog(QDialog):
         self.type.blockSignals(False)
 
     def _provider_chosen(self) -> None:
-        self._fill_types(self.type.currentData())
+        """Keep the type staff chose if this provider gives it; if not, say so rather than
+        quietly booking no particular type (it comes back with a provider who does)."""
+        self.hush()
+        self._fill_types(self.wanted_type)
+        wanted = next((t for t in self.types if t.id == self.wanted_type), None)
+        if wanted is not None and self.type.currentData() != wanted.id:
+            who = self.provider.currentText()
+            self.say(f"{who} does not give {wanted.name}; choose another type.")
+        self._check_hours()
+
+    def _time_changed(self) -> None:
+        """A clash or refusal said was about the old time: it no longer holds."""
+        self.hush()
         self._check_hours()
 
     def _schedule_read(self, schedule: ClinicSchedule) -> None:
@@ -264,6 +298,9 @@ class AppointmentDialog(QDialog):
         for match in found:
             item = QListWidgetItem(describe_patient(match))
             item.setData(Qt.ItemDataRole.UserRole, match)
+            if match.alerts:
+                item.setForeground(QColor("#9a3412"))
+                item.setToolTip(alert_lines(match.alerts))
             self.results.addItem(item)
         if not found and text.strip():
             self.results.addItem(QListWidgetItem("No patient matches that"))
@@ -272,16 +309,36 @@ class AppointmentDialog(QDialog):
     def _pick(self, item: QListWidgetItem | None) -> None:
         match = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         if isinstance(match, PatientMatch):
-            self.patient = match
-            self.chosen.setText(f"<b>{match.name}</b>{_details(match)}")
-            self.message.setVisible(False)
+            self._show_patient(match)
 
     def choose_patient(self, match: PatientMatch) -> None:
-        """Book for ``match`` (a patient just registered, or the one whose file asked)."""
+        """Book for ``match`` (a patient just registered, or the one whose file asked).
+        What the search said ("No patient matches that") is no longer so; the alerts are
+        read from the file, as whoever handed ``match`` over may not have had them."""
+        self._show_patient(match)
+        self.results.clear()
+        store, patient_id = self.store, match.id
+        self.runner.run(
+            "db",
+            lambda: store.patient(patient_id),
+            lambda found: self._file_read(patient_id, found),
+            lambda _error: None,
+        )
+        self.type.setFocus()
+
+    def _show_patient(self, match: PatientMatch) -> None:
         self.patient = match
         self.chosen.setText(f"<b>{match.name}</b>{_details(match)}")
-        self.message.setVisible(False)
-        self.type.setFocus()
+        self._show_alerts(match.alerts)
+        self.hush()
+
+    def _file_read(self, patient_id: uuid.UUID, found: PatientFile | None) -> None:
+        if found is not None and self.patient is not None and self.patient.id == patient_id:
+            self._show_alerts(found.details.alerts)
+
+    def _show_alerts(self, alerts: tuple[str, ...]) -> None:
+        self.alerts.setText(alert_lines(alerts))
+        self.alerts.setVisible(bool(alerts))
 
     def new_patient(self) -> PatientForm | None:
         """The patient form, started from what was typed in the search; once the new
@@ -330,15 +387,34 @@ class AppointmentDialog(QDialog):
         return super().eventFilter(watched, event)
 
     def _type_chosen(self) -> None:
-        kind = next((t for t in self.types if t.id == self.type.currentData()), None)
+        self.wanted_type = self.type.currentData()
+        self.hush()
+        kind = next((t for t in self.types if t.id == self.wanted_type), None)
         if kind is not None:
             self.length.setValue(kind.duration_minutes)
 
     # --- saving ----------------------------------------------------------------------
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, ink: str = ERROR_INK) -> None:
         self.message.setText(text)
+        self.message.setStyleSheet(f"color: {ink};")
         self.message.setVisible(True)
+
+    def hush(self) -> None:
+        """Clear the message line: what it said was about what has just been changed."""
+        self.message.clear()
+        self.message.setVisible(False)
+
+    def propose(self, slot: OfferedSlot) -> None:
+        """Start at ``slot`` (the first free time, found on the db lane after opening),
+        unless staff have already chosen another time or provider meanwhile."""
+        untouched = self.start.dateTime() == self._given[0]
+        if not untouched or self.provider.currentData() != slot.provider_id:
+            return
+        shown = local_datetime(slot.starts_at, self.zone)
+        self._given = (shown, slot.starts_at)
+        self.start.setDateTime(shown)
+        self.length.setValue(int((slot.ends_at - slot.starts_at).total_seconds() // 60))
 
     def slot(self) -> tuple[uuid.UUID, datetime, datetime]:
         shown, given = self._given
@@ -383,19 +459,17 @@ class AppointmentDialog(QDialog):
                 zone=zone,
             )
         self.ok_button.setEnabled(False)
-        self.say("Saving…")
-        self.message.setStyleSheet("color: #4a5060;")
+        self.say("Saving…", BUSY_INK)
         self.runner.run("db", work, self._saved, self._refused)
 
     def _saved(self, _mutation_or_id: uuid.UUID) -> None:
         self.appointment_id = self.entry.id if self.entry else _mutation_or_id
-        self.message.setVisible(False)
+        self.hush()
         self.saved.emit(self.appointment_id)
         self.accept()
 
     def _refused(self, error: BaseException) -> None:
         self.ok_button.setEnabled(True)
-        self.message.setStyleSheet("color: #b3261e;")
         self.say(words(error))
 
 

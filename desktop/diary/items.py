@@ -23,7 +23,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from common.appointments import AppointmentStatus
-from desktop.diary.model import DAY_MINUTES, DiaryRange, status_text, summary
+from desktop.diary.model import DAY_MINUTES, UNTYPED, DiaryRange, status_text, summary
 from sync.store import DiaryEntry, ProviderRow
 
 GUTTER = 56  # hour labels
@@ -259,7 +259,7 @@ SELECTED_PEN = QPen(QColor("#111111"), 2.5)
 def look(colour: str, status: AppointmentStatus, pending: bool) -> Look:
     base = QColor(colour)
     if not base.isValid():
-        base = QColor("#7a8699")
+        base = QColor(UNTYPED)
     fill = QColor(base)
     if status in FADED:
         fill = QColor(base.lighter(170))

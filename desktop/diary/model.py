@@ -31,6 +31,9 @@ DAY_MINUTES = 24 * 60
 WEEK_DAYS = 7
 ONLINE_SOURCES = {AppointmentSource.WIDGET, AppointmentSource.LINK, AppointmentSource.PORTAL}
 ENTRY_ROLE = Qt.ItemDataRole.UserRole  # the row's DiaryEntry
+# An appointment of no particular type: a grey no type or provider has, dark enough for
+# white words (contrast 5.8:1).
+UNTYPED = "#5f6673"
 
 
 def allowed(kind: str, entry: DiaryEntry, zone: ZoneInfo, now: datetime) -> Verdict:
@@ -307,9 +310,7 @@ class DiaryModel(ColumnsModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return summary(row, self.shown.zone)
         if role == Qt.ItemDataRole.DecorationRole and column == TYPE_COLUMN:
-            provider = self.shown.provider(row.provider_id)
-            colour = row.type_colour or (provider.colour if provider else None)
-            return QColor(colour) if colour else None
+            return QColor(row.type_colour or UNTYPED)
         if role == ENTRY_ROLE:
             return row
         return None

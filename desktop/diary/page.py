@@ -14,13 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -31,7 +32,7 @@ from common.appointments import CancelledBy
 from common.availability import OfferedSlot
 from desktop.diary.arrivals import ArrivalsPanel
 from desktop.diary.booking_dialog import AppointmentDialog, CancelQuestion
-from desktop.diary.changes import move_checked
+from desktop.diary.changes import find_next_free, move_checked
 from desktop.diary.day_list import DayListDialog
 from desktop.diary.free_slot import FreeSlotFinder, NextFreeDialog
 from desktop.diary.items import PX_PER_MINUTE
@@ -61,6 +62,37 @@ MODE = state.choice("diary/mode", Mode.DAY)
 HIDDEN = state.ids("diary/hidden_providers")
 SNAP = state.number("diary/snap_minutes", 5, frozenset({5, 15}))
 SHOWN_TOPICS = (Topic.APPOINTMENTS, Topic.PATIENTS, Topic.SCHEDULE)
+NEW_MINUTES = 30  # a new appointment's length until a type says otherwise
+
+
+class TitleLabel(QLabel):
+    """The range and its count, cut short with "…" when the bar is narrow: a long
+    heading must not force the window wider (or keep it from shrinking back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(0)
+
+    def show_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        """The whole heading, however much of it fits."""
+        return self.full_text
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        elided = self.fontMetrics().elidedText(
+            self.full_text, Qt.TextElideMode.ElideRight, self.width()
+        )
+        super().setText(elided)
 
 
 class DiaryPage(QWidget):
@@ -122,7 +154,7 @@ class DiaryPage(QWidget):
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat("ddd d MMM yyyy")
         self.date_edit.dateChanged.connect(self._date_picked)
-        self.title = QLabel()
+        self.title = TitleLabel()
         self.title.setObjectName("diaryTitle")
         self.notice = QLabel()
         self.notice.setObjectName("diaryNotice")
@@ -147,8 +179,7 @@ class DiaryPage(QWidget):
             for widget in group:
                 bar.addWidget(widget)
             bar.addSpacing(12)
-        bar.addStretch(1)
-        bar.addWidget(self.title)
+        bar.addWidget(self.title, 1)
         self.splitter = QSplitter()
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.arrivals)
@@ -204,11 +235,19 @@ class DiaryPage(QWidget):
         self.go_to(self.current + timedelta(days=self.mode.days))
 
     def go_to(self, day: date) -> None:
+        self._set_current(day)
+        self.reload()
+
+    def _set_current(self, day: date) -> None:
         self.current = day
         self.date_edit.blockSignals(True)
         self.date_edit.setDate(QDate(day.year, day.month, day.day))
         self.date_edit.blockSignals(False)
-        self.reload()
+
+    def _wanted_days(self) -> tuple[date, date]:
+        """The first day shown and the day after the last."""
+        first, days = self._wanted()
+        return first, first + timedelta(days=days)
 
     def open_day(self, day: date) -> None:
         """A day of the week view, on its own."""
@@ -277,7 +316,7 @@ class DiaryPage(QWidget):
         if self.fetch is None or (first, days) != self._wanted():
             return
         store, zone, fetch, hidden = self.store, self.zone, self.fetch, self.hidden
-        self.title.setText(f"{self._range_words(first, days)} · fetching from the server…")
+        self.title.show_text(f"{self._range_words(first, days)} · fetching from the server…")
         self.runner.run(
             "net",
             lambda: fetch_range(store, fetch, first, days, zone, hidden),
@@ -298,7 +337,7 @@ class DiaryPage(QWidget):
         if (first, days) != self._wanted():
             return  # the user has moved on: this failure is not about what is shown
         reason = words(error)
-        self.title.setText(
+        self.title.show_text(
             f"{self._range_words(first, days)} is outside this desk's copy and could not be "
             f"fetched: {reason}"
         )
@@ -311,7 +350,7 @@ class DiaryPage(QWidget):
             return  # the user has moved on; a newer load is on its way
         active = sum(1 for e in shown.entries if e.status.occupies_time)
         fetched = " · fetched from the server" if shown.fetched else ""
-        self.title.setText(
+        self.title.show_text(
             f"{self._range_words(shown.day, shown.days)} · {active} appointments{fetched}"
         )
         self.model.set_range(shown)
@@ -449,16 +488,24 @@ class DiaryPage(QWidget):
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
     ) -> AppointmentDialog | None:
+        """The booking dialog at the time given; with none (Ctrl+N with nothing selected,
+        "Book for this patient…"), it opens at the next hour and moves, once the db lane
+        has looked, to the default provider's first free time from now: the same search
+        as "Next free…", so it never starts on a clash."""
         if self.author is None:
             self.say("Sign in to make changes.")
             return None
+        proposing = starts_at is None
         if starts_at is None:
             hour = self.clock().astimezone(self.zone).replace(minute=0, second=0, microsecond=0)
             starts_at = hour.astimezone(UTC) + timedelta(hours=1)  # in UTC: DST-safe
-        ends_at = ends_at or starts_at + timedelta(minutes=30)
+        ends_at = ends_at or starts_at + timedelta(minutes=NEW_MINUTES)
         shown = self.model.shown
         providers = shown.all_providers or shown.providers
-        return self._open(
+        if provider_id is None:
+            default = shown.providers or providers
+            provider_id = default[0].id if default else None
+        dialog = self._open(
             AppointmentDialog(
                 self.runner,
                 self.store,
@@ -472,6 +519,27 @@ class DiaryPage(QWidget):
                 parent=self,
                 hub=self.hub,
             )
+        )
+        # The selected time it may have opened at is spent once it closes, either way.
+        dialog.finished.connect(lambda _result: self.view.set_chosen_time(None))
+        if proposing and provider_id is not None:
+            self._propose_first_free(dialog, provider_id, ends_at - starts_at)
+        return dialog
+
+    def _propose_first_free(
+        self, dialog: AppointmentDialog, provider_id: uuid.UUID, length: timedelta
+    ) -> None:
+        store, zone, now = self.store, self.zone, self.clock()
+
+        def found(slot: OfferedSlot | None) -> None:
+            if slot is not None:
+                dialog.propose(slot)
+
+        self.runner.run(
+            "db",
+            lambda: find_next_free(store, zone, length, [provider_id], now),
+            found,
+            lambda _error: None,  # no hours set up: the next hour stays, as before
         )
 
     def new_at_selected_time(self) -> None:
@@ -503,13 +571,22 @@ class DiaryPage(QWidget):
 
     def _open(self, dialog: AppointmentDialog) -> AppointmentDialog:
         self.dialog = dialog
-        dialog.saved.connect(self._saved)
+        dialog.saved.connect(lambda appointment_id: self._saved(dialog, appointment_id))
         dialog.open()
         return dialog
 
-    def _saved(self, appointment_id: uuid.UUID) -> None:
+    def _saved(self, dialog: AppointmentDialog, appointment_id: uuid.UUID) -> None:
+        """Show where it went: its day (booked from the patient file, it may be another
+        one), selected, and say what was booked."""
         self._select_after_load = appointment_id
         self.finder.dismiss()
+        _provider, starts, _ends = dialog.slot()
+        local = starts.astimezone(self.zone)
+        first, after = self._wanted_days()
+        if not first <= local.date() < after:
+            self._set_current(local.date())  # the reload the announcement brings shows it
+        if dialog.entry is None and dialog.patient is not None:
+            self.say(f"Booked {dialog.patient.name} for {local:%a %d %b %H:%M}")
         self.hub.announce({Topic.APPOINTMENTS, Topic.OUTBOX}, origin=self)
 
     # --- the free-slot finder, the day list ---------------------------------------------

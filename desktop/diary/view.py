@@ -47,7 +47,7 @@ from desktop.diary.items import (
     instant_at,
     local_minute,
 )
-from desktop.diary.model import DAY_MINUTES, DiaryRange, allowed
+from desktop.diary.model import DAY_MINUTES, UNTYPED, DiaryRange, allowed
 from desktop.diary.paint import DAY_TITLE, Backdrop, paint_backdrop, paint_margins, plan_backdrop
 from sync.store import DiaryEntry
 
@@ -147,9 +147,10 @@ class DiaryView(QGraphicsView):
             item = AppointmentItem()
             self.scene().addItem(item)
             self._pool.append(item)
-        colour_of = {p.id: p.colour for p in shown.providers}
         for item, (entry, rect) in zip(self._pool, placed, strict=False):
-            colour = entry.type_colour or colour_of[entry.provider_id]
+            # Type colours only: a provider's colour (their lane's marker) on a block would
+            # read as the type that has that colour.
+            colour = entry.type_colour or UNTYPED
             item.assign(entry, rect, colour, grid.local[entry.id][0], shown.zone)
             if not item.isVisible():
                 item.setVisible(True)
@@ -251,6 +252,9 @@ class DiaryView(QGraphicsView):
             return
         minute = slot[2]
         rect = QRectF(lane.left + 1, grid.y(minute), lane.width - 2, 15 * grid.px)
+        if any(item.rect().intersects(rect) for item in self.items_by_id.values()):
+            mark.setVisible(False)  # booked meanwhile: the block says what is there now
+            return
         mark.show_at(rect, clock_text(minute))
 
     def show_offer(

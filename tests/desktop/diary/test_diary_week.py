@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from common.appointments import AppointmentSource, AppointmentStatus
 from desktop.diary.items import AppointmentItem
-from desktop.diary.model import COLUMNS, ENTRY_ROLE, Mode
+from desktop.diary.model import COLUMNS, ENTRY_ROLE, UNTYPED, Mode
 from desktop.diary.page import DiaryPage
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
@@ -180,7 +180,8 @@ def test_blocks_show_type_colour_status_and_source(
     }
     typed, untyped = by_start[ny(MONDAY, 9)], by_start[ny(MONDAY, 11)]
     assert typed.look.fill.color() == QColor("#8e5bd0")  # the appointment type's colour
-    assert untyped.look.fill.color() == QColor("#3d7dd8")  # else the provider's
+    # No type: a neutral grey, not the provider's colour (it would read as a type's).
+    assert untyped.look.fill.color() == QColor(UNTYPED)
     assert "Consultation" in typed.toolTip()
     no_show = by_start[ny(date(2026, 3, 4), 15)]
     assert no_show.look.fill.color().alpha() < 255  # faded
