@@ -8,7 +8,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -66,7 +66,14 @@ class MainWindow(QMainWindow):
         self.hub = ChangeHub(runner)
         self.zone = ZoneInfo(desk.time_zone)
         self.setWindowTitle(f"Clinicdesk — {desk.clinic_name}")
-        self.resize(1200, 800)
+        # The diary wants width (a lane per provider, the waiting room beside): take what
+        # the screen offers, up to a comfortable size.
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        self.resize(
+            max(1200, min(1600, room.width())) if room else 1200,
+            max(800, min(1000, room.height())) if room else 800,
+        )
 
         self.nav = QListWidget()
         self.nav.addItems(PAGES)

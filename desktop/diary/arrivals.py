@@ -73,11 +73,16 @@ class Column:
 
 COLUMNS = (
     Column("Due", lambda a, zone, _now: f"{a.entry.starts_at.astimezone(zone):%H:%M}", "00:00"),
-    Column("Patient", lambda a, _zone, _now: a.entry.patient_name, "Bartholomew Montgomery"),
+    Column("Patient", lambda a, _zone, _now: _flagged(a.entry), "Bartholomew Montgomery"),
     Column("Waiting", lambda a, zone, now: waiting_text(a, now, zone), "in since 00:00"),
     Column("With", lambda a, _zone, _now: a.provider, "Amara Okafor-Whit"),
 )
 CELL_PADDING = 16  # a cell's margins and grid line, beyond its text
+
+
+def _flagged(entry: DiaryEntry) -> str:
+    """The name, marked when the file has staff alerts (the tooltip says which)."""
+    return f"⚠ {entry.patient_name}" if entry.patient_alerts else entry.patient_name
 
 
 class ArrivalsModel(ColumnsModel):
@@ -90,6 +95,8 @@ class ArrivalsModel(ColumnsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[column].value(row, self.zone, self.clock())
         if role == Qt.ItemDataRole.ToolTipRole:
+            if COLUMNS[column].title == "Patient" and row.entry.patient_alerts:
+                return "\n".join(f"⚠ {alert}" for alert in row.entry.patient_alerts)
             arrived = row.entry.arrived_at
             if arrived is None:
                 return "The time of arrival was not recorded."

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from common.appointments import MOVABLE
 from common.availability import OfferedSlot, within_working_time
+from common.patients import show_phone
 from common.scheduling import ProviderSchedule
 from desktop.diary.changes import BookingRequest, book_checked, move_checked
 from desktop.kit.combo import choose
@@ -67,7 +68,7 @@ def from_local(value: QDateTime, zone: ZoneInfo) -> datetime:
 
 def _details(match: PatientMatch) -> str:
     born = f" · born {match.date_of_birth:%d/%m/%Y}" if match.date_of_birth else ""
-    phone = f" · {match.phone}" if match.phone else ""
+    phone = f" · {show_phone(match.phone, None)}" if match.phone else ""
     return born + phone
 
 

@@ -317,11 +317,13 @@ class AppointmentItem(QGraphicsRectItem):
         self.marked = False
         self.look = look(colour, entry.status, entry.pending)
         clock = f"{start.hour:02d}:{start.minute:02d}"
+        # A patient with staff alerts is marked where staff look, not only on hover.
+        flag = "⚠ " if entry.patient_alerts else ""
         if rect.width() < COMPACT_WIDTH:  # a week's narrow lane: who first, then when
-            self.title = compact_name(entry.patient_name)
+            self.title = flag + compact_name(entry.patient_name)
             self.detail = clock
         else:
-            self.title = f"{clock} {entry.patient_name}"
+            self.title = f"{clock} {flag}{entry.patient_name}"
             self.detail = " · ".join(t for t in (entry.type_name, status_text(entry)) if t)
         indent = 4.0 if self.look.marker is None else 7.0
         self.text_box = rect.adjusted(indent, 0, -2, 0)

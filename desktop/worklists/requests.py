@@ -296,9 +296,12 @@ class RequestsPage(QWidget):
         self.fetched_at = datetime.now(UTC)
         self.model.set_requests(rows)
         ids = [r.id for r in self.model.rows]
-        if ids:
-            keep = chosen.id if chosen is not None and chosen.id in ids else ids[0]
-            self.table.selectRow(ids.index(keep))
+        # Only the request staff chose stays chosen: after a decision nothing is, so a
+        # second click on Confirm cannot book the next patient.
+        if chosen is not None and chosen.id in ids:
+            self.table.selectRow(ids.index(chosen.id))
+        else:
+            self.table.clearSelection()
         self.notice.setVisible(False)
         self.empty.setVisible(not rows)
         self._selected()
@@ -412,6 +415,7 @@ class RequestsPage(QWidget):
         """Drop it from the list at once, tell every page, and sync (the diary shows a
         confirmed booking after the sync brings it in)."""
         self.model.set_requests([r for r in self.model.rows if r.id != request_id])
+        self.table.clearSelection()
         self.empty.setVisible(not self.model.rows)
         self._selected()
         self.count_changed.emit(len(self.model.rows))

@@ -199,3 +199,39 @@ def test_after_start_names_and_headings_are_shown_whole(
         table.viewport().width()
     )
     store.close()
+
+
+def test_a_waiting_patient_with_staff_alerts_is_marked_and_the_tooltip_says_which() -> None:
+    from common.appointments import AppointmentSource
+    from desktop.diary.arrivals import Arrival, ArrivalsModel
+    from sync.store import DiaryEntry
+
+    now = datetime.now(UTC)
+    ada = DiaryEntry(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        now,
+        now + timedelta(minutes=30),
+        AppointmentStatus.ARRIVED,
+        AppointmentSource.DESK,
+        "Ada Lovelace",
+        arrived_at=now,
+        patient_alerts=("Latex allergy",),
+    )
+    alan = DiaryEntry(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        now,
+        now + timedelta(minutes=30),
+        AppointmentStatus.ARRIVED,
+        AppointmentSource.DESK,
+        "Alan Turing",
+        arrived_at=now,
+    )
+    model = ArrivalsModel(ZONE, lambda: now)
+    model.set_rows([Arrival(ada, "Amara Okafor"), Arrival(alan, "Amara Okafor")])
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    name = headers.index("Patient")
+    assert model.index(0, name).data() == "⚠ Ada Lovelace"
+    assert model.index(0, name).data(Qt.ItemDataRole.ToolTipRole) == "⚠ Latex allergy"
+    assert model.index(1, name).data() == "Alan Turing"

@@ -307,6 +307,10 @@ def test_alerts_show_on_the_diarys_hover_card(
     assert "⚠" not in cards["Alan Turing"]
     ada = next(e for e in diary.model.rows if e.patient_name == "Ada Lovelace")
     assert "⚠ Needs wheelchair access" in summary(ada, ZONE)
+    # Marked on the block itself, where staff look without hovering.
+    titles = {i.entry.patient_name: i.title for i in diary.view.appointment_items()}
+    assert "⚠ Ada Lovelace" in titles["Ada Lovelace"]
+    assert "⚠" not in titles["Alan Turing"]
 
 
 def test_new_patient_in_the_booking_dialog_is_chosen_and_booked_after_registering(

@@ -181,6 +181,9 @@ def test_a_web_request_shows_within_two_seconds_counted_and_confirming_books_it_
     qtbot.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)  # as staff do it
     qtbot.waitUntil(lambda: request_id not in _listed(window), timeout=WAIT_MS)
     assert "Booked" in page.outcome.text()
+    # Nothing else is chosen for them: a second click books nobody else.
+    assert page.current() is None
+    assert not page.confirm_button.isEnabled()
     assert _row(live_server, request_id).status is BookingRequestStatus.CONFIRMED
 
     def booked_online() -> None:
