@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -98,6 +98,9 @@ class PatientInvalid(InvalidInput):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(message)
         self.field = field_name
+        # The other fields refused in the same check, so a form can mark them all at once
+        # (this one is the first; its message is what a server answer carries).
+        self.also: tuple[PatientInvalid, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,23 +347,36 @@ def clean(
         )
     )
     kept_email = previous is not None and email_typed == previous.email
-    return PatientDetails(
-        first_name=check_name(details.first_name, "first_name"),
-        last_name=check_name(details.last_name, "last_name"),
-        date_of_birth=check_birth_date(details.date_of_birth, today),
-        sex=sex,
-        address_line1=_line(
+    checks: dict[str, Callable[[], Any]] = {
+        "first_name": lambda: check_name(details.first_name, "first_name"),
+        "last_name": lambda: check_name(details.last_name, "last_name"),
+        "date_of_birth": lambda: check_birth_date(details.date_of_birth, today),
+        "address_line1": lambda: _line(
             details.address_line1, "address_line1", "address line", ADDRESS_LINE_MAX
         ),
-        address_line2=_line(
+        "address_line2": lambda: _line(
             details.address_line2, "address_line2", "address line", ADDRESS_LINE_MAX
         ),
-        city=_line(details.city, "city", "town or city", CITY_MAX),
-        postcode=check_postcode(details.postcode, country),
-        phone=previous.phone if kept_phone and previous else normalise_phone(phone_typed, country),
-        email=email_typed if kept_email else normalise_email(email_typed),
-        alerts=check_alerts(details.alerts),
-    )
+        "city": lambda: _line(details.city, "city", "town or city", CITY_MAX),
+        "postcode": lambda: check_postcode(details.postcode, country),
+        "phone": lambda: (
+            previous.phone if kept_phone and previous else normalise_phone(phone_typed, country)
+        ),
+        "email": lambda: email_typed if kept_email else normalise_email(email_typed),
+        "alerts": lambda: check_alerts(details.alerts),
+    }
+    values: dict[str, Any] = {}
+    refused: list[PatientInvalid] = []
+    for name, check in checks.items():  # every field, so all refusals are said at once
+        try:
+            values[name] = check()
+        except PatientInvalid as problem:
+            refused.append(problem)
+    if refused:
+        first = refused[0]
+        first.also = tuple(refused[1:])
+        raise first
+    return PatientDetails(sex=sex, **values)
 
 
 # --- duplicates ------------------------------------------------------------------------

@@ -313,12 +313,14 @@ class PatientForm(QDialog):
         self.save_button.setEnabled(True)
         if isinstance(error, PatientInvalid) and error.field in self.problems:
             self.message.setVisible(False)
-            label = self.problems[error.field]
-            label.setText(error.message)
-            label.setVisible(True)
+            for problem in (error, *error.also):  # every refused field, beside it
+                label = self.problems.get(problem.field)
+                if label is not None:
+                    label.setText(problem.message)
+                    label.setVisible(True)
             field = self.findChild(QWidget, error.field)
             if field is not None:
-                field.setFocus()
+                field.setFocus()  # the first one
             return
         self.message.setStyleSheet(RED)
         self.message.setText(words(error))

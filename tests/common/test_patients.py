@@ -310,3 +310,11 @@ def test_a_postcode_is_bounded_as_it_is_kept() -> None:
     refusal = _refusal(postcode="ß" * 9)
     assert refusal.field == "postcode"
     assert "at most 16 characters" in refusal.message
+
+
+def test_every_refused_field_is_reported_with_the_first_one() -> None:
+    typed = PatientDetails(" ", "Lovelace", phone="12", email="ada@")
+    with pytest.raises(PatientInvalid) as refused:
+        clean(typed, country="GB", today=TODAY)
+    assert refused.value.field == "first_name"
+    assert [p.field for p in refused.value.also] == ["phone", "email"]

@@ -221,6 +221,20 @@ def test_a_refusal_is_said_beside_its_field_and_nothing_is_queued(
     assert queued(store) == []
 
 
+def test_every_refused_field_is_said_at_once_not_one_per_press(
+    qtbot: QtBot, page: PatientsPage, store: Store
+) -> None:
+    form = page.new_patient()
+    assert form is not None
+    fill(form, first_name="Grace", last_name="Hopper", phone="12", email="grace@")
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(form.problems["phone"].isVisible, timeout=WAIT_MS)
+    assert form.problems["email"].isVisible()
+    assert "e-mail address is not valid" in form.problems["email"].text()
+    assert not form.problems["first_name"].isVisible()
+    assert queued(store) == []
+
+
 def test_a_possible_duplicate_is_shown_and_staff_may_open_it(
     qtbot: QtBot, page: PatientsPage, store: Store
 ) -> None:
