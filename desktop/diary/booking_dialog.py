@@ -274,14 +274,21 @@ class AppointmentDialog(QDialog):
         outside = schedule is not None and not within_working_time(
             schedule, self.zone, starts, ends
         )
+        local = starts.astimezone(self.zone)
+        warnings = []
         if outside:
-            local = starts.astimezone(self.zone)
-            self.hours_warning.setText(
+            warnings.append(
                 f"⚠ {self.provider.currentText()} does not work all of "
                 f"{local:%a %d %b} {local:%H:%M}–{ends.astimezone(self.zone):%H:%M} "
                 "(outside working hours, time off or a closure). You can still book it."
             )
-        self.hours_warning.setVisible(outside)
+        if self.entry is None and starts < datetime.now(UTC):
+            warnings.append(
+                f"⚠ {local:%a %d %b %H:%M} has already passed. You can still book it "
+                "(to record a visit that happened)."
+            )
+        self.hours_warning.setText("\n".join(warnings))
+        self.hours_warning.setVisible(bool(warnings))
 
     # --- finding the patient --------------------------------------------------------
 

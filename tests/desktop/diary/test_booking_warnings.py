@@ -140,3 +140,16 @@ def test_the_types_offered_follow_the_provider_and_the_choice_is_kept_where_it_c
     assert offered() == [None, ANYONE.id, ONLY_A.id]  # by name
     assert dialog.type.currentData() is None, "Dr A does not give scans"
     assert dialog.length.value() == 20, "the length typed stays"
+
+
+def test_a_new_booking_at_a_time_already_past_is_warned_of(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    future = dialog_for(qtbot, runner, store, DR_A.id, at(MONDAY, 10))
+    assert "already passed" not in future.hours_warning.text()
+
+    yesterday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    past = dialog_for(qtbot, runner, store, DR_B.id, yesterday)
+    assert past.hours_warning.isVisible()
+    assert "has already passed" in past.hours_warning.text()
+    assert past.ok_button.isEnabled(), "a warning: a visit that happened may be recorded"
