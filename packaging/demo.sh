@@ -115,7 +115,11 @@ else
         || status=$?
 fi
 
-if [ "$status" != 0 ]; then
-    echo "The desktop stopped with an error (exit status $status; the reason is above)." >&2
-    exit "$status"
-fi
+case "$status" in
+    0) ;;
+    130 | 143)  # Ctrl+C or a kill: someone stopped it, nothing went wrong
+        echo "The desktop was stopped." ;;
+    *)
+        echo "The desktop stopped with an error (exit status $status; the reason is above)." >&2
+        exit "$status" ;;
+esac

@@ -38,16 +38,17 @@ def _processes_mentioning(marker: str) -> list[str]:
     return found
 
 
-@pytest.mark.skipif(
+NEEDS_XVFB = pytest.mark.skipif(
     shutil.which("xvfb-run") is None,
     reason="xvfb-run is missing (packaging/system-deps.sh installs it: package xvfb)",
 )
-def test_the_demo_opens_the_desk_signed_in_with_no_keyring_running(tmp_path: Path) -> None:
+
+
+def _clean_env(tmp_path: Path, port: int) -> dict[str, str]:
     home, runtime = tmp_path / "home", tmp_path / "run"
     home.mkdir()
     runtime.mkdir(mode=0o700)
-    port = free_port()
-    env = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "HOME": str(home),
@@ -57,8 +58,13 @@ def test_the_demo_opens_the_desk_signed_in_with_no_keyring_running(tmp_path: Pat
         "XDG_RUNTIME_DIR": str(runtime),
         "CLINICDESK_BIN": str(Path(sys.executable).parent),
         "CLINICDESK_BIND_PORT": str(port),
-        "CLINICDESK_DEMO_EXIT_AFTER_SHOWN": "1",
     }  # and no DBUS_SESSION_BUS_ADDRESS, DISPLAY or QT_QPA_PLATFORM: xvfb-run gives a screen
+
+
+@NEEDS_XVFB
+def test_the_demo_opens_the_desk_signed_in_with_no_keyring_running(tmp_path: Path) -> None:
+    port = free_port()
+    env = _clean_env(tmp_path, port) | {"CLINICDESK_DEMO_EXIT_AFTER_SHOWN": "1"}
     started = time.monotonic()
     demo = subprocess.Popen(
         ["xvfb-run", "-a", "sh", str(ROOT / "packaging" / "demo.sh")],
@@ -88,6 +94,43 @@ def test_the_demo_opens_the_desk_signed_in_with_no_keyring_running(tmp_path: Pat
     while (left := _processes_mentioning(str(tmp_path))) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == [], "the demo left processes running"
+
+
+@NEEDS_XVFB
+def test_a_desk_stopped_by_hand_is_not_called_an_error(tmp_path: Path) -> None:
+    port = free_port()
+    demo = subprocess.Popen(
+        ["xvfb-run", "-a", "sh", str(ROOT / "packaging" / "demo.sh")],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    seen = []
+    try:
+        for line in demo.stdout:  # until the desk is up, signed in
+            seen.append(line)
+            if line.startswith("Signed in as"):
+                break
+        desk = [
+            int(found.split(":")[0])
+            for found in _processes_mentioning(str(tmp_path))
+            if "\\x00desktop\\x00" in found and "dbus-run-session" not in found
+        ]
+        assert desk, "".join(seen)
+        os.kill(max(desk), signal.SIGTERM)  # the innermost: the desk itself
+        output, _ = demo.communicate(timeout=LIMIT_S)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    output = "".join(seen) + output
+    assert "The desktop was stopped." in output, output
+    assert "stopped with an error" not in output
+    assert "Server stopped." in output
+    assert demo.returncode == 0, output
 
 
 def test_with_no_keyring_the_desk_refuses_and_says_why_on_the_terminal(tmp_path: Path) -> None:
