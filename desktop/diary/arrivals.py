@@ -31,6 +31,7 @@ from common.appointments import AppointmentStatus
 from desktop.diary.model import allowed, day_bounds
 from desktop.kit.table_model import ColumnsModel
 from desktop.kit.tasks import TaskRunner
+from desktop.patients.alerts import alert_lines
 from sync.store import DiaryEntry, ProviderRow, Store
 
 REFRESH_MS = 60_000
@@ -96,7 +97,7 @@ class ArrivalsModel(ColumnsModel):
             return COLUMNS[column].value(row, self.zone, self.clock())
         if role == Qt.ItemDataRole.ToolTipRole:
             if COLUMNS[column].title == "Patient" and row.entry.patient_alerts:
-                return "\n".join(f"⚠ {alert}" for alert in row.entry.patient_alerts)
+                return alert_lines(row.entry.patient_alerts)
             arrived = row.entry.arrived_at
             if arrived is None:
                 return "The time of arrival was not recorded."

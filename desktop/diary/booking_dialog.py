@@ -40,6 +40,7 @@ from desktop.kit.combo import choose
 from desktop.kit.errors import words
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
+from desktop.patients.alerts import alert_lines
 from desktop.patients.form import PatientForm, guess_from_search
 from sync.patients import PatientFile
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule, PatientMatch
@@ -70,11 +71,6 @@ def _details(match: PatientMatch) -> str:
     born = f" · born {match.date_of_birth:%d/%m/%Y}" if match.date_of_birth else ""
     phone = f" · {show_phone(match.phone, None)}" if match.phone else ""
     return born + phone
-
-
-def alert_lines(alerts: tuple[str, ...]) -> str:
-    """Staff alerts as they are shown wherever a patient is picked: "⚠ Latex allergy"."""
-    return "\n".join(f"⚠ {alert}" for alert in alerts)
 
 
 def describe_patient(match: PatientMatch) -> str:

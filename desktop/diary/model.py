@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor
 from common.appointments import AppointmentSource, AppointmentStatus, Verdict, status_change_allowed
 from common.scheduling import ExceptionKind, ProviderSchedule
 from desktop.kit.table_model import ColumnsModel
+from desktop.patients.alerts import alert_lines
 from sync.protocol import STATUS_OF, AppointmentRecord
 from sync.scheduling import AppointmentTypeRow, ClinicSchedule
 from sync.store import DiaryEntry, ProviderRow, Store
@@ -247,7 +248,8 @@ def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
     and how it was booked."""
     start, end = entry.starts_at.astimezone(zone), entry.ends_at.astimezone(zone)
     lines = [entry.patient_name]
-    lines += [f"⚠ {alert}" for alert in entry.patient_alerts]  # staff alerts on the file
+    if entry.patient_alerts:
+        lines.append(alert_lines(entry.patient_alerts))
     lines.append(f"{start:%H:%M}–{end:%H:%M}")
     if entry.type_name:
         lines.append(entry.type_name)

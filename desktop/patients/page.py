@@ -34,6 +34,7 @@ from common.appointments import AppointmentStatus
 from common.patients import show_phone
 from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel
+from desktop.patients.alerts import alert_lines
 from desktop.patients.form import PatientForm, as_match, guess_from_search
 from sync.patients import PatientFile, Visit
 from sync.scheduling import PatientMatch
@@ -171,7 +172,7 @@ class PatientFileView(QWidget):
             return
         d = patient.details
         self.title.setText(d.name + (" · changed here, not yet sent" if patient.pending else ""))
-        self.alerts.setText("\n".join(f"⚠ {alert}" for alert in d.alerts))
+        self.alerts.setText(alert_lines(d.alerts))
         self.alerts.setVisible(bool(d.alerts))
         self.details["born"].setText(
             f"{d.date_of_birth:%d %B %Y}" if d.date_of_birth else "not recorded"
