@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +22,7 @@ from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
+from server.messaging.endpoints import router as messaging_router
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
@@ -48,7 +51,20 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     # /docs and /redoc load their scripts and styles from this server, never a CDN: a
     # clinic's LAN may have no internet, and the page would be blank.
-    app = FastAPIOffline(title="Clinicdesk", version="0.1.0", static_url=DOCS_ASSETS)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from server.messaging.runner import DispatcherThread
+
+        runner = DispatcherThread(database, settings).start() if settings.dispatch_in_server else None
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPIOffline(
+        title="Clinicdesk", version="0.1.0", static_url=DOCS_ASSETS, lifespan=lifespan
+    )
     # Sync pages are repetitive JSON: compressed, a first download moves a fraction of
     # the bytes. (The desk's httpx client asks for gzip and unpacks it on its own.)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
@@ -62,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         booking_requests_router,
         changefeed_router,
         lockouts_router,
+        messaging_router,
         mutations_router,
         patients_router,
         scheduling_router,

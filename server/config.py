@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed (uvicorn's
     # ``forwarded_allow_ips``): comma-separated IPs or networks, or "*" for any.
     trusted_proxies: str = "127.0.0.1"
+    # A message dispatcher thread in each server process (the embedded default). Off when
+    # dispatchers run as processes of their own (``clinicdesk dispatch``).
+    dispatch_in_server: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -8,6 +8,16 @@ from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
 from server.db import Base
 from server.idempotency.models import IdempotencyKey
+from server.messaging.models import (
+    ConsentDecision,
+    Delivery,
+    DevOutboxEntry,
+    Message,
+    MessageTemplate,
+    MessagingSettings,
+    PhoneOptOut,
+    WebhookEvent,
+)
 from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
 from server.scheduling.models import (
@@ -29,14 +39,22 @@ __all__ = [
     "BookingRequest",
     "BookingRules",
     "Clinic",
+    "ConsentDecision",
+    "Delivery",
+    "DevOutboxEntry",
     "Device",
     "IdempotencyKey",
     "Location",
+    "Message",
+    "MessageTemplate",
+    "MessagingSettings",
     "Patient",
+    "PhoneOptOut",
     "Provider",
     "ScheduleException",
     "SignInCounter",
     "SignInLockout",
     "StaffSession",
     "StaffUser",
+    "WebhookEvent",
 ]

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, String
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
+from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from common.patients import Sex
 from common.roles import Role
 from common.scheduling import ExceptionKind
@@ -35,6 +36,7 @@ from sync.values import Day as Day
 from sync.values import Flag as Flag
 from sync.values import Instant as Instant
 from sync.values import Printable as Printable
+from sync.values import Prose as Prose
 from sync.values import SequenceNumber as SequenceNumber
 from sync.values import Version as Version
 from sync.values import WholeNumber as WholeNumber
@@ -277,6 +279,53 @@ class AppointmentRecord(Record):
     finished_at: AwareDatetime | None = None
 
 
+class DeliverySummary(Message):
+    """How one channel of a message fares, as the desk shows it."""
+
+    channel: Channel
+    status: DeliveryStatus
+    error: str | None = None
+    segments: int | None = None
+    at: AwareDatetime | None = None
+
+
+class MessageRecord(Record):
+    patient_id: uuid.UUID | None
+    direction: Direction
+    purpose: Purpose
+    kind: str
+    channels: list[Channel]
+    subject: str = ""
+    body: str
+    counterpart: str | None = None
+    appointment_id: uuid.UUID | None = None
+    sent_by_staff_id: uuid.UUID | None = None
+    urgent: bool = False
+    due_at: AwareDatetime
+    read_at: AwareDatetime | None = None
+    deliveries: list[DeliverySummary] = Field(default_factory=list)
+    created_at: AwareDatetime
+
+
+class ConsentRecord(Record):
+    patient_id: uuid.UUID
+    channel: Channel
+    purpose: Purpose
+    granted: bool
+    source: ConsentSource
+    decided_at: AwareDatetime
+    staff_id: uuid.UUID | None = None
+    note: str = ""
+
+
+class MessageTemplateRecord(Record):
+    kind: str
+    channel: Channel
+    purpose: Purpose
+    subject: str
+    body: str
+
+
 Entity = Literal[
     "providers",
     "patients",
@@ -286,6 +335,9 @@ Entity = Literal[
     "schedule_exceptions",
     "booking_rules",
     "staff",
+    "messages",
+    "consents",
+    "message_templates",
 ]
 
 
@@ -320,6 +372,9 @@ class ChangesPage(Message):
     schedule_exceptions: list[ScheduleExceptionRecord] = Field(default_factory=list)
     booking_rules: list[BookingRulesRecord] = Field(default_factory=list)
     staff: list[StaffRecord] = Field(default_factory=list)
+    messages: list[MessageRecord] = Field(default_factory=list)
+    consents: list[ConsentRecord] = Field(default_factory=list)
+    message_templates: list[MessageTemplateRecord] = Field(default_factory=list)
     tombstones: list[Tombstone] = Field(default_factory=list)
 
     @property
@@ -335,6 +390,9 @@ class ChangesPage(Message):
                 self.schedule_exceptions,
                 self.booking_rules,
                 self.staff,
+                self.messages,
+                self.consents,
+                self.message_templates,
                 self.tombstones,
             )
         )
@@ -555,6 +613,114 @@ class SetBookingRules(Message):
     patients_may_cancel: Flag
 
 
+# --- messaging ------------------------------------------------------------------------
+
+SUBJECT_LENGTH = 200
+BODY_LENGTH = 1600  # ten SMS segments; an e-mail reply is rarely longer
+TEMPLATE_LENGTH = 5000
+Subject = Annotated[str, StringConstraints(max_length=SUBJECT_LENGTH), Printable]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_LENGTH), Prose]
+MessageKind = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+
+
+class SendMessage(Message):
+    """Staff write to a patient, on one or both channels. The desk chooses the id, so the
+    message is in its inbox at once (offline too) and sent once however often the push
+    is repeated."""
+
+    kind: Literal["send_message"] = "send_message"
+    message_id: uuid.UUID
+    patient_id: uuid.UUID
+    channels: list[Channel] = Field(min_length=1, max_length=2)
+    purpose: Purpose = Purpose.CARE
+    subject: Subject = ""
+    body: Body
+
+
+class MarkMessagesRead(Message):
+    kind: Literal["mark_messages_read"] = "mark_messages_read"
+    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class AttachMessage(Message):
+    """A text from a number no patient had, put in a patient's conversation."""
+
+    kind: Literal["attach_message"] = "attach_message"
+    message_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+class RecordConsent(Message):
+    kind: Literal["record_consent"] = "record_consent"
+    consent_id: uuid.UUID
+    patient_id: uuid.UUID
+    channel: Channel
+    purpose: Purpose
+    granted: Flag
+    note: Annotated[str, StringConstraints(max_length=200), Printable] = ""
+
+
+class SaveMessageTemplate(Message):
+    """A clinic admin's wording of one kind of message on one channel."""
+
+    kind: Literal["save_message_template"] = "save_message_template"
+    template_id: uuid.UUID
+    base_version: Version | None  # None: replacing the default for the first time
+    message_kind: MessageKind
+    channel: Channel
+    subject: Subject = ""
+    body: Annotated[str, StringConstraints(min_length=1, max_length=TEMPLATE_LENGTH), Prose]
+
+
+class TellRunningLate(Message):
+    """Text the provider's later patients of the day that the clinic runs late."""
+
+    kind: Literal["running_late"] = "running_late"
+    provider_id: uuid.UUID
+    minutes: Annotated[int, Strict(), Field(ge=5, le=240), WholeNumber]
+    # Patients whose appointments start from this instant until the end of its day.
+    after: Instant
+
+
+MessagingCommand = (
+    SendMessage
+    | MarkMessagesRead
+    | AttachMessage
+    | RecordConsent
+    | SaveMessageTemplate
+    | TellRunningLate
+)
+
+
+class MessagingSettingsBody(Message):
+    """How a clinic sends (clinic admins edit it; every desk reads it)."""
+
+    sender_name: Name = ""  # empty: the clinic's name
+    phone: Annotated[str, StringConstraints(max_length=32), Printable] = ""
+    email: Annotated[str, StringConstraints(max_length=254), Printable] = ""
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
+    # Texts that are not urgent go out only between these times, in the clinic's zone.
+    texts_from: ClockTime
+    texts_until: ClockTime
+    marketing_cap: Annotated[int, Strict(), Field(ge=0, le=100), WholeNumber] = 4
+    marketing_cap_days: Annotated[int, Strict(), Field(ge=1, le=365), WholeNumber] = 30
+    send_confirmations: Flag = True
+
+
+class DevOutboxItem(Message):
+    """What the development outbox "sent" (development and test servers only)."""
+
+    id: uuid.UUID
+    delivery_id: uuid.UUID
+    channel: Channel
+    to_address: str
+    sender_name: str
+    subject: str
+    text: str
+    attachments: list[str]
+    sent_at: AwareDatetime
+
+
 # The status each status command leads to.
 STATUS_OF: dict[str, AppointmentStatus] = {
     "confirm": AppointmentStatus.CONFIRMED,
@@ -585,7 +751,11 @@ SettingsCommand = (
     | SetBookingRules
 )
 Command = Annotated[
-    AppointmentCommand | UpdatePatientContact | PatientCommand | SettingsCommand,
+    AppointmentCommand
+    | UpdatePatientContact
+    | PatientCommand
+    | SettingsCommand
+    | MessagingCommand,
     Field(discriminator="kind"),
 ]
 
@@ -723,6 +893,9 @@ class MutationResult(Message):
     appointment_type: AppointmentTypeRecord | None = None
     schedule_exception: ScheduleExceptionRecord | None = None
     booking_rules: BookingRulesRecord | None = None
+    message: MessageRecord | None = None
+    consent: ConsentRecord | None = None
+    message_template: MessageTemplateRecord | None = None
     suggestions: list[Slot] = Field(default_factory=list)
 
     @property
@@ -743,6 +916,9 @@ RESULT_RECORD_FIELDS = (
     "appointment_type",
     "schedule_exception",
     "booking_rules",
+    "message",
+    "consent",
+    "message_template",
 )
 
 

@@ -26,36 +26,44 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 
-def _printable(value: str) -> str:
+def _refuse_controls(value: str, allowed: str) -> str:
     # NUL and other control characters are refused at the door: PostgreSQL cannot store
     # NUL, and none belongs in a name, an address or a password.
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+    if any(ord(ch) < 32 and ch not in allowed for ch in value):
         raise ValueError("must not contain control characters")
     return value
 
 
-# No control characters but the tab.
+# No control characters but the tab; prose (a message's body) may also break lines.
 PRINTABLE_PATTERN = r"^[^\x00-\x08\x0A-\x1F]*$"
+PROSE_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F]*$"
 
 
-class _Printable:
-    """Refuses control characters in words (``_printable``), and says so in the JSON
-    schema as a pattern, so the published schema does not promise what is refused."""
+class _Text:
+    """Refuses control characters in words, but those ``allowed``, and says so in the
+    JSON schema as a pattern, so the published schema does not promise what is refused."""
+
+    def __init__(self, allowed: str, pattern: str) -> None:
+        self.allowed = allowed
+        self.pattern = pattern
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_printable, handler(source))
+        return core_schema.no_info_after_validator_function(
+            lambda value: _refuse_controls(value, self.allowed), handler(source)
+        )
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = PRINTABLE_PATTERN
+        json_schema["pattern"] = self.pattern
         return json_schema
 
 
-Printable = _Printable()
+Printable = _Text("\t", PRINTABLE_PATTERN)
+Prose = _Text("\t\n\r", PROSE_PATTERN)
 
 
 def _whole_number(value: Any) -> Any:

@@ -15,6 +15,7 @@ from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
 from server.db import Database, Synced, utcnow
+from server.messaging.models import ConsentDecision, Message, MessageTemplate
 from server.patients.models import Patient
 from server.scheduling.models import (
     Appointment,
@@ -30,9 +31,12 @@ from sync.protocol import (
     AppointmentTypeRecord,
     BookingRulesRecord,
     ChangesPage,
+    ConsentRecord,
     Cursor,
     Entity,
     LocationRecord,
+    MessageRecord,
+    MessageTemplateRecord,
     PatientRecord,
     ProviderRecord,
     Record,
@@ -50,6 +54,9 @@ FEED: dict[Entity, tuple[type[Synced], type[Record]]] = {
     "schedule_exceptions": (ScheduleException, ScheduleExceptionRecord),
     "booking_rules": (BookingRules, BookingRulesRecord),
     "staff": (StaffUser, StaffRecord),
+    "messages": (Message, MessageRecord),
+    "consents": (ConsentDecision, ConsentRecord),
+    "message_templates": (MessageTemplate, MessageTemplateRecord),
 }
 # The bulk of a first download: plain columns of our own database, already the right
 # types, so their records are built without validating each value a second time. The
@@ -184,7 +191,12 @@ def changes_since(
 def audit_page(db: Database, ctx: AuthContext, page: ChangesPage) -> None:
     """Who the clinic's patients and diary were sent to, and when (one row per kind, in
     one short write after the read; see ``server.audit.service``)."""
-    counts = {"patients": len(page.patients), "appointments": len(page.appointments)}
+    counts = {
+        "patients": len(page.patients),
+        "appointments": len(page.appointments),
+        "messages": len(page.messages),
+        "consents": len(page.consents),
+    }
     if not any(counts.values()):
         return
     with db.writing() as session:

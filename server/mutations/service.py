@@ -25,6 +25,8 @@ from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError, Forbidden, NotFound, SlotTaken, StaleVersion
 from server.auth.context import AuthContext
 from server.db import Database, Synced
+from server.messaging import service as messaging
+from server.messaging.models import ConsentDecision, Message, MessageTemplate
 from server.mutations.models import AppliedMutation
 from server.patients import service as patients
 from server.patients.models import Patient
@@ -43,6 +45,7 @@ from sync.protocol import (
     RESULT_RECORD_FIELDS,
     STATUS_OF,
     AppointmentRecord,
+    AttachMessage,
     AppointmentTypeRecord,
     BookAppointment,
     BookingRulesRecord,
@@ -50,14 +53,19 @@ from sync.protocol import (
     CheckIn,
     CompleteAppointment,
     ConfirmAppointment,
+    ConsentRecord,
     LocationRecord,
+    MarkMessagesRead,
     MarkNoShow,
+    MessageRecord,
+    MessageTemplateRecord,
     MoveAppointment,
     Mutation,
     MutationResult,
     PatientRecord,
     ProviderRecord,
     Record,
+    RecordConsent,
     RegisterPatient,
     RejectCode,
     RemoveScheduleException,
@@ -66,6 +74,7 @@ from sync.protocol import (
     SaveScheduleException,
     ScheduleExceptionRecord,
     SetBookingRules,
+    SendMessage,
     SetWorkingHours,
     Slot,
     StartAppointment,
@@ -84,6 +93,9 @@ RESULT_FIELDS: dict[type[Synced], tuple[str, type[Record]]] = {
     AppointmentType: ("appointment_type", AppointmentTypeRecord),
     ScheduleException: ("schedule_exception", ScheduleExceptionRecord),
     BookingRules: ("booking_rules", BookingRulesRecord),
+    Message: ("message", MessageRecord),
+    ConsentDecision: ("consent", ConsentRecord),
+    MessageTemplate: ("message_template", MessageTemplateRecord),
 }
 
 
@@ -222,7 +234,7 @@ def _acting_staff(session: Session, device: AuthContext, key: SigningKey) -> Aut
     )
 
 
-def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
+def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced | None:
     command = mutation.command
     match command:
         case BookAppointment():
@@ -306,6 +318,36 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced:
             )
         case SetBookingRules():
             return settings.set_booking_rules(session, ctx, command)
+        case SendMessage():
+            return messaging.send_from_desk(
+                session,
+                ctx,
+                message_id=command.message_id,
+                patient_id=command.patient_id,
+                channels=command.channels,
+                purpose=command.purpose,
+                subject=command.subject,
+                body=command.body,
+            )
+        case MarkMessagesRead():
+            messaging.mark_read(session, ctx, command.message_ids)
+            return None
+        case AttachMessage():
+            return messaging.attach(
+                session, ctx, message_id=command.message_id, patient_id=command.patient_id
+            )
+        case RecordConsent():
+            return messaging.record_consent(
+                session,
+                ctx,
+                consent_id=command.consent_id,
+                patient_id=command.patient_id,
+                channel=command.channel,
+                purpose=command.purpose,
+                granted=command.granted,
+                note=command.note,
+                decided_at=mutation.made_at,
+            )
 
 
 def _rejected(
@@ -349,6 +391,12 @@ def _current_record(session: Session, device: AuthContext, mutation: Mutation) -
             return session.scalar(
                 select(BookingRules).where(BookingRules.clinic_id == device.clinic_id)
             )
+        case SendMessage() | AttachMessage():
+            model, record_id = Message, command.message_id
+        case RecordConsent():
+            model, record_id = ConsentDecision, command.consent_id
+        case MarkMessagesRead():
+            return None
         case _:
             model, record_id = Appointment, command.appointment_id
     return session.scalar(

@@ -1,0 +1,108 @@
+"""Staff endpoints of messaging: the clinic's messaging settings, and the development
+outbox (what a development or test server "sent"; absent in production)."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from common.errors import InvalidInput, NotFound
+from common.roles import Permission
+from server.audit import service as audit
+from server.deps import DatabaseDep, SettingsDep, StaffContext
+from server.kit import json_response
+from server.messaging import service
+from server.messaging.models import DevOutboxEntry, MessagingSettings
+from sync.protocol import DevOutboxItem, MessagingSettingsBody
+
+router = APIRouter(tags=["messaging"])
+
+
+def _minute(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _clock(minute: int) -> time:
+    return time(minute // 60, minute % 60)
+
+
+def _body(found: MessagingSettings) -> MessagingSettingsBody:
+    return MessagingSettingsBody(
+        sender_name=found.sender_name,
+        phone=found.phone,
+        email=found.email,
+        language=found.language,
+        texts_from=_clock(found.texts_from_minute),
+        texts_until=_clock(found.texts_until_minute),
+        marketing_cap=found.marketing_cap,
+        marketing_cap_days=found.marketing_cap_days,
+        send_confirmations=found.send_confirmations,
+    )
+
+
+@router.get("/messaging/settings", response_model=MessagingSettingsBody)
+def get_messaging_settings(ctx: StaffContext, db: DatabaseDep) -> Response:
+    with db.reading() as session:
+        return json_response(_body(service.settings_of(session, ctx.clinic_id)))
+
+
+@router.put("/messaging/settings", response_model=MessagingSettingsBody)
+def put_messaging_settings(
+    body: MessagingSettingsBody, ctx: StaffContext, db: DatabaseDep
+) -> Response:
+    """Clinic admins only. Texts must be allowed for some part of the day."""
+    ctx.require(Permission.COMMS_MANAGE_TEMPLATES)
+    if body.texts_from >= body.texts_until:
+        raise InvalidInput(
+            "Texts must be allowed for part of the day: the time they may start "
+            f"({body.texts_from:%H:%M}) must be before the time they must stop "
+            f"({body.texts_until:%H:%M})."
+        )
+    with db.writing() as session:
+        found = session.scalar(
+            select(MessagingSettings)
+            .where(MessagingSettings.clinic_id == ctx.clinic_id)
+            .with_for_update()
+        )
+        if found is None:
+            found = service.settings_of(session, ctx.clinic_id)
+            session.add(found)
+        found.sender_name = body.sender_name.strip()
+        found.phone = body.phone.strip()
+        found.email = body.email.strip()
+        found.language = body.language
+        found.texts_from_minute = _minute(body.texts_from)
+        found.texts_until_minute = _minute(body.texts_until)
+        found.marketing_cap = body.marketing_cap
+        found.marketing_cap_days = body.marketing_cap_days
+        found.send_confirmations = body.send_confirmations
+        session.flush()
+        answer = _body(found)
+    return json_response(answer)
+
+
+@router.get("/messaging/dev-outbox", response_model=list[DevOutboxItem])
+def dev_outbox(
+    ctx: StaffContext,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response:
+    """The newest messages the development outbox took, newest first."""
+    if settings.environment == "production":
+        raise NotFound("A production server sends through real providers: it has no outbox.")
+    ctx.require(Permission.COMMS_VIEW_INBOX)
+    with db.reading() as session:
+        rows = session.scalars(
+            select(DevOutboxEntry)
+            .where(DevOutboxEntry.clinic_id == ctx.clinic_id)
+            .order_by(DevOutboxEntry.sent_at.desc())
+            .limit(limit)
+        ).all()
+        items = [DevOutboxItem.model_validate(row, from_attributes=True) for row in rows]
+    audit.read(db, ctx, entity="messages", record_count=len(items), reason="development outbox")
+    return json_response(items)

@@ -1,0 +1,62 @@
+"""Running dispatchers: a thread inside the server (the embedded default), or processes of
+their own (``clinicdesk dispatch``) next to several server workers on PostgreSQL.
+
+Composing a message in this process wakes the thread at once (``wake``), so a reply is
+handed over within moments rather than at the next poll; a message composed by another
+process waits at most one poll.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from server.config import Settings
+from server.db import Database
+from server.messaging.dispatcher import Dispatcher
+
+_wake = threading.Event()
+
+
+def wake() -> None:
+    """Something was just composed: a dispatcher of this process looks now."""
+    _wake.set()
+
+
+def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> Dispatcher:
+    from server.messaging.calendar_attachments import confirmation_attachments
+    from server.messaging.providers.registry import providers_from
+
+    return Dispatcher(
+        db,
+        providers_from(settings, client),
+        public_base_url=settings.public_base_url,
+        attachments=confirmation_attachments,
+    )
+
+
+class DispatcherThread:
+    """One dispatcher on a daemon thread, stopped (and its HTTP client closed) by
+    ``stop``."""
+
+    def __init__(self, db: Database, settings: Settings, *, idle: float = 1.0) -> None:
+        self._client = httpx.Client(timeout=httpx.Timeout(10.0))
+        self.dispatcher = make_dispatcher(db, settings, self._client)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self.dispatcher.run,
+            kwargs={"stop": self._stop, "wake": _wake, "idle": idle},
+            name="dispatcher",
+            daemon=True,
+        )
+
+    def start(self) -> DispatcherThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        _wake.set()
+        self._thread.join(timeout=15)
+        self._client.close()
