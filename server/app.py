@@ -23,6 +23,7 @@ from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
 from server.messaging.endpoints import router as messaging_router
+from server.messaging.webhooks import router as webhooks_router
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         staff_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(webhooks_router)  # where providers call: not under the desk's API
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

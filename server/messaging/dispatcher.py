@@ -373,6 +373,8 @@ class _Rules:
 
     def verdict(self, delivery: Delivery) -> str | datetime | None:
         """None: send now. A reason: hold for good. An instant: wait until then."""
+        if delivery.answers_keyword:
+            return None  # the reply the law asks for: at once, whatever was decided
         if delivery.to_index and delivery.to_index in self._opted_out[delivery.clinic_id]:
             return service.OPTED_OUT
         if delivery.patient_id is not None:

@@ -68,6 +68,8 @@ class Delivery(ClinicScoped):
     channel: Mapped[Channel] = mapped_column(StrEnumColumn(Channel, 8))
     purpose: Mapped[Purpose] = mapped_column(StrEnumColumn(Purpose, 16))
     urgent: Mapped[bool] = mapped_column(default=False)
+    # The one reply to a STOP, START or HELP: it goes whatever the number's consent.
+    answers_keyword: Mapped[bool] = mapped_column(default=False)
     to_address: Mapped[str | None] = mapped_column(Text, default=None)
     # The blind index of ``to_address`` for SMS: how an opt-out reaches queued messages.
     to_index: Mapped[str | None] = mapped_column(String(64), default=None, index=True)

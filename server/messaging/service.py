@@ -162,41 +162,73 @@ def record_consent(
     channel: Channel,
     purpose: Purpose,
     granted: bool,
-    source: ConsentSource = ConsentSource.DESK,
     note: str = "",
     decided_at: datetime | None = None,
 ) -> ConsentDecision:
-    """Append one decision. A withdrawal reaches messages already waiting at once."""
+    """What a patient told staff, recorded from the desk."""
     ctx.require(Permission.PATIENTS_WRITE)
     kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
     if session.get(ConsentDecision, consent_id) is not None:
         raise InvalidInput("This consent was recorded already.")
-    decision = ConsentDecision(
-        id=consent_id,
-        clinic_id=ctx.clinic_id,
-        patient_id=patient_id,
-        channel=channel,
-        purpose=purpose,
+    decision = decide(
+        session,
+        ctx.clinic_id,
+        patient_id,
+        channel,
+        purpose,
         granted=granted,
-        source=source,
-        decided_at=decided_at or utcnow(),
+        source=ConsentSource.DESK,
+        consent_id=consent_id,
         staff_id=ctx.staff_id,
-        note=note.strip(),
-        changed_by_device_id=ctx.device_id,
+        device_id=ctx.device_id,
+        note=note,
+        decided_at=decided_at,
     )
-    session.add(decision)
     audit.record(
         session,
         ctx,
         action="consent_given" if granted else "consent_withdrawn",
         entity="patients",
         entity_id=patient_id,
-        reason=f"{channel.label} for {purpose.value}, {source.label}",
+        reason=f"{channel.label} for {purpose.value}, {ConsentSource.DESK.label}",
     )
+    return decision
+
+
+def decide(
+    session: Session,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    channel: Channel,
+    purpose: Purpose,
+    *,
+    granted: bool,
+    source: ConsentSource,
+    consent_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
+    note: str = "",
+    decided_at: datetime | None = None,
+) -> ConsentDecision:
+    """Append one decision. A withdrawal reaches messages already waiting at once."""
+    decision = ConsentDecision(
+        id=consent_id or uuid.uuid4(),
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        decided_at=decided_at or utcnow(),
+        staff_id=staff_id,
+        note=note.strip(),
+        changed_by_device_id=device_id,
+    )
+    session.add(decision)
     if not granted:
         waiting = session.scalars(
             select(Delivery).where(
-                Delivery.clinic_id == ctx.clinic_id,
+                Delivery.clinic_id == clinic_id,
                 Delivery.patient_id == patient_id,
                 Delivery.channel == channel,
                 Delivery.purpose == purpose,
@@ -224,7 +256,7 @@ def compose(
     session: Session,
     clinic_id: uuid.UUID,
     *,
-    patient: Patient,
+    patient: Patient | None,
     purpose: Purpose,
     kind: str,
     drafts: Sequence[Draft],
@@ -235,30 +267,38 @@ def compose(
     due_at: datetime | None = None,
     appointment_id: uuid.UUID | None = None,
     calendar: bool = False,
-    bypass_opt_out: bool = False,
+    number: str | None = None,
+    answering_keyword: bool = False,
 ) -> Message:
-    """Write a message to ``patient`` and its deliveries, one per draft, in the caller's
-    transaction. A channel that may not be used (no address, no consent, an opted-out
-    number) gets a delivery "held" with the reason, so staff see why it did not go.
+    """Write a message to ``patient`` (or, with no patient, to ``number``) and its
+    deliveries, one per draft, in the caller's transaction. A channel that may not be
+    used (no address, no consent, an opted-out number) gets a delivery "held" with the
+    reason, so staff see why it did not go.
 
-    ``calendar``: attach the appointment's .ics to the e-mail. ``bypass_opt_out``: only
-    the one confirmation of an opt-out itself."""
+    ``calendar``: attach the appointment's .ics to the e-mail. ``answering_keyword``:
+    the one reply to a STOP, START or HELP, which goes whatever the consent."""
     if not drafts:
         raise InvalidInput("Choose at least one way to send the message.")
     when = due_at or utcnow()
-    consents = consents_of(session, clinic_id, [patient.id])[patient.id]
+    consents = consents_of(session, clinic_id, [patient.id])[patient.id] if patient else {}
+
+    def address(channel: Channel) -> str | None:
+        if patient is None:
+            return number if channel is Channel.SMS else None
+        return address_of(patient, channel)
+
     first = drafts[0]
     message = Message(
         id=message_id or uuid.uuid4(),
         clinic_id=clinic_id,
-        patient_id=patient.id,
+        patient_id=patient.id if patient else None,
         direction=Direction.OUT,
         purpose=purpose,
         kind=kind,
         channels=[draft.channel.value for draft in drafts],
         subject=first.subject,
         body=first.text,
-        counterpart=address_of(patient, first.channel),
+        counterpart=address(first.channel),
         appointment_id=appointment_id,
         sent_by_staff_id=staff_id,
         urgent=urgent,
@@ -268,17 +308,18 @@ def compose(
     session.add(message)
     deliveries = []
     for draft in drafts:
-        address = address_of(patient, draft.channel)
-        index = phone_index(address) if address and draft.channel is Channel.SMS else None
+        to = address(draft.channel)
+        index = phone_index(to) if to and draft.channel is Channel.SMS else None
         delivery = Delivery(
             id=uuid.uuid4(),
             clinic_id=clinic_id,
             message_id=message.id,
-            patient_id=patient.id,
+            patient_id=message.patient_id,
             channel=draft.channel,
             purpose=purpose,
             urgent=urgent,
-            to_address=address,
+            answers_keyword=answering_keyword,
+            to_address=to,
             to_index=index,
             subject=draft.subject,
             text=draft.text,
@@ -288,11 +329,13 @@ def compose(
             due_at=when,
         )
         refusal = None
-        if address is None:
+        if to is None:
             refusal = NO_ADDRESS[draft.channel]
+        elif answering_keyword:
+            pass
         elif not allowed(consents, draft.channel, purpose):
             refusal = refused_consent(draft.channel, purpose)
-        elif index is not None and not bypass_opt_out and opted_out(session, clinic_id, [index]):
+        elif index is not None and opted_out(session, clinic_id, [index]):
             refusal = OPTED_OUT
         if refusal:
             delivery.status = DeliveryStatus.HELD

@@ -1,0 +1,132 @@
+"""Providers' webhooks: texts from patients and delivery receipts.
+
+Each request is believed only if it carries the provider's signature, checked exactly as
+the provider documents it (``server.messaging.signatures``); anything else is a 403 and
+changes nothing. A believed event is stored (once: by the provider's own id) and
+answered at once; the work happens after the answer (``server.messaging.inbound``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from common.errors import Forbidden, NotFound
+from server.clinics.models import Clinic
+from server.config import Settings
+from server.db import Database
+from server.deps import DatabaseDep, SettingsDep
+from server.messaging import inbound
+from server.messaging.receipts import twilio_inbound, twilio_status
+from server.messaging.signatures import sendgrid_valid, twilio_valid
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=False)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+FORGED = "The request does not carry a valid signature of the messaging provider."
+
+
+def _clinic(db: Database, slug: str) -> uuid.UUID:
+    with db.reading() as session:
+        found = session.scalar(select(Clinic.id).where(Clinic.slug == slug))
+    if found is None:
+        raise NotFound("There is no such clinic.")
+    return found
+
+
+def _signed_url(settings: Settings, request: Request) -> str:
+    """The address the provider called, as it was configured with it: our public base
+    URL (not the Host header, which a proxy may have changed) and the exact path and
+    query."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{settings.public_base_url.rstrip('/')}{request.url.path}{query}"
+
+
+async def _twilio_pairs(request: Request, settings: Settings) -> list[tuple[str, str]]:
+    form = await request.form()
+    pairs = [(key, str(value)) for key, value in form.multi_items()]
+    token = settings.twilio_auth_token
+    header = request.headers.get("X-Twilio-Signature", "")
+    if token is None or not header:
+        raise Forbidden(FORGED)
+    if not twilio_valid(token.get_secret_value(), _signed_url(settings, request), pairs, header):
+        raise Forbidden(FORGED)
+    return pairs
+
+
+def _stored(
+    db: Database, clinic_id: uuid.UUID, provider: str, kind: str, key: str, payload: object
+) -> uuid.UUID | None:
+    try:
+        with db.writing() as session:
+            return inbound.store(session, clinic_id, provider, kind, key, payload)
+    except IntegrityError:
+        return None  # the same event, stored a moment ago by a request running alongside
+
+
+def _later(tasks: BackgroundTasks, db: Database, event_ids: list[uuid.UUID | None]) -> None:
+    for event_id in event_ids:
+        if event_id is not None:
+            tasks.add_task(inbound.process, db, event_id)
+
+
+@router.post("/twilio/{slug}/inbound")
+async def twilio_inbound_text(
+    slug: str, request: Request, tasks: BackgroundTasks, db: DatabaseDep, settings: SettingsDep
+) -> Response:
+    pairs = await _twilio_pairs(request, settings)
+    clinic_id = _clinic(db, slug)
+    text = twilio_inbound(pairs)
+    event_id = _stored(db, clinic_id, "twilio", inbound.INBOUND, text.event_key, pairs)
+    _later(tasks, db, [event_id])
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/twilio/{slug}/status")
+async def twilio_status_callback(
+    slug: str, request: Request, tasks: BackgroundTasks, db: DatabaseDep, settings: SettingsDep
+) -> Response:
+    pairs = await _twilio_pairs(request, settings)
+    clinic_id = _clinic(db, slug)
+    status = twilio_status(pairs)
+    if status is not None:
+        event_id = _stored(db, clinic_id, "twilio", inbound.STATUS, status.event_key, pairs)
+        _later(tasks, db, [event_id])
+    return Response(status_code=204)
+
+
+@router.post("/sendgrid/{slug}/events")
+async def sendgrid_event_webhook(
+    slug: str, request: Request, tasks: BackgroundTasks, db: DatabaseDep, settings: SettingsDep
+) -> Response:
+    body = await request.body()
+    key = settings.sendgrid_webhook_public_key
+    valid = key is not None and sendgrid_valid(
+        key,
+        request.headers.get("X-Twilio-Email-Event-Webhook-Signature", ""),
+        request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", ""),
+        body,
+        now=time.time(),
+    )
+    if not valid:
+        raise Forbidden(FORGED)
+    clinic_id = _clinic(db, slug)
+    try:
+        events = json.loads(body)
+    except ValueError:
+        events = None
+    if not isinstance(events, list):
+        return Response(status_code=204)  # signed by SendGrid, yet nothing we know
+    stored = []
+    for event in events:
+        if isinstance(event, dict) and event.get("sg_event_id"):
+            key_of = f"sendgrid:{event['sg_event_id']}"
+            stored.append(_stored(db, clinic_id, "sendgrid", inbound.STATUS, key_of, event))
+    _later(tasks, db, stored)
+    return Response(status_code=204)
