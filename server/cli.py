@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     user.set_defaults(handler=_create_user)
 
+    dispatch = commands.add_parser(
+        "dispatch",
+        help="send due messages; run several next to CLINICDESK_DISPATCH_IN_SERVER=false",
+    )
+    dispatch.add_argument(
+        "--once", action="store_true", help="send what is due now, then stop"
+    )
+    dispatch.set_defaults(handler=_dispatch)
+
     purge = commands.add_parser(
         "purge-tombstones", help="drop appointment tombstones older than --days (default 180)"
     )
@@ -124,6 +133,37 @@ def _serve(args: argparse.Namespace) -> int:
         # Desks keep event streams open; don't wait on them for ever when stopping.
         timeout_graceful_shutdown=5,
     )
+    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """A dispatcher process: claims due deliveries (with SKIP LOCKED on PostgreSQL, so
+    any number may run) and processes stored webhook events, until stopped."""
+    import signal
+    import threading
+
+    import httpx
+
+    from server.config import get_settings
+    from server.db import Database, make_engine, migrate
+    from server.messaging import inbound
+    from server.messaging.runner import make_dispatcher
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    db = Database(make_engine(settings.database_url), write_wait=settings.db_write_wait)
+    with httpx.Client(timeout=httpx.Timeout(10.0)) as client:
+        dispatcher = make_dispatcher(db, settings, client)
+        if args.once:
+            inbound.process_pending(db)
+            done = dispatcher.drain()
+            print(f"sent {done.sent}, retrying {done.retrying}, failed {done.failed}, "
+                  f"held {done.held}, waiting for the morning {done.waiting}")
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        dispatcher.run(stop)
     return 0
 
 

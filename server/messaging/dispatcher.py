@@ -126,6 +126,8 @@ class Dispatcher:
     clock: Callable[[], datetime] = utcnow
     public_base_url: str = ""
     attachments: AttachmentMaker | None = None
+    # Other work done before every round (processing stored webhook events).
+    chores: tuple[Callable[[], object], ...] = ()
 
     # --- one round ----------------------------------------------------------------------
 
@@ -298,6 +300,8 @@ class Dispatcher:
         less if ``wake`` is set (a message was just composed in this process)."""
         while not stop.is_set():
             try:
+                for chore in self.chores:
+                    chore()
                 done = self.run_once()
             except Exception:  # the database may be away for a moment; try again
                 log.exception("dispatcher round failed")

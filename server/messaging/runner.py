@@ -25,6 +25,7 @@ def wake() -> None:
 
 
 def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> Dispatcher:
+    from server.messaging import inbound
     from server.messaging.calendar_attachments import confirmation_attachments
     from server.messaging.providers.registry import providers_from
 
@@ -33,6 +34,7 @@ def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> D
         providers_from(settings, client),
         public_base_url=settings.public_base_url,
         attachments=confirmation_attachments,
+        chores=(lambda: inbound.process_pending(db),),
     )
 
 
