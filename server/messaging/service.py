@@ -306,6 +306,7 @@ def compose(
         changed_by_device_id=device_id,
     )
     session.add(message)
+    session.flush()  # the message before its deliveries (they refer to it)
     deliveries = []
     for draft in drafts:
         to = address(draft.channel)

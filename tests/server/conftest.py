@@ -117,7 +117,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, environment="test")
+    # No dispatcher thread: tests that send run a Dispatcher themselves, when they choose.
+    return Settings(database_url=database_url, environment="test", dispatch_in_server=False)
 
 
 @pytest.fixture
