@@ -25,6 +25,7 @@ from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError, Forbidden, NotFound, SlotTaken, StaleVersion
 from server.auth.context import AuthContext
 from server.db import Database, Synced
+from server.messaging import automated
 from server.messaging import service as messaging
 from server.messaging.models import ConsentDecision, Message, MessageTemplate
 from server.mutations.models import AppliedMutation
@@ -74,10 +75,12 @@ from sync.protocol import (
     SaveScheduleException,
     ScheduleExceptionRecord,
     SetBookingRules,
+    SaveMessageTemplate,
     SendMessage,
     SetWorkingHours,
     Slot,
     StartAppointment,
+    TellRunningLate,
     UpdatePatient,
     UpdatePatientContact,
     signature_holds,
@@ -238,7 +241,7 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
     command = mutation.command
     match command:
         case BookAppointment():
-            return scheduling.book(
+            booked = scheduling.book(
                 session,
                 ctx,
                 appointment_id=command.appointment_id,
@@ -250,6 +253,8 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
                 appointment_type_id=command.appointment_type_id,
                 location_id=command.location_id,
             )
+            automated.confirm_booking(session, ctx.clinic_id, booked)
+            return booked
         case MoveAppointment():
             return scheduling.move(
                 session,
@@ -332,6 +337,17 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
         case MarkMessagesRead():
             messaging.mark_read(session, ctx, command.message_ids)
             return None
+        case SaveMessageTemplate():
+            return automated.save_template(session, ctx, command)
+        case TellRunningLate():
+            automated.running_late(
+                session,
+                ctx,
+                provider_id=command.provider_id,
+                minutes=command.minutes,
+                after=command.after,
+            )
+            return None
         case AttachMessage():
             return messaging.attach(
                 session, ctx, message_id=command.message_id, patient_id=command.patient_id
@@ -395,7 +411,15 @@ def _current_record(session: Session, device: AuthContext, mutation: Mutation) -
             model, record_id = Message, command.message_id
         case RecordConsent():
             model, record_id = ConsentDecision, command.consent_id
-        case MarkMessagesRead():
+        case SaveMessageTemplate():
+            return session.scalar(
+                select(MessageTemplate).where(
+                    MessageTemplate.clinic_id == device.clinic_id,
+                    MessageTemplate.kind == command.message_kind,
+                    MessageTemplate.channel == command.channel,
+                )
+            )
+        case MarkMessagesRead() | TellRunningLate():
             return None
         case _:
             model, record_id = Appointment, command.appointment_id
