@@ -27,6 +27,7 @@ from server.auth.context import AuthContext
 from server.booking_requests.models import BookingRequest, BookingRequestStatus
 from server.changefeed import live
 from server.db import utcnow
+from server.messaging import automated
 from server.patients.models import Patient
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
@@ -314,6 +315,9 @@ def confirm(
         reason=f"booking request confirmed{moved}",
     )
     session.flush()
+    automated.request_decided(
+        session, ctx.clinic_id, request.patient_id, appointment=appointment, staff_id=ctx.staff_id
+    )
     return request, appointment
 
 
@@ -429,6 +433,14 @@ def reject(
         reason=f"booking request rejected: {reason}"[:AUDIT_REASON_LENGTH],
     )
     session.flush()
+    automated.request_decided(
+        session,
+        ctx.clinic_id,
+        request.patient_id,
+        appointment=None,
+        reason=reason,
+        staff_id=ctx.staff_id,
+    )
     return request
 
 

@@ -140,14 +140,18 @@ def draft(
     return None
 
 
-def save_template(session: Session, ctx: AuthContext, command: SaveMessageTemplate) -> MessageTemplate:
+def save_template(
+    session: Session, ctx: AuthContext, command: SaveMessageTemplate
+) -> MessageTemplate:
     """A clinic admin's wording, refused in words if it names anything a message cannot
     include (never a blank at sending)."""
     ctx.require(Permission.COMMS_MANAGE_TEMPLATES)
     try:
         kind = CommunicationType(command.message_kind)
     except ValueError:
-        raise InvalidInput(f"There is no kind of message called {command.message_kind!r}.") from None
+        raise InvalidInput(
+            f"There is no kind of message called {command.message_kind!r}."
+        ) from None
     subject = command.subject.strip() if command.channel is Channel.EMAIL else ""
     problems = check(subject or None, command.body, channel=command.channel)
     if command.channel is Channel.EMAIL and not subject:
@@ -251,7 +255,9 @@ def confirm_booking(
     patient = session.get(Patient, appointment.patient_id)
     if patient is None:
         return None
-    return _send(session, clinic, patient, CommunicationType.CONFIRMATION, {}, appointment=appointment)
+    return _send(
+        session, clinic, patient, CommunicationType.CONFIRMATION, {}, appointment=appointment
+    )
 
 
 def request_decided(

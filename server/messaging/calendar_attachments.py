@@ -38,7 +38,7 @@ def confirmation_attachments(session: Session, delivery: Delivery) -> tuple[Atta
         location=", ".join(part for part in (name, room.name if room else "") if part),
         description=f"With {provider.display_name}." if provider else "",
         organizer_name=name,
-        organizer_email=settings.email or None,
+        organizer_email=settings.email or f"no-reply@{clinic.slug}.invalid",
         time_zone=clinic.time_zone,
         sequence=appointment.version,
     )

@@ -35,7 +35,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -65,7 +64,7 @@ LONGEST_RETRY = timedelta(hours=1)
 
 def retry_delay(attempts: int, asked: float | None = None) -> timedelta:
     """30 s, 1 min, 2 min, 4 min… at most an hour; longer if the provider asked."""
-    delay = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    delay = min(FIRST_RETRY * int(2 ** max(attempts - 1, 0)), LONGEST_RETRY)
     if asked is not None and asked > 0:
         delay = max(delay, timedelta(seconds=min(asked, LONGEST_RETRY.total_seconds())))
     return delay
@@ -232,7 +231,9 @@ class Dispatcher:
             return _Outcome(work, failure=failure)
         except Exception as error:  # a bug in an adapter must not stop the others
             log.exception("provider %s failed on delivery %s", provider.name, work.delivery_id)
-            return _Outcome(work, failure=TransientFailure(f"Unexpected error: {type(error).__name__}"))
+            return _Outcome(
+                work, failure=TransientFailure(f"Unexpected error: {type(error).__name__}")
+            )
 
     # --- recording ----------------------------------------------------------------------
 
@@ -244,7 +245,9 @@ class Dispatcher:
             rows = {
                 row.id: row
                 for row in session.scalars(
-                    select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+                    select(Delivery)
+                    .where(Delivery.id.in_(ids))
+                    .order_by(Delivery.id)
                     .with_for_update()
                 )
             }
@@ -295,7 +298,9 @@ class Dispatcher:
 
     # --- running ------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0) -> None:
+    def run(
+        self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0
+    ) -> None:
         """Rounds until ``stop`` is set; between empty rounds wait ``idle`` seconds, or
         less if ``wake`` is set (a message was just composed in this process)."""
         while not stop.is_set():
@@ -365,7 +370,9 @@ class _Rules:
         }
         self._consents: dict[uuid.UUID, service.Consents] = {}
         for clinic_id in clinic_ids:
-            patients = [d.patient_id for d in deliveries if d.clinic_id == clinic_id and d.patient_id]
+            patients = [
+                d.patient_id for d in deliveries if d.clinic_id == clinic_id and d.patient_id
+            ]
             self._consents.update(service.consents_of(session, clinic_id, patients))
         self._marketing: dict[uuid.UUID, int] = {}
 
@@ -417,5 +424,3 @@ def quiet_hours_of(settings: MessagingSettings) -> QuietHours:
         return time(minute // 60, minute % 60)
 
     return QuietHours(clock(settings.texts_from_minute), clock(settings.texts_until_minute))
-
-

@@ -117,9 +117,11 @@ def process_pending(db: Database, limit: int = 200) -> int:
 def _handle(session: Session, event: WebhookEvent) -> None:
     payload = json.loads(event.payload)
     if event.provider == "twilio" and event.kind == INBOUND:
-        receive_text(session, event.clinic_id, twilio_inbound(_pairs(payload)), event.received_at)
+        receive_text(
+            session, event.clinic_id, twilio_inbound(dict(_pairs(payload))), event.received_at
+        )
     elif event.provider == "twilio":
-        status = twilio_status(_pairs(payload))
+        status = twilio_status(dict(_pairs(payload)))
         if status is not None:
             apply_status(session, event.clinic_id, status)
     elif event.provider == "sendgrid":
@@ -172,11 +174,14 @@ def receive_text(
 
 def opt_out(session: Session, clinic_id: uuid.UUID, number: str, patients: list[Patient]) -> None:
     index = phone_index(number)
-    if session.scalar(
-        select(PhoneOptOut.id).where(
-            PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == index
+    if (
+        session.scalar(
+            select(PhoneOptOut.id).where(
+                PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == index
+            )
         )
-    ) is None:
+        is None
+    ):
         session.add(PhoneOptOut(clinic_id=clinic_id, phone_index=index))
     for patient in patients:
         for purpose in Purpose:

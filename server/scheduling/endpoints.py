@@ -29,6 +29,7 @@ from server.booking_requests import service as requests
 from server.db import utcnow
 from server.deps import DatabaseDep, StaffContext
 from server.idempotency import service as idempotency
+from server.messaging import automated
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.schemas import AvailabilityAnswer, BookBody, Day, MoveBody, canonical
@@ -95,19 +96,29 @@ def book_appointment(
             idempotency.fingerprint("book", canonical(body)),
             body.provider_id,
             201,
-            lambda: scheduling.book(
+            lambda: _confirmed(
                 session,
                 ctx,
-                appointment_id=uuid.uuid4(),
-                provider_id=body.provider_id,
-                patient_id=body.patient_id,
-                starts_at=body.starts_at,
-                ends_at=body.ends_at,
-                source=AppointmentSource.DESK,
-                appointment_type_id=body.appointment_type_id,
-                location_id=body.location_id,
+                scheduling.book(
+                    session,
+                    ctx,
+                    appointment_id=uuid.uuid4(),
+                    provider_id=body.provider_id,
+                    patient_id=body.patient_id,
+                    starts_at=body.starts_at,
+                    ends_at=body.ends_at,
+                    source=AppointmentSource.DESK,
+                    appointment_type_id=body.appointment_type_id,
+                    location_id=body.location_id,
+                ),
             ),
         )
+
+
+def _confirmed(session: Session, ctx: AuthContext, appointment: Appointment) -> Appointment:
+    """The new booking, its confirmation to the patient composed alongside."""
+    automated.confirm_booking(session, ctx.clinic_id, appointment)
+    return appointment
 
 
 @router.post(

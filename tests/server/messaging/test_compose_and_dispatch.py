@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from common.messaging import Channel, DeliveryStatus, Purpose
+from common.messaging import Channel, DeliveryStatus
 from common.roles import Role
 from server.crypto import phone_index
 from server.db import Database, transaction
@@ -114,7 +114,9 @@ def test_a_message_is_written_with_a_delivery_per_channel_and_sent_once(client, 
     assert [entry["status"] for entry in message.deliveries] == ["delivered", "delivered"]
 
 
-def test_a_channel_the_patient_has_no_address_for_is_held_with_the_reason(client, db, desk, database):
+def test_a_channel_the_patient_has_no_address_for_is_held_with_the_reason(
+    client, db, desk, database
+):
     clinic, headers = desk
     command = send(clinic, patient=1)  # no phone
     [result] = push(client, headers, mutation(clinic.front_desk.staff_id, command))
@@ -126,9 +128,7 @@ def test_a_channel_the_patient_has_no_address_for_is_held_with_the_reason(client
     assert [entry.channel for entry in outbox(db)] == [Channel.EMAIL]
 
 
-def test_a_withdrawn_consent_holds_what_waits_and_what_is_written_after(
-    client, db, desk, database
-):
+def test_a_withdrawn_consent_holds_what_waits_and_what_is_written_after(client, db, desk, database):
     clinic, headers = desk
     staff = clinic.front_desk.staff_id
     first = send(clinic, ["sms"])
@@ -155,9 +155,7 @@ def test_a_withdrawn_consent_holds_what_waits_and_what_is_written_after(
     assert [entry.channel for entry in outbox(db)] == [Channel.EMAIL]
 
 
-def test_an_opt_out_that_arrives_while_a_text_waits_stops_it_at_sending(
-    client, db, desk, database
-):
+def test_an_opt_out_that_arrives_while_a_text_waits_stops_it_at_sending(client, db, desk, database):
     clinic, headers = desk
     command = send(clinic, ["sms"])
     push(client, headers, mutation(clinic.front_desk.staff_id, command))
@@ -289,7 +287,7 @@ def test_a_transient_failure_is_retried_with_back_off_then_given_up(client, db, 
     assert waiting.due_at == now + timedelta(seconds=90)  # the provider asked for 90 s
     assert "busy" in waiting.error
     assert dispatcher.run_once().claimed == 0  # not due yet
-    for attempt in (2, 3):
+    for _attempt in (2, 3):
         now = now + timedelta(hours=2)
         dispatcher.run_once()
     failed = deliveries(db, command["message_id"])[Channel.SMS]
