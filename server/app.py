@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from server.messaging.runner import DispatcherThread
 
-        runner = DispatcherThread(database, settings).start() if settings.dispatch_in_server else None
+        runner = (
+            DispatcherThread(database, settings).start() if settings.dispatch_in_server else None
+        )
         try:
             yield
         finally:

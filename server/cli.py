@@ -80,9 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "dispatch",
         help="send due messages; run several next to CLINICDESK_DISPATCH_IN_SERVER=false",
     )
-    dispatch.add_argument(
-        "--once", action="store_true", help="send what is due now, then stop"
-    )
+    dispatch.add_argument("--once", action="store_true", help="send what is due now, then stop")
     dispatch.set_defaults(handler=_dispatch)
 
     purge = commands.add_parser(
@@ -157,8 +155,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.once:
             inbound.process_pending(db)
             done = dispatcher.drain()
-            print(f"sent {done.sent}, retrying {done.retrying}, failed {done.failed}, "
-                  f"held {done.held}, waiting for the morning {done.waiting}")
+            print(
+                f"sent {done.sent}, retrying {done.retrying}, failed {done.failed}, "
+                f"held {done.held}, waiting for the morning {done.waiting}"
+            )
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

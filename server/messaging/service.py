@@ -14,13 +14,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.errors import Forbidden, InvalidInput
+from common.errors import InvalidInput
 from common.messaging import (
     Channel,
     ConsentSource,
@@ -33,6 +33,7 @@ from server import kit
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
+from server.crypto import phone_index
 from server.db import utcnow
 from server.messaging.models import (
     ConsentDecision,
@@ -42,7 +43,6 @@ from server.messaging.models import (
     PhoneOptOut,
 )
 from server.patients.models import Patient
-from server.crypto import phone_index
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ def sender_name(session: Session, clinic_id: uuid.UUID) -> str:
 Consents = dict[tuple[Channel, Purpose], bool]
 
 
-def consents_of(session: Session, clinic_id: uuid.UUID, patient_ids: Iterable[uuid.UUID]) -> dict[
-    uuid.UUID, Consents
-]:
+def consents_of(
+    session: Session, clinic_id: uuid.UUID, patient_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Consents]:
     """What each patient last decided, per channel and purpose (absent: never asked)."""
     wanted = list(set(patient_ids))
     decided: dict[uuid.UUID, Consents] = {patient_id: {} for patient_id in wanted}
