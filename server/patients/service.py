@@ -182,3 +182,16 @@ def update(session: Session, ctx: AuthContext, command: UpdatePatient) -> Patien
         reason="details changed at the desk",
     )
     return patient
+
+
+def patients_with_phone(session: Session, clinic_id: uuid.UUID, e164: str) -> list[Patient]:
+    """Live patients of the clinic with this number."""
+    return list(
+        session.scalars(
+            select(Patient).where(
+                Patient.clinic_id == clinic_id,
+                Patient.phone == e164,
+                Patient.deleted_at.is_(None),
+            )
+        )
+    )

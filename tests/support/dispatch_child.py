@@ -1,0 +1,57 @@
+"""A dispatcher process for the tests: ``python -m tests.support.dispatch_child URL NAME``.
+
+Sends through the development outbox with a short lease, pausing ``--pause`` seconds per
+delivery between claiming and recording (a slow provider), so a test can kill it with
+work claimed and not yet recorded. Prints what it did as JSON when it runs out of work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import timedelta
+
+import server.models  # noqa: F401  - version stamping
+from common.messaging import Channel
+from server.db import Database, make_engine
+from server.messaging.dispatcher import Dispatcher, Round, _Outcome, _Work
+
+
+class SlowDispatcher(Dispatcher):
+    pause: float = 0.0
+
+    def _send(self, work: _Work) -> _Outcome:
+        time.sleep(self.pause)
+        return super()._send(work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("name")
+    parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--lease", type=float, default=2.0)
+    parser.add_argument("--idle-rounds", type=int, default=20)
+    args = parser.parse_args()
+    db = Database(make_engine(args.url))
+    dispatcher = SlowDispatcher(
+        db,
+        {Channel.SMS: None, Channel.EMAIL: None},
+        name=args.name,
+        batch=25,
+        lease=timedelta(seconds=args.lease),
+    )
+    dispatcher.pause = args.pause
+    total, idle = Round(), 0
+    while idle < args.idle_rounds:
+        done = dispatcher.run_once()
+        total = total + done
+        idle = 0 if done.claimed else idle + 1
+        if not done.claimed:
+            time.sleep(0.2)
+    print(json.dumps({"claimed": total.claimed, "sent": total.sent}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
