@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse, not a secret
@@ -58,6 +58,27 @@ class Settings(BaseSettings):
     # A message dispatcher thread in each server process (the embedded default). Off when
     # dispatchers run as processes of their own (``clinicdesk dispatch``).
     dispatch_in_server: bool = True
+    # Messaging. "dev_outbox" keeps messages in the database for the desk to show instead
+    # of sending them (development and demos); a real provider needs its settings below.
+    sms_provider: Literal["dev_outbox", "twilio"] = "dev_outbox"
+    email_provider: Literal["dev_outbox", "smtp", "sendgrid"] = "dev_outbox"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None  # E.164, or use a messaging service:
+    twilio_messaging_service_sid: str | None = None
+    sendgrid_api_key: SecretStr | None = None
+    # The Event Webhook's verification key (base64 DER), from SendGrid's settings page.
+    sendgrid_webhook_public_key: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True  # upgrade a plain connection (port 587)
+    smtp_implicit_tls: bool = False  # TLS from the first byte (port 465)
+    email_from_address: str = "no-reply@localhost"
+    # The address the world reaches this server at: providers post receipts there, and
+    # links in messages point there. Behind a proxy, the proxy's public https URL.
+    public_base_url: str = "http://127.0.0.1:8765"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -70,6 +91,41 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _messaging_settings_agree(self) -> Settings:
+        if self.smtp_starttls and self.smtp_implicit_tls:
+            raise ValueError(
+                "CLINICDESK_SMTP_STARTTLS and CLINICDESK_SMTP_IMPLICIT_TLS cannot both be on: "
+                "use STARTTLS for port 587, implicit TLS for port 465."
+            )
+        missing = self.missing_messaging_settings()
+        if self.environment == "production" and missing:
+            raise ValueError(missing)
+        return self
+
+    def missing_messaging_settings(self) -> str | None:
+        """What the chosen sending providers still need, in words; None when nothing."""
+        missing: list[str] = []
+        if self.sms_provider == "twilio":
+            if not self.twilio_account_sid:
+                missing.append("CLINICDESK_TWILIO_ACCOUNT_SID")
+            if not _secret(self.twilio_auth_token):
+                missing.append("CLINICDESK_TWILIO_AUTH_TOKEN")
+            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
+                missing.append(
+                    "CLINICDESK_TWILIO_FROM_NUMBER or CLINICDESK_TWILIO_MESSAGING_SERVICE_SID"
+                )
+        if self.email_provider == "sendgrid" and not _secret(self.sendgrid_api_key):
+            missing.append("CLINICDESK_SENDGRID_API_KEY")
+        if self.email_provider == "smtp" and not self.smtp_host:
+            missing.append("CLINICDESK_SMTP_HOST")
+        if not missing:
+            return None
+        return (
+            f"The chosen message providers (SMS: {self.sms_provider}, e-mail: "
+            f"{self.email_provider}) need {', '.join(missing)} to be set."
+        )
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -78,6 +134,10 @@ class Settings(BaseSettings):
     def worker_threads(self) -> int:
         """Threads for request work: one per connection the pool can give out."""
         return self.db_pool_size + self.db_max_overflow
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 @lru_cache(maxsize=1)

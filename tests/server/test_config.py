@@ -115,3 +115,85 @@ def test_a_pool_that_cannot_serve_is_refused(monkeypatch, name, value):
 
     with pytest.raises(ValidationError, match=name.removeprefix("CLINICDESK_").lower()):
         Settings()
+
+
+# --- messaging providers -------------------------------------------------------------
+
+READY_TWILIO = {
+    "twilio_account_sid": "AC" + "0" * 32,
+    "twilio_auth_token": "token",
+    "twilio_from_number": "+441234567890",
+}
+
+
+def test_messages_stay_in_the_development_outbox_by_default():
+    settings = Settings()
+
+    assert (settings.sms_provider, settings.email_provider) == ("dev_outbox", "dev_outbox")
+    assert settings.public_base_url == "http://127.0.0.1:8765"
+    assert settings.missing_messaging_settings() is None
+
+
+@pytest.mark.parametrize(
+    ("choice", "missing"),
+    [
+        ({"sms_provider": "twilio"}, "CLINICDESK_TWILIO_ACCOUNT_SID"),
+        ({"sms_provider": "twilio", **READY_TWILIO, "twilio_auth_token": ""},
+         "CLINICDESK_TWILIO_AUTH_TOKEN"),
+        ({"sms_provider": "twilio", **READY_TWILIO, "twilio_from_number": None},
+         "CLINICDESK_TWILIO_FROM_NUMBER or CLINICDESK_TWILIO_MESSAGING_SERVICE_SID"),
+        ({"email_provider": "sendgrid"}, "CLINICDESK_SENDGRID_API_KEY"),
+        ({"email_provider": "smtp"}, "CLINICDESK_SMTP_HOST"),
+    ],
+)  # fmt: skip
+def test_production_refuses_a_provider_without_its_settings(choice, missing):
+    with pytest.raises(ValidationError) as refused:
+        Settings(environment="production", secret_key=STRONG_SECRET, **choice)
+
+    assert missing in str(refused.value)
+    assert "need" in str(refused.value)
+
+
+def test_production_accepts_providers_with_their_settings(monkeypatch):
+    monkeypatch.setenv("CLINICDESK_SMS_PROVIDER", "twilio")
+    monkeypatch.setenv("CLINICDESK_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("CLINICDESK_TWILIO_AUTH_TOKEN", "twilio-token")
+    monkeypatch.setenv("CLINICDESK_TWILIO_MESSAGING_SERVICE_SID", "MG" + "0" * 32)
+    monkeypatch.setenv("CLINICDESK_EMAIL_PROVIDER", "smtp")
+    monkeypatch.setenv("CLINICDESK_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("CLINICDESK_SMTP_PASSWORD", "smtp-password")
+
+    settings = Settings(environment="production", secret_key=STRONG_SECRET)
+
+    assert settings.sms_provider == "twilio"
+    assert settings.twilio_messaging_service_sid == "MG" + "0" * 32
+    assert settings.smtp_host == "smtp.example.org"
+    assert settings.smtp_port == 587
+    assert "twilio-token" not in repr(settings)  # secrets never show in a log line
+    assert "smtp-password" not in repr(settings)
+
+
+def test_development_names_what_is_missing_without_refusing_to_start():
+    settings = Settings(sms_provider="twilio", email_provider="sendgrid")
+
+    missing = settings.missing_messaging_settings()
+
+    assert missing is not None
+    assert "CLINICDESK_TWILIO_ACCOUNT_SID" in missing
+    assert "CLINICDESK_SENDGRID_API_KEY" in missing
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CLINICDESK_SMS_PROVIDER", "carrier-pigeon"), ("CLINICDESK_SMTP_PORT", "70000")],
+)
+def test_unknown_providers_and_impossible_ports_are_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name.removeprefix("CLINICDESK_").lower()):
+        Settings()
+
+
+def test_starttls_and_implicit_tls_together_are_refused():
+    with pytest.raises(ValidationError, match="cannot both be on"):
+        Settings(smtp_implicit_tls=True)
