@@ -19,8 +19,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.protocol import ErrorBody
@@ -169,12 +171,20 @@ def _out_of_range() -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=422)
 
 
+def _methods_at(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI, *, max_body_bytes: int) -> None:
     """The edge middlewares and the handlers of last resort. Call after every other
     middleware is added: ``InternalErrors`` must be the outermost of ours."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Raised by the framework itself (an unknown address, a method the address does
         # not take, a body it could not read), answered in the shared shape.
         status, code, message = exc.status_code, "error", str(exc.detail)
@@ -183,8 +193,13 @@ def install(app: FastAPI, *, max_body_bytes: int) -> None:
             status, code, message = 422, "invalid", UNREADABLE_BODY_MESSAGE
         elif status in FRAMEWORK_REFUSALS:
             code, message = FRAMEWORK_REFUSALS[status]
+        headers = exc.headers
+        if status == 405:
+            # Starlette names the methods of the first route at this address only; an
+            # address served by several routes (GET and PUT) takes all of theirs.
+            headers = {"Allow": ", ".join(_methods_at(request))}
         body = ErrorBody(code=code, message=message)
-        return JSONResponse(body.model_dump(), status_code=status, headers=exc.headers)
+        return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
     @app.exception_handler(DataError)
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
