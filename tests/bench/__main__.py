@@ -9,7 +9,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.bench import availability_bench, diary_bench, server_bench, sync_bench
+from tests.bench import (
+    availability_bench,
+    diary_bench,
+    messaging_bench,
+    server_bench,
+    sync_bench,
+)
 
 
 def main() -> None:
@@ -19,6 +25,8 @@ def main() -> None:
     rows += diary_bench.rows()
     with tempfile.TemporaryDirectory() as folder:
         rows += server_bench.rows(Path(folder))
+    with tempfile.TemporaryDirectory() as folder:
+        rows += messaging_bench.rows(Path(folder))
     sync_bench.print_table(rows)
 
 
