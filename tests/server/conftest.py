@@ -95,9 +95,11 @@ def postgres_engine() -> Iterator[Engine]:
 
 
 def _empty_postgres(engine: Engine) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE makes (and syncs to
+    # disk) new files for every table, a cost that grew with every table added.
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 @pytest.fixture(params=_backends())
