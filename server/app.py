@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 import server.models  # noqa: F401  - every table, and the version stamping hook
 from common.errors import DomainError, TooManyAttempts
-from server import http, openapi
+from server import crypto, http, openapi
 from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
@@ -38,8 +38,9 @@ DOCS_ASSETS = "/docs-assets"
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    crypto.configure(settings)  # before anything reads or writes a sealed column
     if run_migrations:
-        migrate(settings.database_url)
+        migrate(settings.database_url, settings)
     database = Database(
         make_engine(
             settings.database_url,

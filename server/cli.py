@@ -117,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
             "for one server process. Set CLINICDESK_DATABASE_URL to a PostgreSQL database "
             "(postgresql+psycopg://user@host/db), or serve with --workers 1."
         )
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings)
     uvicorn.run(
         "server.app:app_from_environment",
         factory=True,
@@ -168,11 +168,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _session_factory() -> sessionmaker[Session]:
+    """Sessions on the configured database, migrated; migrating also gives this process
+    the field keys that patients' phone numbers are sealed with."""
     from server.config import get_settings
     from server.db import make_engine, make_sessionmaker, migrate
 
     settings = get_settings()
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings)
     return make_sessionmaker(make_engine(settings.database_url))
 
 

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         "production.",
     )
     secret_key: str = PLACEHOLDER_SECRET
+    # The root of the keys that seal patients' phone numbers in the database and index
+    # them for lookups (``server.crypto``). Unset, it is derived from ``secret_key``, so a
+    # fresh install works with no setup; set, the numbers no longer depend on the secret
+    # key, which may then be changed. Lost, the numbers cannot be read again: it is kept
+    # (and backed up) apart from the database.
+    field_key: SecretStr | None = None
     bind_host: str = "127.0.0.1"
     bind_port: int = 8765
     device_token_days: int = Field(default=180, ge=1)
@@ -81,13 +87,20 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8765"
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
+    def _refuse_weak_keys(self) -> Settings:
         weak = self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
         if self.environment == "production" and weak:
             raise ValueError(
                 "CLINICDESK_SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (for example the output of: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')."
+            )
+        if self.field_key is not None and len(self.field_key.get_secret_value()) < 32:
+            raise ValueError(
+                "CLINICDESK_FIELD_KEY must be a random value of at least 32 characters (for "
+                "example the output of: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'), or left unset to derive it from "
+                "CLINICDESK_SECRET_KEY."
             )
         return self
 

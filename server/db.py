@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -54,6 +54,11 @@ from sqlalchemy.orm import (
 )
 
 from common.errors import DomainError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+    from server.config import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -294,12 +299,32 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (Alembic ``upgrade head``)."""
+# ``alembic.config.Config.attributes`` key: the field keys a migration seals values with.
+MIGRATION_FIELD_KEYS = "clinicdesk.field_keys"
+
+
+def migrate(url: str, settings: Settings | None = None) -> None:
+    """Bring the database at ``url`` to the newest schema (Alembic ``upgrade head``).
+
+    Also gives the process its field keys (``server.crypto``) from ``settings``, by
+    default the environment's: whatever migrates a database goes on to use it, and a
+    migration that seals existing values must use the keys the server will open them
+    with."""
     from alembic import command
+
+    command.upgrade(alembic_config(url, settings), "head")
+
+
+def alembic_config(url: str, settings: Settings | None = None) -> AlembicConfig:
+    """Alembic's configuration for the database at ``url``, with the field keys of
+    ``settings`` (the environment's by default), which this process is given too."""
     from alembic.config import Config
+
+    from server import crypto
+    from server.config import get_settings
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    config.attributes[MIGRATION_FIELD_KEYS] = crypto.configure(settings or get_settings())
+    return config

@@ -18,6 +18,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
+from server.crypto import EncryptedText
 from server.db import ClinicScoped, RecordBase, StrEnumColumn, Synced, feed_index, utcnow
 
 
@@ -40,7 +41,9 @@ class Message(Synced):
     body: Mapped[str] = mapped_column(Text)
     # Who the message was exchanged with: the number or address, as the patient's file
     # had it (or, inbound, as it came). Encrypted at rest like every phone number.
-    counterpart: Mapped[str | None] = mapped_column(Text, default=None)
+    counterpart: Mapped[str | None] = mapped_column(
+        EncryptedText("messages", "counterpart"), default=None
+    )
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     sent_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_users.id"), default=None
@@ -70,7 +73,9 @@ class Delivery(ClinicScoped):
     urgent: Mapped[bool] = mapped_column(default=False)
     # The one reply to a STOP, START or HELP: it goes whatever the number's consent.
     answers_keyword: Mapped[bool] = mapped_column(default=False)
-    to_address: Mapped[str | None] = mapped_column(Text, default=None)
+    to_address: Mapped[str | None] = mapped_column(
+        EncryptedText("message_deliveries", "to_address"), default=None
+    )
     # The blind index of ``to_address`` for SMS: how an opt-out reaches queued messages.
     to_index: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     subject: Mapped[str] = mapped_column(String(200), default="")
@@ -178,7 +183,7 @@ class WebhookEvent(RecordBase):
     provider: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16))  # "inbound" | "status"
     event_key: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(EncryptedText("webhook_events", "payload"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -192,7 +197,7 @@ class DevOutboxEntry(ClinicScoped):
 
     delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("message_deliveries.id"))
     channel: Mapped[Channel] = mapped_column(StrEnumColumn(Channel, 8))
-    to_address: Mapped[str] = mapped_column(Text)
+    to_address: Mapped[str] = mapped_column(EncryptedText("dev_outbox", "to_address"))
     sender_name: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text)

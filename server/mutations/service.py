@@ -153,7 +153,10 @@ def apply_one(db: Database, device: AuthContext, mutation: Mutation) -> Mutation
             session.flush()  # a concurrent duplicate blocks here, then fails
             result = _run(session, device, mutation, key)
             claim.status = result.status
-            claim.result = result.model_dump_json()
+            # Kept without its record: a replay is answered with the record as it stands
+            # then (``_as_it_stands``), and a patient's record would keep their phone
+            # number readable here, beside the sealed one.
+            claim.result = result.model_dump_json(exclude=set(RESULT_RECORD_FIELDS))
             return result
     except IntegrityError:
         # The same mutation was applied by a request running at the same time.

@@ -18,10 +18,34 @@ from server import kit
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
+from server.crypto import e164_form, phone_index
 from server.patients.models import Patient
 from sync.protocol import PatientFields, RegisterPatient, UpdatePatient
 
 PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
+
+
+def patients_with_phone(session: Session, clinic_id: uuid.UUID, e164: str) -> list[Patient]:
+    """The clinic's live patients whose file holds ``e164`` (an inbound message's
+    sender, say), oldest registration first. Phones are sealed in the database, so they
+    are found by their blind index; several patients may share a number (a family, a
+    carer). A number on file without its country code (from before numbers were kept in
+    E.164) is not found until it is saved again; a sender that is no number at all (an
+    alphanumeric sender id) finds nobody."""
+    number = e164_form(e164)
+    if number is None:
+        return []
+    return list(
+        session.scalars(
+            select(Patient)
+            .where(
+                Patient.clinic_id == clinic_id,
+                Patient.phone_index == phone_index(number),
+                Patient.deleted_at.is_(None),
+            )
+            .order_by(Patient.created_at, Patient.id)
+        )
+    )
 
 
 def update_contact(
@@ -182,16 +206,3 @@ def update(session: Session, ctx: AuthContext, command: UpdatePatient) -> Patien
         reason="details changed at the desk",
     )
     return patient
-
-
-def patients_with_phone(session: Session, clinic_id: uuid.UUID, e164: str) -> list[Patient]:
-    """Live patients of the clinic with this number."""
-    return list(
-        session.scalars(
-            select(Patient).where(
-                Patient.clinic_id == clinic_id,
-                Patient.phone == e164,
-                Patient.deleted_at.is_(None),
-            )
-        )
-    )

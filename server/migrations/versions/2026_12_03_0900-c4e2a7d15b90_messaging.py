@@ -2,7 +2,7 @@
 per-clinic messaging settings, providers' webhook events and the development outbox.
 
 Revision ID: c4e2a7d15b90
-Revises: 5b1e7c2a9d40
+Revises: 5e41ebf9ac2e
 Create Date: 2026-11-29 14:44:53.032904
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c4e2a7d15b90"
-down_revision = "5b1e7c2a9d40"
+down_revision = "5e41ebf9ac2e"
 branch_labels = None
 depends_on = None
 
