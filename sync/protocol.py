@@ -695,7 +695,7 @@ MessagingCommand = (
 class MessagingSettingsBody(Message):
     """How a clinic sends (clinic admins edit it; every desk reads it)."""
 
-    sender_name: Name = ""  # empty: the clinic's name
+    sender_name: Annotated[str, StringConstraints(max_length=100), Printable] = ""
     phone: Annotated[str, StringConstraints(max_length=32), Printable] = ""
     email: Annotated[str, StringConstraints(max_length=254), Printable] = ""
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"

@@ -26,6 +26,8 @@ from sqlalchemy import func, insert, select
 import server.models  # noqa: F401  - version stamping
 from common.messaging import Channel, DeliveryStatus, Direction, Purpose
 from server.clinics.service import create_clinic
+from server.config import Settings
+from server.crypto import configure
 from server.db import Database, make_engine, migrate, transaction, utcnow
 from server.messaging.dispatcher import Dispatcher
 from server.messaging.models import Delivery, Message
@@ -115,6 +117,7 @@ def _delivered(db: Database) -> int:
 def dispatch_rate(url: str, dispatchers: int, count: int = DELIVERIES) -> float:
     """Deliveries per second from queued to delivered with ``dispatchers`` at work."""
     migrate(url)
+    configure(Settings(database_url=url, environment="test"))  # sealed addresses
     db = Database(make_engine(url))
     try:
         _queue(db, count)

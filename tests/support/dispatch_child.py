@@ -14,6 +14,8 @@ from datetime import timedelta
 
 import server.models  # noqa: F401  - version stamping
 from common.messaging import Channel
+from server.config import Settings
+from server.crypto import configure
 from server.db import Database, make_engine
 from server.messaging.dispatcher import Dispatcher, Round, _Outcome, _Work
 
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=2.0)
     parser.add_argument("--idle-rounds", type=int, default=20)
     args = parser.parse_args()
+    configure(Settings(database_url=args.url, environment="test"))  # sealed addresses
     db = Database(make_engine(args.url))
     dispatcher = SlowDispatcher(
         db,
