@@ -35,6 +35,7 @@ from sync.protocol import (
     ErrorBody,
     LockoutInfo,
     LockoutList,
+    MessagingSettingsBody,
     Mutation,
     PushRequest,
     PushResponse,
@@ -220,6 +221,17 @@ class ServerClient:
     def set_staff_active(self, staff_id: uuid.UUID, active: bool) -> StaffMemberRecord:
         action = "reactivate" if active else "deactivate"
         return self._call("POST", f"/staff/{staff_id}/{action}", StaffMemberRecord)
+
+    # --- how the clinic sends messages (clinic admins change it; online only) ----------
+
+    def messaging_settings(self) -> MessagingSettingsBody:
+        return self._call("GET", "/messaging/settings", MessagingSettingsBody)
+
+    def save_messaging_settings(self, body: MessagingSettingsBody) -> MessagingSettingsBody:
+        """Replace the clinic's messaging settings; the answer is what the server kept."""
+        return self._call(
+            "PUT", "/messaging/settings", MessagingSettingsBody, json=body.model_dump(mode="json")
+        )
 
     # --- web booking requests (listed live, never cached) -------------------------------
 

@@ -40,6 +40,7 @@ from desktop.settings.dialogs import (
     problem_label,
     say,
 )
+from desktop.settings.messaging import MessagesTab
 from desktop.settings.models import (
     AppointmentTypeModel,
     ExceptionModel,
@@ -49,6 +50,7 @@ from desktop.settings.models import (
     days_text,
 )
 from desktop.settings.rules import BookingRulesTab
+from desktop.settings.templates import SaveTemplate, TemplatesSource, no_templates
 from desktop.settings.week import Submit, WorkingHoursTab
 from desktop.settings.workstations import WorkstationsTab
 from sync.account import Desk
@@ -287,11 +289,24 @@ class RoomsTab(_TableTab):
 
 class SettingsPage(QWidget):
     """The settings tabs, one problem line, and for non-admins a read-only note. The
-    last tab, workstations and staff, is for clinic admins and works online only."""
+    last tabs, messages and workstations and staff, are for clinic admins; the messaging
+    settings and the workstations work online only.
+
+    ``templates`` reads the clinic's message templates from the desk (on the db lane) and
+    ``save_template(command, done)`` queues one; without them the standard wording shows
+    and cannot be saved."""
 
     shown = Signal()  # the desk's copy was read and shown (after each reload)
 
-    def __init__(self, hub: ChangeHub, desk: Desk, zone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        hub: ChangeHub,
+        desk: Desk,
+        zone: ZoneInfo,
+        *,
+        templates: TemplatesSource = no_templates,
+        save_template: SaveTemplate | None = None,
+    ) -> None:
         super().__init__()
         self.hub, self.runner = hub, hub.runner
         self.desk = desk
@@ -314,6 +329,8 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.rooms, "Rooms")
         self.tabs.addTab(self.rules, "Booking rules")
         self.workstations = WorkstationsTab(self.runner, desk, zone)
+        self.messages = MessagesTab(self.runner, desk, templates=templates, save=save_template)
+        self.tabs.addTab(self.messages, "Messages")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -334,10 +351,13 @@ class SettingsPage(QWidget):
         for tab in (self.hours, self.exceptions, self.types, self.rooms, self.rules):
             tab.set_editable(self.can_edit)
         self.workstations.set_desk(desk)
+        self.messages.set_desk(desk)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
             self.workstations.refresh()
+        elif self.tabs.widget(index) is self.messages:
+            self.messages.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
@@ -348,6 +368,8 @@ class SettingsPage(QWidget):
     def _changes_heard(self, changes: Changes) -> None:
         if changes.touch(Topic.SCHEDULE, Topic.STAFF):
             self.reload()
+        if self.tabs.currentWidget() is self.messages:
+            self.messages.editor.reload()  # a template saved here or brought by a sync
 
     def _show(self, schedule: ClinicSchedule) -> None:
         self.schedule = schedule

@@ -31,7 +31,9 @@ from common.roles import Permission, can
 from desktop.kit.errors import words
 from desktop.kit.table_model import ColumnsModel
 from desktop.kit.tasks import TaskRunner
-from sync.account import Desk, sync_client
+from desktop.settings.online import SIGNED_IN_OFFLINE, on_server
+from sync.account import Desk
+from sync.client import ServerClient
 from sync.protocol import LockoutInfo, StaffMemberRecord, WorkstationRecord
 
 
@@ -178,24 +180,9 @@ class WorkstationsTab(QWidget):
 
     # --- talking to the server ----------------------------------------------------------
 
-    def _online(self, work: Callable[[Any], Any], then: Callable[[Any], None]) -> None:
-        """Run ``work(client)`` on the network lane with the signed-in person's session."""
-        desk = self.desk
-        if desk.session_token is None:
-            self._say(
-                "This needs the server: you signed in while offline. Sign out and in again "
-                "once the connection is back."
-            )
-            return
-
-        def call() -> Any:
-            client = sync_client(desk)
-            try:
-                return work(client)
-            finally:
-                client.close()
-
-        self.runner.run("net", call, then, self._failed)
+    def _online(self, work: Callable[[ServerClient], Any], then: Callable[[Any], None]) -> None:
+        if not on_server(self.runner, self.desk, work, then, self._failed):
+            self._say(SIGNED_IN_OFFLINE)
 
     def refresh(self) -> None:
         if not can(self.desk.staff.role, Permission.STAFF_MANAGE):
