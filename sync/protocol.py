@@ -893,7 +893,8 @@ class MutationResult(Message):
     appointment_type: AppointmentTypeRecord | None = None
     schedule_exception: ScheduleExceptionRecord | None = None
     booking_rules: BookingRulesRecord | None = None
-    message: MessageRecord | None = None
+    # ``message`` is the rejection's words, so a message record travels as this.
+    message_record: MessageRecord | None = None
     consent: ConsentRecord | None = None
     message_template: MessageTemplateRecord | None = None
     suggestions: list[Slot] = Field(default_factory=list)
@@ -916,7 +917,7 @@ RESULT_RECORD_FIELDS = (
     "appointment_type",
     "schedule_exception",
     "booking_rules",
-    "message",
+    "message_record",
     "consent",
     "message_template",
 )

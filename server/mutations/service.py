@@ -93,7 +93,7 @@ RESULT_FIELDS: dict[type[Synced], tuple[str, type[Record]]] = {
     AppointmentType: ("appointment_type", AppointmentTypeRecord),
     ScheduleException: ("schedule_exception", ScheduleExceptionRecord),
     BookingRules: ("booking_rules", BookingRulesRecord),
-    Message: ("message", MessageRecord),
+    Message: ("message_record", MessageRecord),
     ConsentDecision: ("consent", ConsentRecord),
     MessageTemplate: ("message_template", MessageTemplateRecord),
 }
