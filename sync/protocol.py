@@ -751,11 +751,7 @@ SettingsCommand = (
     | SetBookingRules
 )
 Command = Annotated[
-    AppointmentCommand
-    | UpdatePatientContact
-    | PatientCommand
-    | SettingsCommand
-    | MessagingCommand,
+    AppointmentCommand | UpdatePatientContact | PatientCommand | SettingsCommand | MessagingCommand,
     Field(discriminator="kind"),
 ]
 
