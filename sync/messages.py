@@ -260,6 +260,11 @@ def conversations(conn: Connection) -> list[Conversation]:
     return found
 
 
+def unread(conn: Connection) -> list[MessageView]:
+    """Every text from a patient (or an unknown number) nobody here has read yet."""
+    return [_view(r) for r in conn.execute(_messages_where(_unread()))]
+
+
 def unread_count(conn: Connection) -> int:
     return int(conn.scalar(select(func.count()).select_from(messages).where(_unread())) or 0)
 

@@ -691,6 +691,10 @@ class Store:
         with self.engine.connect() as conn:
             return inbox.unattached(conn, number)
 
+    def unread_texts(self) -> list[inbox.MessageView]:
+        with self.engine.connect() as conn:
+            return inbox.unread(conn)
+
     def unread_messages(self) -> int:
         with self.engine.connect() as conn:
             return inbox.unread_count(conn)
