@@ -342,3 +342,16 @@ def test_a_new_text_a_sync_brings_is_told_once_and_the_list_follows(
     hub.announce(SYNCED, origin=SYNC)  # the same text is not news twice
     qtbot.wait(200)
     assert len(told) == 1
+
+
+def test_what_is_being_written_stays_with_its_conversation(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    page = open_page(qtbot, runner, store)
+    composer = page.composer
+    choose(qtbot, page, "Ada Lovelace")
+    composer.body.setPlainText("Half-written for Ada")
+    choose(qtbot, page, "Alan Turing")
+    assert composer.body.toPlainText() == ""  # never sent to the wrong patient
+    choose(qtbot, page, "Ada Lovelace")
+    assert composer.body.toPlainText() == "Half-written for Ada"
