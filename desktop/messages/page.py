@@ -158,6 +158,13 @@ class MessagesPage(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: #b3261e;")
         self.notice.setVisible(False)
+        self.stranger_hint = QLabel(
+            "Replies go to patients: attach the text to the patient it is from (the "
+            "button under it) to answer them in their conversation."
+        )
+        self.stranger_hint.setObjectName("strangerHint")
+        self.stranger_hint.setWordWrap(True)
+        self.stranger_hint.setVisible(False)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -171,6 +178,7 @@ class MessagesPage(QWidget):
         right_layout.addWidget(self.title)
         right_layout.addWidget(self.view, 1)
         right_layout.addWidget(self.notice)
+        right_layout.addWidget(self.stranger_hint)
         right_layout.addWidget(self.composer)
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -291,6 +299,7 @@ class MessagesPage(QWidget):
             self.title.setText("Choose a conversation")
             self.view.show_messages([], empty="Choose a conversation on the left.")
             self.composer.setVisible(False)
+            self.stranger_hint.setVisible(False)
             return
         patient_id, number = opened.key
         known = patient_id is not None
@@ -305,6 +314,7 @@ class MessagesPage(QWidget):
             empty="Nothing written yet. Write the first message below.",
         )
         self.composer.setVisible(known)
+        self.stranger_hint.setVisible(not known)
         if known:
             closed = closed_channels(opened.patient, opened.consents)
             self.composer.set_target(self.can_send(), self.why_not(), closed)

@@ -27,7 +27,7 @@ from sync.protocol import (
     Tombstone,
 )
 from sync.schema import messages, outbox
-from sync.store import Store
+from sync.store import SCHEMA_VERSION, Store
 from tests.support import records
 
 ZONE = ZoneInfo("Europe/London")
@@ -75,6 +75,24 @@ def server_copy(
         deliveries=((Channel.SMS, status, None),),
         version=version,
     ).model_copy(update={"id": message_id})
+
+
+def test_a_store_from_before_messaging_gets_its_tables_and_downloads_afresh(
+    tmp_path: Path,
+) -> None:
+    key = secrets.token_bytes(32)
+    older = Store.open(tmp_path / "old.db", key)
+    with older.engine.begin() as conn:
+        for table in ("messages", "consents", "message_templates"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    older.set_meta({"cursor": "1.500"})
+    older.close()
+
+    upgraded = Store.open(tmp_path / "old.db", key)
+    assert upgraded.get_meta("cursor") is None  # messages older than it are fetched too
+    assert upgraded.conversations() == []
+    upgraded.close()
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -297,6 +297,7 @@ def test_a_text_from_an_unknown_number_is_attached_to_the_patient_found(
     choose(qtbot, page, "+44 ••••• 999")
     assert page.title.text() == "+44 ••••• 999 · Unknown number"
     assert not page.composer.isVisible()
+    assert page.stranger_hint.isVisible()  # there is no replying to a stranger
     qtbot.waitUntil(lambda: len(bubbles(page.view)) == 1, timeout=WAIT_MS)
     bubble = bubbles(page.view)[0]
     assert bubble.attach_button is not None
