@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QStackedWidget,
+    QStyle,
+    QSystemTrayIcon,
     QWidget,
 )
 
@@ -23,6 +25,7 @@ from desktop.config import SignInDefaults
 from desktop.diary.page import DiaryPage
 from desktop.kit.ops import SYNC, SYNCED, ChangeHub, Changes, Topic
 from desktop.kit.tasks import TaskRunner
+from desktop.messages.page import MessagesPage
 from desktop.patients.page import PatientsPage
 from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
@@ -45,13 +48,6 @@ class _Relay(QObject):
     poke = Signal()  # the server says something changed
     seen = Signal()  # the server answered: it is reachable again
     requests = Signal()  # the booking requests changed on the server
-
-
-def _later(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    return label
 
 
 class MainWindow(QMainWindow):
@@ -98,11 +94,23 @@ class MainWindow(QMainWindow):
         self.requests.count_changed.connect(self._requests_counted)
         self.worklists = WorklistsPage(self.attention, self.requests)
         self.pages.addWidget(self.worklists)
-        self.pages.addWidget(_later("Messages — SMS and e-mail conversations with patients."))
+        self.messages = MessagesPage(
+            self.hub,
+            desk.store,
+            self.zone,
+            author=desk.author,
+            role=desk.staff.role,
+            country=desk.country,
+        )
+        self.messages.unread_changed.connect(self._messages_counted)
+        self.messages.notified.connect(self.notify)
+        self.tray: QSystemTrayIcon | None = None
+        self.pages.addWidget(self.messages)
         self.patients = PatientsPage(
             self.hub, desk.store, self.zone, author=desk.author, country=desk.country
         )
         self.patients.book_requested.connect(self.book_for)
+        self.patients.write_requested.connect(self.open_conversation)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(self.hub, desk, self.zone)
         self.pages.addWidget(self.settings)
@@ -194,6 +202,31 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(PAGES.index("Patients"))
         self.patients.open_patient(patient_id)
 
+    def open_conversation(self, patient_id: uuid.UUID) -> None:
+        """The patient's conversation, on the Messages page."""
+        self.nav.setCurrentRow(PAGES.index("Messages"))
+        self.messages.open_patient(patient_id)
+
+    def _messages_counted(self, unread: int) -> None:
+        self.nav.item(PAGES.index("Messages")).setText(titled("Messages", unread))
+
+    def notify(self, title: str, text: str) -> None:
+        """A new text, said by the system tray where there is one (clicking it opens the
+        Messages page); the count in the navigation says it everywhere."""
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        if self.tray is None:
+            icon = self.windowIcon()
+            if icon.isNull():
+                icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+            self.tray = QSystemTrayIcon(icon, self)
+            self.tray.setToolTip(self.windowTitle())
+            self.tray.messageClicked.connect(
+                lambda: self.nav.setCurrentRow(PAGES.index("Messages"))
+            )
+            self.tray.show()
+        self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 10_000)
+
     def book_for(self, patient: PatientMatch) -> None:
         """The diary's appointment dialog, with the patient already chosen."""
         self.nav.setCurrentRow(PAGES.index("Diary"))
@@ -235,6 +268,7 @@ class MainWindow(QMainWindow):
         self.runner.run("net", client.sign_out, lambda _none: None, lambda _error: None)
         self.diary.author = None  # nothing more is signed as them
         self.patients.set_author(None)
+        self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
         dialog.rejected.connect(self.close)
@@ -273,6 +307,7 @@ class MainWindow(QMainWindow):
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
         self.diary.author = fresh.author  # changes from now on are theirs and signed so
         self.patients.set_author(fresh.author)
+        self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
         engine = SyncEngine(self.desk.store, sync_client(self.desk), window=self.sync.engine.window)
@@ -291,4 +326,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.sync.stop()
         self.live.stop()
+        if self.tray is not None:
+            self.tray.hide()
         super().closeEvent(event)

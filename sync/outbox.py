@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from common.appointments import AppointmentSource, AppointmentStatus
+from sync import messages as inbox
 from sync.crash import crashpoint
 from sync.protocol import (
     STATUS_OF,
@@ -32,6 +33,7 @@ from sync.protocol import (
     ConfirmAppointment,
     LocationRecord,
     MarkNoShow,
+    MessagingCommand,
     MoveAppointment,
     Mutation,
     MutationResult,
@@ -43,6 +45,7 @@ from sync.protocol import (
     SaveLocation,
     SaveScheduleException,
     ScheduleExceptionRecord,
+    SendMessage,
     SetBookingRules,
     SetWorkingHours,
     Slot,
@@ -119,7 +122,7 @@ def enqueue(
     caller's transaction, as made at ``now`` (the desk's clock by default)."""
     mutation_id = uuid.uuid4()
     made_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
-    apply_locally(conn, command, datetime.fromisoformat(made_at))
+    apply_locally(conn, command, datetime.fromisoformat(made_at), author.staff_id)
     command_json = command.model_dump_json()
     inserted = conn.execute(
         insert(outbox).values(
@@ -151,10 +154,16 @@ def enqueue(
     return mutation_id
 
 
-def apply_locally(conn: Connection, command: Command, made_at: datetime) -> None:
+def apply_locally(
+    conn: Connection, command: Command, made_at: datetime, staff_id: uuid.UUID | None = None
+) -> None:
     """The optimistic effect of ``command`` on the cached rows, marked pending. A check-in,
     start or completion is stamped with the moment it was made (``made_at``), as the
-    server will stamp it, so the waiting room counts from it at once, offline too."""
+    server will stamp it, so the waiting room counts from it at once, offline too. A
+    message or consent is shown as made by ``staff_id``."""
+    if isinstance(command, MessagingCommand):
+        inbox.apply_locally(conn, command, made_at, staff_id)
+        return
     match command:
         case BookAppointment():
             row_id = str(command.appointment_id)
@@ -301,12 +310,15 @@ def _change_appointment(conn: Connection, appointment_id: uuid.UUID, **values: o
 def replay_pending(conn: Connection) -> None:
     """Re-apply every unanswered change on top of what the server just sent."""
     for row in conn.execute(
-        select(outbox.c.command, outbox.c.made_at)
+        select(outbox.c.command, outbox.c.made_at, outbox.c.staff_id)
         .where(outbox.c.state == PENDING)
         .order_by(outbox.c.seq)
     ):
         apply_locally(
-            conn, _commands.validate_json(row.command), datetime.fromisoformat(row.made_at)
+            conn,
+            _commands.validate_json(row.command),
+            datetime.fromisoformat(row.made_at),
+            uuid.UUID(row.staff_id),
         )
 
 
@@ -347,6 +359,8 @@ def record_results(
             continue
         _store_record(conn, result)
         if result.status == "applied":
+            if result.record is None and isinstance(command, MessagingCommand):
+                inbox.settle(conn, command)
             conn.execute(delete(outbox).where(outbox.c.mutation_id == str(result.mutation_id)))
             continue
         if result.record is None:
@@ -361,6 +375,9 @@ def record_results(
 
 def _take_back(conn: Connection, command: Command) -> None:
     """Refused, and the server has no such row: take back the optimistic one."""
+    if isinstance(command, MessagingCommand):
+        inbox.take_back(conn, command)
+        return
     created = CREATES.get(type(command))
     if created is not None:
         field, table = created
@@ -449,6 +466,23 @@ def _uuid(text: str | None) -> uuid.UUID | None:
     return uuid.UUID(text) if text else None
 
 
+def refused_sends(conn: Connection, patient_id: uuid.UUID) -> list[inbox.MessageView]:
+    """Messages to the patient the server turned down: their text waits here, in Needs
+    attention, until someone discards it (it is never dropped unseen)."""
+    rows = conn.execute(
+        select(outbox.c.command, outbox.c.made_at, outbox.c.result)
+        .where(outbox.c.state == ATTENTION, outbox.c.kind == "send_message")
+        .order_by(outbox.c.seq)
+    )
+    found = []
+    for r in rows:
+        command = _commands.validate_json(r.command)
+        if isinstance(command, SendMessage) and command.patient_id == patient_id:
+            reason = MutationResult.model_validate_json(r.result).message or "Turned down"
+            found.append(inbox.refused_view(command, datetime.fromisoformat(r.made_at), reason))
+    return found
+
+
 def discard(conn: Connection, seq: int) -> None:
     conn.execute(delete(outbox).where(outbox.c.seq == seq, outbox.c.state == ATTENTION))
 
@@ -493,6 +527,8 @@ def describe(command: Command, zone: ZoneInfo, about: About = About()) -> str:
     """A line a receptionist understands, for the worklist, in the clinic's local time:
     what was tried, for whom, with whom and when ("Book Ada Lovelace with Dr Adams, Sun 29
     Nov 13:45"), so they know whom to call about it."""
+    if isinstance(command, MessagingCommand):
+        return inbox.describe(command, zone, about.patient, about.provider)
     kind = {
         "book": "Book",
         "move": "Move",

@@ -15,7 +15,10 @@ from sync.protocol import (
     AppointmentRecord,
     AppointmentTypeRecord,
     BookingRulesRecord,
+    ConsentRecord,
     LocationRecord,
+    MessageRecord,
+    MessageTemplateRecord,
     PatientRecord,
     ProviderRecord,
     Record,
@@ -26,7 +29,10 @@ from sync.schema import (
     appointment_types,
     appointments,
     booking_rules,
+    consents,
     locations,
+    message_templates,
+    messages,
     patients,
     providers,
     schedule_exceptions,
@@ -55,6 +61,9 @@ def upsert_records(
     schedule_exceptions_: Sequence[ScheduleExceptionRecord] = (),
     booking_rules_: Sequence[BookingRulesRecord] = (),
     staff_: Sequence[StaffRecord] = (),
+    messages_: Sequence[MessageRecord] = (),
+    consents_: Sequence[ConsentRecord] = (),
+    message_templates_: Sequence[MessageTemplateRecord] = (),
 ) -> None:
     """Store the server's version of these records; whatever was pending on them is
     re-applied afterwards by the outbox (``replay_pending``)."""
@@ -74,6 +83,9 @@ def upsert_records(
             for r in staff_
         ),
     )
+    upsert(conn, messages, (message_row(r) for r in messages_))
+    upsert(conn, consents, (consent_row(r) for r in consents_))
+    upsert(conn, message_templates, (template_row(r) for r in message_templates_))
 
 
 def upsert_any(conn: Connection, records: Iterable[Record]) -> None:
@@ -93,6 +105,9 @@ _KEYWORD: dict[type[Record], str] = {
     ScheduleExceptionRecord: "schedule_exceptions_",
     BookingRulesRecord: "booking_rules_",
     StaffRecord: "staff_",
+    MessageRecord: "messages_",
+    ConsentRecord: "consents_",
+    MessageTemplateRecord: "message_templates_",
 }
 
 
@@ -208,6 +223,53 @@ def appointment_row(r: AppointmentRecord) -> dict[str, Any]:
         "arrived_at": _seconds(r.arrived_at),
         "started_at": _seconds(r.started_at),
         "finished_at": _seconds(r.finished_at),
+    }
+
+
+def message_row(r: MessageRecord, *, pending: int = 0) -> dict[str, Any]:
+    deliveries = [d.model_dump(mode="json") for d in r.deliveries]
+    return _base(r) | {
+        "patient_id": _id(r.patient_id),
+        "direction": r.direction.value,
+        "purpose": r.purpose.value,
+        "kind": r.kind,
+        "channels": json.dumps([c.value for c in r.channels]),
+        "subject": r.subject,
+        "body": r.body,
+        "counterpart": r.counterpart,
+        "appointment_id": _id(r.appointment_id),
+        "sent_by_staff_id": _id(r.sent_by_staff_id),
+        "urgent": int(r.urgent),
+        "due_at": epoch_seconds(r.due_at),
+        "read_at": _seconds(r.read_at),
+        "deliveries": json.dumps(deliveries),
+        "created_at": epoch_seconds(r.created_at),
+        "pending": pending,
+    }
+
+
+def consent_row(r: ConsentRecord, *, pending: int = 0) -> dict[str, Any]:
+    return _base(r) | {
+        "patient_id": str(r.patient_id),
+        "channel": r.channel.value,
+        "purpose": r.purpose.value,
+        "granted": int(r.granted),
+        "source": r.source.value,
+        "decided_at": epoch_seconds(r.decided_at),
+        "staff_id": _id(r.staff_id),
+        "note": r.note,
+        "pending": pending,
+    }
+
+
+def template_row(r: MessageTemplateRecord, *, pending: int = 0) -> dict[str, Any]:
+    return _base(r) | {
+        "kind": r.kind,
+        "channel": r.channel.value,
+        "purpose": r.purpose.value,
+        "subject": r.subject,
+        "body": r.body,
+        "pending": pending,
     }
 
 

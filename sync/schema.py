@@ -153,6 +153,60 @@ staff = Table(
     Column("role", String, nullable=False),
     Column("active", Integer, nullable=False),
 )
+# Messages to and from patients (and from numbers no patient has: ``patient_id`` None),
+# as the server last said, or written here and not yet sent (``pending``). Instants are
+# epoch seconds like everywhere here; messages of the same second keep the order they
+# were stored in (their rowid).
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("patient_id", String),
+    Column("direction", String, nullable=False),
+    Column("purpose", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("channels", Text, nullable=False),  # JSON list, as in the record
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("counterpart", Text),
+    Column("appointment_id", String),
+    Column("sent_by_staff_id", String),
+    Column("urgent", Integer, nullable=False),
+    Column("due_at", Integer, nullable=False),
+    Column("read_at", Integer),
+    Column("deliveries", Text, nullable=False),  # JSON list of delivery summaries
+    Column("created_at", Integer, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
+# Each consent decision a patient made, never edited: what holds is the latest.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("patient_id", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("purpose", String, nullable=False),
+    Column("granted", Integer, nullable=False),
+    Column("source", String, nullable=False),
+    Column("decided_at", Integer, nullable=False),
+    Column("staff_id", String),
+    Column("note", Text, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
+message_templates = Table(
+    "message_templates",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("purpose", String, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("pending", Integer, nullable=False, default=0),
+)
 CACHED_TABLES = {
     "providers": providers,
     "patients": patients,
@@ -162,6 +216,9 @@ CACHED_TABLES = {
     "schedule_exceptions": schedule_exceptions,
     "booking_rules": booking_rules,
     "staff": staff,
+    "messages": messages,
+    "consents": consents,
+    "message_templates": message_templates,
 }
 
 # Versioned migrations: entry N takes the store from user_version N to N + 1.
@@ -249,6 +306,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE patients ADD COLUMN postcode TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE patients ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]'",
         "CREATE INDEX ix_patients_names ON patients (last_name, first_name)",
+        "DELETE FROM meta WHERE key = 'cursor'",
+    ),
+    (
+        # Messaging: the inbox, consent decisions and the clinic's wordings. The server
+        # may hold messages older than this desk's cursor, so the cursor is forgotten and
+        # the next pull downloads everything again, with them.
+        "CREATE TABLE messages (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "patient_id TEXT, direction TEXT NOT NULL, purpose TEXT NOT NULL, "
+        "kind TEXT NOT NULL, channels TEXT NOT NULL, subject TEXT NOT NULL, "
+        "body TEXT NOT NULL, counterpart TEXT, appointment_id TEXT, sent_by_staff_id TEXT, "
+        "urgent INTEGER NOT NULL, due_at INTEGER NOT NULL, read_at INTEGER, "
+        "deliveries TEXT NOT NULL, created_at INTEGER NOT NULL, "
+        "pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX ix_messages_patient ON messages (patient_id, created_at)",
+        "CREATE INDEX ix_messages_unread ON messages (direction, read_at)",
+        "CREATE TABLE consents (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "patient_id TEXT NOT NULL, channel TEXT NOT NULL, purpose TEXT NOT NULL, "
+        "granted INTEGER NOT NULL, source TEXT NOT NULL, decided_at INTEGER NOT NULL, "
+        "staff_id TEXT, note TEXT NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX ix_consents_patient ON consents (patient_id, decided_at)",
+        "CREATE TABLE message_templates (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "kind TEXT NOT NULL, channel TEXT NOT NULL, purpose TEXT NOT NULL, "
+        "subject TEXT NOT NULL, body TEXT NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
         "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )

@@ -41,10 +41,12 @@ from common.appointments import (
     AppointmentStatus,
     CancelledBy,
 )
-from common.errors import DomainError
+from common.errors import DomainError, InvalidInput
+from common.messaging import Channel, Purpose
 from common.patients import PatientDetails, country_for_time_zone
 from common.roles import Role
 from common.validation import canonical_email
+from sync import messages as inbox
 from sync import outbox, scheduling
 from sync import patients as patient_files
 from sync.crash import crashpoint
@@ -52,6 +54,7 @@ from sync.outbox import replay_pending
 from sync.protocol import (
     AppointmentCommand,
     AppointmentRecord,
+    AttachMessage,
     BookAppointment,
     CancelAppointment,
     ChangesPage,
@@ -59,22 +62,27 @@ from sync.protocol import (
     CompleteAppointment,
     ConfirmAppointment,
     Cursor,
+    MarkMessagesRead,
     MarkNoShow,
     MoveAppointment,
     Mutation,
     MutationResult,
     PatientFields,
+    RecordConsent,
     RegisterPatient,
     RemoveScheduleException,
     SaveAppointmentType,
     SaveLocation,
+    SaveMessageTemplate,
     SaveScheduleException,
+    SendMessage,
     SetBookingRules,
     SettingsCommand,
     SetWorkingHours,
     Slot,
     StaffInfo,
     StartAppointment,
+    TellRunningLate,
     UpdatePatient,
     UpdatePatientContact,
 )
@@ -94,9 +102,11 @@ from sync.schema import (
     staff,
     staff_logins,
 )
+from sync.schema import messages as messages_table
 from sync.signing import Author, WrongPassword
 
 _hasher = PasswordHasher()
+MARK_READ_BATCH = 500  # the most one MarkMessagesRead carries
 
 
 class StoreError(DomainError):
@@ -327,6 +337,9 @@ class Store:
                 schedule_exceptions_=page.schedule_exceptions,
                 booking_rules_=page.booking_rules,
                 staff_=page.staff,
+                messages_=page.messages,
+                consents_=page.consents,
+                message_templates_=page.message_templates,
             )
             for tombstone in page.tombstones:
                 table = CACHED_TABLES[tombstone.entity]
@@ -659,6 +672,146 @@ class Store:
             command = UpdatePatient(
                 patient_id=patient_id, base_version=before.version, **_patient_fields(cleaned)
             )
+            return outbox.enqueue(conn, author, command, self.clock())
+
+    # --- messages -----------------------------------------------------------------------
+
+    def conversations(self) -> list[inbox.Conversation]:
+        with self.engine.connect() as conn:
+            return inbox.conversations(conn)
+
+    def conversation(self, patient_id: uuid.UUID) -> list[inbox.MessageView]:
+        """The patient's messages, oldest first, with the ones the server turned down
+        (their text kept, with the reason) where they were written."""
+        with self.engine.connect() as conn:
+            found = inbox.conversation(conn, patient_id) + outbox.refused_sends(conn, patient_id)
+        return sorted(found, key=lambda m: m.created_at)  # stable: same-second order kept
+
+    def unattached(self, number: str | None = None) -> list[inbox.MessageView]:
+        with self.engine.connect() as conn:
+            return inbox.unattached(conn, number)
+
+    def unread_texts(self) -> list[inbox.MessageView]:
+        with self.engine.connect() as conn:
+            return inbox.unread(conn)
+
+    def unread_messages(self) -> int:
+        with self.engine.connect() as conn:
+            return inbox.unread_count(conn)
+
+    def consents(self, patient_id: uuid.UUID) -> inbox.Consents:
+        with self.engine.connect() as conn:
+            return inbox.consents_of(conn, patient_id)
+
+    def templates(self) -> list[inbox.TemplateView]:
+        with self.engine.connect() as conn:
+            return inbox.templates(conn)
+
+    def later_patients(self, provider_id: uuid.UUID, after: datetime, until: datetime) -> int:
+        with self.engine.connect() as conn:
+            return inbox.later_patients(conn, provider_id, after, until)
+
+    def send_message(
+        self,
+        author: Author,
+        patient_id: uuid.UUID,
+        *,
+        channels: list[Channel],
+        body: str,
+        subject: str = "",
+        purpose: Purpose = Purpose.CARE,
+    ) -> uuid.UUID:
+        """Write to a patient and queue it; returns the message's id. It is in the
+        conversation at once, queued, online or not."""
+        if not body.strip():
+            raise InvalidInput("Write something to send.")
+        if not channels:
+            raise InvalidInput("Choose how to send it: SMS, e-mail or both.")
+        command = SendMessage(
+            message_id=uuid.uuid4(),
+            patient_id=patient_id,
+            channels=list(dict.fromkeys(channels)),
+            purpose=purpose,
+            subject=subject.strip(),
+            body=body.strip(),
+        )
+        with self._write() as conn:
+            self._version_of(conn, patients, patient_id)  # a patient this desk knows
+            outbox.enqueue(conn, author, command, self.clock())
+        return command.message_id
+
+    def mark_read(self, author: Author, message_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Mark those of ``message_ids`` still unread as read, here at once and on the
+        server when sent; returns the changes queued (none when all were read)."""
+        queued = []
+        with self._write() as conn:
+            unread = inbox.unread_ids(conn, message_ids)
+            for start in range(0, len(unread), MARK_READ_BATCH):
+                command = MarkMessagesRead(message_ids=unread[start : start + MARK_READ_BATCH])
+                queued.append(outbox.enqueue(conn, author, command, self.clock()))
+        return queued
+
+    def attach_message(
+        self, author: Author, message_id: uuid.UUID, patient_id: uuid.UUID
+    ) -> uuid.UUID:
+        """Put a text from an unknown number in the patient's conversation."""
+        with self._write() as conn:
+            self._version_of(conn, messages_table, message_id)
+            self._version_of(conn, patients, patient_id)
+            command = AttachMessage(message_id=message_id, patient_id=patient_id)
+            return outbox.enqueue(conn, author, command, self.clock())
+
+    def record_consent(
+        self,
+        author: Author,
+        patient_id: uuid.UUID,
+        *,
+        channel: Channel,
+        purpose: Purpose,
+        granted: bool,
+        note: str = "",
+    ) -> uuid.UUID:
+        """Record what the patient said (in person, on the phone); returns its id."""
+        command = RecordConsent(
+            consent_id=uuid.uuid4(),
+            patient_id=patient_id,
+            channel=channel,
+            purpose=purpose,
+            granted=granted,
+            note=note.strip(),
+        )
+        with self._write() as conn:
+            self._version_of(conn, patients, patient_id)
+            outbox.enqueue(conn, author, command, self.clock())
+        return command.consent_id
+
+    def save_template(
+        self, author: Author, kind: str, channel: Channel, *, body: str, subject: str = ""
+    ) -> uuid.UUID:
+        """Save the clinic's wording of ``kind`` on ``channel``, replacing the one this
+        desk has (based on its version) or the default; returns the template's id."""
+        with self._write() as conn:
+            known = inbox.template_for(conn, kind, channel)
+            template_id, version = known if known else (uuid.uuid4(), None)
+            command = SaveMessageTemplate(
+                template_id=template_id,
+                base_version=version or None,
+                message_kind=kind,
+                channel=channel,
+                subject=subject.strip(),
+                body=body,
+            )
+            outbox.enqueue(conn, author, command, self.clock())
+        return template_id
+
+    def tell_running_late(
+        self, author: Author, provider_id: uuid.UUID, minutes: int, after: datetime
+    ) -> uuid.UUID:
+        """Ask the server to text the provider's patients from ``after`` to the end of
+        that day that the clinic runs ``minutes`` late."""
+        command = TellRunningLate(provider_id=provider_id, minutes=minutes, after=after)
+        with self._write() as conn:
+            self._version_of(conn, providers, provider_id)
             return outbox.enqueue(conn, author, command, self.clock())
 
     @staticmethod

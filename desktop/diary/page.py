@@ -48,6 +48,7 @@ from desktop.diary.model import (
     summary,
 )
 from desktop.diary.provider_chooser import ProviderChooser
+from desktop.diary.running_late import RunningLateDialog
 from desktop.diary.view import DiaryView
 from desktop.kit import state
 from desktop.kit.combo import choose
@@ -125,6 +126,7 @@ class DiaryPage(QWidget):
         self.view.snap_minutes = SNAP.get()
         self.arrivals = ArrivalsPanel(self.runner, store, zone, self.clock)
         self.dialog: AppointmentDialog | None = None
+        self.late_dialog: RunningLateDialog | None = None
         self.question: CancelQuestion | None = None
         self.no_show_question: QMessageBox | None = None
         self._select_after_load: uuid.UUID | None = None
@@ -140,6 +142,9 @@ class DiaryPage(QWidget):
         self.new_button = self._button("new", "New…", ["Ctrl+N"], self.new_at_selected_time)
         self.free_button = self._button("free", "Next free…", ["Ctrl+F"], self.ask_next_free)
         self.print_button = self._button("print", "Day list…", ["Ctrl+P"], self.open_day_list)
+        self.late_button = self._button(
+            "late", "Running late…", ["Ctrl+L"], lambda: self.ask_running_late()
+        )
         for name in ("day", "week"):
             self.actions_by_name[name].setCheckable(True)
         self.providers_button = ProviderChooser(self.hidden)
@@ -173,7 +178,7 @@ class DiaryPage(QWidget):
         groups: list[list[QWidget]] = [
             [self.previous_button, self.today_button, self.next_button, self.date_edit],
             [self.day_button, self.week_button, self.providers_button, self.snap],
-            [self.new_button, self.free_button, self.print_button],
+            [self.new_button, self.free_button, self.print_button, self.late_button],
         ]
         for group in groups:
             for widget in group:
@@ -199,6 +204,7 @@ class DiaryPage(QWidget):
         self.view.open_patient_requested.connect(self.open_patient_requested)
         self.view.command.connect(self._command)
         self.view.day_chosen.connect(self.open_day)
+        self.view.running_late_requested.connect(self.ask_running_late)
         self.arrivals.status_change_requested.connect(self.request_status)
         self.minute = QTimer(self)
         self.minute.setInterval(60_000)
@@ -597,6 +603,41 @@ class DiaryPage(QWidget):
     def _offer(self, slot: OfferedSlot) -> None:
         self.view.offer = (slot.provider_id, slot.starts_at, slot.ends_at)
         self.go_to(slot.starts_at.astimezone(self.zone).date())
+
+    def ask_running_late(self, provider_id: uuid.UUID | None = None) -> RunningLateDialog | None:
+        """Tell a provider's later patients today that the clinic runs late: from their
+        column's heading, or for the selected appointment's provider (Ctrl+L)."""
+        if self.author is None:
+            self.say("Sign in to make changes.")
+            return None
+        shown = self.model.shown
+        providers = shown.all_providers or shown.providers
+        if provider_id is None:
+            selected = self.view.selected_entry()
+            provider_id = selected.provider_id if selected else None
+        dialog = RunningLateDialog(
+            self.runner, self.store, self.zone, providers, provider_id, self.clock(), self
+        )
+        dialog.accepted.connect(lambda: self._tell_running_late(dialog))
+        self.late_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _tell_running_late(self, dialog: RunningLateDialog) -> None:
+        provider_id, minutes, author = dialog.provider_id(), dialog.minutes.value(), self.author
+        name, count, store = dialog.provider.currentText(), dialog.count or 0, self.store
+        if provider_id is None or author is None:
+            return
+        told = "1 patient" if count == 1 else f"{count} patients"
+        self.hub.change(
+            self,
+            lambda: store.tell_running_late(author, provider_id, minutes, dialog.now),
+            {Topic.MESSAGES},
+            then=lambda _queued: self.say(
+                f"{name} is running about {minutes} minutes late: {told} will be told."
+            ),
+            failed=self._not_written,
+        )
 
     def open_day_list(self) -> DayListDialog:
         self.day_list = DayListDialog(self.runner, self.model, self.clinic, self, day=self.current)

@@ -49,7 +49,7 @@ from desktop.diary.items import (
 )
 from desktop.diary.model import DAY_MINUTES, UNTYPED, DiaryRange, allowed
 from desktop.diary.paint import DAY_TITLE, Backdrop, paint_backdrop, paint_margins, plan_backdrop
-from sync.store import DiaryEntry
+from sync.store import DiaryEntry, ProviderRow
 
 STATUS_ACTIONS = (
     ("confirm", "Confirm"),
@@ -71,6 +71,7 @@ class DiaryView(QGraphicsView):
     selection_changed = Signal(object)  # DiaryEntry | None
     command = Signal(str)  # a page key: "previous" | "next" | "today" | "day" | "week" | "new"
     day_chosen = Signal(object)  # date: a day's heading clicked in the week view
+    running_late_requested = Signal(object)  # provider id: tell their later patients
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -430,6 +431,14 @@ class DiaryView(QGraphicsView):
             )
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt's name
+        grid = self.grid
+        if grid is not None and event.pos().y() < grid.header:
+            lane = grid.lane_at(self.mapToScene(event.pos()).x())
+            if lane is not None:
+                menu = self.provider_menu(lane.provider)
+                menu.exec(event.globalPos())
+                menu.deleteLater()
+            return
         item = self._item_at(QPointF(event.pos()))
         if item is not None:
             self.select(item.entry.id)
@@ -447,6 +456,14 @@ class DiaryView(QGraphicsView):
             action.triggered.connect(lambda: self.command.emit("new"))
             menu.exec(event.globalPos())
             menu.deleteLater()
+
+    def provider_menu(self, provider: ProviderRow) -> QMenu:
+        """What can be done about a provider's day, from their column's heading."""
+        menu = QMenu(self)
+        late = menu.addAction(f"{provider.display_name} is running late…")
+        late.setEnabled(self.editable)
+        late.triggered.connect(lambda: self.running_late_requested.emit(provider.id))
+        return menu
 
     def allows(self, kind: str, entry: DiaryEntry) -> Verdict:
         """The status change ``kind`` for ``entry`` by the rule, at this moment."""

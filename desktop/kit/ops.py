@@ -30,13 +30,21 @@ class Topic(StrEnum):
     SCHEDULE = "schedule"  # providers, working weeks, closures, types, rooms, booking rules
     STAFF = "staff"
     BOOKING_REQUESTS = "booking_requests"
+    MESSAGES = "messages"  # messages, consent decisions, the clinic's wordings
     OUTBOX = "outbox"  # something was queued for the server (every local change)
     ATTENTION = "attention"  # what waits in Needs attention
 
 
 # What a sync that brought rows in may have touched: the feed does not say which entities.
 SYNCED = frozenset(
-    {Topic.APPOINTMENTS, Topic.PATIENTS, Topic.SCHEDULE, Topic.STAFF, Topic.BOOKING_REQUESTS}
+    {
+        Topic.APPOINTMENTS,
+        Topic.PATIENTS,
+        Topic.SCHEDULE,
+        Topic.STAFF,
+        Topic.BOOKING_REQUESTS,
+        Topic.MESSAGES,
+    }
 )
 
 

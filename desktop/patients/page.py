@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,15 +35,18 @@ from common.appointments import AppointmentStatus
 from common.patients import show_phone
 from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel
+from desktop.messages.conversation import ConversationView
 from desktop.patients.alerts import alert_lines
+from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
+from sync.messages import Consents, MessageView
 from sync.patients import PatientFile, Visit
 from sync.scheduling import PatientMatch
 from sync.signing import Author
 from sync.store import Store
 
 SEARCH_DELAY_MS = 150
-SHOWN_TOPICS = (Topic.PATIENTS, Topic.APPOINTMENTS)
+SHOWN_TOPICS = (Topic.PATIENTS, Topic.APPOINTMENTS, Topic.MESSAGES)
 HINT = "Type a name, date of birth (17/05/1980), phone number or e-mail address."
 
 
@@ -87,10 +91,17 @@ class OpenFile:
 
     patient: PatientFile | None
     visits: list[Visit]
+    messages: list[MessageView] = field(default_factory=list)
+    consents: Consents | None = None
 
 
 def read_file(store: Store, patient_id: uuid.UUID) -> OpenFile:
-    return OpenFile(store.patient(patient_id), store.patient_visits(patient_id))
+    return OpenFile(
+        store.patient(patient_id),
+        store.patient_visits(patient_id),
+        store.conversation(patient_id),
+        store.consents(patient_id),
+    )
 
 
 def _table(model: ColumnsModel) -> QTableView:
@@ -143,23 +154,65 @@ class PatientFileView(QWidget):
         self.visits_title = QLabel("Appointments")
         self.edit_button = QPushButton("Edit details…")
         self.book_button = QPushButton("Book for this patient…")
+        self.write_button = QPushButton("Write to patient…")
+        self.write_button.setToolTip("Their conversation, on the Messages page")
         buttons = QHBoxLayout()
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.book_button)
+        buttons.addWidget(self.write_button)
         buttons.addStretch(1)
+        self.conversation = ConversationView(zone)
+        self.consent = ConsentModel(zone)
+        self.consent_table = _table(self.consent)
+        self.history = HistoryModel(zone)
+        self.history_table = _table(self.history)
+        self.consent_button = QPushButton("Record consent…")
+        self.consent_button.setToolTip("Record what the patient said about being contacted")
+        consent_buttons = QHBoxLayout()
+        consent_buttons.addStretch(1)
+        consent_buttons.addWidget(self.consent_button)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._page(self.visits_title, self.visits_table), "Appointments")
+        self.tabs.addTab(self.conversation, "Messages")
+        self.tabs.addTab(
+            self._page(
+                self.consent_table,
+                consent_buttons,
+                QLabel("Decisions, newest first"),
+                self.history_table,
+            ),
+            "Consent",
+        )
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.alerts)
         layout.addLayout(details)
         layout.addLayout(buttons)
-        layout.addWidget(self.visits_title)
-        layout.addWidget(self.visits_table, 1)
+        layout.addWidget(self.tabs, 1)
         self.show_file(None)
+
+    @staticmethod
+    def _page(*parts: QWidget | QHBoxLayout) -> QWidget:
+        """A tab: its parts one under the other, the tables taking the room."""
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 4, 0, 0)
+        for part in parts:
+            if isinstance(part, QHBoxLayout):
+                column.addLayout(part)
+            else:
+                column.addWidget(part, 1 if isinstance(part, QTableView) else 0)
+        return page
 
     def show_file(self, shown: OpenFile | None) -> None:
         self.shown = shown
         patient = shown.patient if shown else None
-        for widget in (self.edit_button, self.book_button):
+        for widget in (
+            self.edit_button,
+            self.book_button,
+            self.write_button,
+            self.consent_button,
+        ):
             widget.setEnabled(patient is not None)
         if patient is None:
             self.title.setText(
@@ -169,6 +222,7 @@ class PatientFileView(QWidget):
             for label in self.details.values():
                 label.setText("")
             self.visits.set_rows([])
+            self._show_messaging([], None)
             return
         d = patient.details
         self.title.setText(d.name + (" · changed here, not yet sent" if patient.pending else ""))
@@ -196,10 +250,21 @@ class PatientFileView(QWidget):
             if visits
             else "No appointments in this desk's copy"
         )
+        self._show_messaging(shown.messages if shown else [], shown.consents if shown else None)
+
+    def _show_messaging(self, messages: list[MessageView], consents: Consents | None) -> None:
+        self.conversation.show_messages(
+            messages, empty="No messages with this patient in this desk's copy."
+        )
+        unread = sum(1 for m in messages if m.unread)
+        self.tabs.setTabText(1, f"Messages ({unread} unread)" if unread else "Messages")
+        self.consent.set_rows(list(consents.states) if consents else [])
+        self.history.set_rows(list(consents.history) if consents else [])
 
 
 class PatientsPage(QWidget):
     book_requested = Signal(object)  # PatientMatch: book for them in the diary
+    write_requested = Signal(object)  # patient id: their conversation, to write to them
 
     def __init__(
         self,
@@ -231,6 +296,9 @@ class PatientsPage(QWidget):
         self.file = PatientFileView(zone, country)
         self.file.edit_button.clicked.connect(lambda: self.edit_patient())
         self.file.book_button.clicked.connect(self._book)
+        self.file.write_button.clicked.connect(self._write)
+        self.file.consent_button.clicked.connect(lambda: self.ask_consent())
+        self.consent_dialog: RecordConsentDialog | None = None
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -266,6 +334,7 @@ class PatientsPage(QWidget):
     def _writable(self) -> None:
         self.new_button.setEnabled(self.author is not None)
         self.file.edit_button.setVisible(self.author is not None)
+        self.file.consent_button.setVisible(self.author is not None)
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -323,6 +392,47 @@ class PatientsPage(QWidget):
         shown = self.file.shown
         if shown is not None and shown.patient is not None:
             self.book_requested.emit(as_match(shown.patient.id, shown.patient.details))
+
+    def _write(self) -> None:
+        shown = self.file.shown
+        if shown is not None and shown.patient is not None:
+            self.write_requested.emit(shown.patient.id)
+
+    # --- consent -------------------------------------------------------------------------
+
+    def ask_consent(self) -> RecordConsentDialog | None:
+        """What the patient said about being contacted, recorded through the outbox
+        (offline too) and shown in their file at once."""
+        shown, author = self.file.shown, self.author
+        if author is None or shown is None or shown.patient is None:
+            return None
+        patient = shown.patient
+        row = self.file.consent_table.currentIndex().row()
+        state = self.file.consent.row_at(row)
+        dialog = RecordConsentDialog(
+            patient.name,
+            self,
+            channel=state.channel if state else None,
+            purpose=state.purpose if state else None,
+        )
+        dialog.accepted.connect(lambda: self._record_consent(patient.id, dialog))
+        self.consent_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _record_consent(self, patient_id: uuid.UUID, dialog: RecordConsentDialog) -> None:
+        channel, purpose, granted, note = dialog.decision()
+        store, author = self.store, self.author
+        if author is None:
+            return
+        self.hub.change(
+            self,
+            lambda: store.record_consent(
+                author, patient_id, channel=channel, purpose=purpose, granted=granted, note=note
+            ),
+            {Topic.MESSAGES},
+            title="The consent was not recorded",
+        )
 
     # --- registering and editing --------------------------------------------------------
 

@@ -270,7 +270,8 @@ class AttentionPage(QWidget):
         if item is None:
             return
         store = self.desk.store
-        self._change(lambda: store.discard(item.seq), Topic.APPOINTMENTS)
+        # A discarded message leaves its conversation too.
+        self._change(lambda: store.discard(item.seq), Topic.APPOINTMENTS, Topic.MESSAGES)
 
     def _change(self, work: Callable[[], object], *topics: Topic) -> None:
         """Retrying or discarding changes this list, the outbox and what the diary shows

@@ -6,10 +6,14 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from common.appointments import AppointmentSource, AppointmentStatus
+from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from sync.protocol import (
     AppointmentRecord,
     AppointmentTypeRecord,
     ChangesPage,
+    ConsentRecord,
+    DeliverySummary,
+    MessageRecord,
     PatientRecord,
     ProviderRecord,
     WorkingHoursEntry,
@@ -122,3 +126,60 @@ def author(staff_id: uuid.UUID | None = None) -> Author:
     """Someone making changes on a desk that never talks to a server (the key is made
     here, not registered anywhere)."""
     return Author(staff_id or uuid.uuid4(), uuid.uuid4(), new_private_key())
+
+
+def message(
+    who: PatientRecord | None,
+    body: str,
+    at: datetime,
+    *,
+    direction: Direction = Direction.IN,
+    read_at: datetime | None = None,
+    counterpart: str | None = "+447700900123",
+    deliveries: tuple[tuple[Channel, DeliveryStatus, str | None], ...] = (),
+    version: int = 5,
+) -> MessageRecord:
+    """A message as the server's feed has it: from (or to) ``who``, or from an unknown
+    number when ``who`` is None."""
+    return MessageRecord(
+        id=uuid.uuid4(),
+        version=version,
+        patient_id=who.id if who else None,
+        direction=direction,
+        purpose=Purpose.CARE,
+        kind="inbound" if direction is Direction.IN else "reply",
+        channels=[d[0] for d in deliveries] or [Channel.SMS],
+        body=body,
+        counterpart=counterpart,
+        due_at=at,
+        read_at=read_at,
+        deliveries=[
+            DeliverySummary(channel=channel, status=status, error=error, at=at)
+            for channel, status, error in deliveries
+        ],
+        created_at=at,
+    )
+
+
+def consent(
+    who: PatientRecord,
+    channel: Channel,
+    purpose: Purpose,
+    granted: bool,
+    at: datetime,
+    *,
+    source: ConsentSource = ConsentSource.DESK,
+    staff_id: uuid.UUID | None = None,
+    version: int = 6,
+) -> ConsentRecord:
+    return ConsentRecord(
+        id=uuid.uuid4(),
+        version=version,
+        patient_id=who.id,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        decided_at=at,
+        staff_id=staff_id,
+    )

@@ -1,0 +1,1 @@
+"""Messages: SMS and e-mail conversations with patients."""

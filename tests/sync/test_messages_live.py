@@ -1,0 +1,107 @@
+"""Messaging changes from a desk against a real server: each reaches it once, however
+often the push is repeated; a refusal waits in Needs attention with the text kept."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+
+from common.messaging import Channel, DeliveryStatus, Purpose
+from server.messaging.models import ConsentDecision, Delivery, Message
+from server.patients.models import Patient
+from sync import account
+from sync.account import Desk
+from sync.engine import SyncEngine
+from tests.support.live_server import LiveServer
+
+EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
+
+
+def open_desk(server: LiveServer, folder: Path) -> tuple[Desk, SyncEngine]:
+    desk = account.sign_in(folder, server.url, "demo", EMAIL, PASSWORD)
+    engine = SyncEngine(desk.store, account.sync_client(desk))
+    engine.sync()
+    return desk, engine
+
+
+def reachable_patient(server: LiveServer) -> Patient:
+    with server.sessionmaker() as session:
+        return session.scalars(
+            select(Patient)
+            .where(Patient.phone.is_not(None), Patient.email.is_not(None))
+            .order_by(Patient.last_name)
+            .limit(1)
+        ).one()
+
+
+def test_messages_and_consent_reach_the_server_once_and_come_back_as_its_copy(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk, engine = open_desk(live_server, tmp_path)
+    patient = reachable_patient(live_server)
+    message_id = desk.store.send_message(
+        desk.author, patient.id, channels=[Channel.SMS, Channel.EMAIL], body="Your results are in."
+    )
+    consent_id = desk.store.record_consent(
+        desk.author, patient.id, channel=Channel.EMAIL, purpose=Purpose.MARKETING, granted=True
+    )
+    pushed = desk.store.pending_mutations(10)
+
+    report = engine.sync()
+    assert (report.applied, report.rejected) == (2, 0)
+    # The same push again (its answer lost, say): answered from the server's record.
+    again = engine.client.push(pushed)
+    assert [r.status for r in again.results] == ["applied", "applied"]
+
+    with live_server.sessionmaker() as session:
+        [message] = session.scalars(select(Message).where(Message.id == message_id)).all()
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.message_id == message_id)
+        ).all()
+        [consent] = session.scalars(
+            select(ConsentDecision).where(ConsentDecision.id == consent_id)
+        ).all()
+    assert message.patient_id == patient.id
+    assert message.sent_by_staff_id == desk.staff.id
+    assert sorted(d.channel for d in deliveries) == [Channel.EMAIL, Channel.SMS]
+    assert (consent.granted, consent.channel) == (True, Channel.EMAIL)
+
+    [shown] = desk.store.conversation(patient.id)
+    assert not shown.pending
+    assert shown.body.endswith("Your results are in.")
+    assert {d.status for d in shown.deliveries} == {DeliveryStatus.QUEUED}
+    assert desk.store.consents(patient.id).allows(Channel.EMAIL, Purpose.MARKETING)
+    assert not desk.store.consents(patient.id).history[0].pending
+
+
+def test_a_message_the_server_refuses_waits_in_needs_attention_with_its_text(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk, engine = open_desk(live_server, tmp_path)
+    patient = reachable_patient(live_server)
+    # Marketing is for those allowed bulk sends: not the front desk.
+    message_id = desk.store.send_message(
+        desk.author,
+        patient.id,
+        channels=[Channel.SMS],
+        body="Half price whitening this week",
+        purpose=Purpose.MARKETING,
+    )
+
+    report = engine.sync()
+
+    assert report.rejected == 1
+    [waiting] = desk.store.needs_attention()
+    assert waiting.result.code == "forbidden"
+    assert waiting.result.message
+    [shown] = desk.store.conversation(patient.id)
+    assert (shown.id, shown.body, shown.refused) == (
+        message_id,
+        "Half price whitening this week",
+        waiting.result.message,
+    )
+    with live_server.sessionmaker() as session:
+        assert session.get(Message, message_id) is None
+    assert uuid.UUID(str(waiting.command.model_dump()["message_id"])) == message_id
