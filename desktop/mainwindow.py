@@ -36,6 +36,7 @@ from desktop.worklists.requests import RequestsPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
 from sync.live import LiveFeed
+from sync.protocol import MessageTemplateRecord, SaveMessageTemplate
 from sync.scheduling import PatientMatch
 
 PAGES = ("Diary", "Worklists", "Messages", "Patients", "Settings")
@@ -112,7 +113,13 @@ class MainWindow(QMainWindow):
         self.patients.book_requested.connect(self.book_for)
         self.patients.write_requested.connect(self.open_conversation)
         self.pages.addWidget(self.patients)
-        self.settings = SettingsPage(self.hub, desk, self.zone)
+        self.settings = SettingsPage(
+            self.hub,
+            desk,
+            self.zone,
+            templates=lambda: saved_templates(desk),
+            save_template=self._save_template,
+        )
         self.pages.addWidget(self.settings)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
@@ -209,6 +216,22 @@ class MainWindow(QMainWindow):
 
     def _messages_counted(self, unread: int) -> None:
         self.nav.item(PAGES.index("Messages")).setText(titled("Messages", unread))
+
+    def _save_template(self, command: SaveMessageTemplate, done: Callable[[], None]) -> None:
+        """A clinic admin's wording, queued like every other change (offline too)."""
+        store, author = self.desk.store, self.desk.author
+        self.hub.change(
+            self,
+            lambda: store.save_template(
+                author,
+                command.message_kind,
+                command.channel,
+                body=command.body,
+                subject=command.subject,
+            ),
+            {Topic.MESSAGES},
+            then=lambda _id: done(),
+        )
 
     def notify(self, title: str, text: str) -> None:
         """A new text, said by the system tray where there is one (clicking it opens the
@@ -329,3 +352,20 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         super().closeEvent(event)
+
+
+def saved_templates(desk: Desk) -> list[MessageTemplateRecord]:
+    """The clinic's own wordings as this desk has them (the editor shows defaults for the
+    rest)."""
+    return [
+        MessageTemplateRecord(
+            id=view.id,
+            version=view.version,
+            kind=view.kind,
+            channel=view.channel,
+            purpose=view.purpose,
+            subject=view.subject,
+            body=view.body,
+        )
+        for view in desk.store.templates()
+    ]
