@@ -79,7 +79,9 @@ class LiveFeed:
             for line in response.iter_lines():
                 if self._stop.is_set():
                     return
-                if line == "event: changed":
+                if line in ("event: changed", "event: hello"):
+                    # A (re)connection may have missed changes made while the stream was
+                    # down (say, a delivery receipt in the moment after a push): pull.
                     self.on_change()
-                elif line in ("event: requests", "event: hello") and self.on_requests:
+                if line in ("event: requests", "event: hello") and self.on_requests:
                     self.on_requests()

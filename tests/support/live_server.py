@@ -15,6 +15,7 @@ import time
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -67,14 +68,17 @@ class LiveServer:
     """Seeded with the demo clinic; ``stop()`` takes it off the network mid-test and
     ``start_again()`` brings it back on the same address."""
 
-    def __init__(self, database_path: Path, *, seed: bool = True) -> None:
+    def __init__(
+        self, database_path: Path, *, seed: bool = True, settings: dict[str, Any] | None = None
+    ) -> None:
         self.database_url = f"sqlite:///{database_path}"
         migrate(self.database_url)
         self.engine = make_engine(self.database_url)
         self.sessionmaker = make_sessionmaker(self.engine)
-        app = create_app(
-            Settings(database_url=self.database_url, environment="test"), run_migrations=False
+        self.settings = Settings(
+            database_url=self.database_url, environment="test", **(settings or {})
         )
+        app = create_app(self.settings, run_migrations=False)
         if seed:
             with transaction(app.state.sessionmaker) as session:
                 seed_demo(session)

@@ -39,3 +39,18 @@ def test_a_server_away_for_long_is_retried_every_few_seconds_not_minutes() -> No
     assert waits[0] <= 2.0  # the first retry is quick
     assert max(waits) <= 5.0  # and none waits longer, however many failed before
     assert waits[-1] == max(waits)
+
+
+def test_every_connection_pulls_once_for_what_it_may_have_missed() -> None:
+    """A change committed while the stream was down (a delivery receipt in the moment
+    after a push, say) is never announced again: the stream's hello is a cue to pull."""
+    pulls: list[str] = []
+
+    def stream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="event: hello\ndata: 768\n\n: still here\n\n")
+
+    feed = LiveFeed(
+        "http://clinic.invalid", "token", lambda: pulls.append("pull"), httpx.MockTransport(stream)
+    )
+    feed._listen()
+    assert pulls == ["pull"]
