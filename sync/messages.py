@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from common.appointments import AppointmentStatus
+from common.message_templates import CommunicationType
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from sync.protocol import (
     AttachMessage,
@@ -339,22 +340,33 @@ def template_for(conn: Connection, kind: str, channel: Channel) -> tuple[uuid.UU
     return (uuid.UUID(found.id), found.version) if found else None
 
 
+@dataclass(frozen=True)
+class LaterPatients:
+    """Who a "running late" text reaches: one text per appointment still expected (as
+    the server sends it), by SMS, so those with no mobile number on file are not told."""
+
+    texted: int
+    no_number: int
+
+
 def later_patients(
     conn: Connection, provider_id: uuid.UUID, after: datetime, until: datetime
-) -> int:
-    """Patients still expected by the provider from ``after`` until ``until``: those a
-    "running late" text goes to, as far as this desk's diary knows."""
-    return int(
-        conn.scalar(
-            select(func.count(func.distinct(appointments.c.patient_id))).where(
-                appointments.c.provider_id == str(provider_id),
-                appointments.c.starts_at >= epoch_seconds(after),
-                appointments.c.starts_at < epoch_seconds(until),
-                appointments.c.status.in_(EXPECTED),
-            )
+) -> LaterPatients:
+    """The provider's appointments still expected from ``after`` until ``until``, as far
+    as this desk's diary knows."""
+    phones = conn.scalars(
+        select(patients.c.phone)
+        .select_from(appointments)
+        .outerjoin(patients, patients.c.id == appointments.c.patient_id)
+        .where(
+            appointments.c.provider_id == str(provider_id),
+            appointments.c.starts_at >= epoch_seconds(after),
+            appointments.c.starts_at < epoch_seconds(until),
+            appointments.c.status.in_(EXPECTED),
         )
-        or 0
-    )
+    ).all()
+    texted = sum(1 for phone in phones if phone)
+    return LaterPatients(texted, len(phones) - texted)
 
 
 def refused_view(command: SendMessage, made_at: datetime, reason: str) -> MessageView:
@@ -475,14 +487,8 @@ def _write_template(conn: Connection, command: SaveMessageTemplate) -> None:
             message_templates.c.id == str(command.template_id)
         )
     )
-    kinds = {p.value for p in Purpose}
-    purpose = (
-        Purpose(existing)
-        if existing
-        else Purpose(command.message_kind)
-        if command.message_kind in kinds
-        else Purpose.CARE
-    )
+    known = {kind.value: kind.purpose for kind in CommunicationType}
+    purpose = Purpose(existing) if existing else known.get(command.message_kind, Purpose.CARE)
     record = MessageTemplateRecord(
         id=command.template_id,
         version=_version(conn, message_templates.c, command.template_id) or 0,

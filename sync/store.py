@@ -707,7 +707,9 @@ class Store:
         with self.engine.connect() as conn:
             return inbox.templates(conn)
 
-    def later_patients(self, provider_id: uuid.UUID, after: datetime, until: datetime) -> int:
+    def later_patients(
+        self, provider_id: uuid.UUID, after: datetime, until: datetime
+    ) -> inbox.LaterPatients:
         with self.engine.connect() as conn:
             return inbox.later_patients(conn, provider_id, after, until)
 

@@ -48,7 +48,7 @@ from desktop.diary.model import (
     summary,
 )
 from desktop.diary.provider_chooser import ProviderChooser
-from desktop.diary.running_late import RunningLateDialog
+from desktop.diary.running_late import RunningLateDialog, patients
 from desktop.diary.view import DiaryView
 from desktop.kit import state
 from desktop.kit.combo import choose
@@ -625,10 +625,10 @@ class DiaryPage(QWidget):
 
     def _tell_running_late(self, dialog: RunningLateDialog) -> None:
         provider_id, minutes, author = dialog.provider_id(), dialog.minutes.value(), self.author
-        name, count, store = dialog.provider.currentText(), dialog.count or 0, self.store
+        name, store = dialog.provider.currentText(), self.store
         if provider_id is None or author is None:
             return
-        told = "1 patient" if count == 1 else f"{count} patients"
+        told = patients(dialog.count.texted if dialog.count else 0)
         self.hub.change(
             self,
             lambda: store.tell_running_late(author, provider_id, minutes, dialog.now),

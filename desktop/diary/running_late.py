@@ -1,8 +1,9 @@
 """Running late: text a provider's later patients of the day that the clinic runs behind.
 
 The dialog says how many patients will be told before anything is sent, counted in this
-desk's diary (those still expected: booked or confirmed, from now until the day ends);
-the server finds them again when the change reaches it, and writes to each.
+desk's diary as the server counts them (each appointment still expected, booked or
+confirmed, from now until the day ends, gets a text; a patient with no mobile number
+cannot be told); the server finds them again when the change reaches it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.kit.combo import choose
 from desktop.kit.tasks import TaskRunner
+from sync.messages import LaterPatients
 from sync.store import ProviderRow, Store
 
 SHORTEST, LONGEST, USUAL = 5, 240, 15  # minutes
@@ -34,15 +36,32 @@ def end_of_day(moment: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def summary(count: int, provider: str, minutes: int, after: datetime, zone: ZoneInfo) -> str:
+def patients(count: int) -> str:
+    return "1 patient" if count == 1 else f"{count} patients"
+
+
+def summary(
+    later: LaterPatients, provider: str, minutes: int, after: datetime, zone: ZoneInfo
+) -> str:
     at = f"{after.astimezone(zone):%H:%M}"
-    if not count:
+    if not later.texted and not later.no_number:
         return f"No patients are expected with {provider} after {at} today: nobody to tell."
-    who = "1 patient" if count == 1 else f"{count} patients"
-    return (
-        f"{who} expected with {provider} after {at} today will get a text that the clinic "
-        f"is running about {minutes} minutes late."
+    unreachable = (
+        f"{patients(later.no_number)} with no mobile number on file cannot be told."
+        if later.no_number
+        else ""
     )
+    if not later.texted:
+        are = "is" if later.no_number == 1 else "are"
+        return (
+            f"{patients(later.no_number)} {are} expected with {provider} after {at} today, "
+            "with no mobile number on file: nobody can be told by text."
+        )
+    told = (
+        f"{patients(later.texted)} expected with {provider} after {at} today will get a "
+        f"text that the clinic is running about {minutes} minutes late."
+    )
+    return f"{told} {unreachable}".strip()
 
 
 class RunningLateDialog(QDialog):
@@ -59,7 +78,7 @@ class RunningLateDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Running late")
         self.runner, self.store, self.zone, self.now = runner, store, zone, now
-        self.count: int | None = None
+        self.count: LaterPatients | None = None
         self.provider = QComboBox()
         for provider in providers:
             self.provider.addItem(provider.display_name, provider.id)
@@ -107,7 +126,7 @@ class RunningLateDialog(QDialog):
             lambda count: self._counted(provider_id, count),
         )
 
-    def _counted(self, provider_id: uuid.UUID, count: int) -> None:
+    def _counted(self, provider_id: uuid.UUID, count: LaterPatients) -> None:
         if provider_id != self.provider_id():
             return  # another provider was chosen meanwhile
         self.count = count
@@ -121,4 +140,4 @@ class RunningLateDialog(QDialog):
                 self.count, self.provider.currentText(), self.minutes.value(), self.now, self.zone
             )
         )
-        self.ok_button.setEnabled(self.count > 0)
+        self.ok_button.setEnabled(self.count.texted > 0)

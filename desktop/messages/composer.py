@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.messaging import Channel, Purpose
-from desktop.messages.sms_count import segments
+from common.sms import segments
 from sync.messages import Consents
 from sync.patients import PatientFile
 from sync.protocol import BODY_LENGTH, SUBJECT_LENGTH

@@ -140,12 +140,18 @@ class ConversationView(QScrollArea):
         self.setWidgetResizable(True)
         self.bubbles: list[Bubble] = []
         self.empty = QLabel()
+        self._drawn: tuple[list[MessageView], bool, str] | None = None
         self.show_messages([])
 
     def show_messages(
         self, found: list[MessageView], *, can_attach: bool = False, empty: str = ""
     ) -> None:
-        """Draw ``found`` afresh (the scroll area drops the bubbles drawn before)."""
+        """Draw ``found`` afresh (the scroll area drops the bubbles drawn before). What
+        is drawn already is left alone: a sync that changed nothing here must not scroll
+        away from the message someone is reading."""
+        if self._drawn == (found, can_attach, empty):
+            return
+        self._drawn = (list(found), can_attach, empty)
         inner = QWidget()
         column = QVBoxLayout(inner)
         column.addStretch(1)

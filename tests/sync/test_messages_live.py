@@ -4,19 +4,25 @@ often the push is repeated; a refusal waits in Needs attention with the text kep
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from common.messaging import Channel, DeliveryStatus, Purpose
-from server.messaging.models import ConsentDecision, Delivery, Message
+from server.demo import DEMO_TIME_ZONE
+from server.messaging.models import ConsentDecision, Delivery, Message, MessageTemplate
 from server.patients.models import Patient
 from sync import account
 from sync.account import Desk
 from sync.engine import SyncEngine
+from sync.outbox import describe
 from tests.support.live_server import LiveServer
 
 EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
+ADMIN = ("admin@demo.clinic", "admin-demo-1")
+ZONE = ZoneInfo(DEMO_TIME_ZONE)
 
 
 def open_desk(server: LiveServer, folder: Path) -> tuple[Desk, SyncEngine]:
@@ -105,3 +111,66 @@ def test_a_message_the_server_refuses_waits_in_needs_attention_with_its_text(
     with live_server.sessionmaker() as session:
         assert session.get(Message, message_id) is None
     assert uuid.UUID(str(waiting.command.model_dump()["message_id"])) == message_id
+
+
+def test_running_late_texts_the_patients_the_desk_counted(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    desk, engine = open_desk(live_server, tmp_path)
+    patient = reachable_patient(live_server)
+    provider = desk.store.providers()[0]
+    today = datetime.now(ZONE).date()
+    midnight = datetime.combine(today, time(0), tzinfo=ZONE).astimezone(UTC)
+    late_evening = datetime.combine(today, time(23, 30), tzinfo=ZONE).astimezone(UTC)
+    desk.store.book(
+        desk.author,
+        provider_id=provider.id,
+        patient_id=patient.id,
+        starts_at=late_evening,
+        ends_at=late_evening + timedelta(minutes=15),
+    )
+    engine.sync()
+    counted = desk.store.later_patients(provider.id, midnight, midnight + timedelta(days=1))
+    assert counted.texted >= 1
+
+    desk.store.tell_running_late(desk.author, provider.id, 20, midnight)
+    report = engine.sync()
+
+    assert report.rejected == 0
+    with live_server.sessionmaker() as session:
+        told = session.scalars(select(Message).where(Message.kind == "running_late")).all()
+    assert len(told) == counted.texted  # what the dialog said is what was sent
+    assert all(m.urgent and m.sent_by_staff_id == desk.staff.id for m in told)
+    [ours] = [m for m in told if m.patient_id == patient.id]
+    assert "20 minutes late" in ours.body
+    # The texts come back to the desk like any other message.
+    assert any(m.kind == "running_late" for m in desk.store.conversation(patient.id))
+
+
+def test_a_wording_saved_by_an_admin_reaches_the_server_and_the_front_desk_may_not(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    admin = account.sign_in(tmp_path / "admin", live_server.url, "demo", *ADMIN)
+    admin_engine = SyncEngine(admin.store, account.sync_client(admin))
+    admin_engine.sync()
+    wording = "{{ clinic.name }}: sorry, we are running {{ minutes_late }} minutes late."
+    template_id = admin.store.save_template(admin.author, "running_late", Channel.SMS, body=wording)
+    assert admin_engine.sync().applied == 1
+    [saved] = admin.store.templates()
+    assert (saved.id, saved.body, saved.pending) == (template_id, wording, False)
+    assert saved.version > 0
+    # Changed again, based on the version the desk now has.
+    admin.store.save_template(admin.author, "running_late", Channel.SMS, body=wording + " Sorry!")
+    assert admin_engine.sync().applied == 1
+    with live_server.sessionmaker() as session:
+        [stored] = session.scalars(select(MessageTemplate)).all()
+    assert (stored.id, stored.body) == (template_id, wording + " Sorry!")
+
+    desk, engine = open_desk(live_server, tmp_path / "front")
+    desk.store.save_template(desk.author, "running_late", Channel.SMS, body="Late again")
+    assert engine.sync().rejected == 1
+    [waiting] = desk.store.needs_attention()
+    assert waiting.result.code == "forbidden"
+    assert describe(waiting.command, ZONE) == "Save the wording of running late messages (SMS)"
+    [kept] = desk.store.templates()  # the clinic's wording as the server has it
+    assert (kept.body, kept.pending) == (wording + " Sorry!", False)

@@ -44,21 +44,22 @@ NOW = at(10, 30)
 def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "desk.db", secrets.token_bytes(32))
     opened.clock = lambda: NOW
-    ada, alan, grace = (
-        records.patient(first, last)
-        for first, last in (("Ada", "Lovelace"), ("Alan", "Turing"), ("Grace", "Hopper"))
-    )
+    ada = records.patient_with("Ada", "Lovelace", phone="+447700900001")
+    alan = records.patient_with("Alan", "Turing", phone="+447700900002")
+    grace = records.patient_with("Grace", "Hopper", phone="+447700900003")
+    hedy = records.patient("Hedy", "Lamarr")  # no number: cannot be told by text
     opened.apply_page(
         records.page(
             providers=[ADAMS, BROOK],
-            patients=[ada, alan, grace],
+            patients=[ada, alan, grace, hedy],
             appointments=[
                 records.appointment(ADAMS, ada, at(9)),  # seen already: not told
                 records.appointment(ADAMS, alan, at(11)),
                 records.appointment(ADAMS, grace, at(14), status=AppointmentStatus.CONFIRMED),
-                records.appointment(ADAMS, alan, at(16)),  # told once
+                records.appointment(ADAMS, hedy, at(15)),
                 records.appointment(ADAMS, ada, at(12), status=AppointmentStatus.CANCELLED),
                 records.appointment(BROOK, ada, at(9, 30)),
+                records.appointment(BROOK, hedy, at(11)),
             ],
         ),
         synced_at=NOW,
@@ -104,7 +105,8 @@ def test_the_heading_asks_how_late_says_who_is_told_and_queues_it(
     dialog.minutes.setValue(20)
     assert dialog.summary.text() == (
         "2 patients expected with Dr Adams after 10:30 today will get a text that the clinic "
-        "is running about 20 minutes late."
+        "is running about 20 minutes late. 1 patient with no mobile number on file cannot "
+        "be told."
     )
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
 
@@ -129,7 +131,8 @@ def test_nobody_to_tell_is_said_and_nothing_can_be_sent(
     dialog.provider.setCurrentIndex(dialog.provider.findText("Dr Brook"))
     qtbot.waitUntil(lambda: "Dr Brook" in dialog.summary.text(), timeout=WAIT_MS)
     assert dialog.summary.text() == (
-        "No patients are expected with Dr Brook after 10:30 today: nobody to tell."
+        "1 patient is expected with Dr Brook after 10:30 today, with no mobile number on "
+        "file: nobody can be told by text."
     )
     assert not dialog.ok_button.isEnabled()
     assert (dialog.minutes.minimum(), dialog.minutes.maximum()) == (5, 240)

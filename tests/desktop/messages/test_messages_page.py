@@ -356,3 +356,20 @@ def test_what_is_being_written_stays_with_its_conversation(
     assert composer.body.toPlainText() == ""  # never sent to the wrong patient
     choose(qtbot, page, "Ada Lovelace")
     assert composer.body.toPlainText() == "Half-written for Ada"
+
+
+def test_a_sync_that_changes_nothing_here_leaves_the_conversation_as_it_is(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    hub = ChangeHub(runner)
+    page = MessagesPage(hub, store, ZONE, author=AUTHOR, role=Role.FRONT_DESK, country="GB")
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=WAIT_MS)
+    choose(qtbot, page, "Alan Turing")
+    qtbot.waitUntil(lambda: len(bubbles(page.view)) == 1, timeout=WAIT_MS)
+    drawn = bubbles(page.view)[0]
+    with qtbot.waitSignal(page.unread_changed, timeout=WAIT_MS):
+        hub.announce(SYNCED, origin=SYNC)
+    qtbot.wait(100)
+    assert bubbles(page.view) == [drawn]  # not redrawn, so not scrolled away
