@@ -352,10 +352,12 @@ class LaterPatients:
 def later_patients(
     conn: Connection, provider_id: uuid.UUID, after: datetime, until: datetime
 ) -> LaterPatients:
-    """The provider's appointments still expected from ``after`` until ``until``, as far
-    as this desk's diary knows."""
-    phones = conn.scalars(
-        select(patients.c.phone)
+    """The patients of the provider's appointments still expected from ``after`` until
+    ``until``, as far as this desk's diary knows: each is told once, however many of
+    those appointments are theirs."""
+    found = conn.execute(
+        select(appointments.c.patient_id, patients.c.phone)
+        .distinct()
         .select_from(appointments)
         .outerjoin(patients, patients.c.id == appointments.c.patient_id)
         .where(
@@ -365,8 +367,8 @@ def later_patients(
             appointments.c.status.in_(EXPECTED),
         )
     ).all()
-    texted = sum(1 for phone in phones if phone)
-    return LaterPatients(texted, len(phones) - texted)
+    texted = sum(1 for _patient, phone in found if phone)
+    return LaterPatients(texted, len(found) - texted)
 
 
 def refused_view(command: SendMessage, made_at: datetime, reason: str) -> MessageView:

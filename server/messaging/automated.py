@@ -299,7 +299,8 @@ def running_late(
     session: Session, ctx: AuthContext, *, provider_id: uuid.UUID, minutes: int, after: datetime
 ) -> int:
     """Text each patient still to come today for this provider that the clinic runs
-    ``minutes`` late. Urgent: not held by quiet hours. Returns how many were told."""
+    ``minutes`` late, once each (about their next visit). Urgent: not held by quiet
+    hours. Returns how many were told."""
     ctx.require(Permission.COMMS_SEND_MESSAGE)
     provider = kit.live(session, Provider, ctx.clinic_id, provider_id, what="provider")
     clinic = session.get(Clinic, ctx.clinic_id)
@@ -319,10 +320,12 @@ def running_late(
         .order_by(Appointment.starts_at)
     ).all()
     told = 0
-    for appointment in later:
+    seen: set[uuid.UUID] = set()
+    for appointment in later:  # earliest first: a patient hears of their next visit once
         patient = session.get(Patient, appointment.patient_id)
-        if patient is None:
+        if patient is None or patient.id in seen:
             continue
+        seen.add(patient.id)
         sent = _send(
             session,
             clinic,

@@ -396,7 +396,7 @@ def test_running_late_counts_the_patients_still_expected_and_changes_nothing_her
         appointments=[
             records.appointment(doctor, ADA, NOW - timedelta(hours=1)),  # before: not told
             records.appointment(doctor, ALAN, NOW + timedelta(hours=1)),
-            records.appointment(doctor, ALAN, NOW + timedelta(hours=3)),  # a text for each
+            records.appointment(doctor, ALAN, NOW + timedelta(hours=3)),  # told once
             records.appointment(doctor, grace, NOW + timedelta(hours=2)),  # no number
             records.appointment(
                 doctor, ADA, NOW + timedelta(hours=4), status=AppointmentStatus.CANCELLED
@@ -405,7 +405,7 @@ def test_running_late_counts_the_patients_still_expected_and_changes_nothing_her
         ],
     )
     end_of_day = NOW.replace(hour=23, minute=59)
-    assert store.later_patients(doctor.id, NOW, end_of_day) == LaterPatients(2, 1)
+    assert store.later_patients(doctor.id, NOW, end_of_day) == LaterPatients(1, 1)
 
     store.tell_running_late(AUTHOR, doctor.id, 20, NOW)
     [queued] = store.pending_mutations(10)

@@ -98,6 +98,9 @@ def open_page(qtbot: QtBot, runner: TaskRunner, store: Store, day: date, mode: M
             and page.view.shown.days == mode.days
             and page.current == day
             and page.model.shown.day == page.view.shown.day
+            # The grid is rebuilt after the range is shown: under load, a moment later.
+            and page.view.grid is not None
+            and page.view.grid.lanes[0].day == page.view.shown.day
         ),
         timeout=WAIT_MS,
     )

@@ -355,3 +355,49 @@ def test_a_dispatcher_that_died_holding_work_loses_it_when_its_lease_runs_out(
     # The dead one's late recording (were it to come back) changes nothing: not its lease.
     assert dead._record([_Outcome(work[0])]).sent == 0
     assert len(outbox(db)) == 1
+
+
+# --- running late ------------------------------------------------------------------------
+
+
+def test_running_late_tells_each_later_patient_once_even_at_night(client, db, desk, database):
+    from server.scheduling.models import Appointment
+
+    clinic, headers = desk
+    doctor = clinic.records.provider_ids[0]
+    first, second = clinic.records.patient_ids
+    start = datetime.now(UTC).replace(microsecond=0)
+    day_end = datetime.combine(
+        start.astimezone(LONDON).date() + timedelta(days=1), time(0), tzinfo=LONDON
+    )
+    with transaction(db) as session:
+        session.get(Patient, second).phone = "+447400912399"
+        for patient, minutes in ((first, 1), (first, 2), (second, 3)):
+            at = start + timedelta(minutes=minutes)
+            if at < day_end:
+                session.add(
+                    Appointment(
+                        clinic_id=clinic.id,
+                        provider_id=doctor,
+                        patient_id=patient,
+                        starts_at=at,
+                        ends_at=at + timedelta(seconds=20),
+                    )
+                )
+    command = {
+        "kind": "running_late",
+        "provider_id": str(doctor),
+        "minutes": 20,
+        "after": start.isoformat(),
+    }
+    [result] = push(client, headers, mutation(clinic.front_desk.staff_id, command))
+    assert result["status"] == "applied", result
+    with db() as session:
+        told = session.scalars(select(Message).where(Message.kind == "running_late")).all()
+    expected = {first, second} if start + timedelta(minutes=3) < day_end else {first}
+    assert {message.patient_id for message in told} == expected  # once each
+    assert all(message.urgent for message in told)
+    assert all("20" in message.body for message in told)
+    # Urgent: a dispatcher at 23:00 still sends them.
+    late = Dispatcher(database, DEV_OUTBOX, clock=lambda: at_london(23))
+    assert late.drain().sent == len(expected)
