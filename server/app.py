@@ -22,6 +22,7 @@ from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
+from server.messaging.endpoints import dev_router
 from server.messaging.endpoints import router as messaging_router
 from server.messaging.webhooks import router as webhooks_router
 from server.mutations.endpoints import router as mutations_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(webhooks_router)  # where providers call: not under the desk's API
+    app.include_router(dev_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

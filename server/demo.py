@@ -301,3 +301,60 @@ def _status(day: date, today: date, rng: random.Random) -> AppointmentStatus:
             + (AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED)
         )
     return rng.choice((AppointmentStatus.BOOKED,) * 3 + (AppointmentStatus.CONFIRMED,))
+
+
+# --- conversations (``clinicdesk seed-demo`` only: the tests' demo clinic has none) -------
+
+DEMO_TEXTS = (
+    "Hi, can I move my appointment to Friday afternoon?",
+    "Running 10 minutes late, sorry! Parking is a nightmare.",
+)
+STRANGER = "+447400123456"  # no demo patient has this number
+
+
+def seed_demo_conversations(session: Session, clinic: Clinic) -> None:
+    """An inbox to open: confirmations of the next few bookings (the server's dispatcher
+    sends them to the development outbox once it runs), two unread texts from patients,
+    one from an unknown number, a text that could not be delivered, and a patient who
+    replied STOP."""
+    from sqlalchemy import select
+
+    from common.messaging import Channel, DeliveryStatus, Purpose
+    from server.messaging import automated, inbound, service
+    from server.messaging.models import Delivery
+    from server.messaging.receipts import InboundSms
+
+    now = datetime.now(ZoneInfo(clinic.time_zone))
+    upcoming = session.scalars(
+        select(Appointment)
+        .where(Appointment.clinic_id == clinic.id, Appointment.starts_at > now)
+        .order_by(Appointment.starts_at)
+        .limit(3)
+    ).all()
+    for appointment in upcoming:
+        automated.confirm_booking(session, clinic.id, appointment)
+    patients = session.scalars(
+        select(Patient).where(Patient.clinic_id == clinic.id).order_by(Patient.last_name).limit(4)
+    ).all()
+    texts = [(patients[0].phone, DEMO_TEXTS[0]), (patients[1].phone, DEMO_TEXTS[1])]
+    texts += [
+        (STRANGER, "Is this the clinic? I found this number on a leaflet."),
+        (patients[3].phone, "STOP"),
+    ]
+    for n, (number, body) in enumerate(texts):
+        assert number is not None
+        sms = InboundSms(f"demo:{n}", f"SMdemo{n}", number, "+447700900000", body)
+        inbound.receive_text(session, clinic.id, sms, now.astimezone(ZoneInfo("UTC")))
+    reply = service.compose(
+        session,
+        clinic.id,
+        patient=patients[2],
+        purpose=Purpose.CARE,
+        kind="reply",
+        drafts=[service.Draft(Channel.SMS, "Demo Clinic: your results are ready.")],
+    )
+    failed = session.scalars(select(Delivery).where(Delivery.message_id == reply.id)).one()
+    failed.status = DeliveryStatus.UNDELIVERED
+    failed.error = "The phone could not be reached (switched off or out of coverage)."
+    failed.failed_at = now
+    service.refresh_summaries(session, [reply.id])

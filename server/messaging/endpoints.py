@@ -4,15 +4,17 @@ outbox (what a development or test server "sent"; absent in production)."""
 from __future__ import annotations
 
 from datetime import time
+from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from common.errors import InvalidInput, NotFound
 from common.roles import Permission
 from server.audit import service as audit
+from server.clinics.models import Clinic
 from server.deps import DatabaseDep, SettingsDep, StaffContext
 from server.kit import json_response
 from server.messaging import service
@@ -106,3 +108,61 @@ def dev_outbox(
         items = [DevOutboxItem.model_validate(row, from_attributes=True) for row in rows]
     audit.read(db, ctx, entity="messages", record_count=len(items), reason="development outbox")
     return json_response(items)
+
+
+# --- the development outbox as a page ---------------------------------------------------
+
+dev_router = APIRouter(tags=["development"], include_in_schema=False)
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Development outbox</title>
+<style>
+body {{ font: 15px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1b1b1b; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; vertical-align: top; padding: .4rem .6rem; }}
+tr {{ border-bottom: 1px solid #ddd; }}
+td.text {{ white-space: pre-wrap; max-width: 40rem; }}
+</style></head><body>
+<h1>Development outbox</h1>
+<p>What this server would have sent, newest first. Nothing here left the machine: set
+<code>CLINICDESK_SMS_PROVIDER</code> and <code>CLINICDESK_EMAIL_PROVIDER</code> to send.</p>
+<table><thead><tr><th>When (UTC)</th><th>Clinic</th><th>Channel</th><th>To</th>
+<th>From</th><th>Subject</th><th>Text</th><th>Attachments</th></tr></thead>
+<tbody>{rows}</tbody></table></body></html>"""
+
+
+@dev_router.get("/dev/outbox", response_class=HTMLResponse)
+def dev_outbox_page(
+    db: DatabaseDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> HTMLResponse:
+    """Development and test servers only: a production server has no such page."""
+    if settings.environment == "production":
+        raise NotFound("There is nothing at this address.")
+    with db.reading() as session:
+        found = session.execute(
+            select(DevOutboxEntry, Clinic.slug)
+            .join(Clinic, Clinic.id == DevOutboxEntry.clinic_id)
+            .order_by(DevOutboxEntry.sent_at.desc())
+            .limit(limit)
+        ).all()
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f'<td class="{name}">{escape(value)}</td>'
+                for name, value in (
+                    ("when", f"{entry.sent_at:%Y-%m-%d %H:%M:%S}"),
+                    ("clinic", slug),
+                    ("channel", entry.channel.label),
+                    ("to", entry.to_address),
+                    ("from", entry.sender_name),
+                    ("subject", entry.subject),
+                    ("text", entry.text),
+                    ("attachments", ", ".join(entry.attachments)),
+                )
+            )
+            + "</tr>"
+            for entry, slug in found
+        )
+    return HTMLResponse(PAGE.format(rows=rows or '<tr><td colspan="8">Nothing yet.</td></tr>'))
