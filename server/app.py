@@ -24,6 +24,7 @@ from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
 from server.messaging.endpoints import dev_router
 from server.messaging.endpoints import router as messaging_router
+from server.messaging.unsubscribe import router as unsubscribe_router
 from server.messaging.webhooks import router as webhooks_router
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(webhooks_router)  # where providers call: not under the desk's API
     app.include_router(dev_router)
+    app.include_router(unsubscribe_router)  # opened from e-mails: no sign-in
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -35,11 +35,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from html import escape
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from common.messaging import Channel, DeliveryStatus
+from common.messaging import Channel, DeliveryStatus, Purpose
 from common.quiet_hours import QuietHours, is_allowed, next_allowed
 from server.clinics.models import Clinic
 from server.db import Database, utcnow
@@ -125,6 +126,8 @@ class Dispatcher:
     clock: Callable[[], datetime] = utcnow
     public_base_url: str = ""
     attachments: AttachmentMaker | None = None
+    # The unsubscribe link of a marketing e-mail to (clinic, patient, purpose).
+    unsubscribe_url: Callable[[uuid.UUID, uuid.UUID, Purpose], str] | None = None
     # Other work done before every round (processing stored webhook events).
     chores: tuple[Callable[[], object], ...] = ()
 
@@ -198,19 +201,37 @@ class Dispatcher:
             else ()
         )
         assert delivery.to_address is not None  # held at composing otherwise
+        text, html, headers = delivery.text, delivery.html, {}
+        link = self._unsubscribe(delivery)
+        if link is not None:
+            text = f"{text}\n\nTo get no more of these e-mails: {link}"
+            html = f'{html or ""}<p><a href="{escape(link)}">Unsubscribe</a></p>'
+            headers = {
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
         outgoing = Outgoing(
             delivery_id=delivery.id,
             clinic_id=delivery.clinic_id,
             channel=delivery.channel,
             to=delivery.to_address,
             sender_name=rules.sender(delivery.clinic_id),
-            text=delivery.text,
+            text=text,
             subject=delivery.subject,
-            html=delivery.html,
+            html=html,
             attachments=attachments,
+            headers=headers,
             status_callback=self._callback(rules, delivery),
         )
         return _Work(delivery.id, delivery.message_id, outgoing, delivery.attempts)
+
+    def _unsubscribe(self, delivery: Delivery) -> str | None:
+        """Every marketing e-mail (and survey, and review request) can be stopped with
+        one click, no sign-in."""
+        wanted = delivery.channel is Channel.EMAIL and delivery.purpose.needs_opt_in
+        if not wanted or self.unsubscribe_url is None or delivery.patient_id is None:
+            return None
+        return self.unsubscribe_url(delivery.clinic_id, delivery.patient_id, delivery.purpose)
 
     def _callback(self, rules: _Rules, delivery: Delivery) -> str | None:
         if not self.public_base_url or delivery.channel is not Channel.SMS:

@@ -28,12 +28,14 @@ def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> D
     from server.messaging import inbound
     from server.messaging.calendar_attachments import confirmation_attachments
     from server.messaging.providers.registry import providers_from
+    from server.messaging.unsubscribe import url_maker
 
     return Dispatcher(
         db,
         providers_from(settings, client),
         public_base_url=settings.public_base_url,
         attachments=confirmation_attachments,
+        unsubscribe_url=url_maker(settings),
         chores=(lambda: inbound.process_pending(db),),
     )
 
