@@ -698,6 +698,8 @@ class MessagingSettingsBody(Message):
     sender_name: Annotated[str, StringConstraints(max_length=100), Printable] = ""
     phone: Annotated[str, StringConstraints(max_length=32), Printable] = ""
     email: Annotated[str, StringConstraints(max_length=254), Printable] = ""
+    # The clinic's own number texts are sent from (E.164); "" for the server's.
+    sms_number: Annotated[str, StringConstraints(pattern=r"^(\+[1-9][0-9]{6,14})?$")] = ""
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
     # Texts that are not urgent go out only between these times, in the clinic's zone.
     texts_from: ClockTime

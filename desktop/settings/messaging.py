@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.errors import InvalidInput
 from common.message_templates import LANGUAGES, ClinicFacts
+from common.patients import normalise_phone
 from common.roles import Permission, can
 from desktop.kit.combo import choose, find
 from desktop.kit.errors import words
@@ -74,6 +76,9 @@ class MessagingSettingsForm(QWidget):
         self.phone.setMaxLength(32)
         self.email = QLineEdit()
         self.email.setMaxLength(254)
+        self.sms_number = QLineEdit()
+        self.sms_number.setMaxLength(16)
+        self.sms_number.setPlaceholderText("the server's number")
         self.language = QComboBox()
         for code in LANGUAGES:
             self.language.addItem(LANGUAGE_NAMES.get(code, code), code)
@@ -91,6 +96,7 @@ class MessagingSettingsForm(QWidget):
             self.sender_name,
             self.phone,
             self.email,
+            self.sms_number,
             self.language,
             self.texts_from,
             self.texts_until,
@@ -124,6 +130,8 @@ class MessagingSettingsForm(QWidget):
         form.addRow("Clinic phone", self.phone)
         form.addRow("Clinic e-mail", self.email)
         form.addRow("", _hint("The phone and e-mail go into messages and the reply to HELP."))
+        form.addRow("Texts come from", self.sms_number)
+        form.addRow("", _hint("The clinic's own SMS number (+44…), if it has one."))
         form.addRow("Language", self.language)
         form.addRow("", _hint("The language of the standard wording and of dates."))
         form.addRow("Texts are sent", window)
@@ -141,7 +149,7 @@ class MessagingSettingsForm(QWidget):
         layout.addStretch(1)
         layout.addLayout(buttons)
 
-        for line in (self.sender_name, self.phone, self.email):
+        for line in (self.sender_name, self.phone, self.email, self.sms_number):
             line.textChanged.connect(self._edited)
         self.language.currentIndexChanged.connect(self._edited)
         for edit in (self.texts_from, self.texts_until):
@@ -169,6 +177,7 @@ class MessagingSettingsForm(QWidget):
             sender_name=self.sender_name.text().strip(),
             phone=self.phone.text().strip(),
             email=self.email.text().strip(),
+            sms_number=normalise_phone(self.sms_number.text(), self.desk.country) or "",
             language=self.language.currentData(),
             texts_from=clock(self.texts_from),
             texts_until=clock(self.texts_until),
@@ -182,7 +191,7 @@ class MessagingSettingsForm(QWidget):
             return False
         try:
             return self.body() != self.loaded
-        except ValidationError:
+        except (ValidationError, InvalidInput):
             return True
 
     def _fill(self, settings: MessagingSettingsBody) -> None:
@@ -191,6 +200,7 @@ class MessagingSettingsForm(QWidget):
         self.sender_name.setText(settings.sender_name)
         self.phone.setText(settings.phone)
         self.email.setText(settings.email)
+        self.sms_number.setText(settings.sms_number)
         if find(self.language, settings.language) < 0:  # one the desk has no wording in
             self.language.addItem(settings.language, settings.language)
         choose(self.language, settings.language)
@@ -238,7 +248,7 @@ class MessagingSettingsForm(QWidget):
             return
         try:
             body = self.body()
-        except ValidationError as error:
+        except (ValidationError, InvalidInput) as error:
             self._refused(error)
             return
         if body == self.loaded:

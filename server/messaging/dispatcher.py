@@ -222,6 +222,9 @@ class Dispatcher:
             attachments=attachments,
             headers=headers,
             status_callback=self._callback(rules, delivery),
+            sender_number=rules.sms_number(delivery.clinic_id)
+            if delivery.channel is Channel.SMS
+            else None,
         )
         return _Work(delivery.id, delivery.message_id, outgoing, delivery.attempts)
 
@@ -401,6 +404,9 @@ class _Rules:
 
     def sender(self, clinic_id: uuid.UUID) -> str:
         return self._settings[clinic_id].sender_name or self._clinics[clinic_id].name
+
+    def sms_number(self, clinic_id: uuid.UUID) -> str | None:
+        return self._settings[clinic_id].sms_number or None
 
     def verdict(self, delivery: Delivery) -> str | datetime | None:
         """None: send now. A reason: hold for good. An instant: wait until then."""

@@ -37,6 +37,7 @@ def _body(found: MessagingSettings) -> MessagingSettingsBody:
         sender_name=found.sender_name,
         phone=found.phone,
         email=found.email,
+        sms_number=found.sms_number,
         language=found.language,
         texts_from=_clock(found.texts_from_minute),
         texts_until=_clock(found.texts_until_minute),
@@ -76,6 +77,7 @@ def put_messaging_settings(
         found.sender_name = body.sender_name.strip()
         found.phone = body.phone.strip()
         found.email = body.email.strip()
+        found.sms_number = body.sms_number
         found.language = body.language
         found.texts_from_minute = _minute(body.texts_from)
         found.texts_until_minute = _minute(body.texts_until)

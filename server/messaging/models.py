@@ -158,6 +158,9 @@ class MessagingSettings(ClinicScoped):
 
     sender_name: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
+    # The clinic's own SMS number at the provider (E.164), texts go from; "" for the
+    # server's. Patients' replies to it reach ``/webhooks/twilio/{slug}/inbound``.
+    sms_number: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     language: Mapped[str] = mapped_column(String(8), default="en")
     texts_from_minute: Mapped[int] = mapped_column(default=8 * 60)  # texts from 08:00

@@ -71,6 +71,7 @@ def settings_of(session: Session, clinic_id: uuid.UUID) -> MessagingSettings:
         sender_name=clinic.name if clinic else "",
         phone="",
         email="",
+        sms_number="",
         language="en",
         texts_from_minute=8 * 60,
         texts_until_minute=20 * 60,

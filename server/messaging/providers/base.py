@@ -40,6 +40,8 @@ class Outgoing:
     headers: dict[str, str] = field(default_factory=dict)
     # Where the provider should post delivery receipts for this message, if anywhere.
     status_callback: str | None = None
+    # The clinic's own number to text from (SMS), when it has one; else the server's.
+    sender_number: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,11 @@ class TwilioSms:
 
     def send(self, message: Outgoing) -> Accepted:
         form = {"To": message.to, "Body": message.text}
-        # A messaging service picks the sender itself (and handles STOP for every number).
-        if self._messaging_service_sid:
+        # The clinic's own number first (its patients' replies come back to it); else a
+        # messaging service picks the sender itself (and handles STOP for every number).
+        if message.sender_number:
+            form["From"] = message.sender_number
+        elif self._messaging_service_sid:
             form["MessagingServiceSid"] = self._messaging_service_sid
         elif self._from_number:
             form["From"] = self._from_number

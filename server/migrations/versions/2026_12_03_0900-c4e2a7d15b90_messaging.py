@@ -52,6 +52,7 @@ def upgrade() -> None:
         "messaging_settings",
         sa.Column("sender_name", sa.String(length=100), nullable=False),
         sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("sms_number", sa.String(length=32), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("texts_from_minute", sa.Integer(), nullable=False),

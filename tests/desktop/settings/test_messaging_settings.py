@@ -251,3 +251,19 @@ def test_the_client_turns_a_refusal_into_the_servers_words(admin: Desk) -> None:
         client.save_messaging_settings(unknown)
     assert client.messaging_settings() == current
     client.close()
+
+
+def test_the_clinics_own_sms_number_is_refused_in_words_when_wrong_and_kept_in_e164(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
+) -> None:
+    form = open_tab(qtbot, runner, admin).form
+    form.sms_number.setText("12")
+    assert "number" in refused(qtbot, form)
+    assert form.sms_number.text() == "12", "what was typed stays"
+    assert server_row(live_server) is None
+
+    form.sms_number.setText("+44 7400 912345")  # typed as people write it
+    saved_through(qtbot, form)
+    row = server_row(live_server)
+    assert row is not None
+    assert row["sms_number"] == "+447400912345"

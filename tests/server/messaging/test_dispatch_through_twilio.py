@@ -115,3 +115,14 @@ def test_an_invalid_number_fails_at_once_with_the_reason_in_words(app, db, twili
     assert route.call_count == 1
     assert "+447400912345" not in failed.error  # never a patient's number in a reason
     assert failed.error
+
+
+def test_a_clinic_with_its_own_number_texts_from_it(app, db, twilio, one_text):
+    from server.messaging.models import MessagingSettings
+
+    provider, mock = twilio
+    with transaction(db) as session:
+        session.add(MessagingSettings(clinic_id=one_text.id, sms_number="+447700900123"))
+    route = mock.post(MESSAGES_URL).mock(return_value=created())
+    assert dispatcher(app, provider, [NOON]).drain().sent == 1
+    assert "From=%2B447700900123" in route.calls[0].request.content.decode()

@@ -85,3 +85,14 @@ def test_production_has_no_development_outbox(database_url):
     )
     with TestClient(create_app(settings, run_migrations=False)) as production:
         assert production.get("/dev/outbox").status_code == 404
+
+
+def test_the_clinics_own_sms_number_must_be_in_international_form(client, factory, clinic):
+    admin = factory.staff_headers(clinic.staff[Role.CLINIC_ADMIN])
+    body = client.get(SETTINGS, headers=admin).json()
+    assert body["sms_number"] == ""
+    refused = client.put(SETTINGS, json=body | {"sms_number": "07700 900123"}, headers=admin)
+    assert refused.status_code == 422
+    assert "sms_number" in refused.json()["message"]
+    saved = client.put(SETTINGS, json=body | {"sms_number": "+447700900123"}, headers=admin)
+    assert saved.json()["sms_number"] == "+447700900123"
