@@ -288,7 +288,10 @@ def compose(
             return number if channel is Channel.SMS else None
         return address_of(patient, channel)
 
-    first = drafts[0]
+    # What the desk shows of it: the text (what the patient reads on their phone) when
+    # there is one, the e-mail's subject.
+    first = next((d for d in drafts if d.channel is Channel.SMS), drafts[0])
+    subject = next((d.subject for d in drafts if d.channel is Channel.EMAIL), "")
     message = Message(
         id=message_id or uuid.uuid4(),
         clinic_id=clinic_id,
@@ -297,7 +300,7 @@ def compose(
         purpose=purpose,
         kind=kind,
         channels=[draft.channel.value for draft in drafts],
-        subject=first.subject,
+        subject=subject,
         body=first.text,
         counterpart=address(first.channel),
         appointment_id=appointment_id,
@@ -435,12 +438,9 @@ def send_from_desk(
     patient = kit.live(session, Patient, ctx.clinic_id, patient_id, what="patient")
     name = sender_name(session, ctx.clinic_id)
     drafts = [
-        Draft(
-            channel=channel,
-            text=signed(text, name) if channel is Channel.SMS else text,
-            subject=subject.strip() or f"A message from {name}",
-            html=None,
-        )
+        Draft(channel, signed(text, name))
+        if channel is Channel.SMS
+        else Draft(channel, text, subject=subject.strip() or f"A message from {name}")
         for channel in dict.fromkeys(channels)
     ]
     message = compose(
