@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
             author=desk.author,
             role=desk.staff.role,
             country=desk.country,
+            clinic=desk.clinic_name,
         )
         self.messages.unread_changed.connect(self._messages_counted)
         self.messages.notified.connect(self.notify)

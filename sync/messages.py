@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 
 from common.appointments import AppointmentStatus
-from common.message_templates import CommunicationType
+from common.message_templates import AppointmentFacts, CommunicationType
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from sync.protocol import (
     AttachMessage,
@@ -48,12 +48,28 @@ from sync.protocol import (
     TellRunningLate,
 )
 from sync.records import consent_row, epoch_seconds, instant, message_row, template_row, upsert
-from sync.schema import appointments, consents, message_templates, messages, patients, staff
+from sync.schema import (
+    appointment_types,
+    appointments,
+    consents,
+    locations,
+    message_templates,
+    messages,
+    patients,
+    providers,
+    staff,
+)
 
 _DELIVERIES: TypeAdapter[list[DeliverySummary]] = TypeAdapter(list[DeliverySummary])
 PREVIEW_LENGTH = 80
 # Who is expected still to come: only they are told that the clinic runs late.
 EXPECTED = (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value)
+# Who has come: a visit a "thank you for your visit" may speak of.
+SEEN = (
+    AppointmentStatus.ARRIVED.value,
+    AppointmentStatus.IN_PROGRESS.value,
+    AppointmentStatus.COMPLETED.value,
+)
 
 
 # --- what the pages show ------------------------------------------------------------------
@@ -338,6 +354,54 @@ def template_for(conn: Connection, kind: str, channel: Channel) -> tuple[uuid.UU
         )
     ).first()
     return (uuid.UUID(found.id), found.version) if found else None
+
+
+@dataclass(frozen=True)
+class AppointmentsToMention:
+    """The appointments a message written to a patient may speak of, as the wordings
+    fill them in: the next one still expected, and today's visit once they have come."""
+
+    upcoming: AppointmentFacts | None
+    seen_today: AppointmentFacts | None
+
+
+def appointments_to_mention(
+    conn: Connection, patient_id: uuid.UUID, now: datetime, day_start: datetime
+) -> AppointmentsToMention:
+    """What this desk's diary knows of the patient's appointments from ``day_start`` (the
+    start of the clinic's today) on: the first still expected and not over by ``now``, and
+    the last of today's that they came to."""
+    rows = conn.execute(
+        select(
+            appointments.c.starts_at,
+            appointments.c.ends_at,
+            appointments.c.status,
+            providers.c.display_name,
+            appointment_types.c.name.label("type_name"),
+            locations.c.name.label("room"),
+        )
+        .outerjoin(providers, providers.c.id == appointments.c.provider_id)
+        .outerjoin(appointment_types, appointment_types.c.id == appointments.c.appointment_type_id)
+        .outerjoin(locations, locations.c.id == appointments.c.location_id)
+        .where(
+            appointments.c.patient_id == str(patient_id),
+            appointments.c.starts_at >= epoch_seconds(day_start),
+            appointments.c.status.in_(EXPECTED + SEEN),
+        )
+        .order_by(appointments.c.starts_at)
+    ).all()
+
+    def facts(r: Any) -> AppointmentFacts:
+        return AppointmentFacts(
+            instant(r.starts_at), r.display_name or "", r.type_name or "", r.room or ""
+        )
+
+    moment = epoch_seconds(now)
+    upcoming = next((r for r in rows if r.status in EXPECTED and r.ends_at > moment), None)
+    seen = [r for r in rows if r.status in SEEN and r.starts_at <= moment]
+    return AppointmentsToMention(
+        facts(upcoming) if upcoming is not None else None, facts(seen[-1]) if seen else None
+    )
 
 
 @dataclass(frozen=True)

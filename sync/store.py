@@ -707,6 +707,12 @@ class Store:
         with self.engine.connect() as conn:
             return inbox.templates(conn)
 
+    def appointments_to_mention(
+        self, patient_id: uuid.UUID, now: datetime, day_start: datetime
+    ) -> inbox.AppointmentsToMention:
+        with self.engine.connect() as conn:
+            return inbox.appointments_to_mention(conn, patient_id, now, day_start)
+
     def later_patients(
         self, provider_id: uuid.UUID, after: datetime, until: datetime
     ) -> inbox.LaterPatients:

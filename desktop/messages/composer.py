@@ -1,10 +1,16 @@
-"""Writing to a patient: the channels they can be reached on, a subject for e-mail, the
-text with what it costs in texts as it is typed, and Send (Ctrl+Enter).
+"""Writing to a patient: the channels they can be reached on, a wording of the clinic's
+to start from, a subject for e-mail, the text with what it costs in texts as it is typed,
+and Send (Ctrl+Enter).
 
 A channel the patient cannot be reached on (no number or address on file, or they asked
 not to get messages that way) is greyed with the reason beside it, so staff know before
 sending rather than after. Send hands over a draft and empties the box at once, so a
 second press cannot send the same words twice; if the draft is not taken, it is put back.
+
+A wording fills the box with the clinic's words for this patient, to edit before sending:
+what goes is whatever is in the box. One that cannot be filled in for them is greyed in
+the list with the reason, and never fills the box with a blank. Choosing a wording over
+something typed asks first, so nobody loses what they wrote by a slip of the mouse.
 """
 
 from __future__ import annotations
@@ -12,24 +18,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QStandardItemModel, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from common.message_templates import CommunicationType
 from common.messaging import Channel, Purpose
 from common.sms import segments
+from desktop.messages.wordings import Filled, WordingFacts, fill
 from sync.messages import Consents
 from sync.patients import PatientFile
 from sync.protocol import BODY_LENGTH, SUBJECT_LENGTH
 
+CHOOSE_WORDING = "Use a wording…"
+READING = "The patient's appointments are still being read."
 NO_ADDRESS = {
     Channel.SMS: "no mobile number on the patient's file",
     Channel.EMAIL: "no e-mail address on the patient's file",
@@ -78,9 +91,27 @@ class Composer(QWidget):
         super().__init__(parent)
         self.allowed = False
         self.closed: dict[Channel, str] = {}
+        # What the wordings are filled with (None while the patient's facts are read), and
+        # what the last wording put in the box: text still equal to it was not typed.
+        self.facts: WordingFacts | None = None
+        self.placed = Filled("", "")
+        self.replace_question: QMessageBox | None = None
         self.boxes = {channel: QCheckBox(channel.label) for channel in Channel}
         for box in self.boxes.values():
-            box.toggled.connect(lambda _on: self._update())
+            box.toggled.connect(lambda _on: self._channels_changed())
+        self.wording = QComboBox()
+        self.wording.setObjectName("wordingChoice")
+        self.wording.setToolTip(
+            "Start from one of the clinic's wordings, filled in for the patient"
+        )
+        self.wording.addItem(CHOOSE_WORDING)
+        for kind in CommunicationType:
+            self.wording.addItem(kind.label, kind.value)  # Qt keeps a StrEnum as a plain str
+        self.wording.activated.connect(self._wording_chosen)
+        self.wording_note = QLabel()
+        self.wording_note.setObjectName("wordingNote")
+        self.wording_note.setStyleSheet("color: #555;")
+        self.wording_note.setWordWrap(True)  # never widens the page
         self.subject = QLineEdit()
         self.subject.setPlaceholderText("Subject of the e-mail (optional)")
         self.subject.setMaxLength(SUBJECT_LENGTH)
@@ -107,12 +138,16 @@ class Composer(QWidget):
         for box in self.boxes.values():
             channels.addWidget(box)
         channels.addWidget(self.reason, 1)
+        wordings = QHBoxLayout()
+        wordings.addWidget(self.wording)
+        wordings.addWidget(self.wording_note, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.counter, 1)
         bottom.addWidget(self.send_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(channels)
+        layout.addLayout(wordings)
         layout.addWidget(self.subject)
         layout.addWidget(self.body)
         layout.addLayout(bottom)
@@ -136,10 +171,111 @@ class Composer(QWidget):
         self.subject.setReadOnly(not allowed)
         notes = [f"{c.label}: {why}." for c, why in closed.items() if why]
         self.reason.setText(why_not if not allowed else " ".join(notes))
-        self._update()
+        self._channels_changed()
+
+    def set_facts(self, facts: WordingFacts | None) -> None:
+        """What the wordings are filled with: this patient's (None while they are read).
+        Another patient's box holds nothing a wording put there for this one."""
+        if facts is None or self.facts is None or facts.patient_id != self.facts.patient_id:
+            self.placed = Filled("", "")
+            self.wording_note.clear()
+        self.facts = facts
+        self._offer_wordings()
 
     def channels(self) -> tuple[Channel, ...]:
         return tuple(c for c, box in self.boxes.items() if box.isChecked() and box.isEnabled())
+
+    def _channels_changed(self) -> None:
+        self._update()
+        self._offer_wordings()
+
+    def _offer_wordings(self) -> None:
+        """Each wording enabled if it can be filled in for this patient on the channels
+        chosen, with what it would say as its tooltip; else greyed with the reason."""
+        facts = self.facts
+        self.wording.setEnabled(self.allowed and facts is not None)
+        model = self.wording.model()
+        assert isinstance(model, QStandardItemModel)
+        channels = self.channels()
+        for row in range(1, self.wording.count()):
+            item = model.item(row)
+            if facts is None:
+                item.setEnabled(False)
+                item.setToolTip(READING)
+                continue
+            outcome = fill(CommunicationType(self.wording.itemData(row)), channels, facts)
+            if isinstance(outcome, Filled):
+                item.setEnabled(True)
+                item.setToolTip(outcome.body)
+            else:
+                item.setEnabled(False)
+                item.setToolTip(outcome.reason)
+
+    def _wording_chosen(self, row: int) -> None:
+        value = self.wording.itemData(row)
+        self.wording.setCurrentIndex(0)  # a choice, not a state: the same one may come again
+        if value is not None:
+            self.use_wording(CommunicationType(value))
+
+    def use_wording(self, kind: CommunicationType) -> None:
+        """Fill the box from ``kind`` for this patient; if it cannot be, say why in one
+        line and leave the box as it is. Over typed text, ask first."""
+        if not self.allowed or self.facts is None:
+            return
+        outcome = fill(kind, self.channels(), self.facts)
+        if not isinstance(outcome, Filled):
+            reason = outcome.reason
+            self.wording_note.setText(
+                f"“{kind.label}” cannot be used for this patient: {reason[:1].lower()}{reason[1:]}"
+            )
+            return
+        self.wording_note.clear()
+        if self._typed(outcome):
+            self._ask_replace(kind, outcome)
+        else:
+            self._place(outcome)
+
+    def _typed(self, filled: Filled) -> bool:
+        """Whether the box holds words someone typed, which ``filled`` would replace."""
+        body = self.body.toPlainText()
+        if body.strip() and body != self.placed.body:
+            return True
+        subject = self.subject.text()
+        replaced = filled.subject is not None and subject != filled.subject
+        return replaced and bool(subject.strip()) and subject != self.placed.subject
+
+    def _ask_replace(self, kind: CommunicationType, filled: Filled) -> None:
+        question = QMessageBox(self)
+        question.setIcon(QMessageBox.Icon.Question)
+        question.setWindowTitle("Replace what you wrote?")
+        question.setText(f"Replace what you wrote with the “{kind.label}” wording?")
+        question.setInformativeText("What you wrote is not kept if you replace it.")
+        replace = question.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
+        keep = question.addButton("Keep what I wrote", QMessageBox.ButtonRole.RejectRole)
+        question.setDefaultButton(keep)
+        question.setEscapeButton(keep)
+        facts = self.facts
+        patient = facts.patient_id if facts is not None else None
+
+        def answered(button: QAbstractButton) -> None:
+            # Only for the patient it was filled in for.
+            current = self.facts.patient_id if self.facts is not None else None
+            if button is replace and current == patient:
+                self._place(filled)
+
+        question.buttonClicked.connect(answered)
+        self.replace_question = question
+        question.open()
+
+    def _place(self, filled: Filled) -> None:
+        self.body.setPlainText(filled.body)
+        if filled.subject is not None:
+            self.subject.setText(filled.subject)
+        self.placed = Filled(
+            filled.subject if filled.subject is not None else self.placed.subject, filled.body
+        )
+        self.body.setFocus()
+        self.body.moveCursor(QTextCursor.MoveOperation.End)
 
     def _update(self) -> None:
         chosen = self.channels()
@@ -179,3 +315,4 @@ class Composer(QWidget):
         self.body.setPlainText(f"{typed}\n{draft.body}" if typed.strip() else draft.body)
         if draft.subject and not self.subject.text():
             self.subject.setText(draft.subject)
+        self.placed = Filled("", "")  # words that did not go: a wording asks before replacing them

@@ -6,13 +6,17 @@ message can be written offline: it shows at once as "Queued" and goes with the n
 sync. Opening a conversation marks what the patient wrote as read (here at once, on the
 server with the next sync). When a sync brings a text nobody had seen, the page says so
 through ``notified`` (the main window turns it into a tray notification).
+
+The composer can start from one of the clinic's wordings: the patient, their next
+appointment (or today's visit) and the clinic's saved wordings are read with the
+conversation, on the same lane, so filling one in is instant and never waits on the store.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.message_templates import ClinicFacts, PatientFacts
 from common.patients import show_phone
 from common.roles import Permission, Role, can
 from desktop.kit import errors
@@ -36,12 +41,15 @@ from desktop.kit.table_model import ColumnsModel
 from desktop.messages.attach import AttachDialog
 from desktop.messages.composer import Composer, Draft, closed_channels
 from desktop.messages.conversation import ConversationView
+from desktop.messages.wordings import WordingFacts, saved_wordings
 from sync.messages import Consents, Conversation, MessageView, mask_number
 from sync.patients import PatientFile
 from sync.signing import Author
 from sync.store import Store
 
 SHOWN_TOPICS = (Topic.MESSAGES, Topic.PATIENTS, Topic.STAFF)
+# What the wordings speak of besides: the patient's appointments, their providers and rooms.
+WORDING_TOPICS = (Topic.APPOINTMENTS, Topic.SCHEDULE)
 UNKNOWN = "Unknown number"
 # A conversation: a patient's, or an unknown number's.
 Key = tuple[uuid.UUID | None, str | None]
@@ -86,14 +94,38 @@ class Opened:
     messages: list[MessageView]
     patient: PatientFile | None
     consents: Consents | None
+    wording: WordingFacts | None = None  # what the clinic's wordings are filled with
 
 
-def read_opened(store: Store, key: Key) -> Opened:
+def read_opened(store: Store, key: Key, clinic: ClinicFacts) -> Opened:
     patient_id, number = key
     if patient_id is None:
         return Opened(key, store.unattached(number), None, None)
+    patient = store.patient(patient_id)
     return Opened(
-        key, store.conversation(patient_id), store.patient(patient_id), store.consents(patient_id)
+        key,
+        store.conversation(patient_id),
+        patient,
+        store.consents(patient_id),
+        read_wording_facts(store, patient_id, patient, clinic),
+    )
+
+
+def read_wording_facts(
+    store: Store, patient_id: uuid.UUID, patient: PatientFile | None, clinic: ClinicFacts
+) -> WordingFacts:
+    """The patient, their appointments to speak of (from the start of the clinic's today)
+    and the clinic's own wordings."""
+    now = datetime.now(UTC)
+    zone = ZoneInfo(clinic.time_zone)
+    day_start = datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+    return WordingFacts(
+        patient_id=patient_id,
+        patient=PatientFacts(patient.first_name, patient.last_name) if patient else None,
+        appointments=store.appointments_to_mention(patient_id, now, day_start),
+        saved=saved_wordings(store.templates()),
+        clinic=clinic,
+        now=now,
     )
 
 
@@ -110,10 +142,17 @@ class MessagesPage(QWidget):
         author: Author | None,
         role: Role,
         country: str | None = None,
+        clinic: str = "",
+        language: str = "en",
     ) -> None:
+        """``clinic``: the name wordings sign with; ``language``: that of the clinic's
+        standard wordings and dates (its messaging settings, which the desk does not keep)."""
         super().__init__()
         self.hub, self.runner, self.store = hub, hub.runner, store
         self.zone, self.country = zone, country
+        # The desk does not keep the clinic's phone and e-mail for patients: wordings leave
+        # them out where they may, and say so where they cannot.
+        self.clinic = ClinicFacts(clinic, None, None, zone.key, language)
         self.author, self.role = author, role
         self.opened: Key | None = None
         self.shown: Opened | None = None
@@ -211,6 +250,8 @@ class MessagesPage(QWidget):
     def _changes_heard(self, changes: Changes) -> None:
         if changes.touch(*SHOWN_TOPICS):
             self.reload()
+        elif changes.touch(*WORDING_TOPICS) and self.opened is not None:
+            self.open_conversation(self.opened)
 
     def reload(self) -> None:
         store = self.store
@@ -276,11 +317,12 @@ class MessagesPage(QWidget):
     def open_conversation(self, key: Key) -> None:
         if key != self.opened:
             self.notice.setVisible(False)
+            self.composer.set_facts(None)  # never another patient's facts in a wording
             self._switch_draft(key)
         self.opened = key
         self._select_opened()
-        store = self.store
-        self.runner.run("db", lambda: read_opened(store, key), self._read)
+        store, clinic = self.store, self.clinic
+        self.runner.run("db", lambda: read_opened(store, key, clinic), self._read)
 
     def _switch_draft(self, key: Key) -> None:
         if self.opened is not None:
@@ -317,6 +359,7 @@ class MessagesPage(QWidget):
         self.stranger_hint.setVisible(not known)
         if known:
             closed = closed_channels(opened.patient, opened.consents)
+            self.composer.set_facts(opened.wording)
             self.composer.set_target(self.can_send(), self.why_not(), closed)
 
     def _patient_title(self, patient: PatientFile | None) -> str:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,10 +19,12 @@ from sqlalchemy import select
 
 from common.appointments import AppointmentStatus
 from common.errors import DomainError
+from common.message_templates import AppointmentFacts
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
-from sync.messages import LaterPatients
+from sync.messages import AppointmentsToMention, LaterPatients
 from sync.outbox import About, describe
 from sync.protocol import (
+    LocationRecord,
     MessageRecord,
     MutationResult,
     StaffRecord,
@@ -416,3 +419,41 @@ def test_running_late_counts_the_patients_still_expected_and_changes_nothing_her
         assert json.loads(conn.scalar(select(outbox.c.command)))["minutes"] == 20
     answer(store)
     assert store.outbox_counts() == {"pending": 0, "attention": 0}
+
+
+def test_a_wording_speaks_of_the_next_appointment_still_expected_and_of_today_s_visit(
+    store: Store,
+) -> None:
+    doctor = records.provider("Dr Adams")
+    kind = records.appointment_type("Check-up", providers=(doctor,))
+    room = LocationRecord(id=uuid.uuid4(), version=1, name="Room 3", active=True)
+    day_start = NOW.replace(hour=0)
+
+    def at(start: datetime, status: AppointmentStatus = AppointmentStatus.BOOKED) -> Any:
+        booked = records.appointment(doctor, ADA, start, status=status)
+        return records.typed(booked, kind).model_copy(update={"location_id": room.id})
+
+    bring(
+        store,
+        providers=[doctor],
+        appointment_types=[kind],
+        locations=[room],
+        appointments=[
+            at(NOW - timedelta(days=1), AppointmentStatus.COMPLETED),  # yesterday: not today's
+            at(NOW - timedelta(hours=2), AppointmentStatus.COMPLETED),
+            at(NOW - timedelta(hours=1), AppointmentStatus.NO_SHOW),  # never came
+            at(NOW + timedelta(hours=1), AppointmentStatus.CANCELLED),
+            records.appointment(doctor, ADA, NOW + timedelta(days=2)),  # no type, no room
+            at(NOW + timedelta(days=1), AppointmentStatus.CONFIRMED),
+        ],
+    )
+    found = store.appointments_to_mention(ADA.id, NOW, day_start)
+    assert found.upcoming == AppointmentFacts(
+        NOW + timedelta(days=1), "Dr Adams", "Check-up", "Room 3"
+    )
+    assert found.seen_today == AppointmentFacts(
+        NOW - timedelta(hours=2), "Dr Adams", "Check-up", "Room 3"
+    )
+    assert store.appointments_to_mention(ALAN.id, NOW, day_start) == AppointmentsToMention(
+        None, None
+    )
