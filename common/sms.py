@@ -127,6 +127,14 @@ def _is_punctuation(ch: str) -> bool:
 # GSM-7 text for a clinic name of up to 40 characters.
 
 
+def signed(text: str, sender: str) -> str:
+    """Every text says who it is from: the sender's name first, unless the text already
+    names it. The desk counts what a text costs with this, as the server sends it."""
+    if not sender or sender.lower() in text.lower():
+        return text
+    return f"{sender}: {text}"
+
+
 def help_reply(clinic_name: str, clinic_phone: str | None) -> str:
     """Without a phone number on file the reply still says how to stop the texts."""
     call = f" For help call {clinic_phone}." if clinic_phone and clinic_phone.strip() else ""

@@ -114,6 +114,18 @@ class Settings(BaseSettings):
         missing = self.missing_messaging_settings()
         if self.environment == "production" and missing:
             raise ValueError(missing)
+        real = self.sms_provider != "dev_outbox" or self.email_provider != "dev_outbox"
+        if (
+            self.environment == "production"
+            and real
+            and not self.public_base_url.startswith("https://")
+        ):
+            # Twilio signs the address it calls, and links in messages point here: the
+            # loopback default would fail every webhook and send patients to localhost.
+            raise ValueError(
+                "CLINICDESK_PUBLIC_BASE_URL must be the server's public https:// address when "
+                "messages are sent through real providers."
+            )
         return self
 
     def missing_messaging_settings(self) -> str | None:

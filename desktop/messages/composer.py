@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from common.message_templates import CommunicationType
 from common.messaging import Channel, Purpose
-from common.sms import segments
+from common.sms import segments, signed
 from desktop.messages.wordings import Filled, WordingFacts, fill
 from sync.messages import Consents
 from sync.patients import PatientFile
@@ -70,13 +70,14 @@ def closed_channels(patient: PatientFile | None, consents: Consents | None) -> d
     return closed
 
 
-def cost(body: str, by_sms: bool) -> str:
-    """What the text costs, said plainly: "1 text · 120 characters left"."""
+def cost(body: str, by_sms: bool, sender: str = "") -> str:
+    """What the text costs, said plainly: "1 text · 120 characters left", counted as it
+    goes out (with the clinic's name in front, see ``common.sms.signed``)."""
     if len(body) > BODY_LENGTH:
         return f"Too long: at most {BODY_LENGTH} characters ({len(body)} now)"
     if not by_sms:
         return f"{len(body)} characters" if body else ""
-    size = segments(body)
+    size = segments(signed(body, sender)) if body.strip() else segments("")
     if not size.segments:
         return ""
     texts = "1 text" if size.segments == 1 else f"{size.segments} texts"
@@ -91,6 +92,8 @@ class Composer(QWidget):
         super().__init__(parent)
         self.allowed = False
         self.closed: dict[Channel, str] = {}
+        # The name a text is signed with on its way out (the clinic's), counted in its cost.
+        self.signature = ""
         # What the wordings are filled with (None while the patient's facts are read), and
         # what the last wording put in the box: text still equal to it was not typed.
         self.facts: WordingFacts | None = None
@@ -171,6 +174,16 @@ class Composer(QWidget):
         self.subject.setReadOnly(not allowed)
         notes = [f"{c.label}: {why}." for c, why in closed.items() if why]
         self.reason.setText(why_not if not allowed else " ".join(notes))
+        self._channels_changed()
+
+    def choose_default_channels(self) -> None:
+        """A new conversation starts by text (else e-mail): never on the channel chosen for
+        the last patient."""
+        for box in self.boxes.values():
+            box.setChecked(False)
+        open_ = [c for c in Channel if c not in self.closed]
+        if self.allowed and open_:
+            self.boxes[open_[0]].setChecked(True)
         self._channels_changed()
 
     def set_facts(self, facts: WordingFacts | None) -> None:
@@ -281,7 +294,7 @@ class Composer(QWidget):
         chosen = self.channels()
         text = self.body.toPlainText()
         self.subject.setVisible(Channel.EMAIL in chosen)
-        self.counter.setText(cost(text, Channel.SMS in chosen))
+        self.counter.setText(cost(text, Channel.SMS in chosen, self.signature))
         self.send_button.setEnabled(self.ready())
 
     def ready(self) -> bool:

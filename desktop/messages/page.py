@@ -153,6 +153,7 @@ class MessagesPage(QWidget):
         # The desk does not keep the clinic's phone and e-mail for patients: wordings leave
         # them out where they may, and say so where they cannot.
         self.clinic = ClinicFacts(clinic, None, None, zone.key, language)
+        self.fresh = False  # a conversation just opened: its channels start afresh
         self.author, self.role = author, role
         self.opened: Key | None = None
         self.shown: Opened | None = None
@@ -191,6 +192,7 @@ class MessagesPage(QWidget):
         self.view = ConversationView(zone)
         self.view.attach_requested.connect(self.ask_attach)
         self.composer = Composer()
+        self.composer.signature = clinic
         self.composer.send_requested.connect(self._send)
         self.notice = QLabel()
         self.notice.setObjectName("messagesNotice")
@@ -315,6 +317,7 @@ class MessagesPage(QWidget):
         self.open_conversation((patient_id, None))
 
     def open_conversation(self, key: Key) -> None:
+        self.fresh = key != self.opened
         if key != self.opened:
             self.notice.setVisible(False)
             self.composer.set_facts(None)  # never another patient's facts in a wording
@@ -361,6 +364,9 @@ class MessagesPage(QWidget):
             closed = closed_channels(opened.patient, opened.consents)
             self.composer.set_facts(opened.wording)
             self.composer.set_target(self.can_send(), self.why_not(), closed)
+            if self.fresh:
+                self.composer.choose_default_channels()
+                self.fresh = False
 
     def _patient_title(self, patient: PatientFile | None) -> str:
         if patient is None:
@@ -399,7 +405,10 @@ class MessagesPage(QWidget):
     def _send(self, draft: Draft) -> None:
         shown, author, store = self.shown, self.author, self.store
         patient_id = shown.key[0] if shown else None
-        if patient_id is None or author is None or not self.can_send():
+        # Another conversation chosen, its patient still being read: never send these
+        # words to the one shown before it.
+        switching = shown is None or shown.key != self.opened
+        if switching or patient_id is None or author is None or not self.can_send():
             self.composer.put_back(draft)
             return
         self.notice.setVisible(False)

@@ -32,7 +32,7 @@ from common.message_templates import (
     render,
     render_html,
 )
-from common.messaging import Channel
+from common.messaging import Channel, DeliveryStatus
 from common.roles import Permission
 from server import kit
 from server.audit import service as audit
@@ -41,7 +41,7 @@ from server.changefeed.versioning import changed_by_someone_else
 from server.clinics.models import Clinic
 from server.db import utcnow
 from server.messaging import service
-from server.messaging.models import Message, MessageTemplate
+from server.messaging.models import Delivery, Message, MessageTemplate
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
 from sync.protocol import SaveMessageTemplate
@@ -154,8 +154,6 @@ def save_template(
         ) from None
     subject = command.subject.strip() if command.channel is Channel.EMAIL else ""
     problems = check(subject or None, command.body, channel=command.channel)
-    if command.channel is Channel.EMAIL and not subject:
-        problems.insert(0, "An e-mail needs a subject.")
     if problems:
         raise InvalidInput(" ".join(problems))
     found = session.scalar(
@@ -176,9 +174,11 @@ def save_template(
             purpose=kind.purpose,
         )
         session.add(found)
-    elif command.base_version is None or changed_by_someone_else(
-        found, command.base_version, ctx.device_id
-    ):
+    elif command.base_version is None:
+        # Saved twice at this desk before the first save was answered: still its own.
+        if found.id != command.template_id or found.changed_by_device_id != ctx.device_id:
+            raise StaleVersion("Someone else changed this template in the meantime.")
+    elif changed_by_someone_else(found, command.base_version, ctx.device_id):
         raise StaleVersion("Someone else changed this template in the meantime.")
     if found.subject == subject and found.body == command.body and found.deleted_at is None:
         return found  # saved unchanged: nothing new for the desks
@@ -305,7 +305,16 @@ def running_late(
     provider = kit.live(session, Provider, ctx.clinic_id, provider_id, what="provider")
     clinic = session.get(Clinic, ctx.clinic_id)
     assert clinic is not None
-    local = after.astimezone(ZoneInfo(clinic.time_zone))
+    zone = ZoneInfo(clinic.time_zone)
+    now = utcnow()
+    if after.astimezone(zone).date() != now.astimezone(zone).date():
+        # Asked offline and sent a day late: those patients' visits are over.
+        raise InvalidInput(
+            "Running late is told on the day it happens; this was asked on another day, so "
+            "nobody was told."
+        )
+    after = max(after, now)  # patients whose appointments started meanwhile are in
+    local = after.astimezone(zone)
     end = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     later = session.scalars(
         select(Appointment)
@@ -346,3 +355,27 @@ def running_late(
         reason=f"{provider.display_name} running {minutes} minutes late",
     )
     return told
+
+
+def appointment_changed(
+    session: Session, clinic_id: uuid.UUID, appointment: Appointment, *, moved: bool
+) -> None:
+    """A confirmation still waiting (for the morning, or for a retry) says what is no
+    longer true once its appointment is cancelled or moved: it is held, and a moved
+    appointment is confirmed afresh."""
+    waiting = session.scalars(
+        select(Delivery)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(
+            Delivery.clinic_id == clinic_id,
+            Delivery.status == DeliveryStatus.QUEUED,
+            Message.appointment_id == appointment.id,
+            Message.kind.in_(
+                [CommunicationType.CONFIRMATION.value, CommunicationType.REQUEST_CONFIRMED.value]
+            ),
+        )
+    ).all()
+    reason = "The appointment was moved" if moved else "The appointment was cancelled"
+    service.hold(session, waiting, f"{reason} before this was sent.")
+    if moved and waiting:
+        confirm_booking(session, clinic_id, appointment)

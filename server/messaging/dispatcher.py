@@ -59,6 +59,10 @@ from server.messaging.providers.base import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# Failures that are the server's settings, not the message's (``providers.failures``).
+OUR_SETTINGS = frozenset({"provider_auth", "provider_config"})
+# A send is not begun this close to the end of the dispatcher's lease.
+LEASE_MARGIN = timedelta(seconds=20)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 
@@ -134,12 +138,28 @@ class Dispatcher:
     # --- one round ----------------------------------------------------------------------
 
     def run_once(self) -> Round:
-        """Claim, send and record one batch; the numbers say what happened."""
+        """Claim, send and record one batch; the numbers say what happened.
+
+        What goes to the development outbox is written and recorded in one transaction
+        for the whole batch. What goes to a real provider is recorded right after each
+        send, and nothing is handed over once this dispatcher's lease is near its end: the
+        rest stays claimed until the lease runs out and another round takes it, so no
+        delivery is ever in two dispatchers' hands at once."""
+        started = self.clock()
         work, round_ = self._claim()
         if not work:
             return round_
-        outcomes = [self._send(item) for item in work]
-        return round_ + self._record(outcomes)
+        deadline = started + self.lease - LEASE_MARGIN
+        outbox = [item for item in work if self.providers.get(item.outgoing.channel) is None]
+        for item in work:
+            if item in outbox:
+                continue
+            if self.clock() >= deadline:
+                break  # left claimed: taken again once the lease has run out
+            round_ = round_ + self._record([self._send(item)])
+        if outbox:
+            round_ = round_ + self._record([_Outcome(item) for item in outbox])
+        return round_
 
     def drain(self, rounds: int = 1000) -> Round:
         """Rounds until nothing is due (tests, benchmarks, the CLI's ``--once``)."""
@@ -184,11 +204,18 @@ class Dispatcher:
                     service.hold(session, [delivery], verdict)
                     round_.held += 1
                     continue
+                try:
+                    with session.begin_nested():
+                        work.append(self._work(session, rules, delivery))
+                except Exception as error:  # one bad delivery must not stop every other
+                    log.exception("delivery %s could not be prepared", delivery.id)
+                    service.hold(session, [delivery], f"It could not be prepared ({error}).")
+                    round_.held += 1
+                    continue
                 delivery.status = DeliveryStatus.SENDING
                 delivery.claimed_until = now + self.lease
                 delivery.claimed_by = self.name
                 delivery.attempts += 1
-                work.append(self._work(session, rules, delivery))
             # The messages' summaries are left as they were ("queued"): a desk learns the
             # outcome when it is recorded, a moment later, with one change instead of two.
             round_.claimed = len(work)
@@ -205,7 +232,9 @@ class Dispatcher:
         link = self._unsubscribe(delivery)
         if link is not None:
             text = f"{text}\n\nTo get no more of these e-mails: {link}"
-            html = f'{html or ""}<p><a href="{escape(link)}">Unsubscribe</a></p>'
+            html = (
+                f'{html or _as_html(delivery.text)}<p><a href="{escape(link)}">Unsubscribe</a></p>'
+            )
             headers = {
                 "List-Unsubscribe": f"<{link}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -226,7 +255,7 @@ class Dispatcher:
             if delivery.channel is Channel.SMS
             else None,
         )
-        return _Work(delivery.id, delivery.message_id, outgoing, delivery.attempts)
+        return _Work(delivery.id, delivery.message_id, outgoing, delivery.attempts + 1)
 
     def _unsubscribe(self, delivery: Delivery) -> str | None:
         """Every marketing e-mail (and survey, and review request) can be stopped with
@@ -307,7 +336,15 @@ class Dispatcher:
             round_.sent += 1
             return
         failure = outcome.failure
-        if isinstance(failure, PermanentFailure) or delivery.attempts >= self.max_attempts:
+        # Our own settings (credentials, sender) are put right by whoever runs the
+        # server: such a message waits for that, for two days, rather than six tries.
+        ours = failure.code in OUR_SETTINGS
+        given_up = (
+            now - delivery.created_at > timedelta(days=2)
+            if ours
+            else delivery.attempts >= self.max_attempts
+        )
+        if isinstance(failure, PermanentFailure) or given_up:
             delivery.status = DeliveryStatus.FAILED
             delivery.failed_at = now
             delivery.error = _words(failure.reason)
@@ -315,7 +352,7 @@ class Dispatcher:
             return
         asked = failure.retry_after if isinstance(failure, TransientFailure) else None
         delivery.status = DeliveryStatus.QUEUED
-        delivery.due_at = now + retry_delay(delivery.attempts, asked)
+        delivery.due_at = now + (LONGEST_RETRY if ours else retry_delay(delivery.attempts, asked))
         delivery.error = _words(f"{failure.reason} Trying again shortly.")
         round_.retrying += 1
 
@@ -398,6 +435,7 @@ class _Rules:
             ]
             self._consents.update(service.consents_of(session, clinic_id, patients))
         self._marketing: dict[uuid.UUID, int] = {}
+        self._counted: dict[uuid.UUID, set[uuid.UUID]] = {}
 
     def clinic(self, clinic_id: uuid.UUID) -> Clinic:
         return self._clinics[clinic_id]
@@ -429,6 +467,7 @@ class _Rules:
         return None
 
     def _over_cap(self, delivery: Delivery, settings: MessagingSettings) -> str | None:
+        """Counted in messages, not deliveries: a newsletter by e-mail and by text is one."""
         patient_id = delivery.patient_id
         assert patient_id is not None
         if patient_id not in self._marketing:
@@ -436,12 +475,16 @@ class _Rules:
             self._marketing[patient_id] = service.marketing_sent(
                 self.session, delivery.clinic_id, patient_id, since
             )
+        counted = self._counted.setdefault(patient_id, set())
+        if delivery.message_id in counted:
+            return None  # another channel of a message already let through
         if self._marketing[patient_id] >= settings.marketing_cap:
             return (
                 f"The patient already had {settings.marketing_cap} marketing messages in "
                 f"{settings.marketing_cap_days} days."
             )
         self._marketing[patient_id] += 1
+        counted.add(delivery.message_id)
         return None
 
 
@@ -450,3 +493,9 @@ def quiet_hours_of(settings: MessagingSettings) -> QuietHours:
         return time(minute // 60, minute % 60)
 
     return QuietHours(clock(settings.texts_from_minute), clock(settings.texts_until_minute))
+
+
+def _as_html(text: str) -> str:
+    """A text-only e-mail's HTML part (needed once a link is added to it): the same words,
+    escaped, its lines kept."""
+    return "".join(f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in text.split("\n\n"))

@@ -7,7 +7,7 @@ from datetime import time
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -135,12 +135,21 @@ td.text {{ white-space: pre-wrap; max-width: 40rem; }}
 <tbody>{rows}</tbody></table></body></html>"""
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 @dev_router.get("/dev/outbox", response_class=HTMLResponse)
 def dev_outbox_page(
-    db: DatabaseDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> HTMLResponse:
-    """Development and test servers only: a production server has no such page."""
-    if settings.environment == "production":
+    """Development and test servers only, and only to a browser on the server's own
+    machine (it shows every clinic's messages, without a sign-in): a production server,
+    or anyone else, finds nothing here."""
+    client = request.client.host if request.client else ""
+    if settings.environment == "production" or client not in LOOPBACK:
         raise NotFound("There is nothing at this address.")
     with db.reading() as session:
         found = session.execute(

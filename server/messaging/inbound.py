@@ -33,7 +33,7 @@ from common.messaging import (
 )
 from common.sms import Keyword, help_reply, keyword, opt_in_reply, opt_out_reply
 from server.clinics.models import Clinic
-from server.crypto import phone_index
+from server.crypto import index_of_stored_phone
 from server.db import Database, utcnow
 from server.messaging import service
 from server.messaging.models import Delivery, Message, PhoneOptOut, WebhookEvent
@@ -44,6 +44,7 @@ from server.messaging.receipts import (
     twilio_inbound,
     twilio_status,
 )
+from server.messaging.redact import redact
 from server.patients.models import Patient
 from server.patients.service import patients_with_phone
 
@@ -173,15 +174,24 @@ def receive_text(
 
 
 def opt_out(session: Session, clinic_id: uuid.UUID, number: str, patients: list[Patient]) -> None:
-    index = phone_index(number)
-    if (
-        session.scalar(
-            select(PhoneOptOut.id).where(
-                PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == index
-            )
+    index = index_of_stored_phone(number)
+    if index is None:  # a sender that is no phone number (a short code): nothing to stop
+        return
+    waiting = session.scalars(
+        select(Delivery).where(
+            Delivery.clinic_id == clinic_id,
+            Delivery.to_index == index,
+            Delivery.channel == Channel.SMS,
+            Delivery.status == DeliveryStatus.QUEUED,
         )
-        is None
-    ):
+    ).all()
+    service.hold(session, waiting, service.OPTED_OUT)  # first: the reason staff read
+    known = session.scalar(
+        select(PhoneOptOut.id).where(
+            PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == index
+        )
+    )
+    if known is None:
         session.add(PhoneOptOut(clinic_id=clinic_id, phone_index=index))
     for patient in patients:
         for purpose in Purpose:
@@ -195,25 +205,18 @@ def opt_out(session: Session, clinic_id: uuid.UUID, number: str, patients: list[
                 source=ConsentSource.SMS_KEYWORD,
                 note="replied STOP",
             )
-    waiting = session.scalars(
-        select(Delivery).where(
-            Delivery.clinic_id == clinic_id,
-            Delivery.to_index == index,
-            Delivery.channel == Channel.SMS,
-            Delivery.status == DeliveryStatus.QUEUED,
-        )
-    ).all()
-    service.hold(session, waiting, service.OPTED_OUT)
 
 
 def opt_in(session: Session, clinic_id: uuid.UUID, number: str, patients: list[Patient]) -> None:
     """START: texts about their care and reminders again. Marketing, surveys and review
     requests stay off until the patient agrees to them afresh."""
-    session.execute(
-        delete(PhoneOptOut).where(
-            PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == phone_index(number)
+    index = index_of_stored_phone(number)
+    if index is not None:
+        session.execute(
+            delete(PhoneOptOut).where(
+                PhoneOptOut.clinic_id == clinic_id, PhoneOptOut.phone_index == index
+            )
         )
-    )
     for patient in patients:
         for purpose in Purpose:
             if not purpose.needs_opt_in:
@@ -266,19 +269,32 @@ PATIENCE = timedelta(hours=1)
 def apply_status(session: Session, clinic_id: uuid.UUID, event: StatusEvent) -> None:
     """Move the delivery forwards (never back: a late "sent" after "delivered" is
     ignored) and show it on the message."""
-    found = session.scalar(
-        select(Delivery)
-        .where(
-            Delivery.clinic_id == clinic_id,
-            Delivery.provider == event.provider,
-            Delivery.provider_message_id == event.provider_message_id,
+    if event.status is None:
+        return  # "processed", "opened", "queued": nothing a desk shows
+    if event.delivery_id is not None:
+        # SendGrid's webhook is one per account and says whose delivery it was (our
+        # custom argument, inside the signed body): its clinic, whatever the address.
+        found = session.scalar(
+            select(Delivery)
+            .where(Delivery.id == event.delivery_id, Delivery.provider == event.provider)
+            .with_for_update()
         )
-        .with_for_update()
-    )
+    elif event.provider_message_id:
+        found = session.scalar(
+            select(Delivery)
+            .where(
+                Delivery.clinic_id == clinic_id,
+                Delivery.provider == event.provider,
+                Delivery.provider_message_id == event.provider_message_id,
+            )
+            .with_for_update()
+        )
+    else:
+        return  # names no message: nothing of ours
     if found is None:
         # The receipt may have overtaken our own record of the send: try again later.
         raise NotYet
-    if event.status is None or found.status.final:
+    if found.status.final:
         return
     if STATUS_RANK[event.status] < STATUS_RANK[found.status]:
         return
@@ -289,5 +305,5 @@ def apply_status(session: Session, clinic_id: uuid.UUID, event: StatusEvent) -> 
         found.error = None
     elif event.status.went_wrong:
         found.failed_at = now
-        found.error = event.error_text or "The provider could not deliver it."
+        found.error = redact(event.error_text or "The provider could not deliver it.")[:500]
     service.refresh_summaries(session, [found.message_id])

@@ -29,11 +29,12 @@ from common.messaging import (
     Purpose,
 )
 from common.roles import Permission
+from common.sms import signed
 from server import kit
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
-from server.crypto import phone_index
+from server.crypto import e164_form, index_of_stored_phone
 from server.db import utcnow
 from server.messaging.models import (
     ConsentDecision,
@@ -314,7 +315,7 @@ def compose(
     deliveries = []
     for draft in drafts:
         to = address(draft.channel)
-        index = phone_index(to) if to and draft.channel is Channel.SMS else None
+        index = index_of_stored_phone(to) if draft.channel is Channel.SMS else None
         delivery = Delivery(
             id=uuid.uuid4(),
             clinic_id=clinic_id,
@@ -336,6 +337,8 @@ def compose(
         refusal = None
         if to is None:
             refusal = NO_ADDRESS[draft.channel]
+        elif draft.channel is Channel.SMS and e164_form(to) is None:
+            refusal = NO_COUNTRY_CODE
         elif answering_keyword:
             pass
         elif not allowed(consents, draft.channel, purpose):
@@ -354,6 +357,10 @@ def compose(
 
 
 OPTED_OUT = "This number replied STOP: it gets no texts until it replies START."
+NO_COUNTRY_CODE = (
+    "The mobile number on the patient's file has no country code, so it cannot be texted: "
+    "correct it in the patient's file (+44 …)."
+)
 
 
 def refused_consent(channel: Channel, purpose: Purpose) -> str:
@@ -463,11 +470,6 @@ def send_from_desk(
         reason=f"{purpose.value} message by {', '.join(c.label for c in channels)}",
     )
     return message
-
-
-def signed(text: str, name: str) -> str:
-    """Every text says who it is from: the clinic's name first, unless already there."""
-    return text if name.lower() in text.lower() else f"{name}: {text}"
 
 
 def mark_read(session: Session, ctx: AuthContext, message_ids: Sequence[uuid.UUID]) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from common.appointments import AppointmentSource, AppointmentStatus
 from common.errors import DomainError, Forbidden, NotFound, SlotTaken, StaleVersion
 from server.auth.context import AuthContext
-from server.db import Database, Synced
+from server.db import Database, Synced, utcnow
 from server.messaging import automated
 from server.messaging import service as messaging
 from server.messaging.models import ConsentDecision, Message, MessageTemplate
@@ -259,7 +259,7 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
             automated.confirm_booking(session, ctx.clinic_id, booked)
             return booked
         case MoveAppointment():
-            return scheduling.move(
+            moved = scheduling.move(
                 session,
                 ctx,
                 appointment_id=command.appointment_id,
@@ -268,8 +268,10 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
                 starts_at=command.starts_at,
                 ends_at=command.ends_at,
             )
+            automated.appointment_changed(session, ctx.clinic_id, moved, moved=True)
+            return moved
         case CancelAppointment():
-            return scheduling.set_status(
+            cancelled = scheduling.set_status(
                 session,
                 ctx,
                 appointment_id=command.appointment_id,
@@ -278,6 +280,8 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
                 cancelled_by=command.cancelled_by,
                 now=mutation.made_at,
             )
+            automated.appointment_changed(session, ctx.clinic_id, cancelled, moved=False)
+            return cancelled
         case (
             ConfirmAppointment()
             | CheckIn()
@@ -365,7 +369,8 @@ def _execute(session: Session, ctx: AuthContext, mutation: Mutation) -> Synced |
                 purpose=command.purpose,
                 granted=command.granted,
                 note=command.note,
-                decided_at=mutation.made_at,
+                # Never later than now: a desk's fast clock must not outrank a STOP.
+                decided_at=min(mutation.made_at, utcnow()),
             )
 
 

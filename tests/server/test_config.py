@@ -162,6 +162,7 @@ def test_production_accepts_providers_with_their_settings(monkeypatch):
     monkeypatch.setenv("CLINICDESK_EMAIL_PROVIDER", "smtp")
     monkeypatch.setenv("CLINICDESK_SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("CLINICDESK_SMTP_PASSWORD", "smtp-password")
+    monkeypatch.setenv("CLINICDESK_PUBLIC_BASE_URL", "https://desk.example.org")
 
     settings = Settings(environment="production", secret_key=STRONG_SECRET)
 
@@ -197,3 +198,12 @@ def test_unknown_providers_and_impossible_ports_are_refused(monkeypatch, name, v
 def test_starttls_and_implicit_tls_together_are_refused():
     with pytest.raises(ValidationError, match="cannot both be on"):
         Settings(smtp_implicit_tls=True)
+
+
+def test_production_with_real_providers_needs_a_public_https_address(monkeypatch):
+    monkeypatch.setenv("CLINICDESK_EMAIL_PROVIDER", "smtp")
+    monkeypatch.setenv("CLINICDESK_SMTP_HOST", "smtp.example.org")
+    with pytest.raises(ValueError, match="CLINICDESK_PUBLIC_BASE_URL"):
+        Settings(environment="production", secret_key=STRONG_SECRET)
+    monkeypatch.setenv("CLINICDESK_PUBLIC_BASE_URL", "https://desk.example.org")
+    assert Settings(environment="production", secret_key=STRONG_SECRET).smtp_host

@@ -1,7 +1,7 @@
 """A dispatcher process for the tests: ``python -m tests.support.dispatch_child URL NAME``.
 
 Sends through the development outbox with a short lease, pausing ``--pause`` seconds per
-delivery between claiming and recording (a slow provider), so a test can kill it with
+delivery between claiming and recording, so a test can kill it with
 work claimed and not yet recorded. Prints what it did as JSON when it runs out of work.
 """
 
@@ -17,15 +17,18 @@ from common.messaging import Channel
 from server.config import Settings
 from server.crypto import configure
 from server.db import Database, make_engine
-from server.messaging.dispatcher import Dispatcher, Round, _Outcome, _Work
+from server.messaging.dispatcher import Dispatcher, Round, _Outcome
 
 
 class SlowDispatcher(Dispatcher):
+    """A slow provider: each delivery of a batch takes ``pause`` between the claim and
+    the recording of the outcome."""
+
     pause: float = 0.0
 
-    def _send(self, work: _Work) -> _Outcome:
-        time.sleep(self.pause)
-        return super()._send(work)
+    def _record(self, outcomes: list[_Outcome]) -> Round:
+        time.sleep(self.pause * len(outcomes))
+        return super()._record(outcomes)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from common.messaging import Channel, DeliveryStatus, Purpose
@@ -119,21 +120,26 @@ def test_running_late_texts_the_patients_the_desk_counted(
     desk, engine = open_desk(live_server, tmp_path)
     patient = reachable_patient(live_server)
     provider = desk.store.providers()[0]
-    today = datetime.now(ZONE).date()
-    midnight = datetime.combine(today, time(0), tzinfo=ZONE).astimezone(UTC)
-    late_evening = datetime.combine(today, time(23, 30), tzinfo=ZONE).astimezone(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
+    soon = now + timedelta(minutes=3)
+    tomorrow = datetime.combine(now.astimezone(ZONE).date(), time(0), tzinfo=ZONE) + timedelta(
+        days=1
+    )
+    if soon + timedelta(minutes=5) >= tomorrow:
+        pytest.skip("run within minutes of the clinic's midnight: no later patients today")
     desk.store.book(
         desk.author,
         provider_id=provider.id,
         patient_id=patient.id,
-        starts_at=late_evening,
-        ends_at=late_evening + timedelta(minutes=15),
+        starts_at=soon,
+        ends_at=soon + timedelta(minutes=5),
     )
     engine.sync()
-    counted = desk.store.later_patients(provider.id, midnight, midnight + timedelta(days=1))
+    # As the dialog does: from now to the end of the clinic's day.
+    counted = desk.store.later_patients(provider.id, now, tomorrow.astimezone(UTC))
     assert counted.texted >= 1
 
-    desk.store.tell_running_late(desk.author, provider.id, 20, midnight)
+    desk.store.tell_running_late(desk.author, provider.id, 20, now)
     report = engine.sync()
 
     assert report.rejected == 0

@@ -264,7 +264,8 @@ def test_a_message_that_cannot_be_queued_goes_back_in_the_box_with_the_reason(
     qtbot.waitUntil(page.notice.isVisible, timeout=WAIT_MS)
     assert page.notice.text().startswith("Not sent: That record is not in this desk's copy")
     assert composer.body.toPlainText() == "Hello there"
-    assert [c["kind"] for c in queued(store)] == []
+    # (Opening the conversation may have queued its read marks; no text was queued.)
+    assert [c for c in queued(store) if c["kind"] == "send_message"] == []
 
 
 def test_staff_who_may_not_send_read_the_inbox_with_the_composer_closed(

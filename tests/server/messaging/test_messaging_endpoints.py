@@ -70,7 +70,9 @@ def test_the_development_outbox_shows_what_was_sent(client, factory, clinic, db,
     staff = factory.staff_headers(clinic.front_desk)
     [item] = client.get(f"{API_PREFIX}/messaging/dev-outbox", headers=staff).json()
     assert item["to_address"] == "pat@example.org"
-    page = client.get("/dev/outbox")
+    assert client.get("/dev/outbox").status_code == 404  # not from another machine
+    with TestClient(app, client=("127.0.0.1", 50123)) as local:
+        page = local.get("/dev/outbox")
     assert page.status_code == 200
     assert "pat@example.org" in page.text
     assert "Hello &lt;there&gt; &amp; welcome" in page.text  # escaped, not markup
