@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.roles import Permission, can
 from desktop.config import SignInDefaults
 from desktop.diary.page import DiaryPage
 from desktop.kit.ops import SYNC, SYNCED, ChangeHub, Changes, Topic
@@ -111,6 +112,11 @@ class MainWindow(QMainWindow):
         self.patients = PatientsPage(
             self.hub, desk.store, self.zone, author=desk.author, country=desk.country
         )
+        role = desk.staff.role
+        self.patients.may_record_consent = can(role, Permission.PATIENTS_WRITE)
+        self.patients.file.consent_button.setEnabled(self.patients.may_record_consent)
+        self.diary.may_send_messages = can(role, Permission.COMMS_SEND_MESSAGE)
+        self.diary.late_button.setEnabled(self.diary.may_send_messages)
         self.patients.book_requested.connect(self.book_for)
         self.patients.write_requested.connect(self.open_conversation)
         self.pages.addWidget(self.patients)

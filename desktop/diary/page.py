@@ -127,6 +127,8 @@ class DiaryPage(QWidget):
         self.arrivals = ArrivalsPanel(self.runner, store, zone, self.clock)
         self.dialog: AppointmentDialog | None = None
         self.late_dialog: RunningLateDialog | None = None
+        # Telling patients the clinic runs late sends messages (set by the main window).
+        self.may_send_messages = True
         self.question: CancelQuestion | None = None
         self.no_show_question: QMessageBox | None = None
         self._select_after_load: uuid.UUID | None = None
@@ -609,6 +611,9 @@ class DiaryPage(QWidget):
         column's heading, or for the selected appointment's provider (Ctrl+L)."""
         if self.author is None:
             self.say("Sign in to make changes.")
+            return None
+        if not self.may_send_messages:
+            self.say("Your role does not send messages to patients.")
             return None
         shown = self.model.shown
         providers = shown.all_providers or shown.providers

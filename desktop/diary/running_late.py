@@ -91,6 +91,10 @@ class RunningLateDialog(QDialog):
         self.summary = QLabel("Counting the patients still expected…")
         self.summary.setObjectName("runningLateSummary")
         self.summary.setWordWrap(True)
+        # Room for the whole explanation from the start: a dialog does not grow on its own
+        # when a wrapped label's words arrive later (the count is read on the db lane).
+        self.summary.setMinimumHeight(self.summary.fontMetrics().lineSpacing() * 4)
+        self.setMinimumWidth(460)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

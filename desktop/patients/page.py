@@ -277,6 +277,8 @@ class PatientsPage(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # Recording consent is a change to the patient's file (set by the main window).
+        self.may_record_consent = True
         self.hub, self.runner, self.store = hub, hub.runner, store
         self.author, self.country = author, country
         self.opened: uuid.UUID | None = None
@@ -405,6 +407,9 @@ class PatientsPage(QWidget):
         (offline too) and shown in their file at once."""
         shown, author = self.file.shown, self.author
         if author is None or shown is None or shown.patient is None:
+            return None
+        if not self.may_record_consent:
+            self.file.consent_button.setToolTip("Your role may read consent, not record it.")
             return None
         patient = shown.patient
         row = self.file.consent_table.currentIndex().row()

@@ -256,5 +256,9 @@ def test_read_only_staff_read_the_inbox_but_the_composer_is_closed(
     qtbot.keyClicks(composer.body, "Hello")
     assert composer.body.toPlainText() == ""  # read only: nothing can be typed
     qtbot.keyClick(composer.body, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    # Nor does the rest of the desk offer what would only be refused by the server.
+    assert not window.patients.file.consent_button.isEnabled()
+    assert not window.diary.late_button.isEnabled()
+    assert window.diary.ask_running_late() is None
     assert window.desk.store.pending_mutations(10) == []
     close(window)
