@@ -230,6 +230,19 @@ def _unread() -> Any:
     return and_(messages.c.direction == Direction.IN.value, messages.c.read_at.is_(None))
 
 
+def _fate(deliveries: str | None) -> str:
+    """How the list introduces the last message sent: "You", unless it did not reach
+    the patient, which the list says before anyone opens the conversation."""
+    statuses = {entry.get("status") for entry in json.loads(deliveries or "[]")}
+    if statuses and statuses <= {"failed", "bounced", "undelivered"}:
+        return "Not delivered"
+    if statuses & {"failed", "bounced", "undelivered"}:
+        return "Partly not delivered"
+    if statuses and statuses <= {"held"}:
+        return "Not sent"
+    return "You"
+
+
 def conversations(conn: Connection) -> list[Conversation]:
     """One row per patient with messages and per unknown number: the last message, when,
     and how many texts from them are unread. Unread first, then the newest."""
@@ -242,6 +255,7 @@ def conversations(conn: Connection) -> list[Conversation]:
         messages.c.direction,
         messages.c.body,
         messages.c.created_at,
+        messages.c.deliveries,
         func.row_number()
         .over(partition_by=key, order_by=(messages.c.created_at.desc(), _ROWID.desc()))
         .label("n"),
@@ -256,7 +270,7 @@ def conversations(conn: Connection) -> list[Conversation]:
     for r in conn.execute(query):
         said = preview(r.body)
         if r.direction == Direction.OUT.value:
-            said = f"You: {said}"
+            said = f"{_fate(r.deliveries)}: {said}"
         if r.patient_id is None:
             name = mask_number(r.counterpart)
         elif r.first_name is None:

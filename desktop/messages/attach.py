@@ -41,6 +41,7 @@ class AttachDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Attach to patient")
+        self.setMinimumWidth(520)  # room for a name, a birth date and a phone number
         self.runner, self.store, self.message, self.country = runner, store, message, country
         self.search = QLineEdit()
         self.search.setObjectName("attachSearch")
@@ -59,9 +60,12 @@ class AttachDialog(QDialog):
         )
         self.results.itemDoubleClicked.connect(lambda _item: self.accept())
         layout = QVBoxLayout(self)
+        # The whole number here: staff compare it with the patient's before attaching.
+        number = show_phone(message.counterpart, country) or mask_number(message.counterpart)
         said = QLabel(
-            f"A text from {mask_number(message.counterpart)}: “{message.body}”\n"
-            "Whose conversation does it belong in?"
+            f"A text from {number}: “{message.body}”\n"
+            "Whose conversation does it belong in? Replies in that conversation go to the "
+            "number on the patient's file: if this is their new number, change it there."
         )
         said.setTextFormat(Qt.TextFormat.PlainText)
         said.setWordWrap(True)
@@ -89,8 +93,8 @@ class AttachDialog(QDialog):
             item = QListWidgetItem(match_line(match, self.country))
             item.setData(Qt.ItemDataRole.UserRole, match)
             self.results.addItem(item)
-        if found:
-            self.results.setCurrentRow(0)
+        # Nothing chosen for the receptionist: Enter must not attach to whoever came first.
+        self.results.setCurrentRow(-1)
 
     def chosen(self) -> PatientMatch | None:
         item = self.results.currentItem()

@@ -100,7 +100,10 @@ class RecordConsentDialog(QDialog):
         *,
         channel: Channel | None = None,
         purpose: Purpose | None = None,
+        granted_now: bool = True,
     ) -> None:
+        """``granted_now``: what holds today for the chosen channel and purpose; the
+        dialog offers the change (a "no" where it is "yes", and the other way round)."""
         super().__init__(parent)
         self.setWindowTitle(f"Record consent — {patient_name}")
         self.channel = QComboBox()
@@ -115,7 +118,7 @@ class RecordConsentDialog(QDialog):
             self.purpose.setCurrentIndex(list(Purpose).index(purpose))
         self.given = QRadioButton("Given")
         self.withdrawn = QRadioButton("Withdrawn")
-        self.withdrawn.setChecked(True)
+        (self.withdrawn if granted_now else self.given).setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.given)
         group.addButton(self.withdrawn)

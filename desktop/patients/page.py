@@ -419,6 +419,7 @@ class PatientsPage(QWidget):
             self,
             channel=state.channel if state else None,
             purpose=state.purpose if state else None,
+            granted_now=state.granted if state else True,
         )
         dialog.accepted.connect(lambda: self._record_consent(patient.id, dialog))
         self.consent_dialog = dialog

@@ -214,6 +214,7 @@ class MessagingSettingsForm(QWidget):
         self._edited()
 
     def _edited(self) -> None:
+        self.message.setText("")  # what was said of the last save no longer holds
         self.state.setText(NOT_LOADED if self.loaded is None else UNSAVED if self.dirty() else "")
         self._enable()
 

@@ -457,3 +457,31 @@ def test_a_wording_speaks_of_the_next_appointment_still_expected_and_of_today_s_
     assert store.appointments_to_mention(ALAN.id, NOW, day_start) == AppointmentsToMention(
         None, None
     )
+
+
+def test_the_list_says_when_the_last_message_did_not_reach_the_patient(store: Store) -> None:
+    bring(
+        store,
+        messages=[
+            records.message(
+                ADA,
+                "Your results are ready.",
+                NOW,
+                direction=Direction.OUT,
+                deliveries=((Channel.SMS, DeliveryStatus.UNDELIVERED, "Phone switched off."),),
+            ),
+            records.message(
+                ALAN,
+                "See you soon.",
+                NOW - timedelta(minutes=1),
+                direction=Direction.OUT,
+                deliveries=(
+                    (Channel.SMS, DeliveryStatus.DELIVERED, None),
+                    (Channel.EMAIL, DeliveryStatus.BOUNCED, "No such mailbox."),
+                ),
+            ),
+        ],
+    )
+    previews = {c.name: c.preview for c in store.conversations()}
+    assert previews["Ada Lovelace"] == "Not delivered: Your results are ready."
+    assert previews["Alan Turing"] == "Partly not delivered: See you soon."

@@ -136,7 +136,9 @@ def test_unread_conversations_come_first_in_bold_with_their_count(
     bold = [page.model.index(n, 0).data(Qt.ItemDataRole.FontRole) for n in range(3)]
     assert [font is not None and font.bold() for font in bold] == [True, True, False]
     assert page.model.index(0, 1).data() == "Can I come at 3 instead?"
-    assert page.model.index(2, 1).data() == "You: See you tomorrow"
+    assert (
+        page.model.index(2, 1).data() == "Not delivered: See you tomorrow"
+    )  # it failed: said before opening
     assert counts == [2]
 
 
@@ -308,6 +310,13 @@ def test_a_text_from_an_unknown_number_is_attached_to_the_patient_found(
     dialog.search.setText("Hopper")
     qtbot.waitUntil(lambda: dialog.results.count() == 1, timeout=WAIT_MS)
     assert dialog.results.item(0).text().startswith("Grace Hopper")
+    assert not dialog.ok_button.isEnabled()  # nobody chosen yet: Enter attaches no one
+    qtbot.mouseClick(
+        dialog.results.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=dialog.results.visualItemRect(dialog.results.item(0)).center(),
+    )
+    assert dialog.ok_button.isEnabled()
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
 
     qtbot.waitUntil(lambda: page.title.text().startswith("Grace Hopper"), timeout=WAIT_MS)
