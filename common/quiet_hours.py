@@ -1,5 +1,6 @@
 """When a non-urgent text may be handed to the carrier: only inside the clinic's sending
 window, by the clock of the zone the patient lives in (a reminder at 06:00 wakes people).
+The server takes the clinic's zone as its patients' (a patient's own zone is not kept).
 
 The window is a wall-clock range ``[start, end)``: a moment is allowed when the patient's
 clock reads at least ``start`` and less than ``end``. Everything follows from that one
@@ -10,9 +11,8 @@ definition, including the daylight-saving corner cases:
 - an opening time that happens twice (in a fall-back overlap) opens it the first time;
 - when clocks go back into the window, it is open again from that instant.
 
-The server calls ``next_allowed`` to decide when to hand a held message over; the desk
-shows the same answer ("will be sent at 08:00"). Time is followed in UTC through the zone's
-offset changes, never by adding hours to a local time.
+The server calls ``next_allowed`` to decide when to hand a held message over. Time is
+followed in UTC through the zone's offset changes, never by adding hours to a local time.
 """
 
 from __future__ import annotations

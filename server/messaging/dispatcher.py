@@ -12,17 +12,21 @@ One round (``run_once``):
    open; marketing over the patient's frequency cap is held.
 2. **Send** each through its provider, outside any transaction (a provider may take
    seconds; no lock is held meanwhile).
-3. **Record** each outcome (sent, retry later, failed) in a short transaction, and copy
-   it onto the message's summary so the desks see it.
+3. **Record** each outcome (sent, retry later, failed) in a short transaction — for a
+   real provider right after each send — and copy it onto the message's summary so the
+   desks see it.
 
 Never twice: a delivery is claimed by exactly one dispatcher, and only a dispatcher whose
-lease has run out loses it. The development outbox is written in the same transaction
-that records the outcome, so for it a crash at any point either sent and recorded, or did
-neither: a restarted dispatcher re-claims the delivery when its lease runs out and sends
-it exactly once. An external provider cannot share our transaction; a crash in the
-instant between its "accepted" and our commit would send that one delivery again when the
-lease runs out (the e-mail's Message-ID is derived from the delivery, so mail systems see
-the same message twice, not two).
+lease has run out loses it; a dispatcher begins no send once its lease is near its end
+(the rest of its batch waits for the lease to run out and is taken again), so no delivery
+is in two dispatchers' hands at once. The development outbox is written in the same
+transaction that records the outcome, so for it a crash at any point either sent and
+recorded, or did neither: a restarted dispatcher re-claims the delivery when its lease
+runs out and sends it exactly once. A real provider cannot share our transaction; a crash
+in the instant between its "accepted" and our commit would send that one delivery again
+when the lease runs out (the e-mail's Message-ID is derived from the delivery, so mail
+systems see the same message twice, not two), and a provider that timed out may have
+taken the message after all (neither Twilio nor SendGrid takes an idempotency key).
 """
 
 from __future__ import annotations
