@@ -9,6 +9,8 @@ settings live in a temporary folder, so the machine's own are never touched.
 - ``patient.png``: the file of one of today's patients with a staff alert, and their
   appointments past and to come.
 - ``requests.png``: Worklists → Booking requests, the demo's web requests waiting.
+- ``messages.png``: the inbox, unread texts first, one conversation open with its
+  delivery states (the demo's conversations, sent through the development outbox).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from pathlib import Path
 import keyring
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
+from sqlalchemy import select
 
 from common.appointments import AppointmentStatus
 from desktop.diary.model import Mode
 from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import PAGES, MainWindow
-from server.demo import FRONT_DESK
+from server.clinics.models import Clinic
+from server.db import transaction
+from server.demo import FRONT_DESK, seed_demo_conversations
+from server.messaging.dispatcher import Dispatcher
 from sync import account, keys
 from sync.engine import SyncEngine
 from tests.support.live_server import LiveServer
@@ -81,6 +87,14 @@ def _check_in_two(app: QApplication, window: MainWindow) -> None:
     )
 
 
+def _converse(server: LiveServer) -> None:
+    """The demo's conversations, as ``clinicdesk seed-demo`` writes them, and sent."""
+    with transaction(server.sessionmaker) as session:
+        clinic = session.scalars(select(Clinic).where(Clinic.slug == "demo")).one()
+        seed_demo_conversations(session, clinic)
+    Dispatcher(server.app.state.database, {}).drain()
+
+
 def main(out_dir: Path) -> None:
     keys.TRUSTED_BACKENDS.add(MEMORY_KEYRING)
     keyring.set_keyring(MemoryKeyring())
@@ -89,6 +103,7 @@ def main(out_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _private_settings(Path(tmp) / "settings")
         server = LiveServer(Path(tmp) / "server.sqlite3")
+        _converse(server)
         desk = account.sign_in(
             Path(tmp) / "desk", server.url, "demo", FRONT_DESK.email, FRONT_DESK.password
         )
@@ -124,11 +139,19 @@ def main(out_dir: Path) -> None:
         _settle(app)
         window.grab().save(str(out_dir / "requests.png"))
 
+        window.nav.setCurrentRow(PAGES.index("Messages"))
+        messages = window.messages
+        _wait(app, lambda: messages.model.rowCount() > 3)
+        messages.table.selectRow(0)
+        _wait(app, lambda: messages.shown is not None and bool(messages.shown.messages))
+        _settle(app)
+        window.grab().save(str(out_dir / "messages.png"))
+
         window.close()
         runner.shutdown()
         desk.store.close()
         server.close()
-    print(f"Saved diary.png, week.png, patient.png and requests.png in {out_dir}")
+    print(f"Saved diary.png, week.png, patient.png, requests.png and messages.png in {out_dir}")
 
 
 if __name__ == "__main__":

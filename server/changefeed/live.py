@@ -102,6 +102,11 @@ def note_changed(session: Session, clinic_id: uuid.UUID) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released (SQLAlchemy calls this hook for those too): nothing is
+        # committed yet, and a desk told now would pull, see nothing new, and wait for
+        # the next poll. The outermost commit tells.
+        return
     changed = session.info.pop(CHANGED_CLINICS, None)
     if changed:
         hub.notify(changed)

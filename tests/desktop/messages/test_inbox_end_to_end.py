@@ -50,7 +50,7 @@ def messaging_server(
     server = LiveServer(
         path, seed=False, settings={"twilio_auth_token": TOKEN, "public_base_url": PUBLIC}
     )
-    dispatcher = DispatcherThread(server.app.state.database, server.settings, idle=0.2).start()
+    dispatcher = DispatcherThread(server.app.state.database, server.settings).start()
     yield server
     dispatcher.stop()
     server.close()
@@ -74,6 +74,8 @@ def test_a_text_posted_to_the_webhook_is_in_the_inbox_within_two_seconds(
 ) -> None:
     window = open_window(qtbot, messaging_server, tmp_path, sync_interval=NO_POLLING)
     qtbot.waitUntil(window.live.connected.is_set, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: settled(window), timeout=WAIT_MS)  # its hello's pull is done
+    qtbot.wait(300)
     patient = reachable_patient(messaging_server)
     name = f"{patient.first_name} {patient.last_name}"
     page = window.messages
