@@ -383,3 +383,26 @@ def test_a_sync_that_changes_nothing_here_leaves_the_conversation_as_it_is(
         hub.announce(SYNCED, origin=SYNC)
     qtbot.wait(100)
     assert bubbles(page.view) == [drawn]  # not redrawn, so not scrolled away
+
+
+def test_the_count_is_of_the_text_as_it_goes_out_with_the_clinics_name() -> None:
+    words = "x" * 150
+    assert cost(words, True) == "1 text · 10 characters left"
+    # The server puts "Demo Clinic: " in front: 163 characters, two texts.
+    assert cost(words, True, "Demo Clinic").startswith("2 texts")
+    assert cost("Demo Clinic here: hello", True, "Demo Clinic").startswith("1 text")
+
+
+def test_each_conversation_starts_by_text_not_by_the_last_ones_channel(
+    qtbot: QtBot, runner: TaskRunner, store: Store
+) -> None:
+    page = open_page(qtbot, runner, store)
+    composer = page.composer
+    choose(qtbot, page, "Ada Lovelace")
+    qtbot.waitUntil(composer.boxes[Channel.SMS].isChecked, timeout=WAIT_MS)
+    composer.boxes[Channel.SMS].setChecked(False)
+    composer.boxes[Channel.EMAIL].setChecked(True)
+    choose(qtbot, page, "Alan Turing")
+    choose(qtbot, page, "Ada Lovelace")
+    qtbot.waitUntil(composer.boxes[Channel.SMS].isChecked, timeout=WAIT_MS)
+    assert not composer.boxes[Channel.EMAIL].isChecked()
