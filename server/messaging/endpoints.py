@@ -66,6 +66,18 @@ def put_messaging_settings(
             f"({body.texts_until:%H:%M})."
         )
     with db.writing() as session:
+        if body.sms_number and session.scalar(
+            select(MessagingSettings.id).where(
+                MessagingSettings.sms_number == body.sms_number,
+                MessagingSettings.clinic_id != ctx.clinic_id,
+            )
+        ):
+            # Replies to a number reach one clinic: two clinics texting from it would read
+            # each other's patients' answers (and STOPs).
+            raise InvalidInput(
+                f"{body.sms_number} is already the texting number of another clinic on this "
+                "server. Each clinic needs a number of its own; ask whoever runs the server."
+            )
         found = session.scalar(
             select(MessagingSettings)
             .where(MessagingSettings.clinic_id == ctx.clinic_id)

@@ -98,3 +98,19 @@ def test_the_clinics_own_sms_number_must_be_in_international_form(client, factor
     assert "sms_number" in refused.json()["message"]
     saved = client.put(SETTINGS, json=body | {"sms_number": "+447700900123"}, headers=admin)
     assert saved.json()["sms_number"] == "+447700900123"
+
+
+def test_two_clinics_cannot_text_from_one_number(client, factory, clinic):
+    other = factory.clinic("birch", roles=(Role.CLINIC_ADMIN,))
+    ours = factory.staff_headers(clinic.staff[Role.CLINIC_ADMIN])
+    theirs = factory.staff_headers(other.staff[Role.CLINIC_ADMIN])
+    body = client.get(SETTINGS, headers=ours).json() | {"sms_number": "+447700900123"}
+    assert client.put(SETTINGS, json=body, headers=ours).status_code == 200
+    assert client.put(SETTINGS, json=body, headers=ours).status_code == 200  # its own again
+    refused = client.put(
+        SETTINGS,
+        json=client.get(SETTINGS, headers=theirs).json() | {"sms_number": "+447700900123"},
+        headers=theirs,
+    )
+    assert refused.status_code == 422
+    assert "another clinic" in refused.json()["message"]
