@@ -66,7 +66,7 @@ WAITING = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 def clinic_facts(session: Session, clinic: Clinic) -> ClinicFacts:
     settings = service.settings_of(session, clinic.id)
     return ClinicFacts(
-        name=settings.sender_name or clinic.name,
+        name=service.signature(settings, clinic),
         phone=settings.phone or None,
         email=settings.email or None,
         time_zone=clinic.time_zone,

@@ -28,7 +28,7 @@ def confirmation_attachments(session: Session, delivery: Delivery) -> tuple[Atta
     )
     room = session.get(Location, appointment.location_id) if appointment.location_id else None
     settings = service.settings_of(session, clinic.id)
-    name = settings.sender_name or clinic.name
+    name = service.signature(settings, clinic)
     what = kind.name if kind else "Appointment"
     ics = appointment_ics(
         uid=f"{appointment.id}@clinicdesk",

@@ -108,7 +108,6 @@ class _Work:
     delivery_id: uuid.UUID
     message_id: uuid.UUID
     outgoing: Outgoing
-    attempts: int
 
 
 @dataclass
@@ -259,7 +258,7 @@ class Dispatcher:
             if delivery.channel is Channel.SMS
             else None,
         )
-        return _Work(delivery.id, delivery.message_id, outgoing, delivery.attempts + 1)
+        return _Work(delivery.id, delivery.message_id, outgoing)
 
     def _unsubscribe(self, delivery: Delivery) -> str | None:
         """Every marketing e-mail (and survey, and review request) can be stopped with
@@ -366,7 +365,7 @@ class Dispatcher:
         self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0
     ) -> None:
         """Rounds until ``stop`` is set; between empty rounds wait ``idle`` seconds, or
-        less if ``wake`` is set (a message was just composed in this process)."""
+        less if ``wake`` is set (a message was just committed in this process)."""
         while not stop.is_set():
             try:
                 for chore in self.chores:
@@ -445,7 +444,7 @@ class _Rules:
         return self._clinics[clinic_id]
 
     def sender(self, clinic_id: uuid.UUID) -> str:
-        return self._settings[clinic_id].sender_name or self._clinics[clinic_id].name
+        return service.signature(self._settings[clinic_id], self._clinics[clinic_id])
 
     def sms_number(self, clinic_id: uuid.UUID) -> str | None:
         return self._settings[clinic_id].sms_number or None

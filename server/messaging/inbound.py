@@ -236,7 +236,7 @@ def _answer(
     session: Session, clinic: Clinic, number: str, patients: list[Patient], word: Keyword
 ) -> None:
     settings = service.settings_of(session, clinic.id)
-    name = settings.sender_name or clinic.name
+    name = service.signature(settings, clinic)
     reply = {
         Keyword.OPT_OUT: lambda: opt_out_reply(name),
         Keyword.OPT_IN: lambda: opt_in_reply(name),

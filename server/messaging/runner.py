@@ -1,9 +1,8 @@
 """Running dispatchers: a thread inside the server (the embedded default), or processes of
 their own (``clinicdesk dispatch``) next to several server workers on PostgreSQL.
 
-Composing a message in this process wakes the thread at once (``wake``), so a reply is
-handed over within moments rather than at the next poll; a message composed by another
-process waits at most one poll.
+A message composed in this process wakes the thread once it is committed
+(``server.messaging.wakeup``); one composed by another process waits at most one poll.
 """
 
 from __future__ import annotations
@@ -15,13 +14,7 @@ import httpx
 from server.config import Settings
 from server.db import Database
 from server.messaging.dispatcher import Dispatcher
-
-_wake = threading.Event()
-
-
-def wake() -> None:
-    """Something was just composed: a dispatcher of this process looks now."""
-    _wake.set()
+from server.messaging.wakeup import composed
 
 
 def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> Dispatcher:
@@ -50,7 +43,7 @@ class DispatcherThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self.dispatcher.run,
-            kwargs={"stop": self._stop, "wake": _wake, "idle": idle},
+            kwargs={"stop": self._stop, "wake": composed, "idle": idle},
             name="dispatcher",
             daemon=True,
         )
@@ -61,6 +54,6 @@ class DispatcherThread:
 
     def stop(self) -> None:
         self._stop.set()
-        _wake.set()
+        composed.set()
         self._thread.join(timeout=15)
         self._client.close()

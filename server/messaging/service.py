@@ -43,6 +43,7 @@ from server.messaging.models import (
     MessagingSettings,
     PhoneOptOut,
 )
+from server.messaging.wakeup import note_composed
 from server.patients.models import Patient
 
 
@@ -82,12 +83,16 @@ def settings_of(session: Session, clinic_id: uuid.UUID) -> MessagingSettings:
     )
 
 
+def signature(settings: MessagingSettings, clinic: Clinic) -> str:
+    """The name every message of the clinic is sent under: its own choice, else its name."""
+    return settings.sender_name or clinic.name
+
+
 def sender_name(session: Session, clinic_id: uuid.UUID) -> str:
-    found = settings_of(session, clinic_id)
-    if found.sender_name:
-        return found.sender_name
     clinic = session.get(Clinic, clinic_id)
-    return clinic.name if clinic else "Your clinic"
+    if clinic is None:
+        return "Your clinic"
+    return signature(settings_of(session, clinic_id), clinic)
 
 
 # --- consent ----------------------------------------------------------------------------
@@ -353,6 +358,7 @@ def compose(
     session.add_all(deliveries)
     summarise(message, deliveries)
     session.flush()
+    note_composed(session)
     return message
 
 

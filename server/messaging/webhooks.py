@@ -139,10 +139,20 @@ async def sendgrid_event_webhook(
         events = None
     if not isinstance(events, list):
         return Response(status_code=204)  # signed by SendGrid, yet nothing we know
-    stored = []
-    for event in events:
-        if isinstance(event, dict) and event.get("sg_event_id"):
-            key_of = f"sendgrid:{event['sg_event_id']}"
-            stored.append(_stored(db, clinic_id, "sendgrid", inbound.STATUS, key_of, event))
+    keyed = [
+        (f"sendgrid:{event['sg_event_id']}", event)
+        for event in events
+        if isinstance(event, dict) and event.get("sg_event_id")
+    ]
+    try:  # a batch of receipts in one transaction
+        with db.writing() as session:
+            stored = [
+                inbound.store(session, clinic_id, "sendgrid", inbound.STATUS, key, event)
+                for key, event in keyed
+            ]
+    except IntegrityError:  # one of them stored a moment ago by a repeat: one at a time
+        stored = [
+            _stored(db, clinic_id, "sendgrid", inbound.STATUS, key, event) for key, event in keyed
+        ]
     _later(tasks, db, stored)
     return Response(status_code=204)

@@ -401,3 +401,16 @@ def test_running_late_tells_each_later_patient_once_even_at_night(client, db, de
     # Urgent: a dispatcher at 23:00 still sends them.
     late = Dispatcher(database, DEV_OUTBOX, clock=lambda: at_london(23))
     assert late.drain().sent == len(expected)
+
+
+def test_a_committed_message_wakes_this_processs_dispatcher(client, db, desk):
+    from server.messaging.wakeup import composed
+
+    clinic, headers = desk
+    composed.clear()
+    push(client, headers, mutation(clinic.front_desk.staff_id, send(clinic, ["email"])))
+    assert composed.is_set()  # the pushed change committed: the thread looks at once
+    composed.clear()
+    with transaction(db) as session, session.begin_nested():
+        session.get(Patient, clinic.records.patient_ids[0]).first_name = "Ada"
+    assert not composed.is_set()  # nothing composed, nothing to wake for
