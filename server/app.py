@@ -30,6 +30,7 @@ from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.scheduling.endpoints import router as scheduling_router
 from server.staff.endpoints import router as staff_router
+from server.web import app as web
 from sync.protocol import API_PREFIX, ErrorBody
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(webhooks_router)  # where providers call: not under the desk's API
     app.include_router(dev_router)
     app.include_router(unsubscribe_router)  # opened from e-mails: no sign-in
+    web.install(app)  # the patients' pages
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -25,6 +25,7 @@ from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, BookingRules, Location, Provider
 from server.scheduling.settings import type_rules
 from server.staff.service import create_staff_user
+from server.web.models import PracticeProfile
 
 DEMO_SLUG = "demo"
 DEMO_TIME_ZONE = "Europe/London"
@@ -153,7 +154,35 @@ def seed_demo(
     extras = random.Random(rng_seed + 1)  # noqa: S311 - demo data, not security
     _alerts(appointments, patients, today, ZoneInfo(clinic.time_zone))
     _web_requests(session, clinic, providers, patients, kinds[0], extras, today)
+    session.add(_practice_profile(clinic))
+    session.flush()
     return clinic, True
+
+
+def _practice_profile(clinic: Clinic) -> PracticeProfile:
+    """The demo's public page, with online booking and enquiries open."""
+    return PracticeProfile(
+        clinic_id=clinic.id,
+        slug=DEMO_SLUG,
+        display_name=clinic.name,
+        specialty="Physiotherapy and sports medicine",
+        address="12 High Street, Kendal LA9 4AB",
+        phone="+44 1539 720000",
+        email="hello@demo-clinic.example",
+        about=(
+            "A small team of physiotherapists and sports doctors. Evening appointments on "
+            "weekdays; step-free access from the High Street."
+        ),
+        insurances=["Bupa", "AXA Health", "Vitality", "WPA"],
+        cancellation_policy=(
+            "Please tell us at least 24 hours before your appointment if you cannot come; "
+            "later cancellations may be charged."
+        ),
+        brand_colour="#1f5f8b",
+        published=True,
+        booking_enabled=True,
+        leads_enabled=True,
+    )
 
 
 def _week(room_id: object) -> list[dict[str, object]]:

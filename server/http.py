@@ -18,7 +18,7 @@ import json
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -171,6 +171,14 @@ def _out_of_range() -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=422)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page, outside the desks' API."""
+    path = request.url.path
+    if path.startswith(("/api/", "/webhooks/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 def _methods_at(request: Request) -> list[str]:
     methods: set[str] = set()
     for route in request.app.routes:
@@ -184,10 +192,14 @@ def install(app: FastAPI, *, max_body_bytes: int) -> None:
     middleware is added: ``InternalErrors`` must be the outermost of ours."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Raised by the framework itself (an unknown address, a method the address does
         # not take, a body it could not read), answered in the shared shape.
         status, code, message = exc.status_code, "error", str(exc.detail)
+        html = getattr(request.app.state, "html_not_found", None)
+        if status in (404, 405) and html is not None and _wants_page(request):
+            # A patient who mistyped an address gets a page, not JSON.
+            return html(request)  # type: ignore[no-any-return]
         if status == 400:
             # FastAPI could not read the body (not UTF-8, not the type it says).
             status, code, message = 422, "invalid", UNREADABLE_BODY_MESSAGE

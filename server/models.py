@@ -29,6 +29,7 @@ from server.scheduling.models import (
     ScheduleException,
 )
 from server.staff.models import Device, StaffSession, StaffUser
+from server.web.models import PracticeProfile, RateCounter
 
 __all__ = [
     "AppliedMutation",
@@ -50,7 +51,9 @@ __all__ = [
     "MessagingSettings",
     "Patient",
     "PhoneOptOut",
+    "PracticeProfile",
     "Provider",
+    "RateCounter",
     "ScheduleException",
     "SignInCounter",
     "SignInLockout",

@@ -1,0 +1,63 @@
+"""The patients' side, installed into the server: its routers, static files, headers and
+HTML error pages. Each part (the practice page, the widget, enquiries, booking and manage
+links) is a router of ``WebRoute``s in a module of its own, listed in ``ROUTERS``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from starlette.staticfiles import StaticFiles
+
+from server.deps import DatabaseDep
+from server.web.models import PracticeProfile
+from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
+from server.web.security import WebHeaders
+
+home = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@home.get("/", response_class=HTMLResponse)
+def front_page(request: Request, db: DatabaseDep) -> Response:
+    """Where someone lands who typed the server's address: the clinics whose pages are
+    published, and a word on links."""
+    with db.reading() as session:
+        practices = list(
+            session.scalars(
+                select(PracticeProfile)
+                .where(PracticeProfile.published.is_(True))
+                .order_by(PracticeProfile.display_name)
+            )
+        )
+        listed = [
+            {"slug": p.slug, "display_name": p.display_name, "specialty": p.specialty}
+            for p in practices
+        ]
+    return render(request, "home.html", {"practices": listed})
+
+
+@home.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every first visit; nothing, cached for a day."""
+    return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
+
+ROUTERS: list[APIRouter] = [home]
+
+
+class _Static(StaticFiles):
+    """The pages' CSS and scripts, named with a content hash in their URLs (see
+    ``pages.static_url``): kept by browsers for a year."""
+
+    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(STATIC_PREFIX, _Static(directory=STATIC), name="web-static")
+    app.state.html_not_found = not_found_page
+    app.add_middleware(WebHeaders)
