@@ -4,6 +4,7 @@ the hook that stamps synced rows with versions, so whoever uses the models has i
 import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
 from server.auth.models import SignInCounter, SignInLockout
+from server.booking_links.models import BookingLink, BookingLinkEvent, BroadcastRule, ManageLink
 from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
 from server.db import Base
@@ -37,8 +38,11 @@ __all__ = [
     "AppointmentType",
     "AuditEvent",
     "Base",
+    "BookingLink",
+    "BookingLinkEvent",
     "BookingRequest",
     "BookingRules",
+    "BroadcastRule",
     "Clinic",
     "ConsentDecision",
     "Delivery",
@@ -46,6 +50,7 @@ __all__ = [
     "Device",
     "IdempotencyKey",
     "Location",
+    "ManageLink",
     "Message",
     "MessageTemplate",
     "MessagingSettings",
