@@ -37,6 +37,9 @@ from sync.protocol import (
     LockoutList,
     MessagingSettingsBody,
     Mutation,
+    PracticeProfileBody,
+    PracticeProfileFields,
+    PreviewLink,
     PushRequest,
     PushResponse,
     RejectBookingRequest,
@@ -232,6 +235,34 @@ class ServerClient:
         return self._call(
             "PUT", "/messaging/settings", MessagingSettingsBody, json=body.model_dump(mode="json")
         )
+
+    # --- the practice page (clinic admins change it; online only) -----------------------
+
+    def practice_profile(self) -> PracticeProfileBody:
+        """The clinic's public profile, or the defaults a new one starts from."""
+        return self._call("GET", "/practice-profile", PracticeProfileBody)
+
+    def save_practice_profile(self, fields: PracticeProfileFields) -> PracticeProfileBody:
+        """Replace the profile; the answer is what the server kept."""
+        return self._call(
+            "PUT", "/practice-profile", PracticeProfileBody, json=fields.model_dump(mode="json")
+        )
+
+    def upload_practice_logo(self, image: bytes) -> PracticeProfileBody:
+        """A PNG or JPEG, sent as it is (the server checks what it really is)."""
+        return self._call(
+            "PUT",
+            "/practice-profile/logo",
+            PracticeProfileBody,
+            headers={"Content-Type": "application/octet-stream"},
+            content=image,
+        )
+
+    def remove_practice_logo(self) -> PracticeProfileBody:
+        return self._call("DELETE", "/practice-profile/logo", PracticeProfileBody)
+
+    def practice_preview_link(self) -> PreviewLink:
+        return self._call("POST", "/practice-profile/preview-link", PreviewLink)
 
     # --- web booking requests (listed live, never cached) -------------------------------
 

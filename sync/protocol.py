@@ -923,3 +923,62 @@ RESULT_RECORD_FIELDS = (
 
 class PushResponse(Message):
     results: list[MutationResult]
+
+
+# --- the practice page: a clinic's public profile, edited by its admins (online only) ---
+#
+# Loosely bounded here (sizes at the door); the server checks each field against its
+# real limits and says what is wrong in words, which a schema error could not.
+
+ProfileText = Annotated[str, StringConstraints(max_length=1000)]
+ProfileProse = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class PracticeProfileFields(Message):
+    """What an admin sets of the clinic's public page (``PUT /practice-profile``)."""
+
+    slug: ProfileText
+    display_name: ProfileText
+    specialty: ProfileText = ""
+    address: ProfileText = ""
+    phone: ProfileText = ""
+    email: ProfileText = ""
+    about: ProfileProse = ""
+    insurances: Annotated[list[ProfileText], Field(max_length=200)] = Field(default_factory=list)
+    cancellation_policy: ProfileProse = ""
+    brand_colour: ProfileText = "#1f5f8b"
+    published: Flag = False
+    booking_enabled: Flag = False
+    leads_enabled: Flag = False
+    button_size: ProfileText = "medium"
+    button_colour: ProfileText = "#1f5f8b"
+
+
+class PracticeProfileBody(PracticeProfileFields):
+    """The profile as the server holds it (or the defaults it would start from, when
+    ``saved`` is false), with what the desk needs to show the page and its embed code."""
+
+    saved: Flag = False
+    has_logo: Flag = False
+    logo_version: str = ""
+    # Where patients reach this server: the page, the booking widget and the embed code
+    # all start with it.
+    public_base_url: str
+
+    def fields(self) -> PracticeProfileFields:
+        return PracticeProfileFields.model_validate(
+            self.model_dump(include=set(PracticeProfileFields.model_fields))
+        )
+
+
+class PracticeLogoUpload(Message):
+    """A logo sent as JSON (a raw PNG or JPEG body works as well)."""
+
+    content_base64: Annotated[str, StringConstraints(max_length=400_000)]
+
+
+class PreviewLink(Message):
+    """A short-lived address showing the practice page as it is now, published or not."""
+
+    url: str
+    expires_at: AwareDatetime
