@@ -49,6 +49,7 @@ from desktop.settings.models import (
     RowsModel,
     days_text,
 )
+from desktop.settings.practice import PracticePageTab
 from desktop.settings.rules import BookingRulesTab
 from desktop.settings.templates import SaveTemplate, TemplatesSource, no_templates
 from desktop.settings.week import Submit, WorkingHoursTab
@@ -331,6 +332,8 @@ class SettingsPage(QWidget):
         self.workstations = WorkstationsTab(self.runner, desk, zone)
         self.messages = MessagesTab(self.runner, desk, templates=templates, save=save_template)
         self.tabs.addTab(self.messages, "Messages")
+        self.practice = PracticePageTab(self.runner, desk)
+        self.tabs.addTab(self.practice, "Practice page")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -352,12 +355,15 @@ class SettingsPage(QWidget):
             tab.set_editable(self.can_edit)
         self.workstations.set_desk(desk)
         self.messages.set_desk(desk)
+        self.practice.set_desk(desk)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
             self.workstations.refresh()
         elif self.tabs.widget(index) is self.messages:
             self.messages.refresh()
+        elif self.tabs.widget(index) is self.practice:
+            self.practice.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
