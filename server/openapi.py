@@ -76,12 +76,14 @@ CHECKS_PASSWORD = {("POST", f"{API_PREFIX}/devices"), ("POST", f"{API_PREFIX}/se
 LOOKS_UP = {  # look up records named in the query or body (404 when not in the clinic)
     ("POST", f"{API_PREFIX}/appointments"),
     ("GET", f"{API_PREFIX}/availability"),
+    ("POST", f"{API_PREFIX}/practice-profile/preview-link"),  # no page yet
 }
 CONFLICTS = {
     ("POST", f"{API_PREFIX}/appointments"),
     ("POST", f"{API_PREFIX}/appointments/{{appointment_id}}/move"),
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/confirm"),
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/reject"),
+    ("PUT", f"{API_PREFIX}/practice-profile"),  # the address taken meanwhile
 }
 EVENT_STREAMS = {("GET", f"{API_PREFIX}/sync/events")}  # answered as server-sent events
 # Each event: "hello" on connecting, then "changed" (something to pull) or "requests" (the

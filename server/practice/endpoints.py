@@ -8,13 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from common.errors import InvalidInput
+from common.errors import NotFound
 from common.roles import Permission
 from server.db import utcnow
 from server.deps import DatabaseDep, SettingsDep, StaffContext
 from server.kit import json_response
 from server.practice import service
-from sync.protocol import PracticeProfileBody, PracticeProfileFields, PreviewLink
+from sync.protocol import (
+    PracticeLogoUpload,
+    PracticeProfileBody,
+    PracticeProfileFields,
+    PreviewLink,
+)
 
 router = APIRouter(tags=["practice page"])
 
@@ -49,7 +54,20 @@ def put_practice_profile(
     return json_response(body)
 
 
-@router.put("/practice-profile/logo", response_model=PracticeProfileBody)
+LOGO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": PracticeLogoUpload.model_json_schema()},
+        },
+    }
+}
+
+
+@router.put("/practice-profile/logo", response_model=PracticeProfileBody, openapi_extra=LOGO_BODY)
 def put_practice_logo(
     request: Request, data: RawBody, ctx: StaffContext, db: DatabaseDep, settings: SettingsDep
 ) -> Response:
@@ -79,7 +97,7 @@ def practice_preview_link(ctx: StaffContext, db: DatabaseDep, settings: Settings
         profile = service.profile_of(session, ctx.clinic_id)
         slug = profile.slug if profile is not None else None
     if slug is None:
-        raise InvalidInput("Save the practice page's details first, then preview it.")
+        raise NotFound("This clinic has no practice page yet: save its details, then preview it.")
     token, expires_at = service.preview_token(settings.secret_key, ctx.clinic_id, utcnow())
     base = settings.public_base_url.rstrip("/")
     return json_response(

@@ -203,7 +203,7 @@ def test_preview_link_for_a_saved_page(
     client: TestClient, factory: Factory, alder: MadeClinic, admin: dict[str, str]
 ) -> None:
     front = factory.staff_headers(alder.front_desk)
-    assert client.post(f"{URL}/preview-link", headers=front).status_code == 422
+    assert client.post(f"{URL}/preview-link", headers=front).status_code == 404
     client.put(URL, headers=admin, json=_fields(published=False))
     link = client.post(f"{URL}/preview-link", headers=front)
     assert link.status_code == 200
