@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 import uuid
 from collections.abc import Callable, Coroutine
@@ -27,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.embed import COLOUR_PATTERN, contrast, text_on
 from common.errors import DomainError, TooManyAttempts
 from server.clinics.models import Clinic
 from server.web.models import DEFAULT_BRAND_COLOUR, PracticeProfile
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 STATIC_PREFIX = "/static/web"
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 FALLBACK_LINK = "#1f5f8b"
 
 templates = Environment(
@@ -71,21 +70,6 @@ templates.globals["static_url"] = static_url
 # --- the clinic's branding ------------------------------------------------------------
 
 
-def _luminance(colour: str) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG 2.1 contrast ratio of two ``#rrggbb`` colours."""
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
 @dataclass(frozen=True, slots=True)
 class Brand:
     """What every page shows of the clinic. Colours are checked ``#rrggbb`` values,
@@ -104,8 +88,7 @@ class Brand:
     def on_colour(self) -> str:
         """Text on the brand colour (buttons, the header bar): black or white, whichever
         reads better."""
-        white, black = contrast(self.colour, "#ffffff"), contrast(self.colour, "#000000")
-        return "#ffffff" if white >= black else "#000000"
+        return text_on(self.colour)
 
     @property
     def link_colour(self) -> str:
@@ -125,7 +108,7 @@ GENERIC = Brand(clinic_id=None, name="Clinicdesk")
 def brand_of(clinic: Clinic, profile: PracticeProfile | None) -> Brand:
     if profile is None:
         return Brand(clinic_id=clinic.id, name=clinic.name)
-    colour = profile.brand_colour if COLOUR.match(profile.brand_colour or "") else None
+    colour = profile.brand_colour if COLOUR_PATTERN.match(profile.brand_colour or "") else None
     logo_version = hashlib.sha256(profile.logo).hexdigest()[:10] if profile.logo else ""
     return Brand(
         clinic_id=clinic.id,
