@@ -34,6 +34,7 @@ from common.roles import Permission, can
 from common.scheduling import NAME_LENGTH
 from desktop.kit.errors import words
 from desktop.kit.ops import ChangeHub, Changes, Topic
+from desktop.settings.booking_links import BookingLinksTab
 from desktop.settings.dialogs import (
     AppointmentTypeDialog,
     ExceptionDialog,
@@ -331,6 +332,8 @@ class SettingsPage(QWidget):
         self.workstations = WorkstationsTab(self.runner, desk, zone)
         self.messages = MessagesTab(self.runner, desk, templates=templates, save=save_template)
         self.tabs.addTab(self.messages, "Messages")
+        self.booking_links = BookingLinksTab(self.runner, desk)  # clinic admins, online
+        self.tabs.addTab(self.booking_links, "Booking links")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -352,12 +355,16 @@ class SettingsPage(QWidget):
             tab.set_editable(self.can_edit)
         self.workstations.set_desk(desk)
         self.messages.set_desk(desk)
+        self.booking_links.set_desk(desk)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.booking_links), self.can_edit)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
             self.workstations.refresh()
         elif self.tabs.widget(index) is self.messages:
             self.messages.refresh()
+        elif self.tabs.widget(index) is self.booking_links:
+            self.booking_links.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
@@ -379,6 +386,7 @@ class SettingsPage(QWidget):
         self.types.show_schedule(schedule, names)
         self.rooms.show_schedule(schedule, names)
         self.rules.show_schedule(schedule)
+        self.booking_links.show_schedule(schedule)
         self.shown.emit()
 
     def _unreadable(self, error: BaseException) -> None:
