@@ -172,6 +172,7 @@ class OnlineBookingTab(QWidget):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.rule_combo.setCompleter(completer)
+        completer.activated.connect(self._picked)
         self.send_button = QPushButton(SEND)
         self.send_button.setObjectName("sendBookingLink")
         self.send_button.clicked.connect(self.send)
@@ -335,6 +336,13 @@ class OnlineBookingTab(QWidget):
             # The newest open link, else nothing: a booked or expired one leaves this place.
             fresh = next((link for link in links if link.status.open), None)
         self._show_current(fresh)
+
+    def _picked(self, title: str) -> None:
+        """A title picked in the completer's list: the combo's item, chosen."""
+        index = self.rule_combo.findText(title, Qt.MatchFlag.MatchExactly)
+        if index >= 0:
+            self.rule_combo.setCurrentIndex(index)
+        self._enable()
 
     def chosen_rule(self) -> BroadcastRuleRecord | None:
         """The rule whose title is in the box (typed in full or picked)."""
