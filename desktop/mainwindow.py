@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self.diary.late_button.setEnabled(self.diary.may_send_messages)
         self.patients.book_requested.connect(self.book_for)
         self.patients.write_requested.connect(self.open_conversation)
+        self.patients.links.set_desk(desk)  # booking links: online, with this sign-in
+        self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
             self.hub,
@@ -216,6 +219,11 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(PAGES.index("Patients"))
         self.patients.open_patient(patient_id)
 
+    def show_appointment(self, appointment_id: uuid.UUID, starts_at: datetime | None) -> None:
+        """The appointment, selected on its day in the diary."""
+        self.nav.setCurrentRow(PAGES.index("Diary"))
+        self.diary.show_appointment(appointment_id, starts_at)
+
     def open_conversation(self, patient_id: uuid.UUID) -> None:
         """The patient's conversation, on the Messages page."""
         self.nav.setCurrentRow(PAGES.index("Messages"))
@@ -298,6 +306,7 @@ class MainWindow(QMainWindow):
         self.runner.run("net", client.sign_out, lambda _none: None, lambda _error: None)
         self.diary.author = None  # nothing more is signed as them
         self.patients.set_author(None)
+        self.patients.links.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -337,6 +346,7 @@ class MainWindow(QMainWindow):
         self.who.setText(f"{fresh.staff.display_name} ({fresh.staff.role.label})")
         self.diary.author = fresh.author  # changes from now on are theirs and signed so
         self.patients.set_author(fresh.author)
+        self.patients.links.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role

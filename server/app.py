@@ -17,6 +17,7 @@ from common.errors import DomainError, TooManyAttempts
 from server import crypto, http, openapi
 from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
+from server.booking_links.endpoints import router as booking_links_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     for router in (
         auth_router,
+        booking_links_router,
         booking_requests_router,
         changefeed_router,
         lockouts_router,

@@ -25,7 +25,10 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     SCHEMA_HEADER,
     AppointmentRecord,
+    BookingLinkEventRecord,
+    BookingLinkRecord,
     BookingRequestRecord,
+    BroadcastRuleRecord,
     ChangesPage,
     ConfirmBookingRequest,
     ConfirmedRequest,
@@ -43,6 +46,9 @@ from sync.protocol import (
     PushRequest,
     PushResponse,
     RejectBookingRequest,
+    SaveBroadcastRule,
+    SendBookingLink,
+    SentBookingLink,
     SignInRequest,
     SignInResponse,
     Slot,
@@ -69,6 +75,18 @@ class _StaffList(RootModel[list[StaffMemberRecord]]):
 
 
 class _BookingRequests(RootModel[list[BookingRequestRecord]]):
+    pass
+
+
+class _Rules(RootModel[list[BroadcastRuleRecord]]):
+    pass
+
+
+class _Links(RootModel[list[BookingLinkRecord]]):
+    pass
+
+
+class _LinkEvents(RootModel[list[BookingLinkEventRecord]]):
     pass
 
 
@@ -290,6 +308,61 @@ class ServerClient:
         body = _valid(RejectBookingRequest, reason=check_reason(reason))
         path = f"/booking-requests/{request_id}/reject"
         return self._call("POST", path, BookingRequestRecord, json=body.model_dump())
+
+    # --- booking links: broadcast rules and a patient's links (online only) -------------
+
+    def broadcast_rules(self, *, include_inactive: bool = False) -> list[BroadcastRuleRecord]:
+        """The active rules (the send menu); with ``include_inactive`` (clinic admins)
+        every rule, for the settings."""
+        params = {"include_inactive": "true"} if include_inactive else {}
+        return self._call("GET", "/broadcast-rules", _Rules, params=params).root
+
+    def save_broadcast_rule(
+        self, body: SaveBroadcastRule, rule_id: uuid.UUID | None = None
+    ) -> BroadcastRuleRecord:
+        """Create a rule, or replace ``rule_id``'s settings."""
+        if rule_id is None:
+            return self._call(
+                "POST", "/broadcast-rules", BroadcastRuleRecord, json=body.model_dump(mode="json")
+            )
+        path = f"/broadcast-rules/{rule_id}"
+        return self._call("PUT", path, BroadcastRuleRecord, json=body.model_dump(mode="json"))
+
+    def set_broadcast_rule_active(self, rule_id: uuid.UUID, active: bool) -> BroadcastRuleRecord:
+        action = "activate" if active else "deactivate"
+        return self._call("POST", f"/broadcast-rules/{rule_id}/{action}", BroadcastRuleRecord)
+
+    def delete_broadcast_rule(self, rule_id: uuid.UUID) -> None:
+        self._send("DELETE", f"/broadcast-rules/{rule_id}")
+
+    def booking_links(self, patient_id: uuid.UUID) -> list[BookingLinkRecord]:
+        """The patient's links, newest first, with their status as true now."""
+        return self._call("GET", f"/patients/{patient_id}/booking-links", _Links).root
+
+    def send_booking_link(self, patient_id: uuid.UUID, rule_id: uuid.UUID) -> SentBookingLink:
+        """A new link texted to the patient; the answer is the only place its address
+        appears. An open one under the same rule is refused (``Conflict``)."""
+        body = SendBookingLink(rule_id=rule_id).model_dump(mode="json")
+        path = f"/patients/{patient_id}/booking-links"
+        return self._call("POST", path, SentBookingLink, json=body)
+
+    def resend_booking_link(self, patient_id: uuid.UUID, link_id: uuid.UUID) -> SentBookingLink:
+        path = f"/patients/{patient_id}/booking-links/{link_id}/resend"
+        return self._call("POST", path, SentBookingLink)
+
+    def expire_booking_link(self, patient_id: uuid.UUID, link_id: uuid.UUID) -> BookingLinkRecord:
+        path = f"/patients/{patient_id}/booking-links/{link_id}/expire"
+        return self._call("POST", path, BookingLinkRecord)
+
+    def delete_booking_link(self, patient_id: uuid.UUID, link_id: uuid.UUID) -> BookingLinkRecord:
+        path = f"/patients/{patient_id}/booking-links/{link_id}"
+        return self._call("DELETE", path, BookingLinkRecord)
+
+    def booking_link_events(
+        self, patient_id: uuid.UUID, link_id: uuid.UUID
+    ) -> list[BookingLinkEventRecord]:
+        path = f"/patients/{patient_id}/booking-links/{link_id}/events"
+        return self._call("GET", path, _LinkEvents).root
 
     # --- plumbing -----------------------------------------------------------------------
 

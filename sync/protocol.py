@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
+from common.booking_links import TEXT_LENGTH, TITLE_LENGTH, BookingLinkStatus
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from common.patients import Sex
@@ -982,3 +983,94 @@ class PreviewLink(Message):
 
     url: str
     expires_at: AwareDatetime
+
+
+# --- booking links, the staff side: broadcast rules and links sent from a patient's file ---
+# Online only, never cached by the desk: a link's address exists only in the answer to
+# sending it, and a rule is read when the menu or the settings open.
+
+RuleText = Annotated[str, StringConstraints(max_length=4 * TEXT_LENGTH), Prose]
+
+
+class BroadcastRuleRecord(Message):
+    """A rule with the names staff read it by (its type's, its providers')."""
+
+    id: uuid.UUID
+    title: str
+    appointment_type_id: uuid.UUID
+    type_name: str
+    provider_ids: list[uuid.UUID]
+    # Empty: every provider who offers the type.
+    provider_names: list[str]
+    earliest_days: int
+    latest_days: int
+    link_valid_days: int
+    welcome_text: str
+    sms_text: str
+    confirmation_text: str
+    allow_reschedule: bool
+    active: bool
+
+
+class SaveBroadcastRule(Message):
+    """A rule as an admin wrote it. Bounds here are loose; the rules (``common.
+    broadcast_rules``) say what is wrong in words."""
+
+    title: Annotated[str, StringConstraints(max_length=4 * TITLE_LENGTH), Printable]
+    appointment_type_id: uuid.UUID
+    provider_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    earliest_days: Annotated[int, Strict(), Field(ge=-100_000, le=100_000), WholeNumber] = 0
+    latest_days: Annotated[int, Strict(), Field(ge=-100_000, le=100_000), WholeNumber] = 28
+    link_valid_days: Annotated[int, Strict(), Field(ge=-100_000, le=100_000), WholeNumber] = 14
+    welcome_text: RuleText = ""
+    sms_text: RuleText
+    confirmation_text: RuleText = ""
+    allow_reschedule: bool = False
+
+
+class SendBookingLink(Message):
+    rule_id: uuid.UUID
+
+
+class BookingLinkRecord(Message):
+    """One link in a patient's file. ``status`` is true when read: an open link past its
+    expiry reads "expired" though nobody has written that yet."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    rule_id: uuid.UUID
+    rule_title: str
+    status: BookingLinkStatus
+    appointment_type_id: uuid.UUID
+    type_name: str
+    provider_names: list[str]  # empty: every provider who offers the type
+    first_day: date
+    last_day: date
+    expires_at: AwareDatetime
+    allow_reschedule: bool
+    sent_at: AwareDatetime
+    sent_by_name: str | None
+    appointment_id: uuid.UUID | None
+    appointment_starts_at: AwareDatetime | None
+
+
+class SentBookingLink(Message):
+    """The answer to sending (or re-sending) a link: the only place its address ever
+    appears, so staff can copy it; and what became of the text."""
+
+    link: BookingLinkRecord
+    url: str
+    text: str
+    # Why the text was not sent (no mobile number, opted out…); None when it is on its way.
+    held: str | None
+    notice: str
+
+
+class BookingLinkEventRecord(Message):
+    at: AwareDatetime
+    status: BookingLinkStatus
+    detail: str
+    appointment_id: uuid.UUID | None
+    starts_at: AwareDatetime | None
+    provider_name: str | None
+    staff_name: str | None

@@ -257,6 +257,12 @@ class DiaryPage(QWidget):
         first, days = self._wanted()
         return first, first + timedelta(days=days)
 
+    def show_appointment(self, appointment_id: uuid.UUID, starts_at: datetime | None) -> None:
+        """Go to the appointment's day and select it once the day is drawn (another page
+        asked: a booking link's appointment, from the patient's file)."""
+        self._select_after_load = appointment_id
+        self.go_to(starts_at.astimezone(self.zone).date() if starts_at else self.current)
+
     def open_day(self, day: date) -> None:
         """A day of the week view, on its own."""
         self._remember_mode(Mode.DAY)

@@ -37,6 +37,7 @@ from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel
 from desktop.messages.conversation import ConversationView
 from desktop.patients.alerts import alert_lines
+from desktop.patients.booking_links import OnlineBookingTab
 from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
 from sync.messages import Consents, MessageView
@@ -265,6 +266,8 @@ class PatientFileView(QWidget):
 class PatientsPage(QWidget):
     book_requested = Signal(object)  # PatientMatch: book for them in the diary
     write_requested = Signal(object)  # patient id: their conversation, to write to them
+    # An appointment booked through a link: (appointment id, its start), to show in the diary.
+    appointment_requested = Signal(object, object)
 
     def __init__(
         self,
@@ -301,6 +304,10 @@ class PatientsPage(QWidget):
         self.file.write_button.clicked.connect(self._write)
         self.file.consent_button.clicked.connect(lambda: self.ask_consent())
         self.consent_dialog: RecordConsentDialog | None = None
+        # Booking links live on the server: the main window says who may ask it (set_desk).
+        self.links = OnlineBookingTab(self.runner, zone)
+        self.links.open_appointment.connect(self.appointment_requested)
+        self.file.tabs.addTab(self.links, "Online booking")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -371,6 +378,7 @@ class PatientsPage(QWidget):
 
     def open_patient(self, patient_id: uuid.UUID) -> None:
         self.opened = patient_id
+        self.links.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",
@@ -388,7 +396,7 @@ class PatientsPage(QWidget):
         if self.search.text().strip():
             self.run_search()
         if self.opened is not None:
-            self.open_patient(self.opened)
+            self.open_patient(self.opened)  # the links too, when their tab is on screen
 
     def _book(self) -> None:
         shown = self.file.shown

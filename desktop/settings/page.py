@@ -34,6 +34,7 @@ from common.roles import Permission, can
 from common.scheduling import NAME_LENGTH
 from desktop.kit.errors import words
 from desktop.kit.ops import ChangeHub, Changes, Topic
+from desktop.settings.booking_links import BookingLinksTab
 from desktop.settings.dialogs import (
     AppointmentTypeDialog,
     ExceptionDialog,
@@ -334,6 +335,8 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.messages, "Messages")
         self.practice = PracticePageTab(self.runner, desk)
         self.tabs.addTab(self.practice, "Practice page")
+        self.booking_links = BookingLinksTab(self.runner, desk)  # clinic admins, online
+        self.tabs.addTab(self.booking_links, "Booking links")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -356,6 +359,8 @@ class SettingsPage(QWidget):
         self.workstations.set_desk(desk)
         self.messages.set_desk(desk)
         self.practice.set_desk(desk)
+        self.booking_links.set_desk(desk)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.booking_links), self.can_edit)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -364,6 +369,8 @@ class SettingsPage(QWidget):
             self.messages.refresh()
         elif self.tabs.widget(index) is self.practice:
             self.practice.refresh()
+        elif self.tabs.widget(index) is self.booking_links:
+            self.booking_links.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
@@ -385,6 +392,7 @@ class SettingsPage(QWidget):
         self.types.show_schedule(schedule, names)
         self.rooms.show_schedule(schedule, names)
         self.rules.show_schedule(schedule)
+        self.booking_links.show_schedule(schedule)
         self.shown.emit()
 
     def _unreadable(self, error: BaseException) -> None:
