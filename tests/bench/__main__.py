@@ -15,6 +15,7 @@ from tests.bench import (
     messaging_bench,
     server_bench,
     sync_bench,
+    web_bench,
 )
 
 
@@ -27,6 +28,8 @@ def main() -> None:
         rows += server_bench.rows(Path(folder))
     with tempfile.TemporaryDirectory() as folder:
         rows += messaging_bench.rows(Path(folder))
+    with tempfile.TemporaryDirectory() as folder:
+        rows += web_bench.rows(Path(folder))
     sync_bench.print_table(rows)
 
 
