@@ -19,6 +19,7 @@ from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
+from server.leads.endpoints import router as leads_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         auth_router,
         booking_requests_router,
         changefeed_router,
+        leads_router,
         lockouts_router,
         messaging_router,
         mutations_router,
