@@ -19,10 +19,10 @@ from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
-from server.leads.endpoints import router as leads_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
+from server.leads.endpoints import router as leads_router
 from server.messaging.endpoints import dev_router
 from server.messaging.endpoints import router as messaging_router
 from server.messaging.unsubscribe import router as unsubscribe_router

@@ -284,12 +284,10 @@ def _move(session: Session, ctx: AuthContext, lead: Lead, to: LeadStatus, now: d
         if lead.decided_at is not None:
             local = lead.decided_at.astimezone(scheduling.clinic_zone(session, lead.clinic_id))
             at = f" at {local:%H:%M} on {local:%a %d %b}"
+        done = "marked contacted" if lead.status is LeadStatus.CONTACTED else lead.status.value
         if lead.status is to:
-            raise Conflict(f"This lead was already marked {to.value}{who}{at}.")
-        raise Conflict(
-            f"This lead was already {lead.status.value}{who}{at}, so it cannot be marked "
-            f"{to.value}."
-        )
+            raise Conflict(f"This lead was already {done}{who}{at}.")
+        raise Conflict(f"This lead was already {done}{who}{at}, so it cannot be {to.value} now.")
     lead.status = to
     lead.decided_by_staff_id = ctx.staff_id
     lead.decided_at = now

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import httpx
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
@@ -112,8 +111,10 @@ def test_an_enquiry_is_recorded_and_thanked_without_personal_data(
     assert lead.preferred_contact is PreferredContact.PHONE
     assert lead.channel is LeadChannel.SEARCH
     assert lead.source_detail == "utm_source=google"
-    assert lead.status is LeadStatus.NEW and not lead.spam
-    assert len(lead.ip_hash) == 32 and "testclient" not in lead.ip_hash
+    assert lead.status is LeadStatus.NEW
+    assert not lead.spam
+    assert len(lead.ip_hash) == 32
+    assert "testclient" not in lead.ip_hash
     assert lead.user_agent_family  # the TestClient names itself: a program
     # The phone is sealed in the database: the column holds no digits of it.
     with db() as session:
@@ -199,10 +200,12 @@ def test_script_in_every_text_field_comes_back_escaped(
     )
     assert accepted.status_code == 303
     thanks = web.get(accepted.headers["location"])
-    assert "<script" not in thanks.text and "alert(1)" not in thanks.text
+    assert "<script" not in thanks.text
+    assert "alert(1)" not in thanks.text
     headers = factory.staff_headers(north.front_desk)
     [record] = web.get("/api/v1/leads", headers=headers).json()
-    assert record["first_name"] == evil and record["message"] == evil
+    assert record["first_name"] == evil
+    assert record["message"] == evil
     assert record["source_detail"] == f"ref={evil}"
 
 
@@ -212,7 +215,8 @@ def test_a_filled_honeypot_is_thanked_but_kept_as_discarded_spam(
     sent = submit(web, "/enquire/north-web", website="http://cheap-pills.example", **GOOD)
     assert sent.status_code == 303
     [lead] = leads_of(db, north.id)
-    assert lead.spam and lead.status is LeadStatus.DISCARDED
+    assert lead.spam
+    assert lead.status is LeadStatus.DISCARDED
     headers = factory.staff_headers(north.front_desk)
     assert web.get("/api/v1/leads", headers=headers).json() == []
     assert web.get("/api/v1/leads?status=new", headers=headers).json() == []
