@@ -345,4 +345,14 @@ def test_a_post_from_another_site_is_refused(
         "/enquire/north-web", data=data, headers={"origin": "https://evil.example"}
     )
     assert evil_origin.status_code == 403
+    # A privacy-null Origin passes only with the browser's own word that it was ours.
+    for headers in ({"origin": "null"}, {"origin": "null", "sec-fetch-site": "cross-site"}):
+        assert web.post("/enquire/north-web", data=data, headers=headers).status_code == 403
     assert leads_of(db, north.id) == []
+    same = web.post(
+        "/enquire/north-web",
+        data=data,
+        headers={"origin": "null", "sec-fetch-site": "same-origin"},
+        follow_redirects=False,
+    )
+    assert same.status_code == 303
