@@ -307,7 +307,7 @@ class LeadsPage(QWidget):
         self.filter = QComboBox()
         self.filter.setObjectName("leadsFilter")
         for label, status in FILTERS:
-            self.filter.addItem(label, status)
+            self.filter.addItem(label, status.value if status else "")
         self.filter.currentIndexChanged.connect(lambda _i: self.reload())
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -383,8 +383,8 @@ class LeadsPage(QWidget):
     # --- the list -----------------------------------------------------------------------
 
     def status(self) -> LeadStatus | None:
-        chosen = self.filter.currentData()
-        return chosen if isinstance(chosen, LeadStatus) else None
+        chosen = self.filter.currentData()  # Qt hands the enum back as its plain value
+        return LeadStatus(chosen) if chosen else None
 
     def _heard(self, changes: Changes) -> None:
         if changes.touch(Topic.LEADS) and changes.origin is not self:
