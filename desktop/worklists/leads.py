@@ -308,7 +308,7 @@ class LeadsPage(QWidget):
         self.filter.setObjectName("leadsFilter")
         for label, status in FILTERS:
             self.filter.addItem(label, status.value if status else "")
-        self.filter.currentIndexChanged.connect(lambda _i: self.reload())
+        self.filter.currentIndexChanged.connect(self._filtered)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -386,6 +386,11 @@ class LeadsPage(QWidget):
         chosen = self.filter.currentData()  # Qt hands the enum back as its plain value
         return LeadStatus(chosen) if chosen else None
 
+    def _filtered(self, index: int) -> None:
+        # -1: the box is being emptied (the page is closing), not a choice.
+        if index >= 0:
+            self.reload()
+
     def _heard(self, changes: Changes) -> None:
         if changes.touch(Topic.LEADS) and changes.origin is not self:
             self.reload()
@@ -409,7 +414,7 @@ class LeadsPage(QWidget):
         self._loading = False
         if self._again:
             self._again = False
-            QTimer.singleShot(0, self.reload)
+            QTimer.singleShot(0, self, self.reload)  # not after the page is gone
 
     def _loaded(self, answer: tuple[list[LeadRecord], list[LeadRecord]]) -> None:
         self._fetched()
