@@ -76,16 +76,20 @@ CHECKS_PASSWORD = {("POST", f"{API_PREFIX}/devices"), ("POST", f"{API_PREFIX}/se
 LOOKS_UP = {  # look up records named in the query or body (404 when not in the clinic)
     ("POST", f"{API_PREFIX}/appointments"),
     ("GET", f"{API_PREFIX}/availability"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
 }
 CONFLICTS = {
     ("POST", f"{API_PREFIX}/appointments"),
     ("POST", f"{API_PREFIX}/appointments/{{appointment_id}}/move"),
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/confirm"),
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/reject"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/contacted"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/discard"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
 }
 EVENT_STREAMS = {("GET", f"{API_PREFIX}/sync/events")}  # answered as server-sent events
 # Each event: "hello" on connecting, then "changed" (something to pull) or "requests" (the
-# pending booking requests changed), with the clinic's latest version.
+# pending booking requests or the leads changed), with the clinic's latest version.
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event", "data"],
@@ -113,7 +117,8 @@ DESCRIPTIONS = {
     401: "Not enrolled or not signed in, or the enrollment or session has ended.",
     403: "The caller's role does not allow this.",
     404: "No such record in the caller's clinic.",
-    409: "The record changed or the slot is taken meanwhile, or the request was decided.",
+    409: "The record changed or the slot is taken meanwhile, or the request was decided "
+    "(or the lead moved on).",
     413: "The request body is larger than the server accepts.",
     422: "Something sent is not valid, or breaks a rule (say, an end before its start).",
     426: "This desk speaks a sync protocol the server no longer does: upgrade it.",
