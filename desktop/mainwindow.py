@@ -33,6 +33,7 @@ from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.worklists.attention import AttentionPage
+from desktop.worklists.leads import LeadsPage
 from desktop.worklists.page import WorklistsPage, titled
 from desktop.worklists.requests import RequestsPage
 from sync.account import Desk, sync_client
@@ -95,7 +96,18 @@ class MainWindow(QMainWindow):
         )
         self.requests_waiting = 0
         self.requests.count_changed.connect(self._requests_counted)
-        self.worklists = WorklistsPage(self.attention, self.requests)
+        # Leads (web enquiries) are listed live too, and new ones count.
+        self.leads = LeadsPage(
+            self.hub,
+            lambda: self.sync.engine.client,
+            self.zone,
+            lambda: self.sync.sync_now(),
+            desk.store,
+            desk.country,
+        )
+        self.leads_waiting = 0
+        self.leads.count_changed.connect(self._leads_counted)
+        self.worklists = WorklistsPage(self.attention, self.requests, self.leads)
         self.pages.addWidget(self.worklists)
         self.messages = MessagesPage(
             self.hub,
@@ -175,7 +187,7 @@ class MainWindow(QMainWindow):
         self._told.poke.connect(self.sync.sync_now)
         self._told.seen.connect(self.sync.server_seen)
         self._told.requests.connect(
-            lambda: self.hub.announce({Topic.BOOKING_REQUESTS}, origin=SYNC)
+            lambda: self.hub.announce({Topic.BOOKING_REQUESTS, Topic.LEADS}, origin=SYNC)
         )
         self.sync_now_button.clicked.connect(self.sync.retry_now)
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, self.sync.retry_now)
@@ -183,6 +195,7 @@ class MainWindow(QMainWindow):
         self.sync.start()
         self.live = self._listen()
         self.requests.reload()
+        self.leads.reload()
 
     def _watch(self, engine: SyncEngine) -> None:
         """Any request this engine's client gets answered is a sign the server is up."""
@@ -281,16 +294,23 @@ class MainWindow(QMainWindow):
         self.requests_waiting = count
         self._count_worklists()
 
+    def _leads_counted(self, count: int) -> None:
+        self.leads_waiting = count
+        self._count_worklists()
+
     def _requests_reach(self, state: SyncState) -> None:
-        """Booking requests live on the server: the page follows whether it answers."""
+        """Booking requests and leads live on the server: the pages follow whether it
+        answers."""
         if state.connection is not Connection.SYNCING:
             self.requests.connection_changed(state.connection is Connection.ONLINE)
+            self.leads.connection_changed(state.connection is Connection.ONLINE)
 
     def _count_worklists(self) -> None:
-        """What waits in the worklists: changes needing attention and booking requests."""
+        """What waits in the worklists: changes needing attention, booking requests and
+        new leads."""
         attention = self.sync.state.attention
         self.worklists.show_attention(attention)
-        waiting = attention + self.requests_waiting
+        waiting = attention + self.requests_waiting + self.leads_waiting
         self.nav.item(PAGES.index("Worklists")).setText(titled("Worklists", waiting))
 
     def _forget_offline_sign_ins(self) -> None:

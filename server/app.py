@@ -23,6 +23,7 @@ from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
+from server.leads.endpoints import router as leads_router
 from server.messaging.endpoints import dev_router
 from server.messaging.endpoints import router as messaging_router
 from server.messaging.unsubscribe import router as unsubscribe_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         booking_links_router,
         booking_requests_router,
         changefeed_router,
+        leads_router,
         lockouts_router,
         messaging_router,
         mutations_router,

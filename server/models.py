@@ -9,6 +9,7 @@ from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
 from server.db import Base
 from server.idempotency.models import IdempotencyKey
+from server.leads.models import Lead
 from server.messaging.models import (
     ConsentDecision,
     Delivery,
@@ -49,6 +50,7 @@ __all__ = [
     "DevOutboxEntry",
     "Device",
     "IdempotencyKey",
+    "Lead",
     "Location",
     "ManageLink",
     "Message",

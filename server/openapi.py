@@ -77,6 +77,7 @@ LOOKS_UP = {  # look up records named in the query or body (404 when not in the 
     ("POST", f"{API_PREFIX}/appointments"),
     ("GET", f"{API_PREFIX}/availability"),
     ("POST", f"{API_PREFIX}/practice-profile/preview-link"),  # no page yet
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
 }
 CONFLICTS = {
     ("POST", f"{API_PREFIX}/appointments"),
@@ -84,10 +85,13 @@ CONFLICTS = {
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/confirm"),
     ("POST", f"{API_PREFIX}/booking-requests/{{request_id}}/reject"),
     ("PUT", f"{API_PREFIX}/practice-profile"),  # the address taken meanwhile
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/contacted"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/discard"),
+    ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
 }
 EVENT_STREAMS = {("GET", f"{API_PREFIX}/sync/events")}  # answered as server-sent events
 # Each event: "hello" on connecting, then "changed" (something to pull) or "requests" (the
-# pending booking requests changed), with the clinic's latest version.
+# pending booking requests or the leads changed), with the clinic's latest version.
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event", "data"],
@@ -115,7 +119,8 @@ DESCRIPTIONS = {
     401: "Not enrolled or not signed in, or the enrollment or session has ended.",
     403: "The caller's role does not allow this.",
     404: "No such record in the caller's clinic.",
-    409: "The record changed or the slot is taken meanwhile, or the request was decided.",
+    409: "The record changed or the slot is taken meanwhile, or the request was decided "
+    "(or the lead moved on).",
     413: "The request body is larger than the server accepts.",
     422: "Something sent is not valid, or breaks a rule (say, an end before its start).",
     426: "This desk speaks a sync protocol the server no longer does: upgrade it.",

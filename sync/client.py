@@ -18,6 +18,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from common.booking_requests import BookingRequestStatus, check_reason
 from common.errors import DomainError, InvalidInput, SlotTaken, TooManyAttempts, error_from_code
+from common.leads import LeadStatus, check_note
 from sync.protocol import (
     API_PREFIX,
     DEVICE_TOKEN_HEADER,
@@ -32,10 +33,15 @@ from sync.protocol import (
     ChangesPage,
     ConfirmBookingRequest,
     ConfirmedRequest,
+    ConvertedLead,
+    ConvertLead,
     Cursor,
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    LeadDuplicate,
+    LeadNoteBody,
+    LeadRecord,
     LockoutInfo,
     LockoutList,
     MessagingSettingsBody,
@@ -87,6 +93,14 @@ class _Links(RootModel[list[BookingLinkRecord]]):
 
 
 class _LinkEvents(RootModel[list[BookingLinkEventRecord]]):
+    pass
+
+
+class _Leads(RootModel[list[LeadRecord]]):
+    pass
+
+
+class _LeadDuplicates(RootModel[list[LeadDuplicate]]):
     pass
 
 
@@ -363,6 +377,38 @@ class ServerClient:
     ) -> list[BookingLinkEventRecord]:
         path = f"/patients/{patient_id}/booking-links/{link_id}/events"
         return self._call("GET", path, _LinkEvents).root
+
+    # --- leads: enquiries from the public form (listed live, never cached) -------------
+
+    def leads(self, status: LeadStatus | None = None) -> list[LeadRecord]:
+        """Newest first; every status but spam when ``status`` is None."""
+        params = {"status": status.value} if status is not None else {}
+        return self._call("GET", "/leads", _Leads, params=params).root
+
+    def lead_duplicates(self, lead_id: uuid.UUID) -> list[LeadDuplicate]:
+        return self._call("GET", f"/leads/{lead_id}/duplicates", _LeadDuplicates).root
+
+    def add_lead_note(self, lead_id: uuid.UUID, text: str) -> LeadRecord:
+        body = _valid(LeadNoteBody, text=check_note(text))
+        return self._call("POST", f"/leads/{lead_id}/notes", LeadRecord, json=body.model_dump())
+
+    def mark_lead_contacted(self, lead_id: uuid.UUID, note: str = "") -> LeadRecord:
+        body = _valid(LeadNoteBody, text=check_note(note, required=False))
+        path = f"/leads/{lead_id}/contacted"
+        return self._call("POST", path, LeadRecord, json=body.model_dump())
+
+    def discard_lead(self, lead_id: uuid.UUID, note: str) -> LeadRecord:
+        """Discard with the note saying why (required)."""
+        body = _valid(LeadNoteBody, text=check_note(note))
+        path = f"/leads/{lead_id}/discard"
+        return self._call("POST", path, LeadRecord, json=body.model_dump())
+
+    def convert_lead(
+        self, lead_id: uuid.UUID, patient_id: uuid.UUID | None = None
+    ) -> ConvertedLead:
+        """Link the lead to ``patient_id``, or register a new patient from it."""
+        body = ConvertLead(patient_id=patient_id).model_dump(mode="json")
+        return self._call("POST", f"/leads/{lead_id}/convert", ConvertedLead, json=body)
 
     # --- plumbing -----------------------------------------------------------------------
 

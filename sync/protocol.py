@@ -21,6 +21,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, String
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.booking_links import TEXT_LENGTH, TITLE_LENGTH, BookingLinkStatus
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
+from common.leads import NOTE_MAX as LEAD_NOTE_MAX
+from common.leads import LeadChannel, LeadStatus, PreferredContact
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from common.patients import Sex
 from common.roles import Role
@@ -876,6 +878,82 @@ class RejectBookingRequest(Message):
     """Why staff turn a request down (required: the patient is told)."""
 
     reason: Reason
+
+
+# --- leads: enquiries from the public form, listed and worked over the API, never cached ---
+
+LeadNoteText = Annotated[str, StringConstraints(max_length=LEAD_NOTE_MAX), Prose]
+
+
+class LeadNote(Message):
+    at: AwareDatetime
+    staff_id: uuid.UUID | None = None
+    staff_name: str
+    text: str
+
+
+class LeadRecord(Message):
+    """An enquiry with what the desk shows of it: the details the person gave, where
+    they came from, the spam hints (how many enquiries came from the same address, the
+    browser's family), its notes and who moved it last. Online only, like booking
+    requests, so it carries names rather than relying on the desk's copy."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    phone: str | None
+    email: str | None
+    message: str
+    preferred_contact: PreferredContact
+    channel: LeadChannel
+    source_detail: str
+    ip_hash: str
+    same_address: int  # enquiries to this clinic from the same address, this one included
+    user_agent_hash: str
+    user_agent_family: str
+    spam: bool
+    status: LeadStatus
+    notes: list[LeadNote]
+    patient_id: uuid.UUID | None
+    patient_name: str | None = None
+    decided_by_staff_id: uuid.UUID | None
+    decided_by_name: str | None = None
+    decided_at: AwareDatetime | None
+    created_at: AwareDatetime
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class LeadNoteBody(Message):
+    """A note on its own, or the note that goes with a move (required to discard)."""
+
+    text: LeadNoteText = ""
+
+
+class ConvertLead(Message):
+    """Link the lead to a patient on file (``patient_id``), or, without one, register a
+    new patient from the lead's details."""
+
+    patient_id: uuid.UUID | None = None
+
+
+class LeadDuplicate(Message):
+    """A patient on file who may be the person who enquired, and why it looks so."""
+
+    patient_id: uuid.UUID
+    name: str
+    date_of_birth: date | None
+    phone: str | None
+    email: str | None
+    reasons: list[str]
+
+
+class ConvertedLead(Message):
+    lead: LeadRecord
+    patient: PatientRecord
 
 
 class MutationResult(Message):

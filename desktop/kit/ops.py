@@ -30,6 +30,7 @@ class Topic(StrEnum):
     SCHEDULE = "schedule"  # providers, working weeks, closures, types, rooms, booking rules
     STAFF = "staff"
     BOOKING_REQUESTS = "booking_requests"
+    LEADS = "leads"  # enquiries from the web form (listed live, like booking requests)
     MESSAGES = "messages"  # messages, consent decisions, the clinic's wordings
     OUTBOX = "outbox"  # something was queued for the server (every local change)
     ATTENTION = "attention"  # what waits in Needs attention

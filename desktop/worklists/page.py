@@ -4,9 +4,10 @@ titled with what waits in it. The lists themselves know nothing of each other.""
 from __future__ import annotations
 
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from desktop.worklists.attention import AttentionPage
+from desktop.worklists.leads import LeadsPage
 from desktop.worklists.requests import RequestsPage
 
 
@@ -15,14 +16,21 @@ def titled(name: str, count: int) -> str:
 
 
 class WorklistsPage(QTabWidget):
-    def __init__(self, attention: AttentionPage, requests: RequestsPage) -> None:
+    def __init__(
+        self, attention: AttentionPage, requests: RequestsPage, leads: LeadsPage | None = None
+    ) -> None:
         super().__init__()
         self.attention = attention
         self.requests = requests
+        self.leads = leads
         self.addTab(attention, "Needs attention")
         self.addTab(requests, "Booking requests")
-        self.counts = {attention: 0, requests: 0}
+        self.counts: dict[QWidget, int] = {attention: 0, requests: 0}
         requests.count_changed.connect(self.show_requests)
+        if leads is not None:
+            self.addTab(leads, "Leads")
+            self.counts[leads] = 0
+            leads.count_changed.connect(self.show_leads)
 
     def show_attention(self, count: int) -> None:
         self.counts[self.attention] = count
@@ -31,6 +39,12 @@ class WorklistsPage(QTabWidget):
     def show_requests(self, count: int) -> None:
         self.counts[self.requests] = count
         self.setTabText(self.indexOf(self.requests), titled("Booking requests", count))
+
+    def show_leads(self, count: int) -> None:
+        """New leads: enquiries nobody has answered yet."""
+        if self.leads is not None:
+            self.counts[self.leads] = count
+            self.setTabText(self.indexOf(self.leads), titled("Leads", count))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Opened from the navigation ("Worklists (3)"): show a list that has something

@@ -19,6 +19,7 @@ from server.changefeed import service
 from server.changefeed.live import KEEPALIVE_EVERY, hub, listen_to, poll_every, sse
 from server.clinics.models import Clinic
 from server.deps import DatabaseDep, DeviceContext, SettingsDep, SyncContext, check_protocol
+from server.leads import service as leads
 from sync.protocol import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -60,8 +61,8 @@ async def events(
     ctx: DeviceContext, db: DatabaseDep, settings: SettingsDep, request: Request
 ) -> StreamingResponse:
     """Server-sent events: ``changed`` whenever the caller's clinic has something new
-    to pull, ``requests`` whenever its pending booking requests changed (they are not
-    synced: a desk lists them again when told).
+    to pull, ``requests`` whenever its pending booking requests or its leads changed (they
+    are not synced: a desk lists them again when told).
 
     The desk pulls when told; an event carries nothing but the clinic's latest version, so
     a listener learns nothing it could not pull anyway.
@@ -69,12 +70,16 @@ async def events(
     ctx.require(Permission.SYNC_PULL)
     listener = listen_to(settings.database_url)  # this process's, started on first use
 
-    def latest() -> tuple[int, tuple[int, object]]:
+    def latest() -> tuple[int, object]:
         with db.reading() as session:
             version = int(
                 session.scalar(select(Clinic.sync_version).where(Clinic.id == ctx.clinic_id)) or 0
             )
-            return version, booking_requests.pending_mark(session, ctx.clinic_id)
+            # Booking requests and leads are listed live, not synced: one mark for both.
+            return version, (
+                booking_requests.pending_mark(session, ctx.clinic_id),
+                leads.mark(session, ctx.clinic_id),
+            )
 
     async def stream() -> AsyncIterator[str]:
         wake = hub.listen(ctx.clinic_id)

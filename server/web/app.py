@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.staticfiles import StaticFiles
 
 from server.deps import DatabaseDep
+from server.leads.web import router as enquiries
 from server.web import practice
 from server.web.models import PracticeProfile
 from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
@@ -43,7 +44,7 @@ def favicon() -> Response:
     return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
 
 
-ROUTERS: list[APIRouter] = [home, practice.router]
+ROUTERS: list[APIRouter] = [home, practice.router, enquiries]
 
 
 class _Static(StaticFiles):
