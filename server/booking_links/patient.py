@@ -328,6 +328,7 @@ def _offered(
     first_day: date,
     last_day: date,
     now: datetime,
+    limit: int | None = None,
 ) -> list[tuple[OfferedSlot, Provider]]:
     if not kind.active or kind.deleted_at is not None or first_day > last_day:
         return []
@@ -343,6 +344,7 @@ def _offered(
             last_day=last_day,
             now=now,
             provider_id=provider.id,
+            limit=limit,
         )
     ]
     return sorted(found, key=lambda pair: (pair[0].starts_at, pair[1].display_name))
@@ -358,10 +360,33 @@ class Offer:
     first_day: date
     last_day: date
 
-    def slots(self, session: Session, now: datetime) -> list[tuple[OfferedSlot, Provider]]:
+    def slots(
+        self, session: Session, now: datetime, first_day: date, last_day: date
+    ) -> list[tuple[OfferedSlot, Provider]]:
         return _offered(
-            session, self.clinic_id, self.kind, self.providers, self.first_day, self.last_day, now
+            session,
+            self.clinic_id,
+            self.kind,
+            self.providers,
+            max(first_day, self.first_day),
+            min(last_day, self.last_day),
+            now,
         )
+
+    def first_free_day(self, session: Session, now: datetime) -> date | None:
+        """The first day with a free time (each provider asked for one slot only)."""
+        zone = scheduling.clinic_zone(session, self.clinic_id)
+        found = _offered(
+            session,
+            self.clinic_id,
+            self.kind,
+            self.providers,
+            self.first_day,
+            self.last_day,
+            now,
+            limit=1,
+        )
+        return found[0][0].starts_at.astimezone(zone).date() if found else None
 
     def has(
         self, session: Session, provider_id: uuid.UUID, starts_at: datetime, now: datetime
@@ -397,15 +422,15 @@ def week_of(session: Session, offer: Offer | None, wanted: date | None, now: dat
         today = now.date()
         return Week(today, today, [], None, None, False)
     zone = scheduling.clinic_zone(session, offer.clinic_id)
-    slots = offer.slots(session, now)
     first = offer.first_day
     if wanted is None:
-        start = slots[0][0].starts_at.astimezone(zone).date() if slots else first
+        start = offer.first_free_day(session, now) or first
     else:
         start = min(max(wanted, first), max(first, offer.last_day))
     index = (start - first).days // DAYS_SHOWN
     week_first = first + timedelta(days=index * DAYS_SHOWN)
     week_last = min(week_first + timedelta(days=DAYS_SHOWN - 1), offer.last_day)
+    slots = offer.slots(session, now, week_first, week_last)
     several = len(offer.providers) > 1
     days: dict[date, dict[str, list[Choice]]] = {}
     for slot, provider in slots:

@@ -521,3 +521,30 @@ def test_a_cancelled_appointment_says_so(
     assert "This appointment was cancelled" in page.text
     assert ">Reschedule<" not in page.text
     assert linkmaker.CLINIC_PHONE in page.text
+
+
+def test_forms_sent_under_no_referrer_are_accepted_from_this_site_only(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    """Pages here send ``Referrer-Policy: no-referrer``, under which Chromium posts a
+    form with ``Origin: null``; Sec-Fetch-Site tells this site's own forms apart."""
+    token, link_id = make(db, linkmaker.booking_link, where)
+    csrf = csrf_of(web.get(f"/l/{token}"))
+    foreign = web.post(
+        f"/l/{token}/start",
+        data={"csrf_token": csrf},
+        headers={"origin": "null", "sec-fetch-site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert foreign.status_code == 403
+    unknown = web.post(f"/l/{token}/start", data={"csrf_token": csrf}, headers={"origin": "null"})
+    assert unknown.status_code == 403
+    assert make(db, linkmaker.link_of, link_id).status is BookingLinkStatus.SENT
+    own = web.post(
+        f"/l/{token}/start",
+        data={"csrf_token": csrf},
+        headers={"origin": "null", "sec-fetch-site": "same-origin"},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303
+    assert make(db, linkmaker.link_of, link_id).status is BookingLinkStatus.ACCESSED
