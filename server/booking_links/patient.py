@@ -245,7 +245,6 @@ class Choice:
     provider: str
     starts_at: datetime
     time: str
-    label: str  # the whole of it, for a screen reader
 
 
 @dataclass(frozen=True)
@@ -437,9 +436,6 @@ def week_of(session: Session, offer: Offer | None, wanted: date | None, now: dat
         local = slot.starts_at.astimezone(zone)
         if not week_first <= local.date() <= week_last:
             continue
-        label = f"{long_day(local.date())}, {local:%H:%M}"
-        if several:
-            label += f" with {provider.display_name}"
         days.setdefault(local.date(), {}).setdefault(provider.display_name, []).append(
             Choice(
                 value=slot_value(provider.id, slot.starts_at),
@@ -447,7 +443,6 @@ def week_of(session: Session, offer: Offer | None, wanted: date | None, now: dat
                 provider=provider.display_name,
                 starts_at=slot.starts_at,
                 time=f"{local:%H:%M}",
-                label=label,
             )
         )
     shown = [Day(long_day(day), sorted(groups.items())) for day, groups in sorted(days.items())]
