@@ -8,6 +8,10 @@ from common.roles import ROLE_PERMISSIONS, Permission, Role
 
 # A device on its own (no one signed in) may only keep its cache fresh.
 DEVICE_ONLY_PERMISSIONS = frozenset({Permission.SYNC_PULL})
+# A patient acting on a link the clinic sent them (a booking or manage link), with no
+# staff member and no device behind the request: booking and moving their own
+# appointment through the one write path the desk uses, and nothing else.
+PATIENT_WEB_PERMISSIONS = frozenset({Permission.DIARY_BOOK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +26,25 @@ class AuthContext:
     staff_id: uuid.UUID | None
     role: Role | None
     session_id: uuid.UUID | None = None  # the staff sign-in behind this request, if any
+    # The patient acting for themselves on the web (``for_patient``); no role, no device.
+    patient_id: uuid.UUID | None = None
+
+    @classmethod
+    def for_patient(cls, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> AuthContext:
+        """The context of a patient's own action through a link of theirs: the services'
+        permission checks pass for booking only, and the audit trail records it with no
+        staff member or device (its reason says the patient did it)."""
+        return cls(
+            clinic_id=clinic_id, device_id=None, staff_id=None, role=None, patient_id=patient_id
+        )
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return ROLE_PERMISSIONS[self.role] if self.role else DEVICE_ONLY_PERMISSIONS
+        if self.role:
+            return ROLE_PERMISSIONS[self.role]
+        if self.patient_id is not None:
+            return PATIENT_WEB_PERMISSIONS
+        return DEVICE_ONLY_PERMISSIONS
 
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:

@@ -110,10 +110,11 @@ def check_origin(request: Request) -> None:
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise Forbidden(CROSS_SITE)
     origin = request.headers.get("origin")
+    # Under ``Referrer-Policy: no-referrer`` (every page here) browsers send a form's
+    # Origin as "null" even to its own site; the browser's own Sec-Fetch-Site, which no
+    # page can forge, says whether it really came from here.
     if origin == "null" and fetch_site == "same-origin":
-        # Our own pages send ``Referrer-Policy: no-referrer``, under which Chromium sends
-        # a form's Origin as "null"; the browser's own Sec-Fetch-Site says it was ours.
-        return
+        origin = None
     if origin is not None:
         own = {request.headers.get("host", "")}
         public = request.app.state.settings.public_base_url
