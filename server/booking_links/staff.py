@@ -302,8 +302,11 @@ def _text(
     link: BookingLink,
     rule: BroadcastRule,
     url: str,
+    token: str,
 ) -> tuple[str, str | None]:
-    """Compose the link's text (care: it is about the patient's own appointment)."""
+    """Compose the link's text (care: it is about the patient's own appointment). The
+    token is concealed: the desks' copy of the message shows that a link went, not one
+    that opens."""
     clinic = messaging.sender_name(session, ctx.clinic_id)
     text = fill(rule.sms_text, link=url, clinic=clinic, first_name=patient.first_name)
     message = messaging.compose(
@@ -315,6 +318,7 @@ def _text(
         drafts=[messaging.Draft(Channel.SMS, text)],
         staff_id=ctx.staff_id,
         device_id=ctx.device_id,
+        conceal=[token],
     )
     link.message_id = message.id
     held = next(
@@ -375,7 +379,7 @@ def send(
     session.add(link)
     session.flush()
     url = link_url(base_url, token)
-    text, held = _text(session, ctx, patient, link, rule, url)
+    text, held = _text(session, ctx, patient, link, rule, url, token)
     _event(session, link, BookingLinkStatus.SENT, at=now, staff_id=ctx.staff_id, detail=held or "")
     audit.record(
         session,
@@ -426,7 +430,7 @@ def resend(
     token = tokens.new_token()
     link.token_hash = tokens.digest(token)
     url = link_url(base_url, token)
-    text, held = _text(session, ctx, patient, link, rule, url)
+    text, held = _text(session, ctx, patient, link, rule, url, token)
     _event(
         session,
         link,

@@ -78,9 +78,13 @@ class Delivery(ClinicScoped):
     )
     # The blind index of ``to_address`` for SMS: how an opt-out reaches queued messages.
     to_index: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
-    subject: Mapped[str] = mapped_column(String(200), default="")
-    text: Mapped[str] = mapped_column(Text)
-    html: Mapped[str | None] = mapped_column(Text, default=None)
+    # What goes out, in full (a link's token, a code): sealed at rest, so a copy of the
+    # database holds no working link. The desks see the message, with secrets masked.
+    subject: Mapped[str] = mapped_column(EncryptedText("message_deliveries", "subject"), default="")
+    text: Mapped[str] = mapped_column(EncryptedText("message_deliveries", "text"))
+    html: Mapped[str | None] = mapped_column(
+        EncryptedText("message_deliveries", "html"), default=None
+    )
     # An appointment whose .ics goes with a confirmation e-mail.
     calendar_appointment_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -202,8 +206,9 @@ class DevOutboxEntry(ClinicScoped):
     channel: Mapped[Channel] = mapped_column(StrEnumColumn(Channel, 8))
     to_address: Mapped[str] = mapped_column(EncryptedText("dev_outbox", "to_address"))
     sender_name: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(200), default="")
-    text: Mapped[str] = mapped_column(Text)
-    html: Mapped[str | None] = mapped_column(Text, default=None)
+    # What was "sent", links and codes included: sealed at rest like the delivery's.
+    subject: Mapped[str] = mapped_column(EncryptedText("dev_outbox", "subject"), default="")
+    text: Mapped[str] = mapped_column(EncryptedText("dev_outbox", "text"))
+    html: Mapped[str | None] = mapped_column(EncryptedText("dev_outbox", "html"), default=None)
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)  # file names
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -46,6 +46,10 @@ from server.messaging.models import (
 from server.messaging.wakeup import note_composed
 from server.patients.models import Patient
 
+# What the desks see in place of a concealed secret (see ``compose``): always the same,
+# so it tells nothing of the secret's length.
+CONCEALED = "•••"
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -276,6 +280,7 @@ def compose(
     calendar: bool = False,
     number: str | None = None,
     answering_keyword: bool = False,
+    conceal: Sequence[str] = (),
 ) -> Message:
     """Write a message to ``patient`` (or, with no patient, to ``number``) and its
     deliveries, one per draft, in the caller's transaction. A channel that may not be
@@ -283,9 +288,20 @@ def compose(
     reason, so staff see why it did not go.
 
     ``calendar``: attach the appointment's .ics to the e-mail. ``answering_keyword``:
-    the one reply to a STOP, START or HELP, which goes whatever the consent."""
+    the one reply to a STOP, START or HELP, which goes whatever the consent.
+
+    ``conceal``: the secrets the text carries (a link's token, a one-time code). Give
+    every one: each is replaced by ``CONCEALED`` in the message's body and subject. The
+    message is synced to every desk of the clinic, so a secret left in it would open the
+    patient's link (or pass their check) from any desk's inbox, any copy of a desk's
+    store, any backup of the server: staff see "…/l/•••" and know a link went, which is
+    all they need (they can send a fresh one). The deliveries keep the real text, since
+    it has to be sent; they are never synced, and their texts are sealed at rest
+    (``EncryptedText``), so the database holds the secret only as ciphertext."""
     if not drafts:
         raise InvalidInput("Choose at least one way to send the message.")
+    if isinstance(conceal, str):  # a lone string would be masked letter by letter
+        raise TypeError("conceal takes a sequence of secrets: conceal=[token]")
     when = due_at or utcnow()
     consents = consents_of(session, clinic_id, [patient.id])[patient.id] if patient else {}
 
@@ -306,8 +322,8 @@ def compose(
         purpose=purpose,
         kind=kind,
         channels=[draft.channel.value for draft in drafts],
-        subject=subject,
-        body=first.text,
+        subject=concealed(subject, conceal),
+        body=concealed(first.text, conceal),
         counterpart=address(first.channel),
         appointment_id=appointment_id,
         sent_by_staff_id=staff_id,
@@ -360,6 +376,15 @@ def compose(
     session.flush()
     note_composed(session)
     return message
+
+
+def concealed(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``CONCEALED``; the longest first, so
+    a secret that contains another is masked whole. Empty secrets are ignored (there is
+    nothing to hide, and replacing "" would mask between every letter)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, CONCEALED)
+    return text
 
 
 OPTED_OUT = "This number replied STOP: it gets no texts until it replies START."

@@ -19,7 +19,7 @@ from server.auth.context import AuthContext
 from server.booking_links import staff
 from server.booking_links.models import BookingLink, BookingLinkEvent
 from server.db import transaction, utcnow
-from server.messaging.models import Delivery
+from server.messaging.models import Delivery, Message
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType
 from server.web import tokens
@@ -238,11 +238,18 @@ def test_sending_keeps_only_the_digest_and_texts_the_address(client, desk, db, c
     assert "on its way" in answer["notice"]
     row = link_row(db, link["id"])
     assert row.token_hash == tokens.digest(token)
-    # The raw token is in no column of the link tables or the audit trail.
+    # The raw token is in no column of any table: the desks' message shows a mask, the
+    # text to send is sealed.
     with db() as session:
-        for table in ("booking_links", "booking_link_events", "audit_events"):
+        tables = inspect(session.get_bind()).get_table_names()
+        assert {"booking_links", "messages", "message_deliveries"} <= set(tables)
+        for table in tables:
             for values in session.execute(text(f"SELECT * FROM {table}")):  # noqa: S608
                 assert all(token not in str(value) for value in values), table
+        [message] = session.scalars(select(Message).where(Message.clinic_id == clinic.id))
+        masked = url.replace(token, "•••")
+        greeting = "Hello Pat0, book your check-up with Alder Clinic: "
+        assert message.body.startswith(greeting + masked)
         [delivery] = session.scalars(select(Delivery).where(Delivery.clinic_id == clinic.id))
         assert delivery.channel is Channel.SMS
         assert delivery.purpose is Purpose.CARE
@@ -301,6 +308,12 @@ def test_resending_replaces_the_address(client, desk, db, clinic, rule):
             session.scalar(select(BookingLink).where(BookingLink.token_hash == old_digest)) is None
         )
         assert len(session.scalars(select(Delivery)).all()) == 2
+        # The new address is masked in the desks' copy too, and sent in full.
+        new_token = new_url.rsplit("/", 1)[1]
+        bodies = session.execute(text("SELECT body FROM messages")).scalars().all()
+        assert len(bodies) == 2
+        assert all(new_token not in body and "/l/•••" in body for body in bodies)
+        assert any(new_url in delivery.text for delivery in session.scalars(select(Delivery)))
     events = client.get(f"{links_url(patient_id)}/{first['link']['id']}/events", headers=desk)
     assert [e["detail"].startswith("Re-sent") for e in events.json()] == [False, True]
 
