@@ -10,10 +10,13 @@ import keyring
 import pytest
 
 from sync import keys
+from tests.support.browser import browser, phone, phone_without_js, playwright
 from tests.support.live_server import DemoTemplates, LiveServer
 from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Real Chromium for the patients' pages: one browser for the whole session.
+__all__ = ["browser", "phone", "phone_without_js", "playwright"]
 
 
 @pytest.fixture(autouse=True)

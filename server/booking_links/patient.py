@@ -560,7 +560,9 @@ def confirm(
         reason="booked by the patient through a booking link",
     )
     session.flush()
-    send_confirmation(session, appointment, manage_url(public_base_url, manage_token))
+    send_confirmation(
+        session, appointment, manage_url(public_base_url, manage_token), secret=manage_token
+    )
     return Booked(LinkState.BOOKED, manage_token)
 
 
@@ -574,11 +576,14 @@ def confirmation_sms(clinic_name: str, visit_words: str, url: str) -> str:
     )
 
 
-def send_confirmation(session: Session, appointment: Appointment, url: str) -> Message | None:
+def send_confirmation(
+    session: Session, appointment: Appointment, url: str, *, secret: str
+) -> Message | None:
     """One confirmation for a booking made through a link: a text with the day, the time
     and the manage link, and the clinic's usual confirmation e-mail (with the .ics) as
     one message, so the patient never gets two texts for one booking. Sent as the
-    clinic's other confirmations are: not when it sends none, not without an address."""
+    clinic's other confirmations are: not when it sends none, not without an address.
+    ``secret`` (the manage link's token) is masked in the desks' copy of the message."""
     clinic = session.get(Clinic, appointment.clinic_id)
     patient = session.get(Patient, appointment.patient_id)
     if clinic is None or patient is None:
@@ -619,6 +624,7 @@ def send_confirmation(session: Session, appointment: Appointment, url: str) -> M
         drafts=drafts,
         appointment_id=appointment.id,
         calendar=True,
+        conceal=[secret],
     )
 
 
@@ -840,6 +846,7 @@ def send_code(session: Session, token: str, *, secret: str, now: datetime) -> Co
             )
         ],
         urgent=True,  # asked for now: not held for the morning
+        conceal=[code],  # the desks see that a code went, not the code
     )
     held = any(entry.get("status") == DeliveryStatus.HELD.value for entry in message.deliveries)
     return CodeSent.HELD if held else CodeSent.SENT

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.server.web.conftest import browser, phone, phone_without_js, playwright, web
+from tests.server.web.conftest import web
 
-__all__ = ["browser", "phone", "phone_without_js", "playwright", "web"]
+__all__ = ["web"]

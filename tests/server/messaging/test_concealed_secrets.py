@@ -30,7 +30,7 @@ EMAIL = f"Book at {URL}"
 HTML = f'<p>Book <a href="{URL}">here</a>.</p>'
 SEALED = ("message_deliveries", "dev_outbox")
 COLUMNS = ("subject", "text", "html")
-BEFORE = "c0c4da918f8d"  # the schema before the texts were sealed
+BEFORE = "0f9f1eb998f7"  # the schema before the texts were sealed
 DEV_OUTBOX = {Channel.SMS: None, Channel.EMAIL: None}
 
 

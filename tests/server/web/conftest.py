@@ -13,10 +13,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support.browser import browser, phone, phone_without_js, playwright
-
-__all__ = ["browser", "phone", "phone_without_js", "playwright"]
-
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 

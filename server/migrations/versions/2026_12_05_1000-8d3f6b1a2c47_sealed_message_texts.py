@@ -15,7 +15,7 @@ the subjects become ``text`` (a sealed subject is longer than the subject); the 
 versions stay in the tables' files until vacuumed.
 
 Revision ID: 8d3f6b1a2c47
-Revises: c0c4da918f8d
+Revises: 0f9f1eb998f7
 Create Date: 2026-12-05 09:00:00.000000
 """
 
@@ -30,7 +30,7 @@ from server.crypto import FieldKeys
 from server.db import MIGRATION_FIELD_KEYS
 
 revision = "8d3f6b1a2c47"
-down_revision = "c0c4da918f8d"
+down_revision = "0f9f1eb998f7"
 branch_labels = None
 depends_on = None
 
