@@ -44,6 +44,7 @@ soak: $(STAMP)
 ## screenshots: the README's pictures, taken from the real desktop under Xvfb
 screenshots: $(STAMP) system-deps
 	PYTHONPATH=. xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python packaging/screenshots.py resources/screenshots
+	PYTHONPATH=. $(BIN)/python packaging/web_screenshots.py resources/screenshots
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -181,12 +181,13 @@ def _session_factory() -> sessionmaker[Session]:
 def _seed_demo(_args: argparse.Namespace) -> int:
     import server.models  # noqa: F401  - versions for the seeded rows
     from server.db import transaction
-    from server.demo import DEMO_LOGINS, seed_demo, seed_demo_conversations
+    from server.demo import DEMO_LOGINS, seed_demo, seed_demo_conversations, seed_demo_online
 
     with transaction(_session_factory()) as session:
         clinic, created = seed_demo(session)
         if created:
             seed_demo_conversations(session, clinic)
+            seed_demo_online(session, clinic)
         slug, name = clinic.slug, clinic.name
     print(f"{'Created' if created else 'Already there'}: {name} (clinic short name '{slug}')")
     for login in DEMO_LOGINS:

@@ -8,6 +8,7 @@ so screenshots and tests see the same clinic every time.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -339,6 +340,79 @@ DEMO_TEXTS = (
     "Running 10 minutes late, sorry! Parking is a nightmare.",
 )
 STRANGER = "+447400123456"  # no demo patient has this number
+
+
+def seed_demo_online(session: Session, clinic: Clinic) -> None:
+    """What the patients' side brings the demo: a booking-link rule reception can send
+    from a patient's file, and two enquiries from the web waiting in Worklists → Leads."""
+    from sqlalchemy import select
+
+    from common.leads import LeadChannel, PreferredContact
+    from server.booking_links.models import BroadcastRule
+    from server.leads.models import Lead
+
+    kind = session.scalar(
+        select(AppointmentType).where(
+            AppointmentType.clinic_id == clinic.id, AppointmentType.name == "Consultation"
+        )
+    )
+    if kind is not None:
+        session.add(
+            BroadcastRule(
+                clinic_id=clinic.id,
+                title="Review consultation",
+                appointment_type_id=kind.id,
+                earliest_days=1,
+                latest_days=21,
+                link_valid_days=14,
+                welcome_text=(
+                    "Your clinician would like to see you again. Choose a time that suits "
+                    "you in the next three weeks."
+                ),
+                sms_text="{clinic}: hello {first_name}, please book your review here: {link}",
+                confirmation_text="We look forward to seeing you. Bring your exercise diary.",
+                allow_reschedule=True,
+            )
+        )
+    enquiries = (
+        (
+            "Maya",
+            "Okafor",
+            "+447700900123",
+            "maya.okafor@example.org",
+            LeadChannel.SEARCH,
+            "google",
+            "Do you treat running injuries? Weekday evenings suit me best.",
+        ),
+        (
+            "Tom",
+            "Eriksen",
+            "+447700900456",
+            None,
+            LeadChannel.REFERRAL,
+            "ref=dr-patel",
+            "My GP suggested you for my back. Please call after 5pm.",
+        ),
+    )
+    for first, last, phone, email, channel, source, text in enquiries:
+        session.add(
+            Lead(
+                clinic_id=clinic.id,
+                first_name=first,
+                last_name=last,
+                phone=phone,
+                email=email,
+                message=text,
+                preferred_contact=PreferredContact.PHONE,
+                channel=channel,
+                source_detail=source,
+                ip_hash="demo",
+                user_agent_hash="demo",
+                user_agent_family="Chrome on Android",
+                form_key=str(uuid.uuid4()),
+            )
+        )
+    session.flush()
 
 
 def seed_demo_conversations(session: Session, clinic: Clinic) -> None:
