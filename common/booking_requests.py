@@ -79,14 +79,14 @@ def clean_applicant(applicant: Applicant, *, country: str | None, today: date) -
         checked = clean(applicant.details(), country=country, today=today)
     except PatientInvalid as problem:
         refused.extend((problem, *problem.also))
-    if applicant.date_of_birth is None and not any(
-        p.field == "date_of_birth" for p in refused
-    ):
+    if applicant.date_of_birth is None and not any(p.field == "date_of_birth" for p in refused):
         refused.append(PatientInvalid("date_of_birth", "Give the date of birth."))
     if not (applicant.phone or "").strip() and not (applicant.email or "").strip():
         refused.append(
-            PatientInvalid("phone", "Give a mobile number or an e-mail address, so the "
-                           "clinic can tell you its answer.")
+            PatientInvalid(
+                "phone",
+                "Give a mobile number or an e-mail address, so the clinic can tell you its answer.",
+            )
         )
     insurance = " ".join(applicant.insurance.split())
     if len(insurance) > INSURANCE_LENGTH:

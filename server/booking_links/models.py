@@ -88,9 +88,7 @@ class BookingLinkEvent(ClinicScoped):
         ForeignKey("appointments.id", ondelete="SET NULL"), default=None
     )
     starts_at: Mapped[datetime | None] = mapped_column(default=None)
-    provider_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("providers.id"), default=None
-    )
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("providers.id"), default=None)
     staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
 
 

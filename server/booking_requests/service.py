@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
 from common.booking_requests import NOTE_LENGTH, Applicant, check_reason, clean_applicant
-from common.patients import duplicates
 from common.errors import Conflict, DomainError, InvalidInput, NotFound, SlotTaken
+from common.message_templates import AppointmentFacts
+from common.patients import duplicates
 from common.roles import Permission
 from common.scheduling import AppointmentTypeRules
 from server import kit
@@ -204,6 +205,13 @@ def _kind_and_end(
             f"{kind.name} takes {kind.duration_minutes} minutes; the requested end does not match."
         )
     return rules, expected
+
+
+def check_timing(
+    session: Session, clinic_id: uuid.UUID, starts_at: datetime, now: datetime
+) -> None:
+    """Refuse, in words, a start too soon or too far ahead to book online."""
+    _check_timing(session, clinic_id, starts_at, now)
 
 
 def _check_timing(
@@ -432,9 +440,7 @@ def matches(session: Session, ctx: AuthContext, request_id: uuid.UUID) -> list[P
     on_file = list(
         session.scalars(
             select(Patient)
-            .where(
-                Patient.clinic_id == ctx.clinic_id, Patient.deleted_at.is_(None), or_(*wanted)
-            )
+            .where(Patient.clinic_id == ctx.clinic_id, Patient.deleted_at.is_(None), or_(*wanted))
             .order_by(Patient.last_name, Patient.first_name, Patient.id)
             .limit(MATCHES_LIMIT)
         )
@@ -567,6 +573,7 @@ def reject(
         reason=f"booking request rejected: {reason}"[:AUDIT_REASON_LENGTH],
     )
     session.flush()
+    asked = _asked(session, request)
     if request.patient_id is None:
         # Not a patient yet: told at the number or address they gave on the widget.
         automated.applicant_rejected(
@@ -574,6 +581,7 @@ def reject(
             ctx.clinic_id,
             applicant_of(request),
             reason=reason,
+            asked=asked,
             staff_id=ctx.staff_id,
         )
     else:
@@ -584,8 +592,25 @@ def reject(
             appointment=None,
             reason=reason,
             staff_id=ctx.staff_id,
+            asked=asked,
         )
     return request
+
+
+def _asked(session: Session, request: BookingRequest) -> AppointmentFacts:
+    """The time a request named, as a rejection's wording tells it."""
+    provider = session.get(Provider, request.provider_id)
+    kind = (
+        session.get(AppointmentType, request.appointment_type_id)
+        if request.appointment_type_id
+        else None
+    )
+    return AppointmentFacts(
+        starts_at=request.starts_at,
+        provider=provider.display_name if provider else "",
+        type_name=kind.name if kind else "",
+        location="",
+    )
 
 
 def withdraw(

@@ -213,9 +213,11 @@ def _send(
     staff_id: uuid.UUID | None = None,
     urgent: bool = False,
     applicant: Applicant | None = None,
+    asked: AppointmentFacts | None = None,
 ) -> Message | None:
     """``patient``, or with none the ``applicant`` (who asked on the web and is not a
-    patient yet) at the number and address they gave."""
+    patient yet) at the number and address they gave. ``asked``: the time a request
+    named, for a message about one that was not booked."""
     facts = clinic_facts(session, clinic)
     if patient is not None:
         who = patient_facts(patient)
@@ -233,7 +235,7 @@ def _send(
     context = context_for(
         clinic=facts,
         patient=who,
-        appointment=appointment_facts(session, appointment) if appointment else None,
+        appointment=appointment_facts(session, appointment) if appointment else asked,
         **context_extra,  # type: ignore[arg-type]
     )
     drafts = [
@@ -287,9 +289,11 @@ def request_decided(
     appointment: Appointment | None,
     reason: str | None = None,
     staff_id: uuid.UUID | None = None,
+    asked: AppointmentFacts | None = None,
 ) -> Message | None:
     """Tell the patient what became of their web booking request: the appointment, or
-    the reason it was turned down."""
+    the reason it was turned down (with ``asked``, the time they asked for, which the
+    wording names)."""
     clinic = session.get(Clinic, clinic_id)
     patient = session.get(Patient, patient_id)
     if clinic is None or patient is None:
@@ -311,6 +315,7 @@ def request_decided(
         CommunicationType.REQUEST_REJECTED,
         {"reason": reason or ""},
         staff_id=staff_id,
+        asked=asked,
     )
 
 
@@ -320,6 +325,7 @@ def applicant_rejected(
     applicant: Applicant,
     *,
     reason: str,
+    asked: AppointmentFacts,
     staff_id: uuid.UUID | None = None,
 ) -> Message | None:
     """Tell someone who asked on the web, and is not a patient, that their request was
@@ -336,6 +342,7 @@ def applicant_rejected(
         {"reason": reason},
         staff_id=staff_id,
         applicant=applicant,
+        asked=asked,
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.staticfiles import StaticFiles
 
 from server.deps import DatabaseDep
+from server.web import widget
 from server.web.models import PracticeProfile
 from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
 from server.web.security import WebHeaders
@@ -42,7 +43,7 @@ def favicon() -> Response:
     return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
 
 
-ROUTERS: list[APIRouter] = [home]
+ROUTERS: list[APIRouter] = [home, widget.router]
 
 
 class _Static(StaticFiles):
