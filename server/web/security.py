@@ -110,6 +110,11 @@ def check_origin(request: Request) -> None:
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise Forbidden(CROSS_SITE)
     origin = request.headers.get("origin")
+    if origin == "null" and fetch_site == "same-origin":
+        # Under ``Referrer-Policy: no-referrer`` browsers send a form's POST with
+        # ``Origin: null`` even to its own site; ``Sec-Fetch-Site`` (which a page cannot
+        # set) says where it came from.
+        return
     if origin is not None:
         own = {request.headers.get("host", "")}
         public = request.app.state.settings.public_base_url

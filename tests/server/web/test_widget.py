@@ -437,7 +437,21 @@ def test_a_post_from_another_site_is_refused(
     )
     assert answer.status_code == 403
     assert "sent from another website" in answer.text
+    for headers in ({"origin": "null"}, {"sec-fetch-site": "cross-site", "origin": "null"}):
+        refused = web.post(
+            f"{BOOK}/details", data={**hidden, **APPLICANT}, headers=headers, follow_redirects=False
+        )
+        assert refused.status_code == 403
     assert _requests(db) == []
+    # A browser's own form under "no-referrer" sends Origin: null; its Sec-Fetch-Site vouches.
+    own = web.post(
+        f"{BOOK}/details",
+        data={**hidden, **APPLICANT},
+        headers={"sec-fetch-site": "same-origin", "origin": "null"},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303
+    assert len(_requests(db)) == 1
 
 
 def test_opening_every_page_changes_nothing(
