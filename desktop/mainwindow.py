@@ -92,7 +92,11 @@ class MainWindow(QMainWindow):
         self.attention = AttentionPage(self.hub, desk, self.zone)
         # Booking requests are listed live over the API; both lists count in "Worklists".
         self.requests = RequestsPage(
-            self.hub, lambda: self.sync.engine.client, self.zone, lambda: self.sync.sync_now()
+            self.hub,
+            lambda: self.sync.engine.client,
+            self.zone,
+            lambda: self.sync.sync_now(),
+            country=desk.country,
         )
         self.requests_waiting = 0
         self.requests.count_changed.connect(self._requests_counted)

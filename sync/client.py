@@ -46,6 +46,8 @@ from sync.protocol import (
     LockoutList,
     MessagingSettingsBody,
     Mutation,
+    PatientFields,
+    PatientMatch,
     PracticeProfileBody,
     PracticeProfileFields,
     PreviewLink,
@@ -101,6 +103,10 @@ class _Leads(RootModel[list[LeadRecord]]):
 
 
 class _LeadDuplicates(RootModel[list[LeadDuplicate]]):
+    pass
+
+
+class _PatientMatches(RootModel[list[PatientMatch]]):
     pass
 
 
@@ -305,18 +311,33 @@ class ServerClient:
         return self._call("GET", "/booking-requests", _BookingRequests, params=params).root
 
     def confirm_booking_request(
-        self, request_id: uuid.UUID, instead: Slot | None = None
+        self,
+        request_id: uuid.UUID,
+        instead: Slot | None = None,
+        *,
+        patient_id: uuid.UUID | None = None,
+        new_patient: PatientFields | None = None,
     ) -> ConfirmedRequest:
         """Book the request as asked, or at ``instead`` (its start and provider; the
-        request keeps its length). A taken time raises ``TimeTaken`` with free times."""
+        request keeps its length). A taken time raises ``TimeTaken`` with free times.
+        A request from someone not yet a patient names the patient on file
+        (``patient_id``) or the new patient to register (``new_patient``)."""
         body = None
-        if instead is not None:
+        if instead is not None or patient_id is not None or new_patient is not None:
             chosen = ConfirmBookingRequest(
-                starts_at=instead.starts_at, provider_id=instead.provider_id
+                starts_at=instead.starts_at if instead else None,
+                provider_id=instead.provider_id if instead else None,
+                patient_id=patient_id,
+                new_patient=new_patient,
             )
-            body = chosen.model_dump(mode="json")
+            body = chosen.model_dump(mode="json", exclude_none=True)
         path = f"/booking-requests/{request_id}/confirm"
         return self._call("POST", path, ConfirmedRequest, json=body)
+
+    def booking_request_matches(self, request_id: uuid.UUID) -> list[PatientMatch]:
+        """Patients on file who may be the request's applicant."""
+        path = f"/booking-requests/{request_id}/matches"
+        return self._call("GET", path, _PatientMatches).root
 
     def reject_booking_request(self, request_id: uuid.UUID, reason: str) -> BookingRequestRecord:
         body = _valid(RejectBookingRequest, reason=check_reason(reason))

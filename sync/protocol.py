@@ -839,7 +839,9 @@ class BookingRequestRecord(Message):
     who registered on the web a moment ago may not have reached the desk yet)."""
 
     id: uuid.UUID
-    patient_id: uuid.UUID
+    # None: asked on the booking widget by someone not linked to a patient yet (a new
+    # patient, perhaps); ``patient_name`` is then the applicant's name.
+    patient_id: uuid.UUID | None
     patient_name: str
     # None: "any provider" (the clinic chooses who sees the patient).
     provider_id: uuid.UUID | None
@@ -856,6 +858,13 @@ class BookingRequestRecord(Message):
     note: str
     reason: str | None = None
     created_at: AwareDatetime
+    # What the applicant typed on the widget (empty for a request made for a patient).
+    first_name: str = ""
+    last_name: str = ""
+    date_of_birth: date | None = None
+    phone: str | None = None
+    email: str | None = None
+    insurance: str = ""
 
 
 class ConfirmedRequest(Message):
@@ -865,10 +874,27 @@ class ConfirmedRequest(Message):
 
 class ConfirmBookingRequest(Message):
     """Confirm at another time than the one asked for (the asked one was taken): the
-    request's length, with its own provider unless ``provider_id`` names another."""
+    request's length, with its own provider unless ``provider_id`` names another.
 
-    starts_at: Instant
+    A request from someone not linked to a patient needs one of ``patient_id`` (the
+    patient on file staff matched them to) or ``new_patient`` (registered with the
+    booking, in one transaction)."""
+
+    starts_at: Instant | None = None
     provider_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    new_patient: PatientFields | None = None
+
+
+class PatientMatch(Message):
+    """A patient on file who may be a request's applicant, and why it looks so."""
+
+    patient_id: uuid.UUID
+    name: str
+    date_of_birth: date | None = None
+    phone: str | None = None
+    email: str | None = None
+    reasons: list[str]
 
 
 Reason = Annotated[str, StringConstraints(max_length=REASON_LENGTH), Printable]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,12 +37,19 @@ from PySide6.QtWidgets import (
 
 from common.booking_requests import REASON_LENGTH, check_reason
 from common.errors import DomainError, NotAuthenticated
+from common.patients import PatientDetails, clean, parse_birth_date, show_phone
 from desktop.kit import errors
 from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel
 from desktop.kit.tasks import TaskRunner
 from sync.client import ServerClient, ServerUnreachable, TimeTaken
-from sync.protocol import BookingRequestRecord, ConfirmedRequest, Slot
+from sync.protocol import (
+    BookingRequestRecord,
+    ConfirmedRequest,
+    PatientFields,
+    PatientMatch,
+    Slot,
+)
 
 ANY_PROVIDER = "Any provider"
 REFRESH_WAITING_MS = 30_000  # "how long it has waited" moves on by itself
@@ -69,8 +77,40 @@ class Column:
     value: Callable[[BookingRequestRecord, ZoneInfo, datetime], str]
 
 
+def who(request: BookingRequestRecord) -> str:
+    """The patient, or for someone who asked on the web and is not linked to a file yet,
+    their name marked as such."""
+    return (
+        f"{request.patient_name} (new patient)"
+        if request.patient_id is None
+        else (request.patient_name)
+    )
+
+
+def applicant_text(request: BookingRequestRecord, country: str | None) -> str:
+    """What the person who asked told the clinic, for staff to read before deciding."""
+    if request.patient_id is None:
+        head = f"New patient (not linked to a file yet): {request.patient_name}"
+    else:
+        head = f"Patient on file: {request.patient_name}"
+    parts = [head]
+    if request.first_name and request.patient_id is not None:
+        parts.append(f"asked as {request.first_name} {request.last_name}")
+    if request.date_of_birth:
+        parts.append(f"born {request.date_of_birth:%d/%m/%Y}")
+    if request.phone:
+        parts.append(f"mobile {show_phone(request.phone, country)}")
+    if request.email:
+        parts.append(f"e-mail {request.email}")
+    if request.insurance:
+        parts.append(f"insurance {request.insurance}")
+    if request.note:
+        parts.append(f"reason: {request.note}")
+    return " · ".join(parts)
+
+
 COLUMNS = (
-    Column("Patient", lambda r, _z, _n: r.patient_name),
+    Column("Patient", lambda r, _z, _n: who(r)),
     Column("Type", lambda r, _z, _n: r.type_name or "—"),
     Column(
         "Provider",
@@ -202,6 +242,139 @@ class TakenDialog(QDialog):
         return found if isinstance(found, Slot) else None
 
 
+@dataclass(frozen=True)
+class PatientChoice:
+    """Whom an unlinked request is confirmed for: a patient on file, or a new one."""
+
+    patient_id: uuid.UUID | None = None
+    new_patient: PatientFields | None = None
+
+
+class MatchDialog(QDialog):
+    """Confirming a request from someone not linked to a patient: choose the patient on
+    file who asked (possible matches by name and birth date, phone or e-mail), or
+    register them, the form filled in from what they typed (with a warning when
+    possible matches exist). Problems are said here, in words, and it stays open."""
+
+    def __init__(
+        self,
+        request: BookingRequestRecord,
+        matches: list[PatientMatch],
+        country: str | None,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Who asked?")
+        self.country = country
+        self.choice: PatientChoice | None = None
+        self.matches = QListWidget()
+        self.matches.setObjectName("matches")
+        for match in matches:
+            facts = [match.name]
+            if match.date_of_birth:
+                facts.append(f"born {match.date_of_birth:%d/%m/%Y}")
+            if match.phone:
+                facts.append(show_phone(match.phone, country))
+            if match.email:
+                facts.append(match.email)
+            item = QListWidgetItem(" · ".join(facts) + f" ({', '.join(match.reasons)})")
+            item.setData(Qt.ItemDataRole.UserRole, match.patient_id)
+            self.matches.addItem(item)
+        self.use_button = QPushButton("Use this patient")
+        self.use_button.setEnabled(False)
+        self.matches.currentItemChanged.connect(
+            lambda *_: self.use_button.setEnabled(self.matches.currentItem() is not None)
+        )
+        self.use_button.clicked.connect(self.use_match)
+
+        self.first_name = QLineEdit(request.first_name)
+        self.last_name = QLineEdit(request.last_name)
+        self.date_of_birth = QLineEdit(
+            f"{request.date_of_birth:%d/%m/%Y}" if request.date_of_birth else ""
+        )
+        self.phone = QLineEdit(show_phone(request.phone, country))
+        self.email = QLineEdit(request.email or "")
+        self.warning = QLabel(
+            "Possible matches are on file above: check them before creating a new patient."
+        )
+        self.warning.setObjectName("matchWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(bool(matches))
+        self.create_button = QPushButton("Create new patient")
+        self.create_button.clicked.connect(self.create_patient)
+        self.message = QLabel()
+        self.message.setObjectName("matchMessage")
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        cancel = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        cancel.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("First name", self.first_name)
+        form.addRow("Last name", self.last_name)
+        form.addRow("Date of birth", self.date_of_birth)
+        form.addRow("Mobile", self.phone)
+        form.addRow("E-mail", self.email)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                f"{request.patient_name} asked on the web and is not linked to a patient. "
+                "Confirm it for the patient on file, or register them."
+            )
+        )
+        if matches:
+            layout.addWidget(QLabel("Possible matches on file:"))
+            layout.addWidget(self.matches)
+            layout.addWidget(self.use_button)
+        else:
+            layout.addWidget(
+                QLabel("No patient on file has this name and birth date, phone or e-mail.")
+            )
+        layout.addWidget(QLabel("<b>New patient</b>"))
+        layout.addLayout(form)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.create_button)
+        layout.addWidget(self.message)
+        layout.addWidget(cancel)
+
+    def use_match(self) -> None:
+        item = self.matches.currentItem()
+        if item is None:
+            return
+        self.choice = PatientChoice(patient_id=item.data(Qt.ItemDataRole.UserRole))
+        self.accept()
+
+    def create_patient(self) -> None:
+        """Checked by the rules reception's patient form follows, then confirmed."""
+        try:
+            born = parse_birth_date(self.date_of_birth.text())
+            details = clean(
+                PatientDetails(
+                    first_name=self.first_name.text(),
+                    last_name=self.last_name.text(),
+                    date_of_birth=born,
+                    phone=self.phone.text(),
+                    email=self.email.text(),
+                ),
+                country=self.country,
+                today=datetime.now(UTC).date(),
+            )
+        except DomainError as error:
+            self.message.setText(errors.words(error))
+            self.message.setVisible(True)
+            return
+        fields = PatientFields(
+            first_name=details.first_name,
+            last_name=details.last_name,
+            date_of_birth=details.date_of_birth,
+            phone=details.phone,
+            email=details.email,
+        )
+        self.choice = PatientChoice(new_patient=fields)
+        self.accept()
+
+
 class RequestsPage(QWidget):
     """The list, and for the selected request: confirm it, or reject it with a reason."""
 
@@ -213,8 +386,13 @@ class RequestsPage(QWidget):
         client: Callable[[], ServerClient],
         zone: ZoneInfo,
         sync_now: Callable[[], None],
+        country: str | None = None,
     ) -> None:
         super().__init__()
+        self.country = country
+        # Whom each unlinked request is being confirmed for, kept while a taken time is
+        # chosen again (so staff are not asked twice).
+        self.chosen_patients: dict[uuid.UUID, PatientChoice] = {}
         self.hub = hub
         self.runner: TaskRunner = hub.runner
         self.client = client
@@ -242,6 +420,10 @@ class RequestsPage(QWidget):
         self.empty = QLabel(
             "No booking requests are waiting. Requests patients make on the web appear here."
         )
+        self.applicant = QLabel()
+        self.applicant.setObjectName("requestApplicant")
+        self.applicant.setWordWrap(True)
+        self.applicant.setTextFormat(Qt.TextFormat.PlainText)  # what the public typed
         self.confirm_button = QPushButton("Confirm")
         self.confirm_button.setToolTip("Book the requested time; the patient is told")
         self.reject_button = QPushButton("Reject…")
@@ -258,6 +440,7 @@ class RequestsPage(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.applicant)
         layout.addLayout(actions)
 
         self.ticker = QTimer(self)
@@ -340,7 +523,9 @@ class RequestsPage(QWidget):
         return found
 
     def _selected(self) -> None:
-        can = self.online and not self.busy and self.current() is not None
+        chosen = self.current()
+        self.applicant.setText(applicant_text(chosen, self.country) if chosen else "")
+        can = self.online and not self.busy and chosen is not None
         self.confirm_button.setEnabled(can)
         self.reject_button.setEnabled(can)
 
@@ -353,16 +538,50 @@ class RequestsPage(QWidget):
         if request is None or not self.online or self.busy:
             return
         client = self.client()
+        choice = self.chosen_patients.get(request.id)
+        if request.patient_id is None and choice is None:
+            self._busy(True)
+            self.runner.run(
+                "net",
+                lambda: client.booking_request_matches(request.id),
+                lambda found: self._ask_who(request, found, instead),
+                lambda error: self._refused("The request was not confirmed", error),
+            )
+            return
         self._busy(True)
         self.runner.run(
             "net",
-            lambda: client.confirm_booking_request(request.id, instead),
+            lambda: client.confirm_booking_request(
+                request.id,
+                instead,
+                patient_id=choice.patient_id if choice else None,
+                new_patient=choice.new_patient if choice else None,
+            ),
             self._confirmed,
             lambda error: self._not_confirmed(request, error),
         )
 
+    def _ask_who(
+        self, request: BookingRequestRecord, found: list[PatientMatch], instead: Slot | None
+    ) -> None:
+        """The request has no patient yet: staff choose one, or register them."""
+        self._busy(False)
+        self.match_dialog = MatchDialog(request, found, self.country, self)
+        self.match_dialog.accepted.connect(lambda: self._who_chosen(request.id, instead))
+        self.match_dialog.open()
+
+    def _who_chosen(self, request_id: uuid.UUID, instead: Slot | None) -> None:
+        choice = self.match_dialog.choice
+        ids = [r.id for r in self.model.rows]
+        if choice is None or request_id not in ids:
+            return
+        self.chosen_patients[request_id] = choice
+        self.table.selectRow(ids.index(request_id))
+        self.confirm(instead)
+
     def _confirmed(self, answer: ConfirmedRequest) -> None:
         self._busy(False)
+        self.chosen_patients.pop(answer.request.id, None)
         request, appointment = answer.request, answer.appointment
         self.outcome.setText(
             f"Booked {request.patient_name} for {when(appointment.starts_at, self.model.zone)}."
@@ -407,6 +626,7 @@ class RequestsPage(QWidget):
         )
 
     def _rejected(self, request: BookingRequestRecord) -> None:
+        self.chosen_patients.pop(request.id, None)
         self._busy(False)
         self.outcome.setText(f"Rejected {request.patient_name}'s request: {request.reason}")
         self._decided(request.id)
@@ -423,6 +643,8 @@ class RequestsPage(QWidget):
         self.sync_now()
 
     def _refused(self, title: str, error: BaseException) -> None:
+        # A refusal may be about the patient chosen (a mistyped new patient): ask again.
+        self.chosen_patients.clear()
         """In words: another desk decided it first, the server is gone, the time has
         passed. The list is fetched again, so it shows what is still waiting."""
         self._busy(False)

@@ -17,6 +17,7 @@ from server.booking_requests.schemas import (
     BookingRequestRecord,
     ConfirmBookingRequest,
     ConfirmedRequest,
+    PatientMatch,
     RejectBookingRequest,
     record_of,
     records_of,
@@ -64,14 +65,21 @@ def confirm_booking_request(
 ) -> Response:
     """Book the requested time, or with a body another time (and perhaps provider) for
     the request's length. A taken time is a 409 naming the nearest free times the
-    provider works; the request then stays pending."""
+    provider works; the request then stays pending. A request from someone not linked to
+    a patient needs ``patient_id`` or ``new_patient`` (else a 422 in words)."""
     starts_at = body.starts_at if body else None
     provider_id = body.provider_id if body else None
     with db.writing() as session:
         try:
             with session.begin_nested():
                 request, appointment = service.confirm(
-                    session, ctx, request_id, starts_at=starts_at, provider_id=provider_id
+                    session,
+                    ctx,
+                    request_id,
+                    starts_at=starts_at,
+                    provider_id=provider_id,
+                    patient_id=body.patient_id if body else None,
+                    new_patient=body.new_patient if body else None,
                 )
         except SlotTaken as error:
             # Answered here rather than by the shared handler, to name the nearest free
@@ -89,6 +97,22 @@ def confirm_booking_request(
             appointment=AppointmentRecord.model_validate(appointment, from_attributes=True),
         )
     return json_response(answer)
+
+
+@router.get("/booking-requests/{request_id}/matches", response_model=list[PatientMatch])
+def booking_request_matches(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+    """Patients on file who may be the request's applicant (same name and date of birth,
+    phone or e-mail), to confirm it for one of them. Audited: it names patients."""
+    with db.reading() as session:
+        found = service.matches(session, ctx, request_id)
+    audit.read(
+        db,
+        ctx,
+        entity="patients",
+        record_count=len(found),
+        reason="possible matches for a booking request",
+    )
+    return json_response(found)
 
 
 @router.post("/booking-requests/{request_id}/reject", response_model=BookingRequestRecord)

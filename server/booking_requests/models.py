@@ -7,12 +7,19 @@ requests over the API.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.booking_requests import NOTE_LENGTH, REASON_LENGTH, BookingRequestStatus
+from common.booking_requests import (
+    INSURANCE_LENGTH,
+    NOTE_LENGTH,
+    REASON_LENGTH,
+    BookingRequestStatus,
+)
+from common.patients import EMAIL_MAX, NAME_MAX
+from server.crypto import EncryptedText
 from server.db import ClinicScoped, StrEnumColumn
 
 __all__ = ["BookingRequest", "BookingRequestStatus"]
@@ -23,14 +30,24 @@ class BookingRequest(ClinicScoped):
 
     A pending request does not hold the time: only appointments do, so two patients may
     ask for the same slot and the first one confirmed gets it.
+
+    A request from the booking widget comes from someone who may not be a patient yet:
+    it keeps what they told us (the applicant) and no patient until staff confirm it,
+    matching an existing patient or registering a new one. Their phone is sealed like a
+    patient's.
     """
 
     __tablename__ = "booking_requests"
     __table_args__ = (
         Index("ix_booking_requests_clinic_status_start", "clinic_id", "status", "starts_at"),
+        # One request per widget form, however often it is sent (a double click).
+        UniqueConstraint("clinic_id", "form_key", name="uq_booking_requests_clinic_form_key"),
     )
 
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    # None: asked on the web by someone not (yet) linked to a patient; set on confirming.
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patients.id"), index=True, default=None
+    )
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     appointment_type_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("appointment_types.id"), default=None
@@ -52,3 +69,17 @@ class BookingRequest(ClinicScoped):
     note: Mapped[str] = mapped_column(String(NOTE_LENGTH), default="")
     # Why staff turned it down, in their words (the patient is told): set on rejection.
     reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH), default=None)
+    # The applicant, as they typed it into the widget (checked by ``common.patients``);
+    # the reason for the visit is ``note``.
+    first_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    last_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    date_of_birth: Mapped[date | None] = mapped_column(default=None)
+    phone: Mapped[str | None] = mapped_column(
+        EncryptedText("booking_requests", "phone"), default=None
+    )
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), default=None)
+    insurance: Mapped[str] = mapped_column(String(INSURANCE_LENGTH), default="")
+    # A keyed hash of the address it came from (spam triage; never the address).
+    ip_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The widget form's own random key: a second send of the same form finds this row.
+    form_key: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -18,6 +18,7 @@ from sync.protocol import (
     BookingRequestRecord,
     ConfirmBookingRequest,
     ConfirmedRequest,
+    PatientMatch,
     RejectBookingRequest,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "BookingRequestRecord",
     "ConfirmBookingRequest",
     "ConfirmedRequest",
+    "PatientMatch",
     "RejectBookingRequest",
     "records_of",
 ]
@@ -64,7 +66,11 @@ def records_of(
         BookingRequestRecord(
             id=r.id,
             patient_id=r.patient_id,
-            patient_name=patients.get(r.patient_id, "A removed patient"),
+            patient_name=(
+                f"{r.first_name} {r.last_name}"
+                if r.patient_id is None
+                else patients.get(r.patient_id, "A removed patient")
+            ),
             provider_id=r.provider_id,
             provider_name=providers.get(r.provider_id),
             appointment_type_id=r.appointment_type_id,
@@ -79,6 +85,12 @@ def records_of(
             note=r.note,
             reason=r.reason,
             created_at=r.created_at,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            date_of_birth=r.date_of_birth,
+            phone=r.phone,
+            email=r.email,
+            insurance=r.insurance,
         )
         for r in requests
     ]

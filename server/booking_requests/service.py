@@ -10,15 +10,18 @@ endpoints: the nearest free times, in words.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from common.appointments import LONGEST_APPOINTMENT, AppointmentSource, AppointmentStatus
-from common.booking_requests import NOTE_LENGTH, check_reason
+from common.booking_requests import NOTE_LENGTH, Applicant, check_reason, clean_applicant
 from common.errors import Conflict, DomainError, InvalidInput, NotFound, SlotTaken
+from common.message_templates import AppointmentFacts
+from common.patients import duplicates
 from common.roles import Permission
 from common.scheduling import AppointmentTypeRules
 from server import kit
@@ -26,14 +29,17 @@ from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.booking_requests.models import BookingRequest, BookingRequestStatus
 from server.changefeed import live
+from server.clinics.models import Clinic
+from server.crypto import e164_form, phone_index
 from server.db import utcnow
 from server.messaging import automated
+from server.patients import service as patients
 from server.patients.models import Patient
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.settings import booking_rules_of, type_rules
 from server.staff.models import StaffUser
-from sync.protocol import ErrorBody, Slot
+from sync.protocol import ErrorBody, PatientFields, PatientMatch, RegisterPatient, Slot
 
 __all__ = ["NOTE_LENGTH"]
 # What a request without an appointment type is checked as (its own length, no buffers).
@@ -41,6 +47,7 @@ _NO_TYPE = uuid.UUID(int=0)
 # Where free times are looked for when a request's time was taken: days either side.
 SEARCH_BACK_DAYS, SEARCH_AHEAD_DAYS = 3, 14
 AUDIT_REASON_LENGTH = 200  # ``AuditEvent.reason``
+MATCHES_LIMIT = 50  # patients a request's applicant is compared with
 
 
 # --- refusals, in words a receptionist can act on -------------------------------------
@@ -74,19 +81,39 @@ def create_request(
     session: Session,
     clinic_id: uuid.UUID,
     *,
-    patient_id: uuid.UUID,
     provider_id: uuid.UUID,
     starts_at: datetime,
+    applicant: Applicant | None = None,
+    patient_id: uuid.UUID | None = None,
     appointment_type_id: uuid.UUID | None = None,
     ends_at: datetime | None = None,
     note: str = "",
+    ip_hash: str | None = None,
+    form_key: str | None = None,
     now: datetime | None = None,
 ) -> BookingRequest:
-    """A patient's request for a time (what the booking widget calls). Only a time the
-    availability engine offers patients is accepted: the web rules bind it, and a
-    refusal says which one in words."""
+    """A request for a time: from the booking widget, by an ``applicant`` who may not be
+    a patient yet (staff match or register them on confirming), or for a known
+    ``patient_id``. Only a time the availability engine offers patients is accepted: the
+    web rules bind it, and a refusal says which one in words.
+
+    ``form_key``: the widget form's own key; the same form sent again is the request
+    already made (returned as it is, nothing checked or written again)."""
     now = now or utcnow()
-    kit.require_live(session, Patient, clinic_id, patient_id, what="patient")
+    if (applicant is None) == (patient_id is None):
+        raise InvalidInput("A booking request is for a patient or from an applicant.")
+    if form_key is not None:
+        made = session.scalar(
+            select(BookingRequest).where(
+                BookingRequest.clinic_id == clinic_id, BookingRequest.form_key == form_key
+            )
+        )
+        if made is not None:
+            return made
+    if patient_id is not None:
+        kit.require_live(session, Patient, clinic_id, patient_id, what="patient")
+    if applicant is not None:
+        applicant = clean_applicant(applicant, **_country_today(session, clinic_id, now))
     provider = kit.live(session, Provider, clinic_id, provider_id, what="provider")
     if not provider.active:
         raise InvalidInput(f"{provider.display_name} is not taking bookings.")
@@ -111,11 +138,41 @@ def create_request(
         ends_at=ends_at,
         status=BookingRequestStatus.PENDING,
         note=note,
+        ip_hash=ip_hash,
+        form_key=form_key,
     )
+    if applicant is not None:
+        request.first_name = applicant.first_name
+        request.last_name = applicant.last_name
+        request.date_of_birth = applicant.date_of_birth
+        request.phone = applicant.phone
+        request.email = applicant.email
+        request.insurance = applicant.insurance
     session.add(request)
     session.flush()
     live.note_changed(session, clinic_id)  # connected desks list it within moments
     return request
+
+
+def _country_today(session: Session, clinic_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """The clinic's country (phones are read in it) and the latest "today" on earth (a
+    birth today is allowed wherever the clinic is)."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("There is no such clinic.")
+    today = max(now.astimezone(ZoneInfo(clinic.time_zone)).date(), now.astimezone(UTC).date())
+    return {"country": clinic.country, "today": today}
+
+
+def applicant_of(request: BookingRequest) -> Applicant:
+    return Applicant(
+        first_name=request.first_name,
+        last_name=request.last_name,
+        date_of_birth=request.date_of_birth,
+        phone=request.phone,
+        email=request.email,
+        insurance=request.insurance,
+    )
 
 
 def _kind_and_end(
@@ -148,6 +205,13 @@ def _kind_and_end(
             f"{kind.name} takes {kind.duration_minutes} minutes; the requested end does not match."
         )
     return rules, expected
+
+
+def check_timing(
+    session: Session, clinic_id: uuid.UUID, starts_at: datetime, now: datetime
+) -> None:
+    """Refuse, in words, a start too soon or too far ahead to book online."""
+    _check_timing(session, clinic_id, starts_at, now)
 
 
 def _check_timing(
@@ -262,6 +326,8 @@ def confirm(
     *,
     starts_at: datetime | None = None,
     provider_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    new_patient: PatientFields | None = None,
     now: datetime | None = None,
 ) -> tuple[BookingRequest, Appointment]:
     """Book the requested time (confirmed, source "widget") and mark the request
@@ -271,10 +337,16 @@ def confirm(
     ``starts_at`` (and perhaps ``provider_id``) books another time instead, for the
     request's length: one the provider works (staff are exempt from the web rules, as
     when they book at the desk), still through ``scheduling.book`` and its guarantee.
+
+    A request from someone not yet linked to a patient needs one: ``patient_id`` (an
+    existing patient staff matched) or ``new_patient`` (registered here, in the same
+    transaction, so a refused booking registers nobody).
     """
     ctx.require(Permission.DIARY_BOOK)
     now = now or utcnow()
     request = _pending(session, ctx, request_id)
+    _link_patient(session, ctx, request, patient_id, new_patient)
+    assert request.patient_id is not None
     chosen = provider_id or request.provider_id
     if starts_at is None:
         if request.starts_at <= now:
@@ -319,6 +391,74 @@ def confirm(
         session, ctx.clinic_id, request.patient_id, appointment=appointment, staff_id=ctx.staff_id
     )
     return request, appointment
+
+
+def _link_patient(
+    session: Session,
+    ctx: AuthContext,
+    request: BookingRequest,
+    patient_id: uuid.UUID | None,
+    new_patient: PatientFields | None,
+) -> None:
+    if patient_id is not None and new_patient is not None:
+        raise InvalidInput("Choose an existing patient or a new one, not both.")
+    if request.patient_id is not None:
+        if new_patient is not None or (patient_id is not None and patient_id != request.patient_id):
+            raise InvalidInput("This request is already for a patient on file.")
+        return
+    if patient_id is not None:
+        kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
+        request.patient_id = patient_id
+    elif new_patient is not None:
+        command = RegisterPatient(patient_id=uuid.uuid4(), **new_patient.model_dump())
+        request.patient_id = patients.register(session, ctx, command).id
+    else:
+        raise InvalidInput(
+            f"{request.first_name} {request.last_name} is not linked to a patient yet: choose "
+            "the patient on file who asked, or register them as a new patient."
+        )
+
+
+def matches(session: Session, ctx: AuthContext, request_id: uuid.UUID) -> list[PatientMatch]:
+    """Patients on file who may be the applicant (same name and birth date, same phone,
+    same e-mail), for staff to choose from before confirming. A warning to weigh, never a
+    rule: twins share a phone, families an e-mail."""
+    ctx.require(Permission.PATIENTS_READ)
+    request = kit.live(session, BookingRequest, ctx.clinic_id, request_id, what="booking request")
+    applicant = applicant_of(request)
+    wanted = [
+        and_(
+            func.lower(Patient.first_name) == applicant.first_name.casefold(),
+            func.lower(Patient.last_name) == applicant.last_name.casefold(),
+        )
+    ]
+    number = e164_form(applicant.phone)
+    if number is not None:
+        wanted.append(Patient.phone_index == phone_index(number))
+    if applicant.email:
+        wanted.append(func.lower(Patient.email) == applicant.email.casefold())
+    on_file = list(
+        session.scalars(
+            select(Patient)
+            .where(Patient.clinic_id == ctx.clinic_id, Patient.deleted_at.is_(None), or_(*wanted))
+            .order_by(Patient.last_name, Patient.first_name, Patient.id)
+            .limit(MATCHES_LIMIT)
+        )
+    )
+    country = _country_today(session, ctx.clinic_id, utcnow())["country"]
+    found = duplicates(applicant.details(), on_file, country=country)
+    by_id = {p.id: p for p in on_file}
+    return [
+        PatientMatch(
+            patient_id=d.patient_id,
+            name=f"{by_id[d.patient_id].first_name} {by_id[d.patient_id].last_name}",
+            date_of_birth=by_id[d.patient_id].date_of_birth,
+            phone=by_id[d.patient_id].phone,
+            email=by_id[d.patient_id].email,
+            reasons=list(d.reasons),
+        )
+        for d in found
+    ]
 
 
 def _rules_of(
@@ -433,15 +573,44 @@ def reject(
         reason=f"booking request rejected: {reason}"[:AUDIT_REASON_LENGTH],
     )
     session.flush()
-    automated.request_decided(
-        session,
-        ctx.clinic_id,
-        request.patient_id,
-        appointment=None,
-        reason=reason,
-        staff_id=ctx.staff_id,
-    )
+    asked = _asked(session, request)
+    if request.patient_id is None:
+        # Not a patient yet: told at the number or address they gave on the widget.
+        automated.applicant_rejected(
+            session,
+            ctx.clinic_id,
+            applicant_of(request),
+            reason=reason,
+            asked=asked,
+            staff_id=ctx.staff_id,
+        )
+    else:
+        automated.request_decided(
+            session,
+            ctx.clinic_id,
+            request.patient_id,
+            appointment=None,
+            reason=reason,
+            staff_id=ctx.staff_id,
+            asked=asked,
+        )
     return request
+
+
+def _asked(session: Session, request: BookingRequest) -> AppointmentFacts:
+    """The time a request named, as a rejection's wording tells it."""
+    provider = session.get(Provider, request.provider_id)
+    kind = (
+        session.get(AppointmentType, request.appointment_type_id)
+        if request.appointment_type_id
+        else None
+    )
+    return AppointmentFacts(
+        starts_at=request.starts_at,
+        provider=provider.display_name if provider else "",
+        type_name=kind.name if kind else "",
+        location="",
+    )
 
 
 def withdraw(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.appointments import AppointmentStatus
+from common.booking_requests import Applicant
 from common.errors import InvalidInput, StaleVersion
 from common.message_templates import (
     AppointmentFacts,
@@ -204,25 +205,43 @@ def save_template(
 def _send(
     session: Session,
     clinic: Clinic,
-    patient: Patient,
+    patient: Patient | None,
     kind: CommunicationType,
     context_extra: dict[str, object],
     *,
     appointment: Appointment | None = None,
     staff_id: uuid.UUID | None = None,
     urgent: bool = False,
+    applicant: Applicant | None = None,
+    asked: AppointmentFacts | None = None,
 ) -> Message | None:
+    """``patient``, or with none the ``applicant`` (who asked on the web and is not a
+    patient yet) at the number and address they gave. ``asked``: the time a request
+    named, for a message about one that was not booked."""
     facts = clinic_facts(session, clinic)
+    if patient is not None:
+        who = patient_facts(patient)
+    elif applicant is not None:
+        who = PatientFacts(applicant.first_name, applicant.last_name)
+    else:
+        return None
+
+    def address(channel: Channel) -> str | None:
+        if patient is not None:
+            return service.address_of(patient, channel)
+        assert applicant is not None
+        return applicant.phone if channel is Channel.SMS else applicant.email
+
     context = context_for(
         clinic=facts,
-        patient=patient_facts(patient),
-        appointment=appointment_facts(session, appointment) if appointment else None,
+        patient=who,
+        appointment=appointment_facts(session, appointment) if appointment else asked,
         **context_extra,  # type: ignore[arg-type]
     )
     drafts = [
         made
         for channel in CHANNELS[kind]
-        if service.address_of(patient, channel)
+        if address(channel)
         and (made := draft(session, clinic.id, kind, channel, context, facts.language))
     ]
     if not drafts:
@@ -231,6 +250,8 @@ def _send(
         session,
         clinic.id,
         patient=patient,
+        number=address(Channel.SMS) if patient is None else None,
+        email=address(Channel.EMAIL) if patient is None else None,
         purpose=kind.purpose,
         kind=kind.value,
         drafts=drafts,
@@ -268,9 +289,11 @@ def request_decided(
     appointment: Appointment | None,
     reason: str | None = None,
     staff_id: uuid.UUID | None = None,
+    asked: AppointmentFacts | None = None,
 ) -> Message | None:
     """Tell the patient what became of their web booking request: the appointment, or
-    the reason it was turned down."""
+    the reason it was turned down (with ``asked``, the time they asked for, which the
+    wording names)."""
     clinic = session.get(Clinic, clinic_id)
     patient = session.get(Patient, patient_id)
     if clinic is None or patient is None:
@@ -292,6 +315,34 @@ def request_decided(
         CommunicationType.REQUEST_REJECTED,
         {"reason": reason or ""},
         staff_id=staff_id,
+        asked=asked,
+    )
+
+
+def applicant_rejected(
+    session: Session,
+    clinic_id: uuid.UUID,
+    applicant: Applicant,
+    *,
+    reason: str,
+    asked: AppointmentFacts,
+    staff_id: uuid.UUID | None = None,
+) -> Message | None:
+    """Tell someone who asked on the web, and is not a patient, that their request was
+    turned down and why: at the mobile and e-mail they gave (consent as for care
+    messages; a number that texted STOP stays held)."""
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        return None
+    return _send(
+        session,
+        clinic,
+        None,
+        CommunicationType.REQUEST_REJECTED,
+        {"reason": reason},
+        staff_id=staff_id,
+        applicant=applicant,
+        asked=asked,
     )
 
 

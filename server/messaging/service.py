@@ -279,10 +279,12 @@ def compose(
     appointment_id: uuid.UUID | None = None,
     calendar: bool = False,
     number: str | None = None,
+    email: str | None = None,
     answering_keyword: bool = False,
     conceal: Sequence[str] = (),
 ) -> Message:
-    """Write a message to ``patient`` (or, with no patient, to ``number``) and its
+    """Write a message to ``patient`` (or, with no patient, to ``number`` and ``email``:
+    someone who asked on the web before they were a patient) and its
     deliveries, one per draft, in the caller's transaction. A channel that may not be
     used (no address, no consent, an opted-out number) gets a delivery "held" with the
     reason, so staff see why it did not go.
@@ -307,7 +309,7 @@ def compose(
 
     def address(channel: Channel) -> str | None:
         if patient is None:
-            return number if channel is Channel.SMS else None
+            return number if channel is Channel.SMS else email
         return address_of(patient, channel)
 
     # What the desk shows of it: the text (what the patient reads on their phone) when

@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
-from server.web import links, manage, practice
+from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
 from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
 from server.web.security import WebHeaders
@@ -44,7 +44,14 @@ def favicon() -> Response:
     return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
 
 
-ROUTERS: list[APIRouter] = [home, practice.router, enquiries, links.router, manage.router]
+ROUTERS: list[APIRouter] = [
+    home,
+    practice.router,
+    widget.router,
+    enquiries,
+    links.router,
+    manage.router,
+]
 
 
 class _Static(StaticFiles):
