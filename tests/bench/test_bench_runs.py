@@ -48,3 +48,19 @@ def test_the_server_load_bench_runs_briefly(
     assert figures[f"{label}: p95"].value > 0
     assert figures[f"{label}: share of a bare FastAPI endpoint"].value > 0
     assert f"{label}: signed-in p95, 40 wrong logins" in figures
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_web_bench_runs_briefly(tmp_path: Path) -> None:
+    """A one-second load on the widget and each patient page's weight: every figure is
+    there, no page loads anything from another origin (no figure held to its target)."""
+    from tests.bench import web_bench
+
+    rows = web_bench.rows(tmp_path, clients=3, seconds=1.0)
+    figures = {row.name: row for row in rows}
+    assert figures["web, widget first page: requests/s"].value > 0
+    weights = [row for row in rows if row.name.startswith("web page weight")]
+    assert len(weights) == 10
+    assert all(row.value > 0 for row in weights)
+    assert not [row for row in rows if "other origins" in row.name]

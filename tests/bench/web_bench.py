@@ -154,7 +154,7 @@ def weight_rows(url: str, type_id: str, link_token: str, manage_token: str) -> l
                 context = browser.new_context(**PHONE)
                 page = context.new_page()
                 responses = []
-                page.on("requestfinished", responses.append)
+                page.on("requestfinished", lambda request, seen=responses: seen.append(request))
                 page.goto(url + path, wait_until="load")
                 total, elsewhere = 0, 0
                 for request in responses:
