@@ -95,7 +95,41 @@ class InternalErrors:
             log.exception("Unexpected error answering %s %s", scope["method"], scope["path"])
             if started:
                 raise
+            if _browser_page(scope):
+                await _answer_page(send)
+                return
             await _answer(send, 500, "internal", INTERNAL_MESSAGE)
+
+
+# The patients' pages answer a browser in HTML even when all else failed: a page in
+# words, not JSON. Plain and self-contained (nothing else may work at that moment).
+ERROR_PAGE = (
+    b"<!doctype html><html lang=en><meta charset=utf-8>"
+    b"<meta name=viewport content='width=device-width, initial-scale=1'>"
+    b"<title>Sorry</title><body style='font:1.1rem/1.5 system-ui,sans-serif;max-width:36rem;"
+    b"margin:2rem auto;padding:0 1rem'><h1>Sorry, something went wrong</h1>"
+    b"<p>It has been noted. Please try again in a moment, or call the clinic.</p></body></html>"
+)
+
+
+def _browser_page(scope: Scope) -> bool:
+    """A browser asking for a page outside the desks' API and the providers' webhooks."""
+    path: str = scope["path"]
+    if path.startswith(("/api/", "/webhooks/")):
+        return False
+    accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
+    return b"text/html" in accept
+
+
+async def _answer_page(send: Send) -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(ERROR_PAGE)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": ERROR_PAGE})
 
 
 class _TooLarge(Exception):

@@ -711,10 +711,14 @@ def find_manage(session: Session, token: str, *, lock: bool = False) -> ManageLi
 
 def manage_usable(session: Session, link: ManageLink, now: datetime) -> Appointment | None:
     """The link's appointment, if the link still works (None: expired, or the
-    appointment was removed)."""
-    if tokens.expired(link.expires_at, now):
+    appointment was removed). It works until a day after the appointment as it stands
+    now: staff may have moved it later since the link was made."""
+    appointment = kit.find(session, Appointment, link.clinic_id, link.appointment_id)
+    if appointment is None:
         return None
-    return kit.find(session, Appointment, link.clinic_id, link.appointment_id)
+    if tokens.expired(max(link.expires_at, appointment.ends_at + MANAGE_LINK_GRACE), now):
+        return None
+    return appointment
 
 
 @dataclass(frozen=True)

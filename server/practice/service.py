@@ -321,7 +321,9 @@ def preview_token(secret_key: str, clinic_id: uuid.UUID, now: datetime) -> tuple
 
 def preview_allows(secret_key: str, token: str, clinic_id: uuid.UUID, now: datetime) -> bool:
     expires_text, _, mac = token.partition(".")
-    if not expires_text.isdigit() or len(expires_text) > 12 or len(mac) != 64:
+    if not (expires_text.isascii() and expires_text.isdigit()) or len(expires_text) > 12:
+        return False
+    if len(mac) != 64 or not mac.isascii():
         return False
     expires = int(expires_text)
     if expires <= now.timestamp():

@@ -4,6 +4,8 @@ links) is a router of ``WebRoute``s in a module of its own, listed in ``ROUTERS`
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
 from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
 from server.web.security import WebHeaders
+from server.web.tokens import MaskTokens
 
 home = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -65,6 +68,11 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
+    # Paths carry link tokens: masked in the access log and in error reports.
+    for name in ("uvicorn.access", "uvicorn.error", "server.http"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskTokens) for f in logger.filters):
+            logger.addFilter(MaskTokens())
     for router in ROUTERS:
         app.include_router(router)
     app.mount(STATIC_PREFIX, _Static(directory=STATIC), name="web-static")

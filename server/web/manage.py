@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from common.errors import SlotTaken
+from common.errors import SlotTaken, TooManyAttempts
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.booking_links import patient as links
@@ -32,7 +32,7 @@ from server.deps import DatabaseDep, SettingsDep
 from server.scheduling.service import clinic_zone
 from server.web import limits, tokens
 from server.web.pages import Brand, WebRoute, brand_for, not_found_page, render
-from server.web.security import CheckedForm, secure_context
+from server.web.security import CheckedForm, same_text, secure_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 READ = ["GET", "HEAD"]
@@ -41,6 +41,14 @@ PLAIN_COOKIE = "clinicdesk-manage"
 SESSION = timedelta(minutes=30)
 TRIES_PER_LINK, TRIES_LINK_WINDOW = 5, timedelta(minutes=15)
 TRIES_PER_ADDRESS, TRIES_ADDRESS_WINDOW = 20, timedelta(hours=1)
+# Dates of birth tried on one link in all (a link lives until its appointment): past this,
+# only a code sent to the patient's own phone opens it. Guessing a date a few at a time
+# from many addresses would otherwise get there in days.
+DATES_PER_LINK, DATES_WINDOW = 12, timedelta(days=60)
+TOO_MANY_DATES = (
+    "This link has had too many dates of birth tried. Ask for a code by text instead, or "
+    "call the clinic."
+)
 CODES_PER_LINK, CODES_WINDOW = 3, timedelta(hours=1)
 WRONG_DATE = (
     "That date of birth does not match our records. Check it and try again, or ask for a "
@@ -86,12 +94,18 @@ def _verified(request: Request, settings: Settings, link_id: uuid.UUID) -> bool:
     """The patient proved who they are for THIS link, less than 30 minutes ago."""
     raw = request.cookies.get(_cookie_name(request), "")
     parts = raw.split(".")
-    if len(parts) != 3 or parts[0] != str(link_id) or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != str(link_id) or not _ascii_number(parts[1], 12):
         return False
     until = int(parts[1])
     if until <= utcnow().timestamp():
         return False
-    return hmac.compare_digest(parts[2], _mac(settings, link_id, until))
+    return same_text(parts[2], _mac(settings, link_id, until))
+
+
+def _ascii_number(text: str, longest: int) -> bool:
+    """Digits 0-9 only, and not too many: ``str.isdigit`` also takes "²", which
+    ``int`` refuses."""
+    return 0 < len(text) <= longest and text.isascii() and text.isdigit()
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -156,7 +170,7 @@ def _parse_date(value: str) -> date | None:
         pass
     for separator in ("/", ".", "-", " "):
         parts = text.split(separator)
-        if len(parts) == 3 and all(p.isdigit() for p in parts):
+        if len(parts) == 3 and all(_ascii_number(p, 4) for p in parts):
             day, month, year = (int(p) for p in parts)
             try:
                 return date(year, month, day)
@@ -216,6 +230,16 @@ def verify(
                 request, db, token, errors={"date_of_birth": problem}, typed=typed, status=422
             )
         _count_try(request, db, settings, token)
+        try:
+            limits.hit(
+                db,
+                "manage-dates",
+                limits.keyed(settings, "manage-link", tokens.digest(token)),
+                limit=DATES_PER_LINK,
+                window=DATES_WINDOW,
+            )
+        except TooManyAttempts as refused:
+            raise TooManyAttempts(TOO_MANY_DATES, retry_after=refused.retry_after) from None
         with db.reading() as session:
             found = links.find_manage(session, token)
             right = found is not None and links.date_of_birth_matches(session, found, when)

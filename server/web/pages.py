@@ -30,7 +30,14 @@ from common.embed import COLOUR_PATTERN, contrast, text_on
 from common.errors import DomainError, TooManyAttempts
 from server.clinics.models import Clinic
 from server.web.models import DEFAULT_BRAND_COLOUR, PracticeProfile
-from server.web.security import CSRF_FIELD, HSTS, content_security_policy, csrf_seed
+from server.web.security import (
+    CSRF_FIELD,
+    FRAMEABLE,
+    HSTS,
+    content_security_policy,
+    csrf_seed,
+    embedded_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +171,19 @@ def render(
     booking widget). ``brand`` is remembered on the request for its error pages."""
     brand = brand or getattr(request.state, "brand", None) or GENERIC
     request.state.brand = brand
-    seed = csrf_seed(request)
+    # An embedded page's forms carry a signed token (a frame of another site keeps no
+    # cookie of ours); every other page's, the HMAC of its CSRF cookie.
+    seed = None if frameable else csrf_seed(request)
+    token = (
+        embedded_token(request.app.state.settings, request.url.path) if seed is None else seed.token
+    )
     nonce = secrets.token_urlsafe(12)
     body = templates.get_template(template).render(
         {
             "brand": brand,
             "nonce": nonce,
             "csrf_field": CSRF_FIELD,
-            "csrf_token": seed.token,
+            "csrf_token": token,
             "request_path": request.url.path,
             **(context or {}),
         }
@@ -186,7 +198,7 @@ def render(
     if not frameable:
         response.headers["x-frame-options"] = "DENY"
     response.headers["cache-control"] = "no-store" if private else "no-cache"
-    if seed.is_new:
+    if seed is not None and seed.is_new:
         response.headers.append("set-cookie", seed.set_cookie_header(request))
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -194,14 +206,14 @@ def render(
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    headers: dict[str, str] = {}
+    """A failure in words. Inside an embedded page it stays showable in the frame."""
     return render(
         request,
         "error.html",
         {"title": title, "message": message, "status": status},
         status=status,
         private=True,
-        headers=headers,
+        frameable=request.url.path.startswith(FRAMEABLE),
     )
 
 

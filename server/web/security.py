@@ -9,6 +9,12 @@ CSRF is refused three ways, each enough on its own for modern browsers:
   (HttpOnly, Secure, SameSite=Strict): another site can neither read the cookie nor
   forge the token.
 
+A page a clinic embeds in its own website (the booking widget, in an iframe) cannot rely
+on that cookie: browsers keep no SameSite=Strict cookie in a frame of another site. Its
+form carries a signed, expiring token bound to the address it posts to instead
+(``CheckedEmbeddedForm``); the form is anonymous, so a cookie would add nothing the
+``Sec-Fetch-Site``/``Origin`` check does not already give.
+
 The headers: a strict Content-Security-Policy (nothing from another origin, no inline
 script; a per-response nonce for the clinic's colours), HSTS, ``nosniff``,
 ``Referrer-Policy: no-referrer`` (token URLs never leak to another site), and
@@ -23,6 +29,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -46,6 +53,11 @@ NO_COOKIE = (
     "This form could not be checked: it may have been open too long, or your browser "
     "blocks cookies for this site. Go back, reload the page and send it again."
 )
+EXPIRED_FORM = (
+    "This form was open too long to be sent safely. Go back, reload the page and send it again."
+)
+# Pages clinics may show in an iframe on their own website (and so their error pages).
+FRAMEABLE = ("/book/",)
 # Paths that are not the patients' side: the desks' API, providers' webhooks, the
 # server's own documentation (its pages carry their own scripts) and operations.
 NOT_WEB = ("/api/", "/webhooks/", "/docs", "/redoc", "/openapi.json", "/healthz", "/dev/")
@@ -74,9 +86,41 @@ def cookie_name(request: Request) -> str:
     return SECURE_COOKIE if secure_context(request) else PLAIN_COOKIE
 
 
+EMBEDDED_FORM_SECONDS = 2 * 3600  # how long an embedded form may stay open
+
+
 def _token_for(settings: Settings, seed: str) -> str:
     mac = hmac.new(settings.secret_key.encode(), f"csrf:{seed}".encode(), hashlib.sha256)
     return mac.hexdigest()
+
+
+def same_text(sent: str, expected: str) -> bool:
+    """Constant-time equality for anything a client sent (``compare_digest`` refuses
+    non-ASCII text with an exception, which must be a refusal instead)."""
+    return sent.isascii() and hmac.compare_digest(sent, expected)
+
+
+def _embedded_mac(settings: Settings, path: str, expiry: int) -> str:
+    message = f"embedded-form:{path}:{expiry}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def embedded_token(settings: Settings, path: str, now: float | None = None) -> str:
+    """The token of an embedded page's form, good for posting to ``path`` for a while."""
+    expiry = int(now if now is not None else time.time()) + EMBEDDED_FORM_SECONDS
+    return f"{expiry}.{_embedded_mac(settings, path, expiry)}"
+
+
+def embedded_token_valid(
+    settings: Settings, path: str, token: str, now: float | None = None
+) -> bool:
+    expiry_text, _, mac = token.partition(".")
+    if not (expiry_text.isascii() and expiry_text.isdigit() and len(expiry_text) <= 12):
+        return False
+    expiry = int(expiry_text)
+    if expiry < (now if now is not None else time.time()):
+        return False
+    return same_text(mac, _embedded_mac(settings, path, expiry))
 
 
 class CsrfSeed:
@@ -133,12 +177,25 @@ async def checked_form(request: Request) -> FormData:
     sent = form.get(CSRF_FIELD)
     if not cookie or not isinstance(sent, str):
         raise Forbidden(NO_COOKIE)
-    if not hmac.compare_digest(sent, _token_for(settings, cookie)):
+    if not same_text(sent, _token_for(settings, cookie)):
         raise Forbidden(NO_COOKIE)
     return form
 
 
+async def checked_embedded_form(request: Request) -> FormData:
+    """The POSTed form of a page clinics embed: origin checked, and its signed token
+    (``embedded_token``) for this very address, not yet expired."""
+    check_origin(request)
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    settings: Settings = request.app.state.settings
+    if not isinstance(sent, str) or not embedded_token_valid(settings, request.url.path, sent):
+        raise Forbidden(EXPIRED_FORM)
+    return form
+
+
 CheckedForm = Annotated[FormData, Depends(checked_form)]
+CheckedEmbeddedForm = Annotated[FormData, Depends(checked_embedded_form)]
 
 
 def content_security_policy(*, nonce: str | None = None, frameable: bool = False) -> str:

@@ -12,6 +12,8 @@ locks the link's row, so a double click spends it once.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
 from datetime import datetime
 
@@ -37,3 +39,24 @@ def plausible(token: str) -> bool:
 
 def expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= now
+
+
+# A link's token in a path (``/l/{token}``, ``/m/{token}``): what logs must never keep.
+_IN_PATH = re.compile(r"(/[lm]/)[A-Za-z0-9_-]{8,}")
+
+
+def masked(text: str) -> str:
+    """``text`` with any link token in it replaced, for logs."""
+    return _IN_PATH.sub(r"\1•••", text)
+
+
+class MaskTokens(logging.Filter):
+    """Keeps link tokens out of the server's logs (uvicorn's access log names every
+    path it answers): a log file must open no link, as the database opens none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(masked(arg) if isinstance(arg, str) else arg for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = masked(record.msg)
+        return True

@@ -43,7 +43,7 @@ from server.scheduling.settings import booking_rules_of, type_rules
 from server.web import limits
 from server.web.models import PracticeProfile
 from server.web.pages import NOT_FOUND, Brand, WebRoute, brand_of, render
-from server.web.security import CheckedForm
+from server.web.security import CheckedEmbeddedForm
 from server.web.tokens import new_token, plausible
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -439,7 +439,9 @@ def _details(
 
 
 @router.post("/book/{slug}/details", response_class=HTMLResponse)
-def send_request(request: Request, slug: str, form: CheckedForm, db: DatabaseDep) -> Response:
+def send_request(
+    request: Request, slug: str, form: CheckedEmbeddedForm, db: DatabaseDep
+) -> Response:
     """The request itself: checked, counted against the address's hourly limit, and
     made through the booking requests service (which checks the time again). A time no
     longer offered shows the week again, with the details kept."""

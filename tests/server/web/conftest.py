@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f.]+)"')
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ JavaScript switched off. Every page accessible, nothing fetched from elsewhere."
 
 from __future__ import annotations
 
+import http.server
+import socketserver
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
 
 from common.booking_requests import BookingRequestStatus
+from common.embed import iframe_code
 from common.messaging import Channel
 from server.booking_requests.models import BookingRequest
 from server.messaging.dispatcher import Dispatcher
@@ -119,3 +123,49 @@ def test_the_widget_works_without_javascript(
     made = _request(live_server, "Nojs")
     assert made.status is BookingRequestStatus.PENDING
     assert made.phone == "+447400912345"
+
+
+def test_the_widget_books_from_inside_another_sites_iframe(
+    phone: BrowserContext, live_server: LiveServer
+) -> None:
+    """The embed code pasted into a clinic's own website (another site): a frame of
+    another site keeps no cookie of ours, so the widget's form must go without one."""
+    code = iframe_code(live_server.url, "demo", name="Demo Clinic")
+    html = f"<!doctype html><title>Our clinic</title><h1>Book with us</h1>{code}".encode()
+
+    class Website(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    website = socketserver.TCPServer(("127.0.0.1", 0), Website)
+    threading.Thread(target=website.serve_forever, daemon=True).start()
+    try:
+        page = phone.new_page()
+        # "localhost" and "127.0.0.1" are different sites to the browser.
+        page.goto(f"http://localhost:{website.server_address[1]}/")
+        frame = page.frame_locator("iframe")
+        frame.locator('input[name="type"]').first.check()
+        frame.locator('input[name="provider"]').first.check()
+        frame.get_by_role("button", name="See times").click()
+        frame.locator('input[name="start"]').first.check()
+        frame.get_by_role("button", name="Next: your details").click()
+        frame.get_by_label("First name").fill("Robin")
+        frame.get_by_label("Last name").fill("Framed")
+        frame.get_by_label("Date of birth").fill("17/05/1980")
+        frame.get_by_label("Mobile number").fill("07400 912345")
+        frame.get_by_role("button", name="Send the request").click()
+        frame.get_by_role("heading", name="Request sent").wait_for()
+    finally:
+        website.shutdown()
+        website.server_close()
+    with live_server.sessionmaker() as session:
+        made = session.scalars(
+            select(BookingRequest).where(BookingRequest.last_name == "Framed")
+        ).all()
+    assert len(made) == 1
