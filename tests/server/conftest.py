@@ -10,7 +10,6 @@ mode and whether or not ``tests`` is a package.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import uuid
@@ -49,9 +48,9 @@ from sync.protocol import (
     b64,
 )
 from sync.signing import Author, new_private_key, public_key_of
+from tests.support.postgres import POSTGRES_URL_VARIABLE, postgres_url
 from tests.support.signed import DeskHeaders
 
-POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
 # One password for every factory-made staff member, hashed once per session: argon2 is
 # deliberately slow, and the tests are about who may do what, not about hashing.
 STAFF_PASSWORD = "correct-horse-battery-staple"
@@ -60,7 +59,7 @@ STAFF_PASSWORD = "correct-horse-battery-staple"
 def _backends() -> list[Any]:
     """SQLite always; PostgreSQL only when a URL is given (otherwise it is not collected)."""
     backends = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get(POSTGRES_URL_VARIABLE):
+    if postgres_url():
         backends.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return backends
 
@@ -82,7 +81,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
     """The PostgreSQL test database, with a freshly migrated ``public`` schema."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    url = postgres_url()
     if not url:  # pragma: no cover - the postgres parameter only exists when it is set
         pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set")
     engine = create_engine(url)
