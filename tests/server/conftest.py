@@ -30,7 +30,7 @@ import server.changefeed.versioning  # noqa: F401  - stamps versions on rows tes
 from common.appointments import AppointmentStatus
 from common.roles import Role
 from server.app import create_app
-from server.auth.security import hash_password, hash_token, new_token
+from server.auth.security import hash_token, new_token
 from server.clinics.models import Clinic
 from server.clinics.service import create_clinic
 from server.config import Settings
@@ -48,11 +48,13 @@ from sync.protocol import (
     b64,
 )
 from sync.signing import Author, new_private_key, public_key_of
+from tests.support.passwords import cheap_password_hash
 from tests.support.postgres import POSTGRES_URL_VARIABLE, postgres_url
 from tests.support.signed import DeskHeaders
 
-# One password for every factory-made staff member, hashed once per session: argon2 is
-# deliberately slow, and the tests are about who may do what, not about hashing.
+# One password for every factory-made staff member, hashed once per session and at argon2's
+# lowest cost (tests/support/passwords.py): argon2 is deliberately slow, and the tests are
+# about who may do what, not about hashing.
 STAFF_PASSWORD = "correct-horse-battery-staple"
 
 
@@ -200,7 +202,7 @@ class MadeClinic:
 
 @pytest.fixture(scope="session")
 def staff_password_hash() -> str:
-    return hash_password(STAFF_PASSWORD)
+    return cheap_password_hash(STAFF_PASSWORD)
 
 
 class Factory:
