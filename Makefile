@@ -28,8 +28,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## pytest: every test, in PYTEST_WORKERS pytest-xdist worker processes (the suite mostly
+## waits on sockets, subprocesses and timers, so more workers than cores pay);
+## PYTEST_WORKERS=0 runs it in one process
+PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## soak: the long runs of the soak tests, on SQLite (and PostgreSQL when
 ## CLINICDESK_TEST_DATABASE_URL is set): 100 booking race rounds, 400 crash trials,

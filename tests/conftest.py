@@ -13,10 +13,25 @@ from sync import keys
 from tests.support.browser import browser, phone, phone_without_js, playwright
 from tests.support.live_server import DemoTemplates, LiveServer
 from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
+from tests.support.postgres import WORKER_VARIABLE, use_worker_database
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Real Chromium for the patients' pages: one browser for the whole session.
 __all__ = ["browser", "phone", "phone_without_js", "playwright"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker gets a PostgreSQL database of its own
+    (tests/support/postgres.py); run serially, the given one is used as it is."""
+    use_worker_database()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the ``slow`` tests first (in their usual order among themselves):
+    workers are handed tests in this order, so a long test starts while the short ones
+    can still fill the other workers, rather than running alone at the end."""
+    if os.environ.get(WORKER_VARIABLE):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ mode and whether or not ``tests`` is a package.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import uuid
@@ -31,7 +30,7 @@ import server.changefeed.versioning  # noqa: F401  - stamps versions on rows tes
 from common.appointments import AppointmentStatus
 from common.roles import Role
 from server.app import create_app
-from server.auth.security import hash_password, hash_token, new_token
+from server.auth.security import hash_token, new_token
 from server.clinics.models import Clinic
 from server.clinics.service import create_clinic
 from server.config import Settings
@@ -49,18 +48,20 @@ from sync.protocol import (
     b64,
 )
 from sync.signing import Author, new_private_key, public_key_of
+from tests.support.passwords import cheap_password_hash
+from tests.support.postgres import POSTGRES_URL_VARIABLE, postgres_url
 from tests.support.signed import DeskHeaders
 
-POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
-# One password for every factory-made staff member, hashed once per session: argon2 is
-# deliberately slow, and the tests are about who may do what, not about hashing.
+# One password for every factory-made staff member, hashed once per session and at argon2's
+# lowest cost (tests/support/passwords.py): argon2 is deliberately slow, and the tests are
+# about who may do what, not about hashing.
 STAFF_PASSWORD = "correct-horse-battery-staple"
 
 
 def _backends() -> list[Any]:
     """SQLite always; PostgreSQL only when a URL is given (otherwise it is not collected)."""
     backends = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get(POSTGRES_URL_VARIABLE):
+    if postgres_url():
         backends.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return backends
 
@@ -82,7 +83,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
     """The PostgreSQL test database, with a freshly migrated ``public`` schema."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    url = postgres_url()
     if not url:  # pragma: no cover - the postgres parameter only exists when it is set
         pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set")
     engine = create_engine(url)
@@ -201,7 +202,7 @@ class MadeClinic:
 
 @pytest.fixture(scope="session")
 def staff_password_hash() -> str:
-    return hash_password(STAFF_PASSWORD)
+    return cheap_password_hash(STAFF_PASSWORD)
 
 
 class Factory:

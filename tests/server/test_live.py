@@ -15,12 +15,11 @@ from sqlalchemy import create_engine, text
 from server.changefeed import live
 from server.db import transaction
 from server.patients.models import Patient
-
-POSTGRES_URL = os.environ.get("CLINICDESK_TEST_DATABASE_URL", "")
+from tests.support.postgres import needs_postgres
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (CLINICDESK_TEST_DATABASE_URL)"),
+    needs_postgres(),
     pytest.mark.parametrize(
         "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
     ),

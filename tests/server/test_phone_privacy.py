@@ -6,7 +6,6 @@ are sealed by the migration."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
 from contextlib import closing
@@ -39,20 +38,15 @@ from server.patients.service import patients_with_phone
 from server.staff.models import Device
 from tests.server.test_mutations import mutation, push
 from tests.server.test_patient_mutations import register
+from tests.support.postgres import needs_postgres
 
-POSTGRES_URL = os.environ.get("CLINICDESK_TEST_DATABASE_URL", "")
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ON_POSTGRES = pytest.mark.parametrize(
     "database_url",
     [
         pytest.param(
             "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(
-                    not POSTGRES_URL, reason="needs PostgreSQL (CLINICDESK_TEST_DATABASE_URL)"
-                ),
-            ],
+            marks=[pytest.mark.postgres, needs_postgres()],
         )
     ],
     indirect=True,

@@ -9,7 +9,6 @@ several processes share can start them with ``tests.support.served.two_serve_pro
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from server.cli import main
 from sync.live import LiveFeed
 from sync.protocol import API_PREFIX
 from tests.support.diary import days_ahead, local
+from tests.support.postgres import postgres_url
 from tests.support.served import (
     ServeProcess,
     SmallClinic,
@@ -34,7 +34,7 @@ from tests.support.served import (
 )
 from tests.support.server_process import reset_postgres
 
-POSTGRES_URL = os.environ.get("CLINICDESK_TEST_DATABASE_URL", "")
+POSTGRES_URL = postgres_url()
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs PostgreSQL (CLINICDESK_TEST_DATABASE_URL)"

@@ -133,13 +133,18 @@ class ServedApp:
                 lifespan="off",
                 timeout_graceful_shutdown=1,
                 backlog=512,
+                # Callers keep connections open between bursts (the booking races: one per
+                # racer across rounds). uvicorn drops one idle for 5 s, and on a loaded
+                # machine a round can leave it idle that long: the next request sent on it
+                # would meet a reset connection rather than the server.
+                timeout_keep_alive=300,
             )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
         self._thread.start()
-        deadline = clock.monotonic() + 10
+        deadline = clock.monotonic() + 60
         while not self._server.started:
             if clock.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the test server did not start")

@@ -2,7 +2,8 @@
 
 Seeding the demo clinic takes about a second (two argon2 hashes, 200 patients, four
 weeks of appointments), and many tests want it: ``DemoTemplates`` seeds it once into a
-SQLite file and each server gets a copy.
+SQLite file and each server gets a copy. The copy's two logins are hashed at argon2's
+lowest cost (tests/support/passwords.py), since every desk test signs in with them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import uvicorn
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, migrate, transaction
-from server.demo import DEMO_TIME_ZONE, seed_demo
+from server.demo import DEMO_LOGINS, DEMO_TIME_ZONE, seed_demo
+from tests.support.passwords import cheap_password_hash
 
 
 def seed_demo_database(path: Path, today: date | None = None) -> None:
-    """Migrate a new SQLite file at ``path`` and seed the demo clinic into it."""
+    """Migrate a new SQLite file at ``path`` and seed the demo clinic into it, its logins
+    (same passwords) hashed cheaply."""
     url = f"sqlite:///{path}"
     migrate(url)
     engine = make_engine(url)
@@ -36,6 +39,12 @@ def seed_demo_database(path: Path, today: date | None = None) -> None:
             seed_demo(session, today=today)
     finally:
         engine.dispose()
+    # Straight to the column, as the seed would have written it: no version is stamped.
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.executemany(
+            "UPDATE staff_users SET password_hash = ? WHERE email = ?",
+            [(cheap_password_hash(login.password), login.email) for login in DEMO_LOGINS],
+        )
     # The server runs SQLite in WAL mode: fold the log into the file so one file is a copy.
     with closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

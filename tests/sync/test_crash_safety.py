@@ -82,13 +82,13 @@ from tests.support.desk_child import (
     server_snapshot,
 )
 from tests.support.live_server import DemoTemplates
+from tests.support.postgres import postgres_url
 from tests.support.server_process import ServerProcess, reset_postgres
 
 pytestmark = pytest.mark.slow
 
 TRIALS = int(os.environ.get("CLINICDESK_CRASH_TRIALS", "40"))
 SEED = os.environ.get("CLINICDESK_CRASH_SEED", "clinicdesk-crash-1")
-POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
 POINTS = ("local_write", "after_push_response", "mid_pull_page")
 KILL_SHARE = 0.12  # trials killed with SIGKILL at a random moment instead
 CHILD_TIMEOUT = 60.0
@@ -97,7 +97,7 @@ EVENING_DAYS = 30  # bookings go to 18:00–22:00 on the next 30 days: the demo 
 
 def _backends() -> list[object]:
     backends: list[object] = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get(POSTGRES_URL_VARIABLE):
+    if postgres_url():
         backends.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return backends
 
@@ -122,7 +122,7 @@ def backend(
         demo_templates.copy_to(folder / "server.sqlite3")
         url = f"sqlite:///{folder / 'server.sqlite3'}"
     else:
-        url = os.environ[POSTGRES_URL_VARIABLE]
+        url = postgres_url()
         reset_postgres(url)
     server = ServerProcess(url, folder / "server.log")
     engine = make_engine(url)

@@ -82,8 +82,8 @@ from tests.support.desk_child import (
     server_snapshot,
 )
 from tests.support.live_server import DemoTemplates
+from tests.support.postgres import postgres_url
 
-POSTGRES_URL_VARIABLE = "CLINICDESK_TEST_DATABASE_URL"
 SEEDS = (
     list(range(int(os.environ["CLINICDESK_SIM_SEEDS"])))
     if os.environ.get("CLINICDESK_SIM_SEEDS")
@@ -112,7 +112,7 @@ FAULTS = {"deliver": 62, "drop": 7, "lose_reply": 16, "send_twice": 8, "send_twi
 
 def _backends() -> list[object]:
     backends: list[object] = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get(POSTGRES_URL_VARIABLE):
+    if postgres_url():
         backends.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return backends
 
@@ -176,7 +176,7 @@ def sim_server(
         demo_templates.copy_to(path)
         server = SimServer(f"sqlite:///{path}", seeded=True)
     else:
-        server = SimServer(os.environ[POSTGRES_URL_VARIABLE])
+        server = SimServer(postgres_url())
     yield server
     server.close()
 

@@ -45,7 +45,9 @@ from tests.support.live_server import LiveServer
 pytestmark = pytest.mark.qt
 EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
 WAIT_MS = 10_000
-WITHIN_MS = 2_000  # how soon a connected desk must list a new request
+# How soon a connected desk must list a new request (the desk does not poll: only the live
+# feed can bring it): about a second on a quiet machine, with room for a loaded one.
+WITHIN_MS = 10_000
 NO_POLLING = 3600  # seconds: only the live feed can explain a prompt update
 ZONE = ZoneInfo(DEMO_TIME_ZONE)
 HALF_HOUR = timedelta(minutes=30)
