@@ -27,7 +27,7 @@ from common.leads import MESSAGE_MAX, PreferredContact, attribute, bounded, chec
 from server.deps import DatabaseDep, SettingsDep
 from server.leads import service
 from server.web import limits, tokens
-from server.web.pages import Brand, WebRoute, brand_of, by_slug, not_found_page, render
+from server.web.pages import READ, Brand, WebRoute, brand_of, by_slug, not_found_page, render
 from server.web.security import CheckedForm
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -98,7 +98,7 @@ def _form_page(
     )
 
 
-@router.get("/enquire/{slug}", response_class=HTMLResponse)
+@router.api_route("/enquire/{slug}", methods=READ, response_class=HTMLResponse)
 def enquiry_form(
     request: Request,
     slug: str,
@@ -173,7 +173,7 @@ def send_enquiry(
     return thanks
 
 
-@router.get("/enquire/{slug}/thanks", response_class=HTMLResponse)
+@router.api_route("/enquire/{slug}/thanks", methods=READ, response_class=HTMLResponse)
 def enquiry_sent(request: Request, slug: str, db: DatabaseDep) -> Response:
     opened = _open(db, slug)
     if opened is None:

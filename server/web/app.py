@@ -15,14 +15,14 @@ from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
-from server.web.pages import STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
+from server.web.pages import READ, STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
 from server.web.security import WebHeaders
 from server.web.tokens import MaskTokens
 
 home = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@home.get("/", response_class=HTMLResponse)
+@home.api_route("/", methods=READ, response_class=HTMLResponse)
 def front_page(request: Request, db: DatabaseDep) -> Response:
     """Where someone lands who typed the server's address: the clinics whose pages are
     published, and a word on links."""
@@ -41,7 +41,7 @@ def front_page(request: Request, db: DatabaseDep) -> Response:
     return render(request, "home.html", {"practices": listed})
 
 
-@home.get("/favicon.ico")
+@home.api_route("/favicon.ico", methods=READ)
 def favicon() -> Response:
     """Browsers ask for it on every first visit; nothing, cached for a day."""
     return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})

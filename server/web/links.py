@@ -25,11 +25,10 @@ from server.db import utcnow
 from server.deps import DatabaseDep, SettingsDep
 from server.scheduling.service import clinic_zone
 from server.web import limits
-from server.web.pages import WebRoute, brand_for, not_found_page, render
+from server.web.pages import READ, WebRoute, brand_for, not_found_page, render
 from server.web.security import CheckedForm
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-READ = ["GET", "HEAD"]
 # Asking for a fresh link: a note for the desk, so kept rare from any one address.
 RENEW_PER_ADDRESS = 10
 RENEW_WINDOW = timedelta(hours=1)

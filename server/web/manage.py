@@ -31,11 +31,10 @@ from server.db import utcnow
 from server.deps import DatabaseDep, SettingsDep
 from server.scheduling.service import clinic_zone
 from server.web import limits, tokens
-from server.web.pages import Brand, WebRoute, brand_for, not_found_page, render
+from server.web.pages import READ, Brand, WebRoute, brand_for, not_found_page, render
 from server.web.security import CheckedForm, same_text, secure_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-READ = ["GET", "HEAD"]
 SECURE_COOKIE = "__Host-clinicdesk-manage"
 PLAIN_COOKIE = "clinicdesk-manage"
 SESSION = timedelta(minutes=30)

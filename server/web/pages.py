@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 STATIC_PREFIX = "/static/web"
+# Every page answers HEAD as it answers GET (link checkers and scanners ask HEAD).
+READ = ["GET", "HEAD"]
 FALLBACK_LINK = "#1f5f8b"
 
 templates = Environment(

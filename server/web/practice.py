@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from server.db import utcnow
 from server.deps import DatabaseDep
 from server.practice import service
-from server.web.pages import WebRoute, brand_of, by_slug, not_found_page, render
+from server.web.pages import READ, WebRoute, brand_of, by_slug, not_found_page, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PREVIEW_LENGTH = 100
@@ -29,7 +29,7 @@ def _paragraphs(text: str) -> list[str]:
     return [block for block in (b.strip() for b in blocks) if block]
 
 
-@router.get("/practice/{slug}", response_class=HTMLResponse)
+@router.api_route("/practice/{slug}", methods=READ, response_class=HTMLResponse)
 def practice_page(
     slug: str,
     request: Request,
@@ -69,7 +69,7 @@ def practice_page(
     return render(request, "practice.html", context, brand=brand, private=previewing)
 
 
-@router.get("/practice/{slug}/logo")
+@router.api_route("/practice/{slug}/logo", methods=READ)
 def practice_logo(slug: str, request: Request, db: DatabaseDep) -> Response:
     """The clinic's logo, on every page carrying its brand (link pages too, whether or not
     the practice page is published). The URL carries the logo's version, so it is kept

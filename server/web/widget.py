@@ -42,7 +42,7 @@ from server.scheduling.models import AppointmentType, Provider
 from server.scheduling.settings import booking_rules_of, type_rules
 from server.web import limits
 from server.web.models import PracticeProfile
-from server.web.pages import NOT_FOUND, Brand, WebRoute, brand_of, render
+from server.web.pages import NOT_FOUND, READ, Brand, WebRoute, brand_of, render
 from server.web.security import CheckedEmbeddedForm
 from server.web.tokens import new_token, plausible
 
@@ -292,7 +292,7 @@ def _page(
 # --- the steps --------------------------------------------------------------------------
 
 
-@router.get("/book/{slug}", response_class=HTMLResponse)
+@router.api_route("/book/{slug}", methods=READ, response_class=HTMLResponse)
 def choose_type(request: Request, slug: str, db: DatabaseDep) -> Response:
     """Step 1: what kind of appointment, with whom."""
     with db.reading() as session:
@@ -326,7 +326,7 @@ def _step_one(
     )
 
 
-@router.get("/book/{slug}/times", response_class=HTMLResponse)
+@router.api_route("/book/{slug}/times", methods=READ, response_class=HTMLResponse)
 def choose_time(
     request: Request,
     slug: str,
@@ -385,7 +385,7 @@ def _times(
     )
 
 
-@router.get("/book/{slug}/details", response_class=HTMLResponse)
+@router.api_route("/book/{slug}/details", methods=READ, response_class=HTMLResponse)
 def your_details(
     request: Request,
     slug: str,
@@ -554,7 +554,7 @@ def _already_made(session: Session, clinic_id: uuid.UUID, form_key: str) -> bool
     )
 
 
-@router.get("/book/{slug}/sent", response_class=HTMLResponse)
+@router.api_route("/book/{slug}/sent", methods=READ, response_class=HTMLResponse)
 def request_sent(request: Request, slug: str, db: DatabaseDep) -> Response:
     """The end: nothing personal on it (it may be reloaded, or seen by the next person
     at a shared screen)."""
