@@ -50,7 +50,8 @@ def _week_param(value: str | None) -> date | None:
 @router.api_route("/l/{token}", methods=READ, response_class=HTMLResponse)
 def open_link(token: str, request: Request, db: DatabaseDep) -> Response:
     """What the link shows now: the welcome, the booking made with it, or why it no
-    longer works. Changes nothing (previews and scanners open links too)."""
+    longer works. Changes nothing of the link (previews and scanners open links too);
+    showing a booking writes its audit row, as every read of patient data does."""
     now = utcnow()
     with db.reading() as session:
         link = links.find_link(session, token)

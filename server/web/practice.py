@@ -2,7 +2,10 @@
 which insurances it takes, and the ways in it has opened (booking, enquiries).
 
 Only a published page is shown; an unpublished, unknown or mistyped address is the same
-404 page, so an address tells nothing about whether a clinic exists. Staff preview an
+404 page. The widget and the enquiry form open on their own switches, published page or
+not (a clinic may embed the widget on its own website and keep no page here), and the
+logo is served to them and to link pages alike: a clinic with either switched on is
+visible at its address by those. Staff preview an
 unpublished page through a short-lived signed link (``server.practice.service``); a
 preview is never cached or indexed.
 """
