@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from datetime import datetime, timedelta
 
 from fastapi import Request
@@ -41,7 +42,19 @@ def client_address(request: Request) -> str:
 
 
 def address_hash(request: Request, settings: Settings) -> str:
-    return keyed(settings, "address", client_address(request))
+    return keyed(settings, "address", network_of(client_address(request)))
+
+
+def network_of(address: str) -> str:
+    """What one client is, for counting: an IPv4 address, or an IPv6 address's /64 (one
+    home or phone is given a whole /64, and could otherwise count as endless clients)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed.ipv4_mapped or parsed)
 
 
 def hit(

@@ -175,3 +175,11 @@ def test_button_text_always_readable_on_the_brand_colour(colour: str) -> None:
 def test_generic_brand_has_no_phone() -> None:
     assert GENERIC.phone == ""
     assert GENERIC.logo_url is None
+
+
+def test_an_ipv6_home_counts_as_one_client() -> None:
+    assert limits.network_of("2001:db8:1:2:aaaa::1") == limits.network_of("2001:db8:1:2:bbbb::9")
+    assert limits.network_of("2001:db8:1:2::1") != limits.network_of("2001:db8:1:3::1")
+    assert limits.network_of("::ffff:203.0.113.9") == "203.0.113.9"
+    assert limits.network_of("203.0.113.9") == "203.0.113.9"
+    assert limits.network_of("testclient") == "testclient"
