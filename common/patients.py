@@ -178,6 +178,10 @@ def check_name(value: str, field_name: str = "first_name") -> str:
         raise PatientInvalid(field_name, f"Type the patient's {what}.")
     if len(cleaned) > NAME_MAX:
         raise PatientInvalid(field_name, f"The {what} is too long: at most {NAME_MAX} characters.")
+    if any(ch in cleaned for ch in "<>"):
+        # No name has them, and names typed on the public pages reach every desk's
+        # labels, where markup would be drawn rather than shown.
+        raise PatientInvalid(field_name, f"The {what} cannot contain < or >.")
     return cleaned
 
 

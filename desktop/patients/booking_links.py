@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -476,7 +477,7 @@ class OnlineBookingTab(QWidget):
             self.link_field.setText(url or "")
             self.link_field.setPlaceholderText("" if url else NO_ADDRESS)
             self.allows.setText(
-                f"<b>{link.rule_title}</b> ({link.status.label.lower()}): "
+                f"<b>{escape(link.rule_title)}</b> ({link.status.label.lower()}): "
                 f"{allows_text(link, self.zone)}"
             )
         self._enable()

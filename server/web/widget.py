@@ -28,7 +28,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common.availability import OfferedSlot
-from common.booking_requests import INSURANCE_LENGTH, NOTE_LENGTH, Applicant, clean_applicant
+from common.booking_requests import (
+    INSURANCE_LENGTH,
+    NOTE_LENGTH,
+    Applicant,
+    BookingRequestStatus,
+    clean_applicant,
+)
 from common.errors import DomainError, InvalidInput, NotFound, SlotTaken
 from common.patients import EMAIL_MAX, NAME_MAX, PHONE_MAX, PatientInvalid, parse_birth_date
 from common.scheduling import AppointmentTypeRules, BookingRules
@@ -483,6 +489,8 @@ def send_request(
             # Read again in this transaction: what the read above loaded is not used
             # across transactions.
             offer = _offer(session, slug)
+            if _asked_already(session, clinic_id, applicant, start):
+                return sent
             kind = offer.kind(kind_id)
             provider = offer.provider(provider_text, kind)
             try:
@@ -551,6 +559,25 @@ def _already_made(session: Session, clinic_id: uuid.UUID, form_key: str) -> bool
             )
         )
         is not None
+    )
+
+
+def _asked_already(
+    session: Session, clinic_id: uuid.UUID, applicant: Applicant, start: datetime
+) -> bool:
+    """The same person already waits for an answer about the same time: the form sent
+    again after "Back" (a fresh form key), which must not make a second request."""
+    waiting = session.scalars(
+        select(BookingRequest).where(
+            BookingRequest.clinic_id == clinic_id,
+            BookingRequest.starts_at == start,
+            BookingRequest.status == BookingRequestStatus.PENDING,
+            BookingRequest.date_of_birth == applicant.date_of_birth,
+        )
+    )
+    same = (applicant.first_name.casefold(), applicant.last_name.casefold())
+    return any(
+        ((r.first_name or "").casefold(), (r.last_name or "").casefold()) == same for r in waiting
     )
 
 
