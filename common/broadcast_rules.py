@@ -8,6 +8,8 @@ a longish first name, since a text that spills into a fourth segment costs a fou
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from common.booking_links import LINK_PLACEHOLDER, SMS_TEXT_LENGTH, TEXT_LENGTH, TITLE_LENGTH
@@ -22,6 +24,7 @@ TYPICAL_BASE = "https://clinic.example.com"
 TOKEN_CHARACTERS = 32
 TYPICAL_FIRST_NAME = "Alexandra"
 PLACEHOLDERS = ("{link}", "{clinic}", "{first_name}")
+_BRACED = re.compile(r"\{\{?\s*([^{}]*?)\s*\}?\}")  # {word}, and {{ word }} as in wordings
 DEFAULT_SMS = "Hello {first_name}, {clinic} invites you to book your appointment online: {link}"
 
 
@@ -103,6 +106,12 @@ def sms_problems(sms_text: str, clinic: str, base: str = TYPICAL_BASE) -> list[s
     problems: list[str] = []
     if LINK_PLACEHOLDER not in sms_text:
         problems.append("The text must contain {link}, where the patient's link goes.")
+    unknown = sorted({f"{{{word}}}" for word in _BRACED.findall(sms_text)} - set(PLACEHOLDERS))
+    if unknown:
+        problems.append(
+            f"The text names {', '.join(unknown)}, which is not filled in: use only "
+            f"{', '.join(PLACEHOLDERS)}."
+        )
     if len(sms_text) > SMS_TEXT_LENGTH:
         problems.append(f"The text is {len(sms_text)} characters; keep it to {SMS_TEXT_LENGTH}.")
     if _controls(sms_text, allow_lines=True):
