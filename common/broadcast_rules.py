@@ -9,7 +9,6 @@ a longish first name, since a text that spills into a fourth segment costs a fou
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 from common.booking_links import LINK_PLACEHOLDER, SMS_TEXT_LENGTH, TEXT_LENGTH, TITLE_LENGTH
