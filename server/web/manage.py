@@ -224,7 +224,7 @@ def verify(
         typed = born.strip() if isinstance(born, str) else ""
         when = _parse_date(typed)
         if when is None:
-            problem = "Enter your date of birth, for example 27 3 1985."
+            problem = "Enter your date of birth, for example 17/05/1980."
             return _verify_page(
                 request, db, token, errors={"date_of_birth": problem}, typed=typed, status=422
             )
