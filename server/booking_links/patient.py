@@ -966,5 +966,5 @@ def reschedule(
             appointment_id=moved.id,
         )
     session.flush()
-    automated.appointment_changed(session, link.clinic_id, moved, moved=True)
+    automated.appointment_changed(session, link.clinic_id, moved, moved=True, confirm_new_time=True)
     return Moved(visit_of(session, moved, zone, now), changed)

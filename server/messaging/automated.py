@@ -409,11 +409,18 @@ def running_late(
 
 
 def appointment_changed(
-    session: Session, clinic_id: uuid.UUID, appointment: Appointment, *, moved: bool
+    session: Session,
+    clinic_id: uuid.UUID,
+    appointment: Appointment,
+    *,
+    moved: bool,
+    confirm_new_time: bool = False,
 ) -> None:
     """A confirmation still waiting (for the morning, or for a retry) says what is no
     longer true once its appointment is cancelled or moved: it is held, and a moved
-    appointment is confirmed afresh."""
+    appointment is confirmed afresh. ``confirm_new_time``: confirm a moved appointment
+    even when nothing was waiting (the patient moved it themselves, online, and the
+    text and calendar entry they have name the old time)."""
     waiting = session.scalars(
         select(Delivery)
         .join(Message, Message.id == Delivery.message_id)
@@ -428,5 +435,5 @@ def appointment_changed(
     ).all()
     reason = "The appointment was moved" if moved else "The appointment was cancelled"
     service.hold(session, waiting, f"{reason} before this was sent.")
-    if moved and waiting:
+    if moved and (waiting or confirm_new_time):
         confirm_booking(session, clinic_id, appointment)

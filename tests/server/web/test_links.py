@@ -478,6 +478,13 @@ def test_reschedule_to_another_provider_tells_the_desk(
         assert note.patient_id == where.patient_id
         assert "Dr Ben Carr" in note.body
         assert "moved from Dr Ada Brook" in note.body
+        # The patient is told the new time (their text and calendar name the old one).
+        confirmations = session.scalars(
+            select(Message).where(
+                Message.kind == "confirmation", Message.appointment_id == appointment.id
+            )
+        ).all()
+        assert confirmations
         link = session.scalar(
             select(BookingLink).where(BookingLink.appointment_id == appointment_id)
         )
