@@ -170,12 +170,18 @@ class RejectDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                f"{request.patient_name} asked for {when(request.starts_at, zone)}. "
-                "Why is it rejected? The patient is told."
-            )
+        told = "The patient is told."
+        if request.patient_id is None:
+            # Typed on the public form by whoever sent it: staff see where the answer goes.
+            where = " and ".join(filter(None, [request.phone, request.email]))
+            told = f"The answer goes to {where}, as typed on the web." if where else ""
+        question = QLabel(
+            f"{request.patient_name} asked for {when(request.starts_at, zone)}. "
+            f"Why is it rejected? {told}"
         )
+        question.setTextFormat(Qt.TextFormat.PlainText)
+        question.setWordWrap(True)
+        layout.addWidget(question)
         layout.addWidget(self.reason_edit)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
