@@ -14,7 +14,9 @@ limited per address (a keyed hash of it) and hour.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -214,7 +216,47 @@ def _slots(
     )
 
 
+# Weeks of times already worked out, by what they depend on: the clinic's change counter
+# (any booking, cancellation, working week, exception or rule bumps it), the choice, and
+# the minute (notice runs on the clock). Most visitors look at the same few weeks; a time
+# shown from here is checked again when the request is sent, like any other.
+_WEEKS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_WEEKS_KEPT = 512
+_WEEKS_LOCK = threading.Lock()
+
+
 def _week(
+    session: Session,
+    offer: Offer,
+    kind: AppointmentType,
+    provider: Provider | None,
+    week: date | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """What step 2 shows (worked out once a minute per week and choice, or at once
+    after any change at the clinic)."""
+    key = (
+        offer.clinic.id,
+        offer.clinic.sync_version,
+        kind.id,
+        provider.id if provider else None,
+        week,
+        now.replace(second=0, microsecond=0),
+    )
+    with _WEEKS_LOCK:
+        found = _WEEKS.get(key)
+        if found is not None:
+            _WEEKS.move_to_end(key)
+            return found
+    made = _work_out_week(session, offer, kind, provider, week, now)
+    with _WEEKS_LOCK:
+        _WEEKS[key] = made
+        while len(_WEEKS) > _WEEKS_KEPT:
+            _WEEKS.popitem(last=False)
+    return made
+
+
+def _work_out_week(
     session: Session,
     offer: Offer,
     kind: AppointmentType,

@@ -628,3 +628,16 @@ def test_the_form_sent_again_after_back_makes_no_second_request(
     other_time = _post(web, _details_url(widget, local(DAY, 11)))
     assert other_time.status_code == 303
     assert len(_requests(db)) == 2
+
+
+def test_a_time_booked_meanwhile_leaves_the_week_at_once(
+    web: TestClient, widget: Widget, db: sessionmaker[Session]
+) -> None:
+    """The week is worked out once and kept, but never past a change at the clinic."""
+    provider = widget.providers[0]
+    url = _times_url(widget, str(provider), week=DAY.isoformat())
+    chosen = local(DAY, 11)
+    stamp = chosen.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    assert stamp in START.findall(web.get(url).text)
+    _book(db, widget, provider, chosen)
+    assert stamp not in START.findall(web.get(url).text)
