@@ -164,3 +164,46 @@ def test_booking_without_javascript(
             )
         ).all()
         assert len(made) == 1
+
+
+def test_a_link_sent_from_the_desk_books_and_the_desk_sees_it(
+    phone: BrowserContext, live_server: LiveServer
+) -> None:
+    """The whole loop: an admin's rule, reception sends it from the patient's file (the
+    desk's own client), the patient books on a phone, and the file's history says so."""
+    from common.booking_links import BookingLinkStatus
+    from server.demo import ADMIN, FRONT_DESK
+    from sync.client import ServerClient
+    from sync.protocol import SaveBroadcastRule
+
+    def signed_in(email: str, password: str) -> ServerClient:
+        client = ServerClient(live_server.url)
+        client.device_token = client.enroll(DEMO_SLUG, email, password, email).device_token
+        client.session_token = client.sign_in(email, password).session_token
+        return client
+
+    where = demo_practice(live_server)
+    admin = signed_in(ADMIN.email, ADMIN.password)
+    rule = admin.save_broadcast_rule(
+        SaveBroadcastRule(
+            title="Review",
+            appointment_type_id=where.type_id,
+            earliest_days=1,
+            latest_days=21,
+            sms_text="Book your review: {link}",
+            welcome_text="Choose a time for your review.",
+        )
+    )
+    desk = signed_in(FRONT_DESK.email, FRONT_DESK.password)
+    sent = desk.send_booking_link(where.patient_id, rule.id)
+    url = live_server.url + "/l/" + sent.url.rsplit("/l/", 1)[1]
+    page = phone.new_page()
+    page.goto(url)
+    assert page.get_by_text("Choose a time for your review.").is_visible()
+    page.get_by_role("button", name="Continue to book appointment").click()
+    page.locator("input[name=slot]").first.check()
+    page.get_by_role("button", name="Review this time").click()
+    page.get_by_role("button", name="Confirm appointment").click()
+    page.get_by_role("heading", name="Your appointment is booked").wait_for()
+    [link] = [found for found in desk.booking_links(where.patient_id) if found.id == sent.link.id]
+    assert link.status is BookingLinkStatus.BOOKED
