@@ -16,7 +16,7 @@ from tests.support.memory_keyring import MEMORY_KEYRING, MemoryKeyring
 from tests.support.postgres import WORKER_VARIABLE, use_worker_database
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Real Chromium for the patients' pages: one browser for the whole session.
+# Real Chromium for the patients' pages: one browser per test module.
 __all__ = ["browser", "phone", "phone_without_js", "playwright"]
 
 

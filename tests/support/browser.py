@@ -1,8 +1,11 @@
 """Real Chromium (Debian's package) driven by Playwright, for the patients' pages.
 
-One browser per test session; each test gets a fresh phone-sized context (its own
-cookies), so tests never share a patient's session. ``check_accessible`` runs axe-core
-in the page; ``requests_elsewhere`` lists anything a page fetched from another origin.
+One browser per test module; each test gets a fresh phone-sized context (its own
+cookies), so tests never share a patient's session. Not one per session: Playwright's
+synchronous driver keeps an event loop marked running in the thread while it lives,
+and a later test's ``asyncio.run`` in the same worker would refuse to start.
+``check_accessible`` runs axe-core in the page; ``RequestLog`` lists anything a page
+fetched from another origin.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def chromium_available() -> bool:
     return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not chromium_available():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `make system-deps`.")
@@ -53,7 +56,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
     yield chromium
