@@ -83,7 +83,6 @@ def test_book_come_back_verify_and_move(phone: BrowserContext, live_server: Live
     where = demo_practice(live_server)
     token = new_link(live_server, where)
     page = phone.new_page()
-    page.set_default_timeout(5000)
     log = RequestLog(page, live_server.url)
     book(page, f"{live_server.url}/l/{token}")
 
