@@ -27,7 +27,7 @@ from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.qt
 EMAIL, PASSWORD = "frontdesk@demo.clinic", "frontdesk-demo-1"
-WAIT_MS = 10_000
+WAIT_MS = 20_000  # a deadline for what must happen, with room for a loaded CI worker
 NO_POLLING = 3600  # seconds: only the live feed can explain a prompt update
 
 

@@ -20,7 +20,7 @@ from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.tasks import TaskRunner
 
 pytestmark = pytest.mark.qt
-WAIT_MS = 5000
+WAIT_MS = 20_000  # a deadline for what must happen, with room for a loaded CI worker
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sync.protocol import MessageTemplateRecord, SaveMessageTemplate
 
 pytestmark = pytest.mark.qt
 LEFT = Qt.MouseButton.LeftButton
-WAIT_MS = 5_000
+WAIT_MS = 20_000  # a deadline for what must happen, with room for a loaded CI worker
 ENGLISH = defaults_for("en")
 OWN_REMINDER = MessageTemplateRecord(
     id=uuid.uuid4(),
