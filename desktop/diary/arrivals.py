@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from common.appointments import AppointmentStatus
 from desktop.diary.model import allowed, day_bounds
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.kit.tasks import TaskRunner
 from desktop.patients.alerts import alert_lines
 from sync.store import DiaryEntry, ProviderRow, Store
@@ -142,7 +142,7 @@ class ArrivalsPanel(QWidget):
         header.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setWordWrap(False)
-        self.table.selectionModel().selectionChanged.connect(self._selected)
+        own_selection(self.table).selectionChanged.connect(self._selected)
         self.title = QLabel("<b>Waiting room</b>")
         self.empty = QLabel("Nobody is waiting.")
         self.start_button = QPushButton("Start")

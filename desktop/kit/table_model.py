@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtWidgets import QAbstractItemView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -57,3 +64,17 @@ class ColumnsModel(QAbstractTableModel):
         ):
             return self.titles[section]
         return None
+
+
+def own_selection(view: QAbstractItemView) -> QItemSelectionModel:
+    """Give ``view`` a selection model made here, and return it to connect to.
+
+    ``view.selectionModel()`` hands back a wrapper PySide looks up by address; when a
+    Qt object freed earlier at the same address still has a live wrapper, the lookup
+    returns that one (a ``QStandardItem``, say) and connecting fails. A model made in
+    Python has its own wrapper, kept alive by the view's reference below.
+    """
+    selection = QItemSelectionModel(view.model(), view)
+    view.setSelectionModel(selection)
+    view.__dict__["_own_selection"] = selection  # the Python wrapper lives with the view's
+    return selection

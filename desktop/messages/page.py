@@ -37,7 +37,7 @@ from common.patients import show_phone
 from common.roles import Permission, Role, can
 from desktop.kit import errors
 from desktop.kit.ops import ChangeHub, Changes, Topic
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.messages.attach import AttachDialog
 from desktop.messages.composer import Composer, Draft, closed_channels
 from desktop.messages.conversation import ConversationView
@@ -176,7 +176,7 @@ class MessagesPage(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.selectionModel().currentRowChanged.connect(
+        own_selection(self.table).currentRowChanged.connect(
             lambda current, _old: self._row_chosen(current.row())
         )
         self.empty = QLabel(

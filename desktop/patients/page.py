@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from common.appointments import AppointmentStatus
 from common.patients import show_phone
 from desktop.kit.ops import ChangeHub, Changes, Topic
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.messages.conversation import ConversationView
 from desktop.patients.alerts import alert_lines
 from desktop.patients.booking_links import OnlineBookingTab
@@ -330,7 +330,7 @@ class PatientsPage(QWidget):
         self._timer.setInterval(SEARCH_DELAY_MS)
         self._timer.timeout.connect(self.run_search)
         self.search.textChanged.connect(lambda _text: self._timer.start())
-        self.table.selectionModel().currentRowChanged.connect(
+        own_selection(self.table).currentRowChanged.connect(
             lambda current, _old: self._row_chosen(current.row())
         )
         hub.changed.connect(self._changes_heard)

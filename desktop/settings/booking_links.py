@@ -51,7 +51,7 @@ from common.broadcast_rules import (
 from common.roles import Permission, can
 from desktop.kit.combo import choose
 from desktop.kit.errors import words
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.kit.tasks import TaskRunner
 from desktop.settings.dialogs import problem_label, say
 from desktop.settings.online import SIGNED_IN_OFFLINE, on_server
@@ -292,7 +292,7 @@ class BookingLinksTab(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selected())
+        own_selection(self.table).selectionChanged.connect(lambda *_: self._selected())
 
     def set_desk(self, desk: Desk) -> None:
         self.desk = desk

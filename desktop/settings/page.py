@@ -34,6 +34,7 @@ from common.roles import Permission, can
 from common.scheduling import NAME_LENGTH
 from desktop.kit.errors import words
 from desktop.kit.ops import ChangeHub, Changes, Topic
+from desktop.kit.table_model import own_selection
 from desktop.settings.booking_links import BookingLinksTab
 from desktop.settings.dialogs import (
     AppointmentTypeDialog,
@@ -242,7 +243,7 @@ class RoomsTab(_TableTab):
         self.add_button = self.button("Add room", self.add)
         self.rename_button = self.button("Rename", self.rename)
         self.active_button = self.button("Take out of use", self.toggle_active)
-        self.table.selectionModel().selectionChanged.connect(self._selected)
+        own_selection(self.table).selectionChanged.connect(self._selected)
 
     def show_schedule(self, schedule: ClinicSchedule, names: Names) -> None:
         self.model.set_rows(schedule.locations, names)

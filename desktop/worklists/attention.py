@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from desktop.kit.combo import choose
 from desktop.kit.ops import ChangeHub, Changes, Topic
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from sync.account import Desk
 from sync.outbox import Attention, describe
 from sync.protocol import BookAppointment, MoveAppointment, Slot
@@ -171,7 +171,7 @@ class AttentionPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.selectionModel().selectionChanged.connect(self._selected)
+        own_selection(self.table).selectionChanged.connect(self._selected)
         self.suggestions = QComboBox()
         self.book_button = QPushButton("Book this time instead")
         self.other_time_button = QPushButton("Choose another time…")

@@ -42,7 +42,7 @@ from common.leads import NOTE_MAX, LeadStatus, check_note, may_move
 from common.patients import show_phone
 from desktop.kit import errors
 from desktop.kit.ops import ChangeHub, Changes, Topic
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.kit.tasks import TaskRunner
 from desktop.messages.attach import SEARCH_DELAY_MS, match_line
 from sync.client import ServerClient, ServerUnreachable
@@ -314,7 +314,7 @@ class LeadsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.selectionModel().selectionChanged.connect(self._selected)
+        own_selection(self.table).selectionChanged.connect(self._selected)
         self.notice = QLabel()
         self.notice.setObjectName("leadsNotice")
         self.notice.setWordWrap(True)

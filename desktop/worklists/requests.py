@@ -40,7 +40,7 @@ from common.errors import DomainError, NotAuthenticated
 from common.patients import PatientDetails, clean, parse_birth_date, show_phone
 from desktop.kit import errors
 from desktop.kit.ops import ChangeHub, Changes, Topic
-from desktop.kit.table_model import ColumnsModel
+from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.kit.tasks import TaskRunner
 from sync.client import ServerClient, ServerUnreachable, TimeTaken
 from sync.protocol import (
@@ -415,7 +415,7 @@ class RequestsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.selectionModel().selectionChanged.connect(self._selected)
+        own_selection(self.table).selectionChanged.connect(self._selected)
         self.notice = QLabel()
         self.notice.setObjectName("requestsNotice")
         self.notice.setWordWrap(True)
