@@ -35,6 +35,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def texts_all_day(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new clinic may text at any hour in tests, so a run in the evening sends what a
+    run at noon does; tests of quiet hours set a clinic's hours themselves, or keep the
+    defaults with the ``quiet_hours`` mark."""
+    if request.node.get_closest_marker("quiet_hours") is None:
+        from server.messaging import service
+
+        monkeypatch.setattr(service, "DEFAULT_TEXTS_FROM", 0)
+        monkeypatch.setattr(service, "DEFAULT_TEXTS_UNTIL", 23 * 60 + 59)
+
+
+@pytest.fixture(autouse=True)
 def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
     """Every test gets a fresh, empty keyring; the machine's own is never touched."""
     previous = keyring.get_keyring()

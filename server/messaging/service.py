@@ -64,6 +64,10 @@ class Draft:
 # --- settings ---------------------------------------------------------------------------
 
 
+# A new clinic's texting hours (minutes of its day): 08:00 to 20:00.
+DEFAULT_TEXTS_FROM, DEFAULT_TEXTS_UNTIL = 8 * 60, 20 * 60
+
+
 def settings_of(session: Session, clinic_id: uuid.UUID) -> MessagingSettings:
     """The clinic's messaging settings; the defaults (not saved) if it has none yet."""
     found = session.scalar(
@@ -79,8 +83,8 @@ def settings_of(session: Session, clinic_id: uuid.UUID) -> MessagingSettings:
         email="",
         sms_number="",
         language="en",
-        texts_from_minute=8 * 60,
-        texts_until_minute=20 * 60,
+        texts_from_minute=DEFAULT_TEXTS_FROM,
+        texts_until_minute=DEFAULT_TEXTS_UNTIL,
         marketing_cap=4,
         marketing_cap_days=30,
         send_confirmations=True,

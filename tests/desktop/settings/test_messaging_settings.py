@@ -87,6 +87,7 @@ def refused(qtbot: QtBot, form: MessagingSettingsForm) -> str:
 # --- changing them -------------------------------------------------------------------------
 
 
+@pytest.mark.quiet_hours
 def test_an_admin_changes_the_quiet_hours_and_the_server_has_them(
     qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
 ) -> None:

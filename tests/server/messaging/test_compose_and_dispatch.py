@@ -216,6 +216,7 @@ def at_london(hour, minute=0, day=DAY):
     return datetime.combine(day, time(hour, minute), tzinfo=LONDON).astimezone(UTC)
 
 
+@pytest.mark.quiet_hours
 def test_a_text_written_at_night_waits_for_the_morning_an_email_does_not(
     client, db, desk, database
 ):

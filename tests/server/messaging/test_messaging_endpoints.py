@@ -26,6 +26,7 @@ def clinic(factory):
     return factory.clinic("alder", roles=(Role.FRONT_DESK, Role.CLINIC_ADMIN), patients=1)
 
 
+@pytest.mark.quiet_hours
 def test_settings_start_from_the_defaults_and_only_admins_change_them(client, factory, clinic):
     desk = factory.staff_headers(clinic.front_desk)
     admin = factory.staff_headers(clinic.staff[Role.CLINIC_ADMIN])

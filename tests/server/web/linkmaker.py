@@ -139,8 +139,8 @@ def booked(
     local = (datetime.now(UTC) + starts_in).astimezone(where.zone)
     start = datetime.combine(local.date(), time(local.hour), where.zone) + timedelta(hours=1)
     # Inside working hours: that morning, or the next.
-    if start.hour < 8:
-        start = datetime.combine(local.date(), time(10), where.zone)
+    if start.hour < 8:  # early morning (perhaps already the next day): at 10 that day
+        start = datetime.combine(start.date(), time(10), where.zone)
     elif start.hour >= 17:
         start = datetime.combine(local.date() + timedelta(days=1), time(10), where.zone)
     appointment = Appointment(
