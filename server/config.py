@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1
     )
     password_hash_queue: int = Field(default=32, ge=0)
+    # New patient-portal passwords are also looked up among passwords from known data
+    # breaches (Have I Been Pwned's range API; server.portal.passwords explains what is
+    # sent: only the first five hex digits of the password's SHA-1). Off by default: the
+    # embedded demo has no internet. Production turns it on; an unreachable service never
+    # blocks a patient. The URL is the API's root, so a mirror may stand in.
+    breached_passwords_check: bool = False
+    breached_passwords_url: str = "https://api.pwnedpasswords.com"
     # The largest request body read; larger ones get 413 before they are parsed. The
     # desk sizes its pushes well under the default (see sync.engine.PUSH_MAX_BYTES).
     max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)

@@ -1,0 +1,1 @@
+"""The patient portal: platform accounts, sign-in, self-service, family and sharing."""
