@@ -30,6 +30,7 @@ from server.messaging.unsubscribe import router as unsubscribe_router
 from server.messaging.webhooks import router as webhooks_router
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
+from server.portal.endpoints import router as portal_router
 from server.practice.endpoints import router as practice_router
 from server.scheduling.endpoints import router as scheduling_router
 from server.staff.endpoints import router as staff_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         messaging_router,
         mutations_router,
         patients_router,
+        portal_router,
         practice_router,
         scheduling_router,
         staff_router,

@@ -22,6 +22,14 @@ from server.messaging.models import (
 )
 from server.mutations.models import AppliedMutation
 from server.patients.models import Patient
+from server.portal.models import (
+    MagicLink,
+    PortalAccount,
+    PortalInvite,
+    PortalMember,
+    PortalSession,
+    SharingConsent,
+)
 from server.scheduling.models import (
     Appointment,
     AppointmentType,
@@ -52,16 +60,22 @@ __all__ = [
     "IdempotencyKey",
     "Lead",
     "Location",
+    "MagicLink",
     "ManageLink",
     "Message",
     "MessageTemplate",
     "MessagingSettings",
     "Patient",
     "PhoneOptOut",
+    "PortalAccount",
+    "PortalInvite",
+    "PortalMember",
+    "PortalSession",
     "PracticeProfile",
     "Provider",
     "RateCounter",
     "ScheduleException",
+    "SharingConsent",
     "SignInCounter",
     "SignInLockout",
     "StaffSession",

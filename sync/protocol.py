@@ -25,6 +25,7 @@ from common.leads import NOTE_MAX as LEAD_NOTE_MAX
 from common.leads import LeadChannel, LeadStatus, PreferredContact
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
 from common.patients import Sex
+from common.portal import InviteStatus, Relation
 from common.roles import Role
 from common.scheduling import ExceptionKind
 from common.validation import SLUG_PATTERN
@@ -1178,3 +1179,69 @@ class BookingLinkEventRecord(Message):
     starts_at: AwareDatetime | None
     provider_name: str | None
     staff_name: str | None
+
+
+# --- the patient portal (online only: the desk asks when it shows them) ------------------
+
+
+class PortalInviteRecord(Message):
+    """An invitation to the portal as the desk lists it, with its state now (an open
+    invitation past its expiry reads as expired)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    email: str
+    status: InviteStatus
+    sent_at: AwareDatetime
+    opened_at: AwareDatetime | None = None
+    accepted_at: AwareDatetime | None = None
+    expires_at: AwareDatetime
+
+
+class SharedAddressRecord(Message):
+    email: str
+    patient_ids: list[uuid.UUID]
+    patient_names: list[str]
+
+
+class InviteCandidatesRecord(Message):
+    """What "Send (N) invites" would do: N, those already invited, and the addresses on
+    several files that keep their patients out until staff fix them."""
+
+    count: int
+    pending: int
+    shared: list[SharedAddressRecord]
+
+
+class BulkInviteResult(Message):
+    sent: int
+
+
+class PortalPersonRecord(Message):
+    patient_id: uuid.UUID
+    name: str
+    relation: Relation
+
+
+class PatientPortalRecord(Message):
+    """The portal as one patient's file shows it: their account (if any), the family it
+    links here, invitations sent, and their portable profile only while they share it
+    with this clinic (``profile`` is None otherwise: the clinic sees only the name)."""
+
+    has_account: bool
+    email: str | None = None
+    relation: Relation | None = None
+    holder_name: str | None = None  # for a dependant: whose account manages them
+    people: list[PortalPersonRecord] = []
+    invites: list[PortalInviteRecord] = []
+    shared: bool = False
+    shared_since: AwareDatetime | None = None
+    profile: dict[str, str] | None = None
+
+
+class ImpersonationTicket(Message):
+    """A one-time address that opens the portal as the patient, for two minutes."""
+
+    url: str
+    expires_at: AwareDatetime

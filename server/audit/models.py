@@ -17,6 +17,11 @@ class AuditEvent(ClinicScoped):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"))
+    # A patient acting in the portal or through a link of theirs. With ``staff_id`` set
+    # as well, a clinic admin acted as that patient (impersonation): both are named.
+    acting_patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patients.id"), default=None
+    )
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

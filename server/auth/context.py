@@ -30,13 +30,25 @@ class AuthContext:
     patient_id: uuid.UUID | None = None
 
     @classmethod
-    def for_patient(cls, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> AuthContext:
-        """The context of a patient's own action through a link of theirs: the services'
-        permission checks pass for booking only, and the audit trail records it with no
-        staff member or device (its reason says the patient did it)."""
+    def for_patient(
+        cls, clinic_id: uuid.UUID, patient_id: uuid.UUID, *, impersonator: uuid.UUID | None = None
+    ) -> AuthContext:
+        """The context of a patient's own action (through a link of theirs, or in the
+        portal): the services' permission checks pass for booking only, and the audit
+        trail names the patient. ``impersonator``: a clinic admin viewing the portal as
+        this patient; they get the patient's permissions, not their own, and the audit
+        trail names both."""
         return cls(
-            clinic_id=clinic_id, device_id=None, staff_id=None, role=None, patient_id=patient_id
+            clinic_id=clinic_id,
+            device_id=None,
+            staff_id=impersonator,
+            role=None,
+            patient_id=patient_id,
         )
+
+    @property
+    def impersonating(self) -> bool:
+        return self.patient_id is not None and self.staff_id is not None and self.role is None
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -285,16 +285,20 @@ def compose(
     number: str | None = None,
     email: str | None = None,
     answering_keyword: bool = False,
+    asked_for: bool = False,
     conceal: Sequence[str] = (),
 ) -> Message:
     """Write a message to ``patient`` (or, with no patient, to ``number`` and ``email``:
-    someone who asked on the web before they were a patient) and its
+    someone who asked on the web before they were a patient; ``email`` with a patient: a
+    portal e-mail to the account's address) and its
     deliveries, one per draft, in the caller's transaction. A channel that may not be
     used (no address, no consent, an opted-out number) gets a delivery "held" with the
     reason, so staff see why it did not go.
 
     ``calendar``: attach the appointment's .ics to the e-mail. ``answering_keyword``:
-    the one reply to a STOP, START or HELP, which goes whatever the consent.
+    the one reply to a STOP, START or HELP, which goes whatever the consent. ``asked_for``:
+    something the patient has just asked for themselves (a sign-in link), which goes
+    whatever the consent too.
 
     ``conceal``: the secrets the text carries (a link's token, a one-time code). Give
     every one: each is replaced by ``CONCEALED`` in the message's body and subject. The
@@ -314,6 +318,8 @@ def compose(
     def address(channel: Channel) -> str | None:
         if patient is None:
             return number if channel is Channel.SMS else email
+        if channel is Channel.EMAIL and email is not None:
+            return email  # the portal's: the account's address, as the patient typed it
         return address_of(patient, channel)
 
     # What the desk shows of it: the text (what the patient reads on their phone) when
@@ -366,7 +372,7 @@ def compose(
             refusal = NO_ADDRESS[draft.channel]
         elif draft.channel is Channel.SMS and e164_form(to) is None:
             refusal = NO_COUNTRY_CODE
-        elif answering_keyword:
+        elif answering_keyword or asked_for:
             pass
         elif not allowed(consents, draft.channel, purpose):
             refusal = refused_consent(draft.channel, purpose)

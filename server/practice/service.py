@@ -37,6 +37,9 @@ from server.web.models import (
 from sync.protocol import PracticeLogoUpload, PracticeProfileBody, PracticeProfileFields
 
 SLUG = re.compile(SLUG_PATTERN)
+# Words the portal's own addresses use after /portal/ (invitations, sign-in links): a
+# clinic whose page took one would find its portal unreachable.
+RESERVED_SLUGS = frozenset({"invite", "link", "static", "api"})
 TAKEN = "That address is already taken: choose another for the practice page."
 # The longest each field may be, as the table holds it (and the page shows it).
 LIMITS = {
@@ -113,7 +116,9 @@ def body_of(session: Session, clinic_id: uuid.UUID, public_base_url: str) -> Pra
     clinic = session.get(Clinic, clinic_id)
     assert clinic is not None  # the caller's own clinic
     owner = _slug_owner(session, clinic.slug)
-    free = owner is None and SLUG.match(clinic.slug) is not None
+    free = (
+        owner is None and SLUG.match(clinic.slug) is not None and clinic.slug not in RESERVED_SLUGS
+    )
     return PracticeProfileBody(
         slug=clinic.slug if free else "",
         display_name=clinic.name,
@@ -145,6 +150,10 @@ def checked(fields: PracticeProfileFields) -> PracticeProfileFields:
         problems.append(
             f"The page address {slug[:80]!r} cannot be used: use lower-case letters, digits "
             f"and single hyphens (at most {SLUG_LENGTH}), for example 'riverside-physio'."
+        )
+    elif slug in RESERVED_SLUGS:
+        problems.append(
+            f"The page address {slug!r} is kept for the server's own use: choose another."
         )
     if not values["display_name"]:
         problems.append("The practice name is missing.")

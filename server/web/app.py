@@ -13,6 +13,8 @@ from starlette.staticfiles import StaticFiles
 
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
+from server.portal import home as portal_home
+from server.portal import signin as portal_signin
 from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
 from server.web.pages import READ, STATIC, STATIC_PREFIX, WebRoute, not_found_page, render
@@ -54,6 +56,8 @@ ROUTERS: list[APIRouter] = [
     enquiries,
     links.router,
     manage.router,
+    portal_signin.router,
+    portal_home.router,
 ]
 
 

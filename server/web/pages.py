@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -244,6 +244,15 @@ def not_found_page(request: Request) -> HTMLResponse:
     return error_page(request, 404, TITLES[404], NOT_FOUND)
 
 
+class SeeOther(Exception):
+    """Raised by a page's dependency when the page is not for now (the portal, signed
+    out): ``WebRoute`` answers with a 303 to ``url``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
 class WebRoute(APIRoute):
     """A route of the patients' side: expected failures become pages, not JSON."""
 
@@ -253,6 +262,10 @@ class WebRoute(APIRoute):
         async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
+            except SeeOther as elsewhere:
+                return RedirectResponse(
+                    elsewhere.url, status_code=303, headers={"cache-control": "no-store"}
+                )
             except DomainError as error:
                 return domain_error_page(request, error)
             except RequestValidationError:

@@ -41,8 +41,9 @@ def expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= now
 
 
-# A link's token in a path (``/l/{token}``, ``/m/{token}``): what logs must never keep.
-_IN_PATH = re.compile(r"(/[lm]/)[A-Za-z0-9_-]{8,}")
+# A link's token in a path (``/l/{token}``, ``/m/{token}``, the portal's invitations and
+# sign-in links): what logs must never keep.
+_IN_PATH = re.compile(r"(/[lm]/|/portal/invite/|/portal/link/)[A-Za-z0-9_-]{8,}")
 
 
 def masked(text: str) -> str:

@@ -1,0 +1,40 @@
+"""The portal's home page: who is signed in, their next appointments, and the way to
+everything else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from server.audit import service as audit
+from server.db import utcnow
+from server.deps import DatabaseDep
+from server.portal import appointments
+from server.portal.viewer import PortalViewer
+from server.web.pages import READ, WebRoute, render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.api_route("/portal/{slug}/home", methods=READ, response_class=HTMLResponse)
+def home(
+    slug: str, request: Request, db: DatabaseDep, viewer: PortalViewer, welcome: str | None = None
+) -> Response:
+    with db.reading() as session:
+        upcoming = [
+            v for v in appointments.visits(session, viewer, utcnow(), limit=5) if not v.cancelled
+        ]
+    audit.read(
+        db,
+        viewer.ctx(),
+        entity="appointments",
+        record_count=len(upcoming),
+        reason=f"next appointments, read by {viewer.actor()}",
+    )
+    return render(
+        request,
+        "portal/home.html",
+        {"viewer": viewer, "section": "home", "upcoming": upcoming, "welcome": welcome == "1"},
+        brand=viewer.brand,
+        private=True,
+    )
