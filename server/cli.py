@@ -181,17 +181,29 @@ def _session_factory() -> sessionmaker[Session]:
 def _seed_demo(_args: argparse.Namespace) -> int:
     import server.models  # noqa: F401  - versions for the seeded rows
     from server.db import transaction
-    from server.demo import DEMO_LOGINS, seed_demo, seed_demo_conversations, seed_demo_online
+    from server.demo import (
+        DEMO_LOGINS,
+        DEMO_PORTAL_PASSWORD,
+        seed_demo,
+        seed_demo_conversations,
+        seed_demo_online,
+        seed_demo_portal,
+    )
 
     with transaction(_session_factory()) as session:
         clinic, created = seed_demo(session)
         if created:
             seed_demo_conversations(session, clinic)
             seed_demo_online(session, clinic)
+            portal_email: str | None = seed_demo_portal(session, clinic)
+        else:
+            portal_email = None
         slug, name = clinic.slug, clinic.name
     print(f"{'Created' if created else 'Already there'}: {name} (clinic short name '{slug}')")
     for login in DEMO_LOGINS:
         print(f"  {login.role.label:<13} {login.email}  password: {login.password}")
+    if portal_email:
+        print(f"  Patient portal: /portal/demo  {portal_email}  password: {DEMO_PORTAL_PASSWORD}")
     DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEMO_CREDENTIALS_FILE.write_text(
         json.dumps(

@@ -13,6 +13,7 @@ from tests.bench import (
     availability_bench,
     diary_bench,
     messaging_bench,
+    portal_bench,
     server_bench,
     sync_bench,
     web_bench,
@@ -30,6 +31,8 @@ def main() -> None:
         rows += messaging_bench.rows(Path(folder))
     with tempfile.TemporaryDirectory() as folder:
         rows += web_bench.rows(Path(folder))
+    with tempfile.TemporaryDirectory() as folder:
+        rows += portal_bench.rows(Path(folder))
     sync_bench.print_table(rows)
 
 

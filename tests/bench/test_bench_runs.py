@@ -64,3 +64,16 @@ def test_the_web_bench_runs_briefly(tmp_path: Path) -> None:
     assert len(weights) == 10
     assert all(row.value > 0 for row in weights)
     assert not [row for row in rows if "other origins" in row.name]
+
+
+@pytest.mark.slow
+def test_the_portal_bench_runs_briefly(tmp_path: Path) -> None:
+    """A one-second load on the portal's appointment list: every signed-in request was
+    answered with the page (none sent to sign in, none failed)."""
+    from tests.bench import portal_bench
+
+    rows = portal_bench.rows(tmp_path, clients=3, seconds=1.0)
+    figures = {row.name: row for row in rows}
+    rate = figures["portal, appointment list (3 signed-in patients): requests/s"]
+    assert rate.value > 0
+    assert figures["portal, appointment list: answers other than the page"].value == 0

@@ -221,50 +221,8 @@ def upgrade() -> None:
             ["id"],
         )
 
-    with op.batch_alter_table("dev_outbox", schema=None) as batch_op:
-        batch_op.alter_column(
-            "subject",
-            existing_type=sa.VARCHAR(length=200),
-            type_=sa.Text(),
-            existing_nullable=False,
-        )
-
-    with op.batch_alter_table("message_deliveries", schema=None) as batch_op:
-        batch_op.alter_column(
-            "subject",
-            existing_type=sa.VARCHAR(length=200),
-            type_=sa.Text(),
-            existing_nullable=False,
-        )
-
-    with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.alter_column(
-            "phone", existing_type=sa.VARCHAR(length=32), type_=sa.Text(), existing_nullable=True
-        )
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.alter_column(
-            "phone", existing_type=sa.Text(), type_=sa.VARCHAR(length=32), existing_nullable=True
-        )
-
-    with op.batch_alter_table("message_deliveries", schema=None) as batch_op:
-        batch_op.alter_column(
-            "subject",
-            existing_type=sa.Text(),
-            type_=sa.VARCHAR(length=200),
-            existing_nullable=False,
-        )
-
-    with op.batch_alter_table("dev_outbox", schema=None) as batch_op:
-        batch_op.alter_column(
-            "subject",
-            existing_type=sa.Text(),
-            type_=sa.VARCHAR(length=200),
-            existing_nullable=False,
-        )
-
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_audit_events_acting_patient_id_patients"), type_="foreignkey"
