@@ -181,8 +181,7 @@ def detail(session: Session, viewer: Viewer, appointment: Appointment, now: date
         visit=PortalVisit(visit_of(session, appointment, zone, now), person, appointment.version),
         cancellation_policy=profile.cancellation_policy if profile else "",
         why_no_cancel=refusal(rules, appointment, now, Change.CANCEL, viewer.brand) or "",
-        why_no_reschedule=refusal(rules, appointment, now, Change.RESCHEDULE, viewer.brand)
-        or "",
+        why_no_reschedule=refusal(rules, appointment, now, Change.RESCHEDULE, viewer.brand) or "",
     )
 
 
@@ -248,7 +247,9 @@ def reschedule_offer(
         else [p for p in everyone if p.id == appointment.provider_id]
     )
     today = now.astimezone(clinic_zone(session, viewer.clinic_id)).date()
-    return Offer(viewer.clinic_id, kind, providers, today, today + timedelta(days=rules.horizon_days))
+    return Offer(
+        viewer.clinic_id, kind, providers, today, today + timedelta(days=rules.horizon_days)
+    )
 
 
 def move(

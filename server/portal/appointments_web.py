@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from common.errors import Conflict, InvalidInput, SlotTaken
 from server.audit import service as audit
@@ -219,7 +220,9 @@ def cancel(
             request, db, viewer, appointment_id, problem=service.CHANGED, status=409
         )
     except (Conflict, InvalidInput) as refused:
-        return _detail_page(request, db, viewer, appointment_id, problem=refused.message, status=409)
+        return _detail_page(
+            request, db, viewer, appointment_id, problem=refused.message, status=409
+        )
     return see_other(f"/portal/{viewer.slug}/appointments/{wanted}?cancelled=1")
 
 
@@ -290,9 +293,7 @@ def reschedule_page(
     return _reschedule_page(request, db, viewer, appointment_id, week=_week(week))
 
 
-@router.post(
-    "/portal/{slug}/appointments/{appointment_id}/reschedule", response_class=HTMLResponse
-)
+@router.post("/portal/{slug}/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 def reschedule(
     slug: str,
     appointment_id: str,
@@ -334,7 +335,9 @@ def reschedule(
             status=409,
         )
     except (Conflict, InvalidInput) as refused:
-        return _detail_page(request, db, viewer, appointment_id, problem=refused.message, status=409)
+        return _detail_page(
+            request, db, viewer, appointment_id, problem=refused.message, status=409
+        )
     return see_other(f"/portal/{viewer.slug}/appointments/{wanted}?moved=1")
 
 
@@ -357,7 +360,7 @@ def book_start(
     db: DatabaseDep,
     viewer: PortalViewer,
     person: str | None = None,
-    type: str | None = None,  # noqa: A002 - the form's field name
+    type: str | None = None,
     provider: str | None = None,
     week: str | None = None,
 ) -> Response:
@@ -464,7 +467,7 @@ def book_review(
     db: DatabaseDep,
     viewer: PortalViewer,
     person: str = "",
-    type: str = "",  # noqa: A002 - the form's field name
+    type: str = "",
     provider: str = "",
     slot: str = "",
 ) -> Response:
@@ -473,9 +476,7 @@ def book_review(
     if not type or not provider:
         raise InvalidInput("Start again from Book an appointment.")
     if chosen is None:
-        return _times_again(
-            request, db, viewer, who.patient_id, type, provider, None, NO_TIME, 422
-        )
+        return _times_again(request, db, viewer, who.patient_id, type, provider, None, NO_TIME, 422)
     now = utcnow()
     with db.reading() as session:
         kind = service.bookable_type(session, viewer.clinic_id, type)
@@ -536,11 +537,13 @@ def book(
                 form_key=form_key,
                 now=now,
             )
-    except (SlotTaken, InvalidInput) as taken:
-        # Sent twice at once: the other submission booked it.
+    except (SlotTaken, InvalidInput, IntegrityError) as taken:
+        # Sent twice at once: the other submission booked it (or asked for it).
         with db.reading() as session:
             done = service.already_booked(session, viewer, form_key)
         if done is None:
+            if isinstance(taken, IntegrityError):
+                raise
             status = 409 if isinstance(taken, SlotTaken) else 422
             return _times_again(
                 request,
