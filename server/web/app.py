@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
+from server.portal import appointments_web as portal_appointments
 from server.portal import home as portal_home
 from server.portal import signin as portal_signin
 from server.web import links, manage, practice, widget
@@ -58,6 +59,7 @@ ROUTERS: list[APIRouter] = [
     manage.router,
     portal_signin.router,
     portal_home.router,
+    portal_appointments.router,
 ]
 
 
