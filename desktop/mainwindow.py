@@ -35,6 +35,7 @@ from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.worklists.attention import AttentionPage
 from desktop.worklists.leads import LeadsPage
 from desktop.worklists.page import WorklistsPage, titled
+from desktop.worklists.portal_invites import PortalInvitesPage
 from desktop.worklists.requests import RequestsPage
 from sync.account import Desk, sync_client
 from sync.engine import SyncEngine, SyncReport
@@ -111,7 +112,12 @@ class MainWindow(QMainWindow):
         )
         self.leads_waiting = 0
         self.leads.count_changed.connect(self._leads_counted)
-        self.worklists = WorklistsPage(self.attention, self.requests, self.leads)
+        # Invitations to the patient portal: listed live, when looked at.
+        self.portal_invites = PortalInvitesPage(runner, lambda: self.sync.engine.client, self.zone)
+        self.portal_invites.open_patient.connect(self.open_patient)
+        self.worklists = WorklistsPage(
+            self.attention, self.requests, self.leads, self.portal_invites
+        )
         self.pages.addWidget(self.worklists)
         self.messages = MessagesPage(
             self.hub,
@@ -137,6 +143,7 @@ class MainWindow(QMainWindow):
         self.patients.book_requested.connect(self.book_for)
         self.patients.write_requested.connect(self.open_conversation)
         self.patients.links.set_desk(desk)  # booking links: online, with this sign-in
+        self.patients.portal.set_desk(desk)  # the patient portal too
         self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
@@ -146,6 +153,7 @@ class MainWindow(QMainWindow):
             templates=lambda: saved_templates(desk),
             save_template=self._save_template,
         )
+        self.settings.open_patient_requested.connect(self.open_patient)
         self.pages.addWidget(self.settings)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
@@ -331,6 +339,7 @@ class MainWindow(QMainWindow):
         self.diary.author = None  # nothing more is signed as them
         self.patients.set_author(None)
         self.patients.links.set_desk(None)
+        self.patients.portal.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -371,6 +380,7 @@ class MainWindow(QMainWindow):
         self.diary.author = fresh.author  # changes from now on are theirs and signed so
         self.patients.set_author(fresh.author)
         self.patients.links.set_desk(self.desk)
+        self.patients.portal.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role

@@ -30,6 +30,7 @@ from sync.protocol import (
     BookingLinkRecord,
     BookingRequestRecord,
     BroadcastRuleRecord,
+    BulkInviteResult,
     ChangesPage,
     ConfirmBookingRequest,
     ConfirmedRequest,
@@ -39,6 +40,8 @@ from sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    ImpersonationTicket,
+    InviteCandidatesRecord,
     LeadDuplicate,
     LeadNoteBody,
     LeadRecord,
@@ -48,6 +51,8 @@ from sync.protocol import (
     Mutation,
     PatientFields,
     PatientMatch,
+    PatientPortalRecord,
+    PortalInviteRecord,
     PracticeProfileBody,
     PracticeProfileFields,
     PreviewLink,
@@ -107,6 +112,10 @@ class _LeadDuplicates(RootModel[list[LeadDuplicate]]):
 
 
 class _PatientMatches(RootModel[list[PatientMatch]]):
+    pass
+
+
+class _PortalInvites(RootModel[list[PortalInviteRecord]]):
     pass
 
 
@@ -430,6 +439,40 @@ class ServerClient:
         """Link the lead to ``patient_id``, or register a new patient from it."""
         body = ConvertLead(patient_id=patient_id).model_dump(mode="json")
         return self._call("POST", f"/leads/{lead_id}/convert", ConvertedLead, json=body)
+
+    # --- the patient portal (online only: nothing of it is kept on the desk) -----------
+
+    def patient_portal(self, patient_id: uuid.UUID) -> PatientPortalRecord:
+        """The portal as the patient's file shows it (their shared profile only while
+        they share it with this clinic)."""
+        return self._call("GET", f"/patients/{patient_id}/portal", PatientPortalRecord)
+
+    def invite_to_portal(self, patient_id: uuid.UUID) -> PortalInviteRecord:
+        """Invite one patient; an address on another file too is refused (``Conflict``),
+        a patient without a usable address too (``InvalidInput``)."""
+        path = f"/patients/{patient_id}/portal/invite"
+        return self._call("POST", path, PortalInviteRecord)
+
+    def withdraw_portal_invite(self, invite_id: uuid.UUID) -> PortalInviteRecord:
+        path = f"/portal/invites/{invite_id}/withdraw"
+        return self._call("POST", path, PortalInviteRecord)
+
+    def portal_invites(self, patient_id: uuid.UUID | None = None) -> list[PortalInviteRecord]:
+        """Invitations, newest first (one patient's with ``patient_id``)."""
+        params = {"patient_id": str(patient_id)} if patient_id is not None else {}
+        return self._call("GET", "/portal/invites", _PortalInvites, params=params).root
+
+    def portal_invite_candidates(self) -> InviteCandidatesRecord:
+        return self._call("GET", "/portal/invite-candidates", InviteCandidatesRecord)
+
+    def invite_everyone_to_portal(self) -> BulkInviteResult:
+        """Send the invitations ``portal_invite_candidates`` counted."""
+        return self._call("POST", "/portal/invites/bulk", BulkInviteResult)
+
+    def impersonate_patient(self, patient_id: uuid.UUID) -> ImpersonationTicket:
+        """A one-time address opening the portal as the patient (for two minutes)."""
+        path = f"/patients/{patient_id}/portal/impersonate"
+        return self._call("POST", path, ImpersonationTicket)
 
     # --- plumbing -----------------------------------------------------------------------
 

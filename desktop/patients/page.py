@@ -40,6 +40,7 @@ from desktop.patients.alerts import alert_lines
 from desktop.patients.booking_links import OnlineBookingTab
 from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
+from desktop.patients.portal import PortalTab
 from sync.messages import Consents, MessageView
 from sync.patients import PatientFile, Visit
 from sync.scheduling import PatientMatch
@@ -308,6 +309,9 @@ class PatientsPage(QWidget):
         self.links = OnlineBookingTab(self.runner, zone)
         self.links.open_appointment.connect(self.appointment_requested)
         self.file.tabs.addTab(self.links, "Online booking")
+        # The patient portal lives on the server too (set_desk from the main window).
+        self.portal = PortalTab(self.runner, zone)
+        self.file.tabs.addTab(self.portal, "Portal")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -379,6 +383,7 @@ class PatientsPage(QWidget):
     def open_patient(self, patient_id: uuid.UUID) -> None:
         self.opened = patient_id
         self.links.show_patient(patient_id)
+        self.portal.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",

@@ -51,6 +51,7 @@ from desktop.settings.models import (
     RowsModel,
     days_text,
 )
+from desktop.settings.portal import PortalSettingsTab
 from desktop.settings.practice import PracticePageTab
 from desktop.settings.rules import BookingRulesTab
 from desktop.settings.templates import SaveTemplate, TemplatesSource, no_templates
@@ -300,6 +301,7 @@ class SettingsPage(QWidget):
     and cannot be saved."""
 
     shown = Signal()  # the desk's copy was read and shown (after each reload)
+    open_patient_requested = Signal(object)  # patient id: their file (Patient portal's report)
 
     def __init__(
         self,
@@ -338,6 +340,9 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.practice, "Practice page")
         self.booking_links = BookingLinksTab(self.runner, desk)  # clinic admins, online
         self.tabs.addTab(self.booking_links, "Booking links")
+        self.portal = PortalSettingsTab(self.runner, desk)  # clinic admins, online
+        self.portal.open_patient.connect(self.open_patient_requested)
+        self.tabs.addTab(self.portal, "Patient portal")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -362,6 +367,10 @@ class SettingsPage(QWidget):
         self.practice.set_desk(desk)
         self.booking_links.set_desk(desk)
         self.tabs.setTabVisible(self.tabs.indexOf(self.booking_links), self.can_edit)
+        self.portal.set_desk(desk)
+        self.tabs.setTabVisible(
+            self.tabs.indexOf(self.portal), can(desk.staff.role, Permission.PORTAL_ADMIN)
+        )
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -372,6 +381,8 @@ class SettingsPage(QWidget):
             self.practice.refresh()
         elif self.tabs.widget(index) is self.booking_links:
             self.booking_links.refresh()
+        elif self.tabs.widget(index) is self.portal:
+            self.portal.refresh()
 
     # --- reading -----------------------------------------------------------------------
 

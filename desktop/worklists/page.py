@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from desktop.worklists.attention import AttentionPage
 from desktop.worklists.leads import LeadsPage
+from desktop.worklists.portal_invites import PortalInvitesPage
 from desktop.worklists.requests import RequestsPage
 
 
@@ -17,7 +18,11 @@ def titled(name: str, count: int) -> str:
 
 class WorklistsPage(QTabWidget):
     def __init__(
-        self, attention: AttentionPage, requests: RequestsPage, leads: LeadsPage | None = None
+        self,
+        attention: AttentionPage,
+        requests: RequestsPage,
+        leads: LeadsPage | None = None,
+        portal_invites: PortalInvitesPage | None = None,
     ) -> None:
         super().__init__()
         self.attention = attention
@@ -31,6 +36,9 @@ class WorklistsPage(QTabWidget):
             self.addTab(leads, "Leads")
             self.counts[leads] = 0
             leads.count_changed.connect(self.show_leads)
+        self.portal_invites = portal_invites
+        if portal_invites is not None:
+            self.addTab(portal_invites, "Portal invites")  # followed up, never counted
 
     def show_attention(self, count: int) -> None:
         self.counts[self.attention] = count
