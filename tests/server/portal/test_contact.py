@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -53,7 +54,7 @@ def version_on(page_text: str, patient_id: uuid.UUID) -> str:
     return found.group(1)
 
 
-def save(web: TestClient, base: str, patient_id: uuid.UUID, **fields: str):  # type: ignore[no-untyped-def]
+def save(web: TestClient, base: str, patient_id: uuid.UUID, **fields: str) -> httpx.Response:
     page = web.get(f"{base}/contact")
     form = {"version": version_on(page.text, patient_id), **fields}
     return post(web, f"{base}/contact", f"{base}/contact/{patient_id}", **form)

@@ -5,8 +5,10 @@ account keeps the clinic's record."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -30,13 +32,13 @@ def where(factory: Factory, db: sessionmaker[Session]) -> linkmaker.Practice:
         return linkmaker.practice(session, clinic.id)
 
 
-def add(web: TestClient, base: str, **fields: str):  # type: ignore[no-untyped-def]
+def add(web: TestClient, base: str, **fields: str) -> httpx.Response:
     typed = {"first_name": "", "last_name": "", "date_of_birth": "", "relationship": ""}
     typed.update(fields)
     return post(web, f"{base}/family/add", f"{base}/family/add", **typed)
 
 
-def dependants(db: sessionmaker[Session], clinic_id) -> list[Patient]:  # type: ignore[no-untyped-def]
+def dependants(db: sessionmaker[Session], clinic_id: uuid.UUID) -> list[Patient]:
     with db() as session:
         return list(
             session.scalars(
