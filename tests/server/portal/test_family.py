@@ -11,18 +11,26 @@ from datetime import date
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import BrowserContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.portal import Relation
 from server.audit.models import AuditEvent
-from server.db import transaction
+from server.clinics.models import Clinic
+from server.db import transaction, utcnow
+from server.demo import DEMO_SLUG
 from server.patients.models import Patient
+from server.portal import accounts, sharing
 from server.portal.models import PortalMember
 from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
 from tests.server.portal.portalmaker import post
 from tests.server.web import linkmaker
+from tests.support.browser import RequestLog, check_accessible
+from tests.support.live_server import LiveServer
+
+ALLERGY_TEXT = "Penicillin"
 
 
 @pytest.fixture
@@ -157,3 +165,73 @@ def test_taking_a_family_member_off_the_account_keeps_the_clinics_record(
     assert web.get(f"{base}/family/{ida.id}/remove").status_code == 404
     assert web.get(f"{base}/family/{where.patient_id}/remove").status_code == 404
     assert web.get(f"{base}/family/not-an-id/remove").status_code == 404
+
+
+@pytest.mark.browser
+def test_the_account_pages_in_chromium_on_a_phone(
+    phone: BrowserContext, live_server: LiveServer
+) -> None:
+    """Family, profile, sharing and contact pages filled in as a patient does, with
+    axe-core on each and nothing fetched from another origin."""
+    now = utcnow()
+    with transaction(live_server.sessionmaker) as session:
+        clinic = session.scalar(select(Clinic).where(Clinic.slug == DEMO_SLUG))
+        assert clinic is not None
+        rosa = Patient(
+            clinic_id=clinic.id,
+            first_name="Rosa",
+            last_name="Lind",
+            date_of_birth=date(1984, 5, 17),
+        )
+        session.add(rosa)
+        session.flush()
+        account = accounts.create_account(session, "rosa.chromium@example.org", now)
+        accounts.link_record(session, account, clinic.id, rosa.id, Relation.SELF)
+        token = accounts.issue_link(session, account, clinic.id, now)
+        clinic_id = clinic.id
+    page = phone.new_page()
+    log = RequestLog(page, live_server.url)
+    base = f"{live_server.url}/portal/{DEMO_SLUG}"
+    page.goto(f"{live_server.url}/portal/link/{token}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/home")
+
+    page.goto(f"{base}/family")
+    check_accessible(page)
+    page.get_by_role("link", name="Add a family member").click()
+    check_accessible(page)
+    page.get_by_label("First name").fill("Tom")
+    page.get_by_label("Last name").fill("Lind")
+    page.get_by_label("Date of birth").fill("31/02/2015")
+    page.get_by_role("button", name="Add to my account").click()
+    page.get_by_role("alert").wait_for()
+    check_accessible(page)  # the refusal, beside its field
+    page.get_by_label("Date of birth").fill("03/02/2015")
+    page.get_by_role("button", name="Add to my account").click()
+    page.get_by_text("The family member is on your account").wait_for()
+    assert page.get_by_text("Tom Lind").is_visible()
+
+    page.goto(f"{base}/profile")
+    check_accessible(page)
+    page.get_by_label("Allergies").fill(ALLERGY_TEXT)
+    page.get_by_label("Blood type").select_option("A+")
+    page.get_by_role("button", name="Save my profile").click()
+    page.get_by_text("Your profile is saved.").wait_for()
+
+    page.goto(f"{base}/sharing")
+    check_accessible(page)
+    page.get_by_role("link", name="Allow").click()
+    check_accessible(page)
+    page.get_by_label("Type your full name to sign").fill("rosa lind")
+    page.get_by_role("button", name="Sign the consent").click()
+    page.get_by_text("Signed: the clinic can now see your profile.").wait_for()
+
+    page.goto(f"{base}/contact")
+    check_accessible(page)
+    page.get_by_label("Mobile phone").first.fill("07400 900123")
+    page.get_by_role("button", name="Save for Rosa Lind").click()
+    page.get_by_text("Saved.").wait_for()
+    assert log.elsewhere() == []
+    with live_server.sessionmaker() as session:
+        assert session.get(Patient, rosa.id).phone == "+447400900123"  # type: ignore[union-attr]
+        assert sharing.current_consent(session, account.id, clinic_id) is not None
