@@ -184,13 +184,14 @@ def invite(
     address = _usable_email(patient)
     if address is None:
         raise InvalidInput(
-            "This patient has no valid e-mail address on file. Add one on the Personal tab, "
-            "then send the invitation."
+            "This patient has no valid e-mail address on file. Add one with Edit details… on "
+            "their file, then send the invitation."
         )
     if accounts.account_of_patient(session, ctx.clinic_id, patient_id) is not None:
         existing = accounts.account_of_patient(session, ctx.clinic_id, patient_id)
         if existing is not None and existing[1].relation is Relation.SELF:
             raise Conflict("This patient already has a portal account.")
+    _check_address_free(session, ctx.clinic_id, patient_id, address)
     others = [
         p
         for p in _by_address(_live_patients(session, ctx.clinic_id)).get(address.lower(), [])
@@ -203,6 +204,26 @@ def invite(
             "of its own: change or remove it on one of the files first."
         )
     return _send(session, ctx, patient, address, now=now, public_base_url=public_base_url)
+
+
+TAKEN_ADDRESS = (
+    "{address} already signs in to the portal as another patient of this clinic. A portal "
+    "account holds one patient's own record per clinic: give this patient an address of "
+    "their own, or let the account holder manage them as a family member."
+)
+
+
+def _check_address_free(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID, address: str
+) -> None:
+    """The address's account, if there is one, must not hold another patient's own
+    record here: accepting would give one account two selves at one clinic."""
+    account = accounts.account_by_email(session, address)
+    if account is None:
+        return
+    for member in accounts.members_at(session, account.id, clinic_id):
+        if member.relation is Relation.SELF and member.patient_id != patient_id:
+            raise Conflict(TAKEN_ADDRESS.format(address=address))
 
 
 def _send(
@@ -264,6 +285,10 @@ def invite_all(
         address = _usable_email(patient) if patient is not None else None
         if patient is None or address is None:
             continue
+        try:
+            _check_address_free(session, ctx.clinic_id, patient.id, address)
+        except Conflict:
+            continue  # the address is another patient's sign-in here: left for staff
         sent.append(_send(session, ctx, patient, address, now=now, public_base_url=public_base_url))
     return sent
 
@@ -356,6 +381,7 @@ def accept(
     patient = usable(session, row, now)
     if patient is None:
         return None
+    _check_address_free(session, row.clinic_id, patient.id, row.email)
     account = accounts.account_by_email(session, row.email)
     new = account is None
     if account is None:

@@ -14,7 +14,9 @@ from starlette.staticfiles import StaticFiles
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
+from server.portal import family as portal_family
 from server.portal import home as portal_home
+from server.portal import profile_web as portal_profile
 from server.portal import signin as portal_signin
 from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
@@ -60,6 +62,8 @@ ROUTERS: list[APIRouter] = [
     portal_signin.router,
     portal_home.router,
     portal_appointments.router,
+    portal_family.router,
+    portal_profile.router,
 ]
 
 

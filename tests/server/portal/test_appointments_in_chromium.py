@@ -51,12 +51,15 @@ def sign_in(page: Page, server: LiveServer) -> tuple[str, uuid.UUID]:
     return f"{server.url}/portal/{slug}", patient_id
 
 
-def book(page: Page, base: str, *, accessible: bool = True) -> None:
-    """Book → the first kind → no preference (or the first practitioner) → a time in
-    the second week (well past the cancel cut-off) → review → confirm."""
+def book(page: Page, base: str, *, accessible: bool = True, person: str | None = None) -> None:
+    """Book (for ``person``, by name, when the account has several) → the first kind →
+    no preference (or the first practitioner) → a time in the second week (well past the
+    cancel cut-off) → review → confirm."""
     page.goto(f"{base}/book")
     if accessible:
         check_accessible(page)
+    if person is not None:
+        page.get_by_label(person).check()
     page.locator("input[name=type]").first.check()
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("heading", name="Who would you like to see?").wait_for()

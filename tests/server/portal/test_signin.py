@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.errors import Conflict
 from common.portal import InviteStatus, Relation
 from server.audit.models import AuditEvent
 from server.db import transaction, utcnow
 from server.messaging.models import Message
 from server.patients.models import Patient
+from server.portal import invites
 from server.portal.models import MagicLink, PortalAccount, PortalMember, PortalSession
 from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
@@ -253,3 +255,32 @@ def test_the_patients_own_actions_are_audited_as_theirs(
         assert all(r.acting_patient_id == where.patient_id for r in reads)
         assert all(r.staff_id is None for r in reads)
         assert session.get(Patient, where.patient_id) is not None
+
+
+def test_an_address_that_signs_in_as_another_patient_here_is_not_invited_again(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    """Rosa has an account; her son's file later gets her address. Inviting him would
+    give her account two "own" records at this clinic: refused, in words."""
+    portalmaker.signed_in(web, db, where.clinic_id, where.patient_id)
+    with transaction(db) as session:
+        son = Patient(
+            clinic_id=where.clinic_id, first_name="Max", last_name="Lind", email="rosa@example.org"
+        )
+        session.add(son)
+        session.flush()
+        son_id = son.id
+        rosa = session.get(Patient, where.patient_id)
+        assert rosa is not None
+        rosa.email = "rosa.new@example.org"  # her file moved on; her account did not
+    with (
+        pytest.raises(Conflict, match="already signs in to the portal"),
+        transaction(db) as session,
+    ):
+        invites.invite(
+            session,
+            portalmaker.staff_ctx(where.clinic_id),
+            son_id,
+            now=utcnow(),
+            public_base_url="https://testserver",
+        )
