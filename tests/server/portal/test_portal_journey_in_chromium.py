@@ -312,7 +312,9 @@ def test_invited_signed_in_by_email_link_books_cancels_reschedules_and_books_for
     page.get_by_role("button", name="Add to my account").click()
     page.get_by_text("Ivy Lind").first.wait_for()
     with server.sessionmaker() as session:
-        ivy = session.scalar(select(Patient).where(Patient.first_name == "Ivy"))
+        ivy = session.scalar(
+            select(Patient).where(Patient.first_name == "Ivy", Patient.last_name == "Lind")
+        )
         assert ivy is not None
         member = session.scalar(select(PortalMember).where(PortalMember.patient_id == ivy.id))
         assert member is not None
