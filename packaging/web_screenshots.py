@@ -5,6 +5,8 @@ screen, against a real demo server.
   the welcome page, the times, the confirmation (three phone screens side by side).
 - ``web-widget.png``: the booking widget: the kind of appointment, the times, the
   patient's details.
+- ``portal.png``: the patient portal of the demo's account holder: home with the next
+  appointments, an appointment with its buttons, the times to book.
 
 Run by ``make screenshots``.
 """
@@ -21,7 +23,14 @@ from sqlalchemy import select
 
 from server.clinics.models import Clinic
 from server.db import transaction
-from server.demo import DEMO_SLUG, FRONT_DESK, seed_demo_online
+from server.demo import (
+    DEMO_PORTAL_EMAIL,
+    DEMO_PORTAL_PASSWORD,
+    DEMO_SLUG,
+    FRONT_DESK,
+    seed_demo_online,
+    seed_demo_portal,
+)
 from server.patients.models import Patient
 from sync.client import ServerClient
 from tests.support.browser import CHROMIUM, FLAGS, PHONE
@@ -79,6 +88,39 @@ def _side_by_side(browser: Browser, shots: list[Path], captions: list[str], out:
     page.close()
 
 
+def _portal(browser: Browser, server: LiveServer, work: Path, out_dir: Path) -> None:
+    """The demo's account holder signs in with their password, books, and looks."""
+    phone = browser.new_context(**{**PHONE, "viewport": SCREEN})
+    page = phone.new_page()
+    base = f"{server.url}/portal/{DEMO_SLUG}"
+    page.goto(f"{base}/sign-in")
+    page.locator("form[action$='/sign-in/password'] input[name=email]").fill(DEMO_PORTAL_EMAIL)
+    page.get_by_label("Password").fill(DEMO_PORTAL_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/home")
+    page.goto(f"{base}/book")
+    page.locator("input[name=type]").first.check()
+    page.get_by_role("button", name="Continue").click()
+    page.locator("input[name=provider]").first.check()
+    page.get_by_role("button", name="Show times").click()
+    page.get_by_role("link", name="Later times").click()
+    page.locator("input[name=slot]").first.check()
+    times = _shot(page, work, "portal-times")
+    page.get_by_role("button", name="Review this time").click()
+    page.get_by_role("button", name="Confirm appointment").click()
+    page.get_by_text("Your appointment is booked").wait_for()
+    booked = _shot(page, work, "portal-booked")
+    page.goto(f"{base}/home")
+    home = _shot(page, work, "portal-home")
+    phone.close()
+    _side_by_side(
+        browser,
+        [home, times, booked],
+        ["Home: the next appointments", "Booking a time", "Booked, with its buttons"],
+        out_dir / "portal.png",
+    )
+
+
 def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -89,6 +131,7 @@ def main(out_dir: Path) -> None:
                 clinic = session.scalar(select(Clinic).where(Clinic.slug == DEMO_SLUG))
                 assert clinic is not None
                 seed_demo_online(session, clinic)
+                seed_demo_portal(session, clinic)
             link = _link_url(server)
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -127,10 +170,12 @@ def main(out_dir: Path) -> None:
                     ["What kind, with whom", "The week's free times", "Your details"],
                     out_dir / "web-widget.png",
                 )
+
+                _portal(browser, server, work, out_dir)
                 browser.close()
         finally:
             server.close()
-    print(f"Saved web-link.png and web-widget.png in {out_dir}")
+    print(f"Saved web-link.png, web-widget.png and portal.png in {out_dir}")
 
 
 if __name__ == "__main__":
