@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import home as portal_home
+from server.portal import security_web as portal_security
 from server.portal import signin as portal_signin
 from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
@@ -58,6 +59,7 @@ ROUTERS: list[APIRouter] = [
     manage.router,
     portal_signin.router,
     portal_home.router,
+    portal_security.router,
 ]
 
 
