@@ -1,0 +1,218 @@
+"""The portal's sign-in and security page over TestClient on both databases: setting,
+changing and removing the password, the sign-in log, signing out everywhere, and the
+limit on password attempts."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.audit.models import AuditEvent
+from server.db import transaction
+from server.portal.models import PortalAccount, PortalSession
+from tests.server.conftest import Factory
+from tests.server.portal import portalmaker
+from tests.server.portal.portalmaker import SIGN_IN_LINK, post
+from tests.server.web import linkmaker
+
+PAGE = "/portal/north/security"
+FIRST = "violet lantern harbour oak"
+SECOND = "amber kettle meadow fox"
+
+
+@pytest.fixture
+def where(factory: Factory, db: sessionmaker[Session]) -> linkmaker.Practice:
+    clinic = factory.clinic("north")
+    with transaction(db) as session:
+        return linkmaker.practice(session, clinic.id)
+
+
+def account(db: sessionmaker[Session]) -> PortalAccount:
+    with db() as session:
+        row = session.scalars(select(PortalAccount)).one()
+        session.expunge(row)
+        return row
+
+
+def second_device(app: FastAPI, db: sessionmaker[Session]) -> TestClient:
+    """Rosa signed in on a phone too, by an e-mailed link."""
+    phone = TestClient(app, base_url="https://testserver", headers={"accept": "text/html"})
+    post(phone, "/portal/north/sign-in", "/portal/north/sign-in/link", email="rosa@example.org")
+    found = SIGN_IN_LINK.search(portalmaker.last_email_to(db, "rosa@example.org").text)
+    assert found
+    post(phone, f"/portal/link/{found.group(1)}", f"/portal/link/{found.group(1)}")
+    assert phone.get("/portal/north/home").status_code == 200
+    return phone
+
+
+def sign_in_with(web: TestClient, password: str) -> int:
+    answer = post(
+        web,
+        "/portal/north/sign-in",
+        "/portal/north/sign-in/password",
+        email="rosa@example.org",
+        password=password,
+    )
+    return answer.status_code
+
+
+def test_a_patient_sets_a_first_password_then_signs_in_with_it(
+    web: TestClient, app: FastAPI, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    portalmaker.signed_in(web, db, where.clinic_id, where.patient_id)
+    phone = second_device(app, db)
+    page = web.get(PAGE)
+    assert page.status_code == 200
+    assert "Set password" in page.text
+    assert "current_password" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+    weak = post(web, PAGE, f"{PAGE}/password", new_password="rosalind1984")
+    assert weak.status_code == 422
+    assert account(db).password_hash is None
+    guessable = post(web, PAGE, f"{PAGE}/password", new_password="short")
+    assert guessable.status_code == 422
+    assert 'aria-invalid="true"' in guessable.text
+
+    done = post(web, PAGE, f"{PAGE}/password", new_password=FIRST)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{PAGE}?done=set"
+    assert account(db).password_hash is not None
+    assert account(db).password_set_at is not None
+    assert "Your password is set" in web.get(done.headers["location"]).text
+    # A first password ends nobody's sign-in.
+    assert phone.get("/portal/north/home").status_code == 200
+
+    phone.cookies.clear()
+    assert sign_in_with(phone, FIRST) == 303
+
+
+def test_changing_the_password_needs_the_current_one_and_ends_the_other_sign_ins(
+    web: TestClient, app: FastAPI, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    token = portalmaker.send_invite(db, where.clinic_id, where.patient_id)
+    portalmaker.accept_invite(web, token, password=FIRST)
+    phone = second_device(app, db)
+    page = web.get(PAGE)
+    assert "Change password" in page.text
+    assert "current_password" in page.text
+    before = account(db).password_hash
+
+    missing = post(web, PAGE, f"{PAGE}/password", new_password=SECOND)
+    assert missing.status_code == 422
+    assert "Enter your current password" in missing.text
+    wrong = post(web, PAGE, f"{PAGE}/password", current_password=SECOND, new_password=SECOND)
+    assert wrong.status_code == 422
+    assert "not your current password" in wrong.text
+    assert account(db).password_hash == before
+    assert phone.get("/portal/north/home").status_code == 200
+
+    changed = post(web, PAGE, f"{PAGE}/password", current_password=FIRST, new_password=SECOND)
+    assert changed.status_code == 303
+    assert changed.headers["location"] == f"{PAGE}?done=changed"
+    assert account(db).password_hash != before
+    # The phone is signed out; this browser stays in.
+    assert phone.get("/portal/north/home", follow_redirects=False).status_code == 303
+    log = web.get(PAGE)
+    assert log.status_code == 200
+    assert "(this device)" in log.text
+    assert "password changed" in log.text
+    assert "E-mailed link" in log.text
+    assert "Invitation" in log.text
+    assert "Still signed in" in log.text
+    with db() as session:
+        ended = session.scalars(
+            select(PortalSession).where(PortalSession.end_reason == "password changed")
+        ).all()
+        assert [s.method for s in ended] == ["magic_link"]
+        audited = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.entity == "portal_accounts", AuditEvent.action == "update"
+            )
+        ).one()
+        assert audited.acting_patient_id == where.patient_id
+        assert audited.staff_id is None
+        assert "changed the portal password" in audited.reason
+        log_reads = session.scalars(
+            select(AuditEvent).where(AuditEvent.entity == "portal_sessions")
+        ).all()
+        assert log_reads
+        assert all(r.acting_patient_id == where.patient_id for r in log_reads)
+
+    phone.cookies.clear()
+    assert sign_in_with(phone, FIRST) == 422
+    assert sign_in_with(phone, SECOND) == 303
+
+
+def test_removing_the_password_leaves_links_only(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    token = portalmaker.send_invite(db, where.clinic_id, where.patient_id)
+    portalmaker.accept_invite(web, token, password=FIRST)
+    wrong = post(web, PAGE, f"{PAGE}/password/remove", remove_password="not it at all")
+    assert wrong.status_code == 422
+    assert "not your current password" in wrong.text
+    assert account(db).password_hash is not None
+
+    removed = post(web, PAGE, f"{PAGE}/password/remove", remove_password=FIRST)
+    assert removed.status_code == 303
+    assert removed.headers["location"] == f"{PAGE}?done=removed"
+    assert account(db).password_hash is None
+    assert "Set password" in web.get(PAGE).text
+    web.cookies.clear()
+    assert sign_in_with(web, FIRST) == 422
+
+
+def test_sign_out_everywhere_from_the_security_page(
+    web: TestClient, app: FastAPI, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    portalmaker.signed_in(web, db, where.clinic_id, where.patient_id)
+    phone = second_device(app, db)
+    ended = post(web, PAGE, "/portal/north/sign-out-everywhere")
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/portal/north/sign-in?ended=everywhere"
+    assert phone.get("/portal/north/home", follow_redirects=False).status_code == 303
+    assert web.get(PAGE, follow_redirects=False).status_code == 303
+
+
+def test_password_attempts_are_limited_per_account(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    token = portalmaker.send_invite(db, where.clinic_id, where.patient_id)
+    portalmaker.accept_invite(web, token, password=FIRST)
+    page = web.get(PAGE)
+    csrf = portalmaker.csrf_of(page)
+    answers = [
+        web.post(
+            f"{PAGE}/password",
+            data={"csrf_token": csrf, "current_password": "guess", "new_password": SECOND},
+            headers=portalmaker.SAME_SITE,
+            follow_redirects=False,
+        ).status_code
+        for _ in range(11)
+    ]
+    assert answers[:10] == [422] * 10
+    assert answers[10] == 429
+    refused = web.post(
+        f"{PAGE}/password",
+        data={"csrf_token": csrf, "current_password": FIRST, "new_password": SECOND},
+        headers=portalmaker.SAME_SITE,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 429
+    assert "Too many password changes" in refused.text
+    assert "retry-after" in refused.headers
+    with db() as session:
+        assert session.scalars(select(PortalAccount)).one().password_hash is not None
+    # Still the first password: the refused change changed nothing.
+    web.cookies.clear()
+    assert sign_in_with(web, FIRST) == 303
+
+
+def test_the_security_page_needs_a_sign_in(web: TestClient, where: linkmaker.Practice) -> None:
+    answer = web.get(PAGE, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/portal/north/sign-in"
