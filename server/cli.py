@@ -275,7 +275,7 @@ def _purge_portal_logs(_args: argparse.Namespace) -> int:
 
     with transaction(_session_factory()) as session:
         sessions = accounts.purge(session, utcnow())
-    print(f"{sessions} portal sessions older than 90 days purged, with their old sign-in links")
+    print(f"Purged {sessions} portal session(s) and the sign-in links older than 90 days.")
     return 0
 
 

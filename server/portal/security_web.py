@@ -49,6 +49,7 @@ NOT_WHILE_VIEWING = (
     "them out. Only the patient can do that."
 )
 WRONG_CURRENT = "That is not your current password."
+ENTER_NEW = "Enter the new password."
 METHODS = {
     "password": "Password",
     "magic_link": "E-mailed link",
@@ -205,7 +206,7 @@ async def change_password(
             WRONG_CURRENT if current else "Enter your current password first."
         )
     if not new:
-        errors["new_password"] = "Enter the new password."
+        errors["new_password"] = ENTER_NEW
     else:
         try:
             await passwords.check_password_for_account(

@@ -4,6 +4,8 @@ limit on password attempts."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.audit.models import AuditEvent
 from server.db import transaction
 from server.portal.models import PortalAccount, PortalSession
+from server.web import tokens
 from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
 from tests.server.portal.portalmaker import SIGN_IN_LINK, post
@@ -216,3 +219,25 @@ def test_the_security_page_needs_a_sign_in(web: TestClient, where: linkmaker.Pra
     answer = web.get(PAGE, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/portal/north/sign-in"
+
+
+def test_portal_tokens_never_reach_the_logs(app: FastAPI, caplog: pytest.LogCaptureFixture) -> None:
+    """Invitation and sign-in links carry their token in the path, which uvicorn's
+    access log names: the server's filter masks them (the app installed it)."""
+    invite, link = tokens.new_token(), tokens.new_token()
+    assert tokens.masked(f"GET /portal/invite/{invite}/account") == (
+        "GET /portal/invite/•••/account"
+    )
+    assert invite not in tokens.masked(f"/portal/invite/{invite}")
+    assert link not in tokens.masked(f"POST /portal/link/{link} HTTP/1.1")
+    caplog.set_level(logging.INFO)
+    access = logging.getLogger("uvicorn.access")
+    for path in (f"/portal/invite/{invite}", f"/portal/link/{link}"):
+        access.info('%s - "%s %s HTTP/%s" %d', "203.0.113.9:5000", "GET", path, "1.1", 200)
+    logging.getLogger("uvicorn.error").error(f"failed on /portal/link/{link}")
+    assert caplog.records
+    written = "\n".join(record.getMessage() for record in caplog.records)
+    assert invite not in written
+    assert link not in written
+    assert "/portal/invite/•••" in written
+    assert "/portal/link/•••" in written
