@@ -9,17 +9,26 @@ import logging
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, BrowserContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.roles import Role
 from server.audit.models import AuditEvent
-from server.db import transaction
+from server.clinics.models import Clinic
+from server.db import transaction, utcnow
+from server.demo import DEMO_SLUG
+from server.patients.models import Patient
+from server.portal import accounts
 from server.portal.models import PortalAccount, PortalSession
+from server.staff.models import StaffUser
 from server.web import tokens
 from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
 from tests.server.portal.portalmaker import SIGN_IN_LINK, post
 from tests.server.web import linkmaker
+from tests.support.browser import PHONE, RequestLog, check_accessible
+from tests.support.live_server import LiveServer
 
 PAGE = "/portal/north/security"
 FIRST = "violet lantern harbour oak"
@@ -241,3 +250,67 @@ def test_portal_tokens_never_reach_the_logs(app: FastAPI, caplog: pytest.LogCapt
     assert link not in written
     assert "/portal/invite/•••" in written
     assert "/portal/link/•••" in written
+
+
+@pytest.mark.browser
+def test_the_security_page_in_chromium_for_the_patient_and_an_admin_viewing_as_them(
+    phone: BrowserContext, browser: Browser, live_server: LiveServer
+) -> None:
+    """On a phone: accessible, and the banner and the refusal plain to see when an
+    admin views it as the patient (on another phone)."""
+    with live_server.sessionmaker() as session:
+        clinic = session.scalars(select(Clinic).where(Clinic.slug == DEMO_SLUG)).one()
+        patient = session.scalars(
+            select(Patient)
+            .where(Patient.clinic_id == clinic.id, Patient.email.is_not(None))
+            .order_by(Patient.id)
+        ).first()
+        admin = session.scalars(
+            select(StaffUser).where(
+                StaffUser.clinic_id == clinic.id, StaffUser.role == Role.CLINIC_ADMIN
+            )
+        ).first()
+        assert patient is not None and admin is not None
+        clinic_id, patient_id, admin_id = clinic.id, patient.id, admin.id
+    token = portalmaker.send_invite(live_server.sessionmaker, clinic_id, patient_id)
+    page = phone.new_page()
+    log = RequestLog(page, live_server.url)
+    page.goto(f"{live_server.url}/portal/invite/{token}")
+    page.get_by_role("button", name="Set up my account").click()
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url("**/home?welcome=1")
+    page.get_by_role("link", name="Sign-in and security").click()
+    page.get_by_role("heading", name="Sign-in and security").wait_for()
+    check_accessible(page)
+    assert "(this device)" in page.content()
+    page.get_by_label("Choose a password").fill("short")
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_role("alert").wait_for()
+    check_accessible(page)
+    page.get_by_label("Choose a password").fill(FIRST)
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_text("Your password is set").wait_for()
+    check_accessible(page)
+    assert log.elsewhere() == []
+
+    with transaction(live_server.sessionmaker) as session:
+        account = session.scalars(select(PortalAccount)).one()
+        ticket = accounts.issue_link(
+            session, account, clinic_id, utcnow(), staff_id=admin_id, patient_id=patient_id
+        )
+    viewing = browser.new_context(**PHONE)
+    admin_page = viewing.new_page()
+    admin_page.goto(f"{live_server.url}/portal/link/{ticket}")
+    admin_page.get_by_role("button", name="Open the portal").click()
+    admin_page.wait_for_url("**/home")
+    admin_page.get_by_role("link", name="Sign-in and security").click()
+    admin_page.get_by_role("heading", name="Sign-in and security").wait_for()
+    assert (
+        admin_page.get_by_role("status")
+        .first.inner_text()
+        .startswith("You are viewing the portal as")
+    )
+    assert "cannot change their password" in admin_page.content()
+    assert admin_page.get_by_role("button", name="Sign out everywhere").count() == 0
+    check_accessible(admin_page)
+    viewing.close()
