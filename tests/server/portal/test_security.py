@@ -270,7 +270,8 @@ def test_the_security_page_in_chromium_for_the_patient_and_an_admin_viewing_as_t
                 StaffUser.clinic_id == clinic.id, StaffUser.role == Role.CLINIC_ADMIN
             )
         ).first()
-        assert patient is not None and admin is not None
+        assert patient is not None
+        assert admin is not None
         clinic_id, patient_id, admin_id = clinic.id, patient.id, admin.id
     token = portalmaker.send_invite(live_server.sessionmaker, clinic_id, patient_id)
     page = phone.new_page()
