@@ -31,6 +31,7 @@ from server.messaging.webhooks import router as webhooks_router
 from server.mutations.endpoints import router as mutations_router
 from server.patients.endpoints import router as patients_router
 from server.portal.endpoints import router as portal_router
+from server.portal.impersonation import router as impersonation_router
 from server.practice.endpoints import router as practice_router
 from server.scheduling.endpoints import router as scheduling_router
 from server.staff.endpoints import router as staff_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         mutations_router,
         patients_router,
         portal_router,
+        impersonation_router,
         practice_router,
         scheduling_router,
         staff_router,

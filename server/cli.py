@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--days", type=int, default=180)
     purge.set_defaults(handler=_purge_tombstones)
 
+    portal_logs = commands.add_parser(
+        "purge-portal-logs",
+        help="forget portal sessions and sign-in links older than 90 days (the server "
+        "also does this daily while it dispatches messages)",
+    )
+    portal_logs.set_defaults(handler=_purge_portal_logs)
+
     # No help of its own: ``clinicdesk desktop --help`` reaches the desktop's parser, which
     # knows its options (the server does not import the desktop).
     desktop = commands.add_parser(
@@ -271,6 +278,16 @@ def _purge_tombstones(args: argparse.Namespace) -> int:
     with transaction(_session_factory()) as session:
         for clinic_id, slug in session.execute(select(Clinic.id, Clinic.slug)).all():
             print(f"{slug}: {purge_tombstones(session, clinic_id, before)} tombstones purged")
+    return 0
+
+
+def _purge_portal_logs(_args: argparse.Namespace) -> int:
+    from server.db import transaction, utcnow
+    from server.portal import accounts
+
+    with transaction(_session_factory()) as session:
+        sessions = accounts.purge(session, utcnow())
+    print(f"Purged {sessions} portal session(s) and the sign-in links older than 90 days.")
     return 0
 
 

@@ -8,11 +8,14 @@ A message composed in this process wakes the thread once it is committed
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 
 from server.config import Settings
-from server.db import Database
+from server.db import Database, utcnow
 from server.messaging.dispatcher import Dispatcher
 from server.messaging.wakeup import composed
 
@@ -29,8 +32,42 @@ def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> D
         public_base_url=settings.public_base_url,
         attachments=confirmation_attachments,
         unsubscribe_url=url_maker(settings),
-        chores=(lambda: inbound.process_pending(db),),
+        chores=(lambda: inbound.process_pending(db), Daily(lambda: purge_portal_logs(db))),
     )
+
+
+def purge_portal_logs(db: Database) -> int:
+    """The portal's session log and spent sign-in links are kept 90 days, then go."""
+    from server.portal import accounts
+
+    with db.writing() as session:
+        return accounts.purge(session, utcnow())
+
+
+class Daily:
+    """A chore of the dispatcher's loop that does its work on the first round, then
+    once a day (the loop comes round every second or so). The next run is booked before
+    the work, so a failing one waits a day too rather than fail every round. Several
+    dispatchers each doing it is harmless: the work is a delete of what is old."""
+
+    def __init__(
+        self,
+        job: Callable[[], object],
+        *,
+        every: timedelta = timedelta(days=1),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job = job
+        self.every = every.total_seconds()
+        self.clock = clock
+        self.next_at: float | None = None
+
+    def __call__(self) -> None:
+        now = self.clock()
+        if self.next_at is not None and now < self.next_at:
+            return
+        self.next_at = now + self.every
+        self.job()
 
 
 class DispatcherThread:

@@ -30,6 +30,7 @@ from server.messaging import service as messaging
 from server.patients.models import Patient
 from server.portal import accounts, invites, passwords
 from server.portal.models import PortalAccount
+from server.portal.security_web import refuse_while_viewing
 from server.portal.viewer import (
     PortalViewer,
     clear_session_cookie,
@@ -506,6 +507,7 @@ def sign_out(slug: str, request: Request, db: DatabaseDep, form: CheckedForm) ->
 def sign_out_everywhere(
     slug: str, request: Request, db: DatabaseDep, viewer: PortalViewer, form: CheckedForm
 ) -> Response:
+    refuse_while_viewing(viewer)  # the patient's sessions are not an admin's to end
     with db.writing() as session:
         accounts.end_all_sessions(session, viewer.account_id, utcnow())
     response = see_other(f"/portal/{viewer.slug}/sign-in?ended=everywhere")

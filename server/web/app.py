@@ -17,6 +17,7 @@ from server.portal import appointments_web as portal_appointments
 from server.portal import family as portal_family
 from server.portal import home as portal_home
 from server.portal import profile_web as portal_profile
+from server.portal import security_web as portal_security
 from server.portal import signin as portal_signin
 from server.web import links, manage, practice, widget
 from server.web.models import PracticeProfile
@@ -64,6 +65,7 @@ ROUTERS: list[APIRouter] = [
     portal_appointments.router,
     portal_family.router,
     portal_profile.router,
+    portal_security.router,
 ]
 
 
