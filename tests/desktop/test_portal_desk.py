@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -33,7 +34,7 @@ from server.db import transaction, utcnow
 from server.demo import ADMIN, DEMO_TIME_ZONE, FRONT_DESK, DemoLogin
 from server.patients.models import Patient
 from server.portal import accounts, invites, sharing
-from server.portal.models import PortalInvite, SharingConsent
+from server.portal.models import MagicLink, PortalInvite, SharingConsent
 from sync import account
 from sync.account import Desk
 from sync.engine import SyncEngine
@@ -359,3 +360,39 @@ def test_the_worklist_lists_invitations_with_their_states(
     client.close()
     with live_server.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(PortalInvite)) == 3
+
+
+def test_view_portal_as_patient_opens_a_one_time_address_of_the_portal(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    clinic: Trimmed,
+    desks: tuple[Desk, Desk],
+    runner: TaskRunner,
+) -> None:
+    """The admin's click asks the server for a ticket and hands its address to the
+    system's browser (captured here): that address opens the portal's "View the portal
+    as the patient" page, and the ticket is the admin's, for this patient."""
+    holder = clinic.own[0]
+    with transaction(live_server.sessionmaker) as session:
+        made = accounts.create_account(session, "own0@example.org", utcnow())
+        accounts.link_record(session, made, clinic.id, holder, Relation.SELF)
+    admin, _reception = desks
+    page = patients_page(qtbot, runner, admin)
+    tab = page.portal
+    opened: list[str] = []
+    tab.open_url = lambda url: opened.append(url.toString())
+    page.open_patient(holder)
+    qtbot.waitUntil(lambda: tab.record is not None and tab.record.has_account, timeout=WAIT_MS)
+    assert tab.impersonate_button.isEnabled()
+    qtbot.mouseClick(tab.impersonate_button, LEFT)
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
+    [url] = opened
+    assert "/portal/link/" in url
+    answer = httpx.get(live_server.url + "/portal/link/" + url.rsplit("/portal/link/", 1)[1])
+    assert answer.status_code == 200
+    assert "View the portal as the patient" in answer.text
+    with live_server.sessionmaker() as session:
+        [ticket] = session.scalars(select(MagicLink)).all()
+        assert ticket.staff_id == admin.author.staff_id
+        assert ticket.patient_id == holder
+        assert ticket.used_at is None  # opening it spent nothing
