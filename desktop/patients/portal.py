@@ -363,7 +363,7 @@ class PortalTab(QWidget):
         self.invite_button.setEnabled(ready and record is not None and not record.has_account)
         chosen = self.chosen()
         self.withdraw_button.setEnabled(ready and chosen is not None and chosen.status in OPEN)
-        self.impersonate_button.setEnabled(ready and record is not None and bool(record.people))
+        self.impersonate_button.setEnabled(ready and record is not None and record.has_account)
 
     def _say(self, text: str) -> None:
         self.message.setText(text)

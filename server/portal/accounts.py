@@ -80,6 +80,17 @@ def members_at(session: Session, account_id: uuid.UUID, clinic_id: uuid.UUID) ->
     return sorted(rows, key=lambda m: m.relation is not Relation.SELF)
 
 
+def holder_at(session: Session, account_id: uuid.UUID, clinic_id: uuid.UUID) -> PortalMember | None:
+    """The account holder's own record at a clinic (None: they are not its patient)."""
+    return session.scalar(
+        select(PortalMember).where(
+            PortalMember.account_id == account_id,
+            PortalMember.clinic_id == clinic_id,
+            PortalMember.relation == Relation.SELF,
+        )
+    )
+
+
 def clinics_of(session: Session, account_id: uuid.UUID) -> list[uuid.UUID]:
     """Every clinic where the account holder has a record of their own."""
     return list(
@@ -141,6 +152,18 @@ def issue_link(
     admin's ticket to view the portal as ``patient_id``, for two minutes."""
     token = tokens.new_token()
     life = IMPERSONATION_TICKET_LIFE if staff_id else MAGIC_LINK_LIFE
+    if staff_id is None:
+        # Only the newest sign-in link works: an older one still in the mailbox expires.
+        session.execute(
+            update(MagicLink)
+            .where(
+                MagicLink.account_id == account.id,
+                MagicLink.staff_id.is_(None),
+                MagicLink.used_at.is_(None),
+                MagicLink.expires_at > now,
+            )
+            .values(expires_at=now)
+        )
     session.add(
         MagicLink(
             account_id=account.id,

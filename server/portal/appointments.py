@@ -181,8 +181,18 @@ def detail(session: Session, viewer: Viewer, appointment: Appointment, now: date
         visit=PortalVisit(visit_of(session, appointment, zone, now), person, appointment.version),
         cancellation_policy=profile.cancellation_policy if profile else "",
         why_no_cancel=refusal(rules, appointment, now, Change.CANCEL, viewer.brand) or "",
-        why_no_reschedule=refusal(rules, appointment, now, Change.RESCHEDULE, viewer.brand) or "",
+        why_no_reschedule=refusal(rules, appointment, now, Change.RESCHEDULE, viewer.brand)
+        or _not_online(session, viewer, appointment),
     )
+
+
+def _not_online(session: Session, viewer: Viewer, appointment: Appointment) -> str:
+    """A kind the clinic books only at the desk is moved only there too."""
+    kind = kit.find(session, AppointmentType, viewer.clinic_id, appointment.appointment_type_id)
+    if kind is not None and kind.active and type_rules(kind).bookable_online:
+        return ""
+    call = f" Call {viewer.brand.name} on {viewer.brand.phone}." if viewer.brand.phone else ""
+    return f"{viewer.brand.name} books this kind of appointment at the desk.{call}"
 
 
 class Stale(Exception):
@@ -237,7 +247,7 @@ def reschedule_offer(
     offer the type, when the clinic lets patients choose "no preference"), from today
     up to the patients' booking horizon (notice and rounding bind through the engine)."""
     kind = kit.find(session, AppointmentType, viewer.clinic_id, appointment.appointment_type_id)
-    if kind is None or not kind.active:
+    if kind is None or not kind.active or not type_rules(kind).bookable_online:
         return None
     rules = booking_rules_of(session, viewer.clinic_id)
     everyone = offering(session, viewer.clinic_id, kind, [])

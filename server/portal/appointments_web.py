@@ -11,7 +11,7 @@ answers with the appointment as it stands now, and nothing done.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -21,15 +21,16 @@ from common.errors import Conflict, InvalidInput, SlotTaken
 from server.audit import service as audit
 from server.booking_links.patient import TAKEN, describe, offering, parse_slot, week_of
 from server.db import utcnow
-from server.deps import DatabaseDep
+from server.deps import DatabaseDep, SettingsDep
 from server.portal import appointments as service
 from server.portal.viewer import PortalViewer, Viewer, see_other
 from server.scheduling.service import clinic_zone
 from server.scheduling.settings import booking_rules_of
-from server.web import tokens
+from server.web import limits, tokens
 from server.web.pages import READ, WebRoute, render
 from server.web.security import CheckedForm
 
+BOOKINGS_PER_HOUR = 10  # per account, for all its people
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PAST_SHOWN = 20
 NO_TIME = "Please choose a time first."
@@ -509,7 +510,12 @@ def book_review(
 
 @router.post("/portal/{slug}/book", response_class=HTMLResponse)
 def book(
-    slug: str, request: Request, db: DatabaseDep, viewer: PortalViewer, form: CheckedForm
+    slug: str,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    viewer: PortalViewer,
+    form: CheckedForm,
 ) -> Response:
     who = viewer.person(_text(form.get("person")))
     type_id, provider = _text(form.get("type")), _text(form.get("provider"))
@@ -521,6 +527,15 @@ def book(
         return _times_again(
             request, db, viewer, who.patient_id, type_id, provider, None, NO_TIME, 422
         )
+    # An account books for a family at most, not a diary: a handful an hour.
+    limits.hit(
+        db,
+        "portal-book",
+        limits.keyed(settings, "portal-account", str(viewer.account_id)),
+        limit=BOOKINGS_PER_HOUR,
+        window=timedelta(hours=1),
+        what="bookings",
+    )
     now = utcnow()
     try:
         with db.writing() as session:

@@ -29,7 +29,7 @@ from server.clinics.models import Clinic
 from server.db import utcnow
 from server.deps import DatabaseDep
 from server.patients.models import Patient
-from server.portal.models import PortalMember
+from server.portal.models import PortalAccount, PortalMember
 from server.portal.viewer import PortalViewer, Viewer, see_other
 from server.web.pages import READ, WebRoute, render
 from server.web.security import CheckedForm
@@ -187,7 +187,12 @@ def add(
 
 def _refuse_duplicate(session: Session, viewer: Viewer, details: PatientDetails) -> None:
     """The same name and date of birth among the account's people here: the family
-    member is on the account already (a double click, or a second try)."""
+    member is on the account already (a double click, or a second try). The account's
+    row is locked first: two sends at once take turns, and the second sees the first's
+    family member (locking the member rows alone would not stop a new one)."""
+    session.execute(
+        select(PortalAccount.id).where(PortalAccount.id == viewer.account_id).with_for_update()
+    )
     members = session.scalars(
         select(PortalMember)
         .where(

@@ -99,15 +99,22 @@ def _linked(session: Session, clinic_id: uuid.UUID) -> set[uuid.UUID]:
 
 
 def _open_invites(session: Session, clinic_id: uuid.UUID, now: datetime) -> set[uuid.UUID]:
-    return set(
-        session.scalars(
-            select(PortalInvite.patient_id).where(
-                PortalInvite.clinic_id == clinic_id,
-                PortalInvite.status.in_(OPEN),
-                PortalInvite.expires_at > now,
-            )
+    """Patients with an invitation still open to the address their file holds now (one
+    sent to a corrected address does not count: they are invited again)."""
+    rows = session.execute(
+        select(PortalInvite.patient_id, PortalInvite.email, Patient.email)
+        .join(Patient, Patient.id == PortalInvite.patient_id)
+        .where(
+            PortalInvite.clinic_id == clinic_id,
+            PortalInvite.status.in_(OPEN),
+            PortalInvite.expires_at > now,
         )
     )
+    return {
+        patient_id
+        for patient_id, sent_to, on_file in rows
+        if (on_file or "").strip().lower() == sent_to
+    }
 
 
 def shared_addresses(session: Session, clinic_id: uuid.UUID) -> list[SharedAddress]:
@@ -187,10 +194,9 @@ def invite(
             "This patient has no valid e-mail address on file. Add one with Edit details… on "
             "their file, then send the invitation."
         )
-    if accounts.account_of_patient(session, ctx.clinic_id, patient_id) is not None:
-        existing = accounts.account_of_patient(session, ctx.clinic_id, patient_id)
-        if existing is not None and existing[1].relation is Relation.SELF:
-            raise Conflict("This patient already has a portal account.")
+    existing = accounts.account_of_patient(session, ctx.clinic_id, patient_id)
+    if existing is not None and existing[1].relation is Relation.SELF:
+        raise Conflict("This patient already has a portal account.")
     _check_address_free(session, ctx.clinic_id, patient_id, address)
     others = [
         p
@@ -347,6 +353,11 @@ def usable(session: Session, invite: PortalInvite, now: datetime) -> Patient | N
     patient = session.get(Patient, invite.patient_id)
     if patient is None or patient.deleted_at is not None or patient.clinic_id != invite.clinic_id:
         return None
+    # Sent to an address the file no longer holds (staff corrected a wrong one): whoever
+    # reads that mailbox must not get the record.
+    current = _usable_email(patient)
+    if current is None or current.lower() != invite.email:
+        return None
     return patient
 
 
@@ -386,7 +397,9 @@ def accept(
     new = account is None
     if account is None:
         account = accounts.create_account(session, row.email, now)
-    if password_hash is not None:
+    # A password is chosen here only for a new account: an existing one (the patient's
+    # account at another clinic) keeps its own, changed only on its security page.
+    if password_hash is not None and new:
         account.password_hash = password_hash
         account.password_set_at = now
     accounts.link_record(session, account, row.clinic_id, patient.id, Relation.SELF)

@@ -335,6 +335,8 @@ def withdraw(
     viewer: PortalViewer,
     form: CheckedForm,
 ) -> Response:
+    if viewer.impersonating:
+        raise Forbidden(NOT_WHILE_VIEWING)
     with db.writing() as session:
         place = _place(session, viewer, clinic_id)
         consent = sharing.withdraw(session, viewer.account_id, place.clinic_id, utcnow())
@@ -531,6 +533,10 @@ def save_choices(session: Session, viewer: Viewer, patient_id: uuid.UUID, ticked
             wanted = _key(channel, purpose) in ticked
             if messaging.allowed(decided[person.patient_id], channel, purpose) == wanted:
                 continue
+            if viewer.impersonating:
+                # A consent is the patient's word: staff record one at the desk, as
+                # told, never in the patient's own name here.
+                raise Forbidden(NOT_WHILE_VIEWING)
             messaging.decide(
                 session,
                 viewer.clinic_id,

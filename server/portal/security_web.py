@@ -1,10 +1,12 @@
 """The portal's "Sign-in and security" page: the account's password (set, change,
 remove), its recent sign-ins, and signing out everywhere.
 
-A password is the account's, across clinics. Changing it needs the current one (a
-session left open on a shared computer must not be enough to take the account over),
-is limited per account (``server.web.limits``), and ends the account's other sessions:
-whoever knew the old password is signed out. Hashing is argon2 work, done off the event
+A password is the account's, across clinics. Changing or removing it needs the current
+one (a session left open on a shared computer must not be enough to take the account
+over), is limited per account (``server.web.limits``), and any change ends the account's
+other sessions: whoever knew the old password is signed out. (Setting a first password
+on a link-only account needs no current one — there is none — and still ends every other
+session.) Hashing is argon2 work, done off the event
 loop.
 
 An admin viewing the portal as the patient sees this page but cannot use it: the
@@ -227,8 +229,9 @@ async def change_password(
 
 
 def _save(db: DatabaseDep, viewer: Viewer, new_hash: str | None, had_one: bool) -> None:
-    """Store the new hash (or none), and end the other sessions when a password
-    changes: whoever knew the old one is out."""
+    """Store the new hash (or none), and end the account's other sessions whatever
+    changed: whoever knew the old password is out, and a password set or removed from a
+    session left open elsewhere leaves no other session behind."""
     now = utcnow()
     with db.writing() as session:
         session.execute(
@@ -236,18 +239,16 @@ def _save(db: DatabaseDep, viewer: Viewer, new_hash: str | None, had_one: bool) 
             .where(PortalAccount.id == viewer.account_id)
             .values(password_hash=new_hash, password_set_at=now if new_hash else None)
         )
-        ended = 0
-        if new_hash is not None and had_one:
-            result = session.execute(
-                update(PortalSession)
-                .where(
-                    PortalSession.account_id == viewer.account_id,
-                    PortalSession.id != viewer.session_id,
-                    PortalSession.ended_at.is_(None),
-                )
-                .values(ended_at=now, end_reason="password changed")
+        result = session.execute(
+            update(PortalSession)
+            .where(
+                PortalSession.account_id == viewer.account_id,
+                PortalSession.id != viewer.session_id,
+                PortalSession.ended_at.is_(None),
             )
-            ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            .values(ended_at=now, end_reason="password changed")
+        )
+        ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
         what = (
             "removed the portal password"
             if new_hash is None

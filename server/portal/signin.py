@@ -11,11 +11,13 @@ without being spent, and spent only by the patient's POST.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from common.errors import InvalidInput
@@ -24,7 +26,7 @@ from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.auth.security import hash_password, verify_password
 from server.config import Settings
-from server.db import utcnow
+from server.db import Database, utcnow
 from server.deps import DatabaseDep, SettingsDep
 from server.messaging import service as messaging
 from server.patients.models import Patient
@@ -141,44 +143,43 @@ def ask_for_link(
         window=HOUR,
         what="sign-in links",
     )
+    # The same page at once, whatever the address: whether there is an account, and the
+    # work of writing it a link, happen after the answer has gone.
+    page = _page(request, db, slug, "portal/link_sent.html", email=typed)
+    page.background = BackgroundTask(send_sign_in_link, db, settings, clinic_id, typed)
+    return page
+
+
+def send_sign_in_link(db: Database, settings: Settings, clinic_id: uuid.UUID, typed: str) -> None:
+    """E-mail a sign-in link to the account of ``typed``, if it holds a record of its own
+    at the clinic; nothing otherwise."""
     now = utcnow()
     with db.writing() as session:
         account = accounts.account_by_email(session, typed)
-        holder = (
-            next(
-                (
-                    m
-                    for m in accounts.members_at(session, account.id, clinic_id)
-                    if m.relation.value == "self"
-                ),
-                None,
-            )
-            if account is not None
-            else None
-        )
+        holder = accounts.holder_at(session, account.id, clinic_id) if account else None
         patient = session.get(Patient, holder.patient_id) if holder is not None else None
-        if account is not None and patient is not None:
-            token = accounts.issue_link(session, account, clinic_id, now)
-            url = f"{settings.public_base_url.rstrip('/')}/portal/link/{token}"
-            clinic_name = messaging.sender_name(session, clinic_id)
-            text = (
-                f"Here is your link to sign in to {clinic_name}'s patient portal. It works "
-                f"once, for the next 15 minutes:\n{url}\n\n"
-                "If you did not ask for it, ignore this e-mail: nobody can sign in without it."
-            )
-            messaging.compose(
-                session,
-                clinic_id,
-                patient=patient,
-                purpose=Purpose.CARE,
-                kind=LINK_KIND,
-                drafts=[messaging.Draft(Channel.EMAIL, text, subject=f"Sign in to {clinic_name}")],
-                email=account.email,
-                asked_for=True,
-                urgent=True,
-                conceal=[token],
-            )
-    return _page(request, db, slug, "portal/link_sent.html", email=typed)
+        if account is None or patient is None:
+            return
+        token = accounts.issue_link(session, account, clinic_id, now)
+        url = f"{settings.public_base_url.rstrip('/')}/portal/link/{token}"
+        clinic_name = messaging.sender_name(session, clinic_id)
+        text = (
+            f"Here is your link to sign in to {clinic_name}'s patient portal. It works "
+            f"once, for the next 15 minutes:\n{url}\n\n"
+            "If you did not ask for it, ignore this e-mail: nobody can sign in without it."
+        )
+        messaging.compose(
+            session,
+            clinic_id,
+            patient=patient,
+            purpose=Purpose.CARE,
+            kind=LINK_KIND,
+            drafts=[messaging.Draft(Channel.EMAIL, text, subject=f"Sign in to {clinic_name}")],
+            email=account.email,
+            asked_for=True,
+            urgent=True,
+            conceal=[token],
+        )
 
 
 @router.post("/portal/{slug}/sign-in/password", response_class=HTMLResponse)
@@ -464,6 +465,30 @@ def _accept(
     request: Request, db: DatabaseDep, settings: Settings, token: str, password_hash: str | None
 ) -> Response:
     now = utcnow()
+    for attempt in (1, 2):
+        try:
+            started, slug = _accept_once(request, db, settings, token, password_hash, now)
+            break
+        except IntegrityError:
+            # Another clinic's invitation to the same new address was accepted at the
+            # same moment and made the account: this one now finds it.
+            if attempt == 2:
+                raise
+    if started is None:
+        return _invite_page(request, db, token, "welcome")
+    response = see_other(f"/portal/{slug}/home?welcome=1")
+    set_session_cookie(response, request, started.token, started.max_age)
+    return response
+
+
+def _accept_once(
+    request: Request,
+    db: DatabaseDep,
+    settings: Settings,
+    token: str,
+    password_hash: str | None,
+    now: datetime,
+) -> tuple[accounts.Started | None, str | None]:
     with db.writing() as session:
         accepted = invites.accept(session, token, now, password_hash=password_hash)
         if accepted is None:
@@ -480,11 +505,7 @@ def _accept(
                 user_agent=request.headers.get("user-agent", ""),
             )
             slug = profile_slug(session, accepted.clinic_id)
-    if started is None:
-        return _invite_page(request, db, token, "welcome")
-    response = see_other(f"/portal/{slug}/home?welcome=1")
-    set_session_cookie(response, request, started.token, started.max_age)
-    return response
+    return started, slug
 
 
 # --- signing out ------------------------------------------------------------------------------

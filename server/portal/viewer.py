@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from common.errors import Forbidden, NotFound
 from common.portal import Relation
+from common.roles import Permission, can
 from server.auth.context import AuthContext
 from server.db import utcnow
 from server.deps import DatabaseDep
@@ -42,6 +43,10 @@ NOT_HERE = (
     "to send you an invitation."
 )
 ELSEWHERE = "This view of the portal is for one clinic and one patient only."
+NO_LONGER = (
+    "This view of the portal as the patient has ended: the staff member who opened it no "
+    "longer may. Open it again from the desk if you still need it."
+)
 
 
 def cookie_name(request: Request) -> str:
@@ -57,12 +62,14 @@ def set_session_cookie(response: Response, request: Request, token: str, max_age
     )
 
 
-def clear_session_cookie(response: Response, request: Request) -> None:
+def _cleared(request: Request) -> str:
     name = cookie_name(request)
     secure = "; Secure" if name == SECURE_COOKIE else ""
-    response.headers.append(
-        "set-cookie", f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
-    )
+    return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.headers.append("set-cookie", _cleared(request))
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -125,9 +132,14 @@ class Viewer:
         raise NotFound("There is nobody like that on your account.")
 
     def ctx(self, patient_id: uuid.UUID | None = None) -> AuthContext:
-        """The context of an action for one of the viewer's people (default: the holder)."""
-        who = self.person(patient_id).patient_id
-        return AuthContext.for_patient(self.clinic_id, who, impersonator=self.impersonator_id)
+        """The context of an action for one of the viewer's people (default: the
+        holder). Whoever it is for, the actor is the account holder (or the admin
+        viewing as them): the audit trail names who acted, and the row acted on (an
+        appointment, a family member's record) says for whom."""
+        self.person(patient_id)  # anyone not on the account is not found
+        return AuthContext.for_patient(
+            self.clinic_id, self.holder.patient_id, impersonator=self.impersonator_id
+        )
 
     def actor(self) -> str:
         """Words for audit reasons: who did it."""
@@ -140,7 +152,7 @@ def _people(session: Session, account_id: uuid.UUID, clinic_id: uuid.UUID) -> tu
     found = []
     for member in accounts.members_at(session, account_id, clinic_id):
         patient = session.get(Patient, member.patient_id)
-        if patient is not None and patient.deleted_at is None:
+        if patient is not None and patient.deleted_at is None and patient.clinic_id == clinic_id:
             found.append(Person(patient.id, patient.first_name, patient.last_name, member.relation))
     return tuple(found)
 
@@ -158,7 +170,13 @@ def load_viewer(request: Request, db: DatabaseDep, slug: str) -> Viewer:
         request.state.brand = brand
         row = accounts.live_session(session, token, now) if token else None
         if row is None:
-            raise SeeOther(f"/portal/{profile.slug}/sign-in")
+            # A cookie whose session has ended (idle, expired, signed out elsewhere) is
+            # dropped, and the sign-in page says why.
+            ended = "?ended=idle" if token else ""
+            raise SeeOther(
+                f"/portal/{profile.slug}/sign-in{ended}",
+                headers={"set-cookie": _cleared(request)} if token else None,
+            )
         if row.impersonator_staff_id is not None and row.clinic_id != clinic.id:
             raise Forbidden(ELSEWHERE)
         account = session.get(PortalAccount, row.account_id)
@@ -173,8 +191,15 @@ def load_viewer(request: Request, db: DatabaseDep, slug: str) -> Viewer:
             raise Forbidden(NOT_HERE)
         staff_name = ""
         if row.impersonator_staff_id is not None:
+            # The admin's view lasts only while they may still have it.
             staff = session.get(StaffUser, row.impersonator_staff_id)
-            staff_name = staff.display_name if staff is not None else "an admin"
+            if (
+                staff is None
+                or not staff.active
+                or not can(staff.role, Permission.PORTAL_IMPERSONATE)
+            ):
+                raise Forbidden(NO_LONGER)
+            staff_name = staff.display_name
         viewer = Viewer(
             session_id=row.id,
             account_id=account.id,

@@ -248,9 +248,10 @@ class SeeOther(Exception):
     """Raised by a page's dependency when the page is not for now (the portal, signed
     out): ``WebRoute`` answers with a 303 to ``url``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(url)
         self.url = url
+        self.headers = headers or {}
 
 
 class WebRoute(APIRoute):
@@ -264,7 +265,9 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except SeeOther as elsewhere:
                 return RedirectResponse(
-                    elsewhere.url, status_code=303, headers={"cache-control": "no-store"}
+                    elsewhere.url,
+                    status_code=303,
+                    headers={"cache-control": "no-store", **elsewhere.headers},
                 )
             except DomainError as error:
                 return domain_error_page(request, error)

@@ -290,7 +290,8 @@ def test_cancelling_outside_the_cut_off(
         audit = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "cancel", AuditEvent.entity_id == sons)
         ).one()
-    assert audit.acting_patient_id == family.child_id
+    # The holder acted; the appointment (the son's) says for whom.
+    assert audit.acting_patient_id == family.where.patient_id
 
     # Sent again (the form was still open): refused, nothing more happens.
     again = send(web, question, f"{family.base}/appointments/{sons}/cancel")
@@ -454,7 +455,8 @@ def test_booking_for_a_dependant_books_once(
         audit = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "book", AuditEvent.entity_id == booked_id)
         ).one()
-        assert audit.acting_patient_id == family.child_id
+        # The holder acted; the appointment (the son's) says for whom.
+    assert audit.acting_patient_id == family.where.patient_id
     page = web.get(first.headers["location"])
     assert "Your appointment is booked" in page.text
     assert str(booked_id) in web.get(f"{family.base}/appointments").text

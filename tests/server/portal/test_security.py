@@ -239,11 +239,21 @@ def test_portal_tokens_never_reach_the_logs(app: FastAPI, caplog: pytest.LogCapt
     )
     assert invite not in tokens.masked(f"/portal/invite/{invite}")
     assert link not in tokens.masked(f"POST /portal/link/{link} HTTP/1.1")
-    caplog.set_level(logging.INFO)
-    access = logging.getLogger("uvicorn.access")
-    for path in (f"/portal/invite/{invite}", f"/portal/link/{link}"):
-        access.info('%s - "%s %s HTTP/%s" %d', "203.0.113.9:5000", "GET", path, "1.1", 200)
-    logging.getLogger("uvicorn.error").error(f"failed on /portal/link/{link}")
+    access, errors = logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")
+    # A served uvicorn earlier in this process may have set these loggers' levels and
+    # stopped them propagating: listen on them directly, at INFO.
+    levels = (access.level, errors.level)
+    for logger in (access, errors):
+        logger.addHandler(caplog.handler)
+        logger.setLevel(logging.INFO)
+    try:
+        for path in (f"/portal/invite/{invite}", f"/portal/link/{link}"):
+            access.info('%s - "%s %s HTTP/%s" %d', "203.0.113.9:5000", "GET", path, "1.1", 200)
+        errors.error(f"failed on /portal/link/{link}")
+    finally:
+        for logger, level in zip((access, errors), levels, strict=True):
+            logger.removeHandler(caplog.handler)
+            logger.setLevel(level)
     assert caplog.records
     written = "\n".join(record.getMessage() for record in caplog.records)
     assert invite not in written

@@ -216,13 +216,12 @@ def test_an_admin_viewing_as_the_patient_neither_reads_an_unshared_profile_nor_s
         shown = admin_web.get(f"{base}/profile")
         assert ALLERGY in shown.text
         assert "Save my profile" not in shown.text
-        # A withdrawal by the admin is recorded under both names.
+        # Nor may the admin withdraw it: the consent is the patient's word either way.
         withdraw_url = f"{base}/sharing/{where.clinic_id}/withdraw"
-        assert post(admin_web, f"{base}/sharing", withdraw_url).status_code == 303
+        assert post(admin_web, f"{base}/sharing", withdraw_url).status_code == 403
     with db() as session:
-        row = session.scalars(
+        assert not session.scalars(
             select(AuditEvent).where(AuditEvent.action == "consent_withdrawn")
-        ).one()
-        assert row.staff_id == admin.staff_id
-        assert row.acting_patient_id == where.patient_id
+        ).all()
+        assert session.scalars(select(SharingConsent)).one().withdrawn_at is None
     assert sharing.profile_of(account_of(db))["allergies"] == ALLERGY

@@ -156,7 +156,9 @@ def test_a_session_ends_after_the_idle_limit(
         session.execute(update(PortalSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
     answer = web.get("/portal/north/home", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/portal/north/sign-in"
+    assert answer.headers["location"] == "/portal/north/sign-in?ended=idle"
+    assert "Max-Age=0" in answer.headers["set-cookie"]  # the dead cookie is dropped
+    assert "signed out after a while" in web.get(answer.headers["location"]).text
 
 
 def test_a_session_ends_at_its_absolute_limit_even_when_busy(
