@@ -45,6 +45,7 @@ from server.messaging.models import (
 )
 from server.messaging.wakeup import note_composed
 from server.patients.models import Patient
+from server.portal.accounts import carer_record
 
 # What the desks see in place of a concealed secret (see ``compose``): always the same,
 # so it tells nothing of the secret's length.
@@ -267,6 +268,13 @@ def address_of(patient: Patient, channel: Channel) -> str | None:
     return patient.phone if channel is Channel.SMS else patient.email
 
 
+def carer_of(session: Session, patient: Patient) -> Patient | None:
+    """Whoever looks after ``patient`` in the portal (a child, an elderly parent): the
+    account holder's own record at the same clinic. A family member with no phone or
+    e-mail of their own is reached through them."""
+    return carer_record(session, patient.clinic_id, patient.id)
+
+
 def compose(
     session: Session,
     clinic_id: uuid.UUID,
@@ -315,12 +323,17 @@ def compose(
     when = due_at or utcnow()
     consents = consents_of(session, clinic_id, [patient.id])[patient.id] if patient else {}
 
+    carer = carer_of(session, patient) if patient is not None else None
+
     def address(channel: Channel) -> str | None:
         if patient is None:
             return number if channel is Channel.SMS else email
         if channel is Channel.EMAIL and email is not None:
             return email  # the portal's: the account's address, as the patient typed it
-        return address_of(patient, channel)
+        own = address_of(patient, channel)
+        if own is None and carer is not None:
+            return address_of(carer, channel)  # a child's messages reach their parent
+        return own
 
     # What the desk shows of it: the text (what the patient reads on their phone) when
     # there is one, the e-mail's subject.

@@ -91,6 +91,23 @@ def holder_at(session: Session, account_id: uuid.UUID, clinic_id: uuid.UUID) -> 
     )
 
 
+def carer_record(session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Patient | None:
+    """The holder's own record at this clinic, when ``patient_id`` is a family member on
+    someone's account there (None otherwise)."""
+    member = session.scalar(
+        select(PortalMember).where(
+            PortalMember.clinic_id == clinic_id,
+            PortalMember.patient_id == patient_id,
+            PortalMember.relation == Relation.DEPENDANT,
+        )
+    )
+    if member is None:
+        return None
+    holder = holder_at(session, member.account_id, clinic_id)
+    patient = session.get(Patient, holder.patient_id) if holder is not None else None
+    return patient if patient is not None and patient.deleted_at is None else None
+
+
 def clinics_of(session: Session, account_id: uuid.UUID) -> list[uuid.UUID]:
     """Every clinic where the account holder has a record of their own."""
     return list(

@@ -20,11 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.appointments import MOVABLE, AppointmentSource, AppointmentStatus, CancelledBy
+from common.booking_requests import BookingRequestStatus
 from common.errors import Conflict, NotFound, SlotTaken
+from common.portal import Relation
 from common.scheduling import BookingRules
 from server import kit
 from server.audit import service as audit
-from server.booking_links.patient import TAKEN, Offer, Visit, offering, visit_of
+from server.booking_links.patient import TAKEN, Offer, Visit, long_day, offering, visit_of
 from server.booking_requests.models import BookingRequest
 from server.booking_requests.service import create_request
 from server.clinics.models import Clinic
@@ -33,7 +35,7 @@ from server.messaging import automated
 from server.messaging.calendar import appointment_ics
 from server.portal.viewer import Person, Viewer
 from server.scheduling import service as scheduling
-from server.scheduling.models import Appointment, AppointmentType
+from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.scheduling.service import clinic_zone
 from server.scheduling.settings import booking_rules_of, type_rules
 from server.web.pages import Brand, profile_of
@@ -401,8 +403,32 @@ def appointment_id_for(clinic_id: uuid.UUID, form_key: str) -> uuid.UUID:
 _PORTAL_BOOKINGS = uuid.UUID("5b0f1d1e-7a51-4c1c-9a3e-9c1f1d6b2f40")
 
 
-def already_booked(session: Session, viewer: Viewer, form_key: str) -> Made | None:
-    """The booking (or request) this review form made already, if it made one."""
+def already_booked(
+    session: Session,
+    viewer: Viewer,
+    form_key: str,
+    *,
+    patient_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+    starts_at: datetime | None = None,
+) -> Made | None:
+    """The booking (or request) this review form made already, if it made one; or,
+    given the time chosen, the same person's live appointment then with that provider
+    (the review page reloaded after booking, Back pressed: it is theirs already, not
+    "taken by someone else")."""
+    if patient_id is not None and provider_id is not None and starts_at is not None:
+        same = session.scalar(
+            select(Appointment.id).where(
+                Appointment.clinic_id == viewer.clinic_id,
+                Appointment.patient_id == viewer.person(patient_id).patient_id,
+                Appointment.provider_id == provider_id,
+                Appointment.starts_at == starts_at,
+                Appointment.status != AppointmentStatus.CANCELLED,
+                Appointment.deleted_at.is_(None),
+            )
+        )
+        if same is not None:
+            return Made(appointment_id=same)
     made = session.scalar(
         select(Appointment.id).where(
             Appointment.id == appointment_id_for(viewer.clinic_id, form_key),
@@ -489,3 +515,49 @@ def book(
     session.flush()
     automated.confirm_booking(session, viewer.clinic_id, appointment)
     return Made(appointment_id=appointment.id)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A request the clinic has not answered yet, as the patient reads it."""
+
+    when: str
+    type_name: str
+    provider: str
+    for_name: str
+
+
+def waiting(session: Session, viewer: Viewer, now: datetime) -> list[Waiting]:
+    """The people's requests still waiting for the clinic (types that need its
+    confirmation), soonest first: they are not appointments yet, but they are not gone."""
+    people = {p.patient_id: p for p in viewer.people}
+    zone = clinic_zone(session, viewer.clinic_id)
+    rows = session.scalars(
+        select(BookingRequest)
+        .where(
+            BookingRequest.clinic_id == viewer.clinic_id,
+            BookingRequest.patient_id.in_(list(people)),
+            BookingRequest.status == BookingRequestStatus.PENDING,
+            BookingRequest.starts_at > now,
+        )
+        .order_by(BookingRequest.starts_at)
+    )
+    found = []
+    for row in rows:
+        provider = session.get(Provider, row.provider_id)
+        kind = (
+            session.get(AppointmentType, row.appointment_type_id)
+            if row.appointment_type_id
+            else None
+        )
+        person = people[row.patient_id]  # type: ignore[index]
+        local = row.starts_at.astimezone(zone)
+        found.append(
+            Waiting(
+                when=f"{long_day(local.date())} at {local:%H:%M}",
+                type_name=kind.name if kind else "Appointment",
+                provider=provider.display_name if provider else "",
+                for_name="" if person.relation is Relation.SELF else person.name,
+            )
+        )
+    return found

@@ -71,6 +71,7 @@ def listing(
     with db.reading() as session:
         upcoming = service.visits(session, viewer, now)
         past = service.visits(session, viewer, now, upcoming=False, limit=PAST_SHOWN)
+        asked = service.waiting(session, viewer, now)
     audit.read(
         db,
         viewer.ctx(),
@@ -86,6 +87,7 @@ def listing(
             "section": "appointments",
             "upcoming": upcoming,
             "past": past,
+            "asked": asked,
             "requested": requested == "1",
         },
         brand=viewer.brand,
@@ -484,6 +486,21 @@ def book_review(
         offer = service.booking_offer(session, viewer.clinic_id, kind, provider, now)
         visit = describe(session, offer, chosen[0], chosen[1], now)
         kind_name, asks = kind.name, kind.requires_confirmation
+        theirs = (
+            service.already_booked(
+                session,
+                viewer,
+                "",
+                patient_id=who.patient_id,
+                provider_id=chosen[0],
+                starts_at=chosen[1],
+            )
+            if visit is None
+            else None
+        )
+    if theirs is not None and theirs.appointment_id is not None:
+        # Back to this page after booking it: the time is theirs, not someone else's.
+        return see_other(f"{viewer.base()}/appointments/{theirs.appointment_id}?booked=1")
     if visit is None:
         return _times_again(
             request, db, viewer, who.patient_id, type, provider, chosen[1], TAKEN, 409
@@ -555,7 +572,14 @@ def book(
     except (SlotTaken, InvalidInput, IntegrityError) as taken:
         # Sent twice at once: the other submission booked it (or asked for it).
         with db.reading() as session:
-            done = service.already_booked(session, viewer, form_key)
+            done = service.already_booked(
+                session,
+                viewer,
+                form_key,
+                patient_id=who.patient_id,
+                provider_id=chosen[0],
+                starts_at=chosen[1],
+            )
         if done is None:
             if isinstance(taken, IntegrityError):
                 raise

@@ -52,6 +52,7 @@ NOT_WHILE_VIEWING = (
 )
 WRONG_CURRENT = "That is not your current password."
 ENTER_NEW = "Enter the new password."
+ALREADY_YOURS = "That is your password already. Choose a new one."
 METHODS = {
     "password": "Password",
     "magic_link": "E-mailed link",
@@ -209,6 +210,8 @@ async def change_password(
         )
     if not new:
         errors["new_password"] = ENTER_NEW
+    elif stored is not None and await run_in_threadpool(verify_password, stored, new):
+        errors["new_password"] = ALREADY_YOURS
     else:
         try:
             await passwords.check_password_for_account(

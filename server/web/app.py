@@ -16,6 +16,7 @@ from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
 from server.portal import family as portal_family
 from server.portal import home as portal_home
+from server.portal import messages_web as portal_messages
 from server.portal import profile_web as portal_profile
 from server.portal import security_web as portal_security
 from server.portal import signin as portal_signin
@@ -64,6 +65,7 @@ ROUTERS: list[APIRouter] = [
     portal_home.router,
     portal_appointments.router,
     portal_family.router,
+    portal_messages.router,
     portal_profile.router,
     portal_security.router,
 ]

@@ -117,3 +117,6 @@ def test_the_pages_the_other_walks_do_not_reach_are_accessible(
     check_accessible(page)
     page.goto(f"{holder}/security")
     check_accessible(page)
+    page.goto(f"{holder}/messages")
+    page.get_by_role("heading", name="Messages").wait_for()
+    check_accessible(page)
