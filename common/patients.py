@@ -214,7 +214,10 @@ def parse_birth_date(text: str) -> date | None:
         try:
             return date(year, month, day)
         except ValueError:
-            break
+            raise PatientInvalid(
+                "date_of_birth",
+                f"There is no such day as {cleaned}: check the day and the month.",
+            ) from None
     raise PatientInvalid(
         "date_of_birth",
         f"{cleaned!r} is not a date of birth: write it like 17/05/1980.",

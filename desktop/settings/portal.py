@@ -219,6 +219,8 @@ class PortalSettingsTab(QWidget):
         yes = box.button(QMessageBox.StandardButton.Yes)
         yes.setText(send_words(found.count))
         yes.clicked.connect(self.send)
+        # Invitations cannot be called back: Enter must not send hundreds.
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.open()
         self.confirm = box
         return box

@@ -561,3 +561,25 @@ def waiting(session: Session, viewer: Viewer, now: datetime) -> list[Waiting]:
             )
         )
     return found
+
+
+def change_window(session: Session, viewer: Viewer, starts_at: datetime, now: datetime) -> str:
+    """What the review page says before booking: until when the patient may cancel or
+    move it online (the clinic's cut-off), or that they will not be able to at all."""
+    rules = booking_rules_of(session, viewer.clinic_id)
+    brand = viewer.brand
+    call = f" (call {brand.name} on {brand.phone})" if brand.phone else f" (call {brand.name})"
+    if not rules.patients_may_cancel:
+        return f"Once booked, changes and cancellations go through the clinic{call}."
+    until = starts_at - rules.patient_cancel_cutoff
+    if until <= now:
+        return (
+            f"This time is less than {_span(rules.patient_cancel_cutoff)} away: once booked, "
+            f"it cannot be cancelled online{call}."
+        )
+    zone = clinic_zone(session, viewer.clinic_id)
+    local = until.astimezone(zone)
+    return (
+        f"You can cancel it online until {long_day(local.date())} at {local:%H:%M}; "
+        f"after that{call}."
+    )

@@ -486,6 +486,7 @@ def book_review(
         offer = service.booking_offer(session, viewer.clinic_id, kind, provider, now)
         visit = describe(session, offer, chosen[0], chosen[1], now)
         kind_name, asks = kind.name, kind.requires_confirmation
+        afterwards = service.change_window(session, viewer, chosen[1], now)
         theirs = (
             service.already_booked(
                 session,
@@ -514,6 +515,7 @@ def book_review(
             "visit": visit,
             "kind_name": kind_name,
             "asks": asks,
+            "afterwards": afterwards,
             "values": {
                 "person": str(who.patient_id),
                 "type": type,

@@ -200,7 +200,7 @@ def test_a_new_patient_is_registered_and_their_file_opens(
     [
         ("phone", "0770 090", "That phone number is not a valid UK number: 0770 090."),
         ("email", "grace@", "That e-mail address is not valid: grace@."),
-        ("date_of_birth", "31/02/1906", "is not a date of birth"),
+        ("date_of_birth", "31/02/1906", "There is no such day as 31/02/1906"),
         ("date_of_birth", "01/01/2199", "is in the future"),
         ("last_name", " ", "Type the patient's last name."),
     ],

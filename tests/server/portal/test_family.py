@@ -110,7 +110,7 @@ def test_a_family_member_is_registered_at_the_clinic_and_linked_as_a_dependant(
             "&lt; or &gt;",
         ),
         ({"first_name": "", "last_name": "Lind", "date_of_birth": "03/02/2015"}, "first name"),
-        ({"first_name": "Tom", "last_name": "Lind", "date_of_birth": "31/02/2015"}, "17/05/1980"),
+        ({"first_name": "Tom", "last_name": "Lind", "date_of_birth": "31/02/2015"}, "no such day"),
         ({"first_name": "Tom", "last_name": "Lind", "date_of_birth": ""}, "date of birth"),
         ({"first_name": "Tom", "last_name": "Lind", "date_of_birth": "01/01/2999"}, "future"),
         (

@@ -109,3 +109,14 @@ def test_the_same_password_is_not_a_new_one(
     )
     assert same.status_code == 422
     assert "That is your password already" in same.text
+
+
+def test_the_review_says_until_when_it_can_be_cancelled_online(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice
+) -> None:
+    base = portalmaker.signed_in(web, db, where.clinic_id, where.patient_id)
+    query = f"person={where.patient_id}&type={where.type_id}&provider={where.provider_ids[0]}"
+    slots = re.findall(r'name="slot" value="([^"]+)"', web.get(f"{base}/book?{query}").text)
+    assert slots
+    later = web.get(f"{base}/book/review?{query}&slot={slots[-1]}").text
+    assert "You can cancel it online until" in later
