@@ -85,7 +85,8 @@ def test_seed_demo_twice_makes_one_demo_clinic_and_prints_the_logins(cli):
             assert login.password in out
     assert cli.count(Clinic) == 1
     assert cli.count(Provider) == len(PROVIDERS)
-    assert cli.count(Patient) == 200
+    assert cli.count(Patient) == 200 + 1  # and the portal account holder's child
+    assert "Patient portal: /portal/demo" in first[1]
     assert cli.count(StaffUser) == len(DEMO_LOGINS)
     assert appointments > 0
     assert cli.count(Appointment) == appointments

@@ -5,6 +5,7 @@ test starts from a signed-in patient's browser."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import httpx
@@ -43,6 +44,21 @@ def last_email_to(db: sessionmaker[Session], address: str) -> Delivery:
     found = next((d for d in rows if (d.to_address or "").lower() == address.lower()), None)
     assert found is not None, f"no e-mail to {address}"
     return found
+
+
+def sign_in_link_for(db: sessionmaker[Session], address: str, seconds: float = 20) -> str:
+    """The token of the newest sign-in link e-mailed to ``address``. The link is written
+    just after the page answers, so a served server may take a moment: wait for it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = SIGN_IN_LINK.search(last_email_to(db, address).text)
+        except AssertionError:
+            found = None
+        if found is not None:
+            return found.group(1)
+        assert time.monotonic() < deadline, f"no sign-in link e-mailed to {address}"
+        time.sleep(0.1)
 
 
 def send_invite(db: sessionmaker[Session], clinic_id: uuid.UUID, patient_id: uuid.UUID) -> str:

@@ -16,6 +16,7 @@ from server.patients.models import Patient
 from server.portal import accounts
 from server.portal.models import PortalAccount, SharingConsent
 from server.portal.sharing import profile_of
+from tests.server.portal import portalmaker
 from tests.support.browser import check_accessible
 from tests.support.live_server import LiveServer
 
@@ -120,3 +121,37 @@ def test_the_pages_the_other_walks_do_not_reach_are_accessible(
     page.goto(f"{holder}/messages")
     page.get_by_role("heading", name="Messages").wait_for()
     check_accessible(page)
+
+
+def test_an_invitation_and_a_sign_in_link_work_without_javascript(
+    phone_without_js: BrowserContext, phone: BrowserContext, live_server: LiveServer
+) -> None:
+    """The other way in, scripts off: an invitation accepted, then a sign-in link asked
+    for and used. The used invitation then explains itself (axe, scripts on)."""
+    with live_server.sessionmaker() as session:
+        clinic_id = session.scalar(select(Clinic.id).where(Clinic.slug == DEMO_SLUG))
+        patient = session.scalars(
+            select(Patient).where(Patient.email.is_not(None)).order_by(Patient.id)
+        ).first()
+        assert clinic_id is not None
+        assert patient is not None
+        patient_id, address = patient.id, patient.email or ""
+    token = portalmaker.send_invite(live_server.sessionmaker, clinic_id, patient_id)
+    page = phone_without_js.new_page()
+    page.goto(f"{live_server.url}/portal/invite/{token}")
+    page.get_by_role("button", name="Set up my account").click()
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url("**/home*")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    page.locator("form[action$='/sign-in/link'] input[name=email]").fill(address)
+    page.get_by_role("button", name="E-mail me a sign-in link").click()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
+    link = portalmaker.sign_in_link_for(live_server.sessionmaker, address)
+    page.goto(f"{live_server.url}/portal/link/{link}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/portal/{DEMO_SLUG}/home")
+
+    used = phone.new_page()
+    used.goto(f"{live_server.url}/portal/invite/{token}")
+    used.get_by_role("heading", name="This invitation no longer works").wait_for()
+    check_accessible(used)
