@@ -51,7 +51,7 @@ class PortalVisit:
 
     @property
     def for_name(self) -> str:
-        return "" if self.person.relation.value == "self" else self.person.name
+        return "" if self.person.relation is Relation.SELF else self.person.name
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.visit, name)

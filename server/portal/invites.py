@@ -227,9 +227,9 @@ def _check_address_free(
     account = accounts.account_by_email(session, address)
     if account is None:
         return
-    for member in accounts.members_at(session, account.id, clinic_id):
-        if member.relation is Relation.SELF and member.patient_id != patient_id:
-            raise Conflict(TAKEN_ADDRESS.format(address=address))
+    holder = accounts.holder_at(session, account.id, clinic_id)
+    if holder is not None and holder.patient_id != patient_id:
+        raise Conflict(TAKEN_ADDRESS.format(address=address))
 
 
 def _send(

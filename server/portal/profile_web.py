@@ -171,14 +171,7 @@ def _places(session: Session, viewer: Viewer) -> list[Place]:
         clinic_ids = [c for c in clinic_ids if c == viewer.clinic_id]
     found = []
     for clinic_id in clinic_ids:
-        holder = next(
-            (
-                m
-                for m in accounts.members_at(session, viewer.account_id, clinic_id)
-                if m.relation is Relation.SELF
-            ),
-            None,
-        )
+        holder = accounts.holder_at(session, viewer.account_id, clinic_id)
         patient = session.get(Patient, holder.patient_id) if holder else None
         if patient is None or patient.clinic_id != clinic_id:
             continue

@@ -70,6 +70,13 @@ def profile_slug(session: Session, clinic_id: uuid.UUID) -> str:
     return profile.slug if profile is not None else ""
 
 
+def _signed_in(request: Request, started: accounts.Started, url: str) -> Response:
+    """Where a new session lands, with its cookie."""
+    response = see_other(url)
+    set_session_cookie(response, request, started.token, started.max_age)
+    return response
+
+
 def _page(
     request: Request, db: DatabaseDep, slug: str, template: str, **context: object
 ) -> Response:
@@ -267,21 +274,23 @@ def _start(
             address_hash=limits.address_hash(request, settings),
             user_agent=request.headers.get("user-agent", ""),
         )
-    response = see_other(f"/portal/{slug}/home")
-    set_session_cookie(response, request, started.token, started.max_age)
-    return response
+    return _signed_in(request, started, f"/portal/{slug}/home")
 
 
 # --- magic links ------------------------------------------------------------------------------
 
 
-def _link_closed(request: Request, db: DatabaseDep, clinic_id) -> Response:  # type: ignore[no-untyped-def]
+def _closed(request: Request, db: DatabaseDep, clinic_id: uuid.UUID, template: str) -> Response:
+    """A used or expired link or invitation: 410, in the clinic's colours, with the way
+    back to its sign-in page."""
     with db.reading() as session:
         brand = brand_for(session, clinic_id)
         slug = profile_slug(session, clinic_id)
-    return render(
-        request, "portal/link_closed.html", {"slug": slug}, brand=brand, private=True, status=410
-    )
+    return render(request, template, {"slug": slug}, brand=brand, private=True, status=410)
+
+
+def _link_closed(request: Request, db: DatabaseDep, clinic_id: uuid.UUID) -> Response:
+    return _closed(request, db, clinic_id, "portal/link_closed.html")
 
 
 @router.api_route("/portal/link/{token}", methods=READ, response_class=HTMLResponse)
@@ -349,21 +358,14 @@ def use_link(
         return not_found_page(request)
     if started is None:
         return _link_closed(request, db, clinic_id)
-    response = see_other(f"/portal/{slug}/home")
-    set_session_cookie(response, request, started.token, started.max_age)
-    return response
+    return _signed_in(request, started, f"/portal/{slug}/home")
 
 
 # --- invitations ------------------------------------------------------------------------------
 
 
-def _invite_closed(request: Request, db: DatabaseDep, clinic_id) -> Response:  # type: ignore[no-untyped-def]
-    with db.reading() as session:
-        brand = brand_for(session, clinic_id)
-        slug = profile_slug(session, clinic_id)
-    return render(
-        request, "portal/invite_closed.html", {"slug": slug}, brand=brand, private=True, status=410
-    )
+def _invite_closed(request: Request, db: DatabaseDep, clinic_id: uuid.UUID) -> Response:
+    return _closed(request, db, clinic_id, "portal/invite_closed.html")
 
 
 def _invite_page(
@@ -476,9 +478,7 @@ def _accept(
                 raise
     if started is None:
         return _invite_page(request, db, token, "welcome")
-    response = see_other(f"/portal/{slug}/home?welcome=1")
-    set_session_cookie(response, request, started.token, started.max_age)
-    return response
+    return _signed_in(request, started, f"/portal/{slug}/home?welcome=1")
 
 
 def _accept_once(
