@@ -49,6 +49,7 @@ from sync.protocol import (
 )
 
 SEND = "Send invite to patient portal"
+AGAIN = "Send a new invitation"
 NOT_SHARED = (
     "Not shared: the patient has not signed this clinic's profile-sharing consent. "
     "You see only the name."
@@ -280,6 +281,35 @@ class PortalTab(QWidget):
     # --- actions -------------------------------------------------------------------------
 
     def invite(self) -> None:
+        """Send an invitation; while one is still open, ask first (the new one replaces
+        it, and the link already in the patient's mailbox stops working)."""
+        patient_id = self.patient_id
+        if patient_id is None or self.busy:
+            return
+        pending = self._pending()
+        if pending is None:
+            self._send_invite()
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Send a new invitation?",
+            f"The invitation sent to {pending.email} on {when(pending.sent_at, self.zone)} "
+            "still works. Send a new one? The link in the earlier e-mail will stop working.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("portalReinvite")
+        box.button(QMessageBox.StandardButton.Yes).setText(AGAIN)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(self._send_invite)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.open()
+        self.box = box
+
+    def _pending(self) -> PortalInviteRecord | None:
+        record = self.record
+        return next((i for i in record.invites if i.status in OPEN), None) if record else None
+
+    def _send_invite(self) -> None:
         patient_id = self.patient_id
         if patient_id is None:
             return
@@ -361,6 +391,7 @@ class PortalTab(QWidget):
         ready = self.desk is not None and self.record is not None and not self.busy
         record = self.record
         self.invite_button.setEnabled(ready and record is not None and not record.has_account)
+        self.invite_button.setText(AGAIN if self._pending() is not None else SEND)
         chosen = self.chosen()
         self.withdraw_button.setEnabled(ready and chosen is not None and chosen.status in OPEN)
         self.impersonate_button.setEnabled(ready and record is not None and record.has_account)

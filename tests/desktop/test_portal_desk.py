@@ -25,7 +25,7 @@ from common.roles import Role
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from desktop.patients.page import PatientsPage
-from desktop.patients.portal import NOT_SHARED, SEND
+from desktop.patients.portal import AGAIN, NOT_SHARED, SEND
 from desktop.settings.page import SettingsPage
 from desktop.worklists.portal_invites import PortalInvitesPage
 from server.auth.context import AuthContext
@@ -152,6 +152,16 @@ def test_the_tab_invites_a_patient_without_an_account_and_withdraws_it(
     assert shown.id == row.id
     assert tab.invites.index(0, 0).data() == "Sent"
     assert "Invitation sent to own0@example.org" in tab.message.text()
+
+    # Sending again while it is open asks first, Cancel by default; Cancel sends nothing.
+    assert tab.invite_button.text() == AGAIN
+    qtbot.mouseClick(tab.invite_button, LEFT)
+    asked = tab.box
+    assert asked is not None
+    assert asked.objectName() == "portalReinvite"
+    assert asked.defaultButton() is asked.button(QMessageBox.StandardButton.Cancel)
+    asked.button(QMessageBox.StandardButton.Cancel).click()
+    assert len(invites_on_server(live_server, patient_id)) == 1
 
     # Withdraw the open invitation: the server's row is withdrawn, and so is the line.
     assert not tab.withdraw_button.isEnabled(), "nothing chosen yet"
