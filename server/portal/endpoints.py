@@ -184,7 +184,7 @@ def patient_portal(patient_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) ->
     audit.read(
         db,
         ctx,
-        entity="portal_accounts",
+        entity="patients",
         entity_id=patient_id,
         reason="the patient's portal account"
         + (" and shared profile" if record.profile is not None else ""),

@@ -56,7 +56,7 @@ def impersonate(
             session,
             ctx,
             action="impersonate",
-            entity="portal_accounts",
+            entity="patients",
             entity_id=patient_id,
             reason=f"{who} asked to view the portal as the patient",
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from common.errors import InvalidInput, NotFound
 from common.patients import EARLIEST_BIRTH, parse_birth_date
 from common.portal import BLOOD_TYPES, PROFILE_FIELDS, PROFILE_TEXT_LENGTH
+from server.db import utcnow
 from server.portal import accounts
 from server.portal.models import PortalAccount, SharingConsent
 
@@ -80,7 +81,7 @@ def clean_profile(typed: dict[str, str]) -> tuple[dict[str, str], dict[str, str]
             when = parse_birth_date(born)
         except InvalidInput:
             when = None
-        if when is None or when > date.today() or when < EARLIEST_BIRTH:
+        if when is None or when > utcnow().date() or when < EARLIEST_BIRTH:
             problems["date_of_birth"] = "Write your date of birth like 17/05/1980."
         else:
             values["date_of_birth"] = f"{when:%d/%m/%Y}"

@@ -117,7 +117,7 @@ def test_an_admin_views_the_portal_as_the_patient_under_both_names(
         assert (began.staff_id, began.acting_patient_id) == (admin_id, where.patient_id)
         asked = session.scalars(
             select(AuditEvent).where(
-                AuditEvent.action == "impersonate", AuditEvent.entity == "portal_accounts"
+                AuditEvent.action == "impersonate", AuditEvent.entity == "patients"
             )
         ).one()
         assert asked.staff_id == admin_id
