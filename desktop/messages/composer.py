@@ -103,6 +103,11 @@ class Composer(QWidget):
         for box in self.boxes.values():
             box.toggled.connect(lambda _on: self._channels_changed())
         self.wording = QComboBox()
+        # The combo's items live in a model made here: ``QComboBox.model()`` hands back a
+        # wrapper PySide finds by address, which can be a stale one of another type
+        # (see ``desktop.kit.table_model.own_selection``).
+        self.wording_items = QStandardItemModel(self.wording)
+        self.wording.setModel(self.wording_items)
         self.wording.setObjectName("wordingChoice")
         self.wording.setToolTip(
             "Start from one of the clinic's wordings, filled in for the patient"
@@ -207,8 +212,7 @@ class Composer(QWidget):
         chosen, with what it would say as its tooltip; else greyed with the reason."""
         facts = self.facts
         self.wording.setEnabled(self.allowed and facts is not None)
-        model = self.wording.model()
-        assert isinstance(model, QStandardItemModel)
+        model = self.wording_items
         channels = self.channels()
         for row in range(1, self.wording.count()):
             item = model.item(row)

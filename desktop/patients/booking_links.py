@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtGui import QGuiApplication, QShowEvent, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -162,13 +162,17 @@ class OnlineBookingTab(QWidget):
         self.events_dialog: EventsDialog | None = None
 
         self.rule_combo = QComboBox()
+        # Items in a model made here, handed to the completer as it is: the combo's
+        # ``model()`` could come back as a stale wrapper of another type.
+        self.rule_items = QStandardItemModel(self.rule_combo)
+        self.rule_combo.setModel(self.rule_items)
         self.rule_combo.setObjectName("bookingLinkRule")
         self.rule_combo.setEditable(True)
         self.rule_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         line = self.rule_combo.lineEdit()
         assert line is not None  # editable
         line.setPlaceholderText("Type to find a kind of appointment link")
-        completer = QCompleter(self.rule_combo.model(), self.rule_combo)
+        completer = QCompleter(self.rule_items, self.rule_combo)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
