@@ -5,7 +5,8 @@ straight to the database, as the invitation would leave them); each of 50 client
 asks for its own patient's appointment list as fast as it gets answers, against a real
 ``clinicdesk serve`` (one process, SQLite), beside a bare FastAPI endpoint served the
 same way in the same run. Every request is a real signed-in page: the session looked up
-by its digest, the patient's records read, the read audited.
+by its digest, the patient's records read, the read audited. No target is set for the
+ratio: it is watched, and read beside the widget's.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from tests.support.served import ServeProcess
 SLUG = "demo"
 PAGE = f"/portal/{SLUG}/appointments"
 COOKIE = "__Host-clinicdesk-portal"  # what a browser on loopback keeps
-RATIO_TARGET = 0.3
 
 
 def signed_in_patients(database_url: str, count: int) -> list[str]:
@@ -92,13 +92,7 @@ def rows(work: Path, *, clients: int = 50, seconds: float = 20.0) -> list[Row]:
             "req/s",
         ),
         Row("portal, appointment list: p95", p95(tally.latencies) * 1000, "ms"),
-        Row(
-            "portal, appointment list: share of a bare FastAPI endpoint",
-            ratio,
-            "x",
-            f">= {RATIO_TARGET}",
-            ratio >= RATIO_TARGET and others == 0,
-        ),
+        Row("portal, appointment list: share of a bare FastAPI endpoint", ratio, "x"),
         Row("portal, appointment list: answers other than the page", others, "", "0", others == 0),
     ]
     return found
