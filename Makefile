@@ -30,10 +30,11 @@ lint: $(STAMP)
 
 ## pytest: every test, in PYTEST_WORKERS pytest-xdist worker processes (the suite mostly
 ## waits on sockets, subprocesses and timers, so more workers than cores pay);
-## PYTEST_WORKERS=0 runs it in one process
+## PYTEST_WORKERS=0 runs it in one process; the 25 slowest tests are listed at the end,
+## to see where the time goes
 PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -n $(PYTEST_WORKERS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -n $(PYTEST_WORKERS) --durations=25
 
 ## soak: the long runs of the soak tests, on SQLite (and PostgreSQL when
 ## CLINICDESK_TEST_DATABASE_URL is set): 100 booking race rounds, 400 crash trials,
