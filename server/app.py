@@ -23,6 +23,7 @@ from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
 from server.db import Database, make_engine, migrate
+from server.forms.endpoints import router as forms_router
 from server.leads.endpoints import router as leads_router
 from server.messaging.endpoints import dev_router
 from server.messaging.endpoints import router as messaging_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         mutations_router,
         patients_router,
         portal_router,
+        forms_router,
         impersonation_router,
         practice_router,
         scheduling_router,

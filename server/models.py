@@ -8,6 +8,7 @@ from server.booking_links.models import BookingLink, BookingLinkEvent, Broadcast
 from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
 from server.db import Base
+from server.forms.models import FormRequest, FormResponse, FormTemplate, FormVersion
 from server.idempotency.models import IdempotencyKey
 from server.leads.models import Lead
 from server.messaging.models import (
@@ -57,6 +58,10 @@ __all__ = [
     "Delivery",
     "DevOutboxEntry",
     "Device",
+    "FormRequest",
+    "FormResponse",
+    "FormTemplate",
+    "FormVersion",
     "IdempotencyKey",
     "Lead",
     "Location",

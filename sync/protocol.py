@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, String
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.booking_links import TEXT_LENGTH, TITLE_LENGTH, BookingLinkStatus
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
+from common.forms import FormKind, FormStatus
 from common.leads import NOTE_MAX as LEAD_NOTE_MAX
 from common.leads import LeadChannel, LeadStatus, PreferredContact
 from common.messaging import Channel, ConsentSource, DeliveryStatus, Direction, Purpose
@@ -219,6 +220,8 @@ class AppointmentTypeRecord(Record):
     bookable_online: bool
     requires_confirmation: bool
     active: bool
+    # A video consultation: each booking gets a video room (absent from older servers).
+    video: bool = False
 
 
 class ScheduleExceptionRecord(Record):
@@ -281,6 +284,8 @@ class AppointmentRecord(Record):
     arrived_at: AwareDatetime | None = None
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
+    # The video room of a video consultation, the same link the patient is given.
+    video_url: str | None = None
 
 
 class DeliverySummary(Message):
@@ -322,6 +327,19 @@ class ConsentRecord(Record):
     note: str = ""
 
 
+class FormRequestRecord(Record):
+    """A form sent to a patient, without its answers (those stay on the server and are
+    read on demand): enough for the hover card and the worklist of incomplete forms."""
+
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None = None
+    title: str
+    kind: FormKind
+    status: FormStatus
+    sent_at: AwareDatetime
+    completed_at: AwareDatetime | None = None
+
+
 class MessageTemplateRecord(Record):
     kind: str
     channel: Channel
@@ -342,6 +360,7 @@ Entity = Literal[
     "messages",
     "consents",
     "message_templates",
+    "form_requests",
 ]
 
 
@@ -379,6 +398,7 @@ class ChangesPage(Message):
     messages: list[MessageRecord] = Field(default_factory=list)
     consents: list[ConsentRecord] = Field(default_factory=list)
     message_templates: list[MessageTemplateRecord] = Field(default_factory=list)
+    form_requests: list[FormRequestRecord] = Field(default_factory=list)
     tombstones: list[Tombstone] = Field(default_factory=list)
 
     @property
@@ -397,6 +417,7 @@ class ChangesPage(Message):
                 self.messages,
                 self.consents,
                 self.message_templates,
+                self.form_requests,
                 self.tombstones,
             )
         )
@@ -583,6 +604,7 @@ class SaveAppointmentType(Message):
     bookable_online: Flag = True
     requires_confirmation: Flag = False
     active: Flag = True
+    video: Flag = False
 
 
 class SaveScheduleException(Message):
@@ -1245,3 +1267,65 @@ class ImpersonationTicket(Message):
 
     url: str
     expires_at: AwareDatetime
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+
+class FormQuestionBody(Message):
+    """One question as the form builder sends and shows it (checked by
+    ``common.forms.check_questions`` on both ends)."""
+
+    id: str = Field(max_length=40)
+    kind: str = Field(max_length=16)
+    label: str = Field(max_length=2000)
+    help: str = Field(default="", max_length=2000)
+    required: bool = True
+    choices: list[str] = Field(default_factory=list, max_length=100)
+    multiple: bool = False
+
+
+class SaveFormTemplate(Message):
+    """A form as the builder leaves it. ``base_version``: the version the admin opened
+    (None for a new form); a form published since is a 409, not overwritten."""
+
+    title: str = Field(max_length=500)
+    kind: FormKind
+    appointment_type_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+    active: bool = True
+    questions: list[FormQuestionBody] = Field(max_length=200)
+    base_version: int | None = None
+
+
+class FormTemplateRecord(Message):
+    id: uuid.UUID
+    title: str
+    kind: FormKind
+    appointment_type_ids: list[uuid.UUID]
+    active: bool
+    version: int  # the current published version
+    questions: list[FormQuestionBody]
+    published_at: AwareDatetime | None = None
+    sent: int = 0  # forms sent to patients, every version
+
+
+class FormAnswerRecord(Message):
+    question_id: str
+    label: str
+    kind: str
+    answer: str  # in words, as the patient gave it ("—" when left empty)
+
+
+class FormResponseRecord(Message):
+    """A form sent to a patient, with the questions of the version it was answered under
+    and the answers so far (each read audited)."""
+
+    request: FormRequestRecord
+    version: int
+    answers: list[FormAnswerRecord]
+    completed_by: str = ""  # "the patient", "Anna (account holder)", a staff member's name
+
+
+class FormsSettingsRecord(Message):
+    video_room_template: str  # empty: the default provider
+    default_video_room_template: str

@@ -16,6 +16,7 @@ from sync.protocol import (
     AppointmentTypeRecord,
     BookingRulesRecord,
     ConsentRecord,
+    FormRequestRecord,
     LocationRecord,
     MessageRecord,
     MessageTemplateRecord,
@@ -30,6 +31,7 @@ from sync.schema import (
     appointments,
     booking_rules,
     consents,
+    form_requests,
     locations,
     message_templates,
     messages,
@@ -64,6 +66,7 @@ def upsert_records(
     messages_: Sequence[MessageRecord] = (),
     consents_: Sequence[ConsentRecord] = (),
     message_templates_: Sequence[MessageTemplateRecord] = (),
+    form_requests_: Sequence[FormRequestRecord] = (),
 ) -> None:
     """Store the server's version of these records; whatever was pending on them is
     re-applied afterwards by the outbox (``replay_pending``)."""
@@ -86,6 +89,7 @@ def upsert_records(
     upsert(conn, messages, (message_row(r) for r in messages_))
     upsert(conn, consents, (consent_row(r) for r in consents_))
     upsert(conn, message_templates, (template_row(r) for r in message_templates_))
+    upsert(conn, form_requests, (form_request_row(r) for r in form_requests_))
 
 
 def upsert_any(conn: Connection, records: Iterable[Record]) -> None:
@@ -108,6 +112,7 @@ _KEYWORD: dict[type[Record], str] = {
     MessageRecord: "messages_",
     ConsentRecord: "consents_",
     MessageTemplateRecord: "message_templates_",
+    FormRequestRecord: "form_requests_",
 }
 
 
@@ -172,6 +177,7 @@ def appointment_type_row(r: AppointmentTypeRecord, *, pending: int = 0) -> dict[
         "bookable_online": int(r.bookable_online),
         "requires_confirmation": int(r.requires_confirmation),
         "active": int(r.active),
+        "video": int(r.video),
         "pending": pending,
     }
 
@@ -223,6 +229,7 @@ def appointment_row(r: AppointmentRecord) -> dict[str, Any]:
         "arrived_at": _seconds(r.arrived_at),
         "started_at": _seconds(r.started_at),
         "finished_at": _seconds(r.finished_at),
+        "video_url": r.video_url,
     }
 
 
@@ -279,3 +286,16 @@ def _seconds(moment: datetime | None) -> int | None:
 
 def _id(value: object) -> str | None:
     return str(value) if value is not None else None
+
+
+def form_request_row(r: FormRequestRecord, *, pending: int = 0) -> dict[str, Any]:
+    return _base(r) | {
+        "patient_id": str(r.patient_id),
+        "appointment_id": str(r.appointment_id) if r.appointment_id else None,
+        "title": r.title,
+        "kind": r.kind.value,
+        "status": r.status.value,
+        "sent_at": epoch_seconds(r.sent_at),
+        "completed_at": _seconds(r.completed_at),
+        "pending": pending,
+    }

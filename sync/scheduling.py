@@ -87,6 +87,7 @@ class AppointmentTypeRow:
     requires_confirmation: bool
     active: bool
     pending: bool = False
+    video: bool = False
 
     @property
     def rules(self) -> AppointmentTypeRules:
@@ -200,6 +201,7 @@ def read_schedule(conn: Connection) -> ClinicSchedule:
             requires_confirmation=bool(r.requires_confirmation),
             active=bool(r.active),
             pending=bool(r.pending),
+            video=bool(r.video),
         )
         for r in conn.execute(select(appointment_types).order_by(appointment_types.c.name))
     ]
@@ -306,6 +308,7 @@ def changes_nothing(schedule: ClinicSchedule, command: SettingsCommand) -> bool:
                 kind.bookable_online,
                 kind.requires_confirmation,
                 kind.active,
+                kind.video,
             ) == (
                 command.name,
                 command.colour.lower(),
@@ -316,6 +319,7 @@ def changes_nothing(schedule: ClinicSchedule, command: SettingsCommand) -> bool:
                 command.bookable_online,
                 command.requires_confirmation,
                 command.active,
+                command.video,
             )
         case SaveScheduleException():
             row = next(

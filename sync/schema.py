@@ -61,6 +61,7 @@ appointments = Table(
     Column("arrived_at", Integer),
     Column("started_at", Integer),
     Column("finished_at", Integer),
+    Column("video_url", Text),
 )
 locations = Table(
     "locations",
@@ -86,6 +87,7 @@ appointment_types = Table(
     Column("requires_confirmation", Integer, nullable=False),
     Column("active", Integer, nullable=False),
     Column("pending", Integer, nullable=False, default=0),
+    Column("video", Integer, nullable=False, default=0),
 )
 schedule_exceptions = Table(
     "schedule_exceptions",
@@ -207,6 +209,21 @@ message_templates = Table(
     Column("body", Text, nullable=False),
     Column("pending", Integer, nullable=False, default=0),
 )
+# The forms sent to patients, without their answers (read from the server on demand).
+form_requests = Table(
+    "form_requests",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("patient_id", String, nullable=False),
+    Column("appointment_id", String),
+    Column("title", Text, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("sent_at", Integer, nullable=False),
+    Column("completed_at", Integer),
+    Column("pending", Integer, nullable=False, default=0),
+)
 CACHED_TABLES = {
     "providers": providers,
     "patients": patients,
@@ -219,6 +236,7 @@ CACHED_TABLES = {
     "messages": messages,
     "consents": consents,
     "message_templates": message_templates,
+    "form_requests": form_requests,
 }
 
 # Versioned migrations: entry N takes the store from user_version N to N + 1.
@@ -329,6 +347,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE message_templates (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
         "kind TEXT NOT NULL, channel TEXT NOT NULL, purpose TEXT NOT NULL, "
         "subject TEXT NOT NULL, body TEXT NOT NULL, pending INTEGER NOT NULL DEFAULT 0)",
+        "DELETE FROM meta WHERE key = 'cursor'",
+    ),
+    (
+        # Onboarding: the forms sent to patients and video consultations. The server may
+        # hold both from before this desk knew them, so the cursor is forgotten and the
+        # next pull downloads everything again.
+        "CREATE TABLE form_requests (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "patient_id TEXT NOT NULL, appointment_id TEXT, title TEXT NOT NULL, "
+        "kind TEXT NOT NULL, status TEXT NOT NULL, sent_at INTEGER NOT NULL, "
+        "completed_at INTEGER, pending INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX ix_form_requests_patient ON form_requests (patient_id, sent_at)",
+        "CREATE INDEX ix_form_requests_appointment ON form_requests (appointment_id)",
+        "ALTER TABLE appointment_types ADD COLUMN video INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE appointments ADD COLUMN video_url TEXT",
         "DELETE FROM meta WHERE key = 'cursor'",
     ),
 )

@@ -340,6 +340,7 @@ class Store:
                 messages_=page.messages,
                 consents_=page.consents,
                 message_templates_=page.message_templates,
+                form_requests_=page.form_requests,
             )
             for tombstone in page.tombstones:
                 table = CACHED_TABLES[tombstone.entity]

@@ -282,6 +282,8 @@ class AppointmentTypeDialog(_Editor):
         self.bookable_online.setChecked(existing.bookable_online if existing else True)
         self.requires_confirmation = QCheckBox("Online bookings wait for staff to confirm")
         self.requires_confirmation.setChecked(existing.requires_confirmation if existing else False)
+        self.video = QCheckBox("Video consultation (each booking gets a video room link)")
+        self.video.setChecked(existing.video if existing else False)
         self.active = QCheckBox("In use (offered when booking)")
         self.active.setChecked(existing.active if existing else True)
 
@@ -298,6 +300,7 @@ class AppointmentTypeDialog(_Editor):
         self.form.addRow("", QLabel("None ticked: every provider offers it."))
         self.form.addRow(self.bookable_online)
         self.form.addRow(self.requires_confirmation)
+        self.form.addRow(self.video)
         self.form.addRow(self.active)
         self.finish_form()
         self._show_swatch(self.colour.text())
@@ -344,4 +347,5 @@ class AppointmentTypeDialog(_Editor):
             bookable_online=self.bookable_online.isChecked(),
             requires_confirmation=self.requires_confirmation.isChecked(),
             active=self.active.isChecked(),
+            video=self.video.isChecked(),
         )

@@ -40,6 +40,7 @@ from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.booking_links.models import BookingLink, BookingLinkEvent, BroadcastRule, ManageLink
 from server.clinics.models import Clinic
+from server.forms import onboarding
 from server.messaging import automated
 from server.messaging import service as messaging
 from server.messaging.models import Message
@@ -562,6 +563,14 @@ def confirm(
     session.flush()
     send_confirmation(
         session, appointment, manage_url(public_base_url, manage_token), secret=manage_token
+    )
+    onboarding.welcome(
+        session,
+        ctx,
+        appointment,
+        scheduling.clinic_zone(session, link.clinic_id),
+        now=now,
+        public_base_url=public_base_url,
     )
     return Booked(LinkState.BOOKED, manage_token)
 

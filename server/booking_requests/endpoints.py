@@ -22,7 +22,7 @@ from server.booking_requests.schemas import (
     record_of,
     records_of,
 )
-from server.deps import DatabaseDep, StaffContext
+from server.deps import DatabaseDep, SettingsDep, StaffContext
 from server.kit import json_response
 from sync.protocol import AppointmentRecord, SlotTakenBody
 
@@ -61,6 +61,7 @@ def confirm_booking_request(
     request_id: uuid.UUID,
     ctx: StaffContext,
     db: DatabaseDep,
+    settings: SettingsDep,
     body: ConfirmBookingRequest | None = None,
 ) -> Response:
     """Book the requested time, or with a body another time (and perhaps provider) for
@@ -80,6 +81,7 @@ def confirm_booking_request(
                     provider_id=provider_id,
                     patient_id=body.patient_id if body else None,
                     new_patient=body.new_patient if body else None,
+                    public_base_url=settings.public_base_url,
                 )
         except SlotTaken as error:
             # Answered here rather than by the shared handler, to name the nearest free

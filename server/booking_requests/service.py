@@ -32,6 +32,7 @@ from server.changefeed import live
 from server.clinics.models import Clinic
 from server.crypto import e164_form, phone_index
 from server.db import utcnow
+from server.forms import onboarding
 from server.messaging import automated
 from server.patients import service as patients
 from server.patients.models import Patient
@@ -329,6 +330,7 @@ def confirm(
     patient_id: uuid.UUID | None = None,
     new_patient: PatientFields | None = None,
     now: datetime | None = None,
+    public_base_url: str | None = None,
 ) -> tuple[BookingRequest, Appointment]:
     """Book the requested time (confirmed, source "widget") and mark the request
     confirmed. A slot taken in the meantime is a 409 ``slot_taken`` and the request stays
@@ -390,6 +392,17 @@ def confirm(
     automated.request_decided(
         session, ctx.clinic_id, request.patient_id, appointment=appointment, staff_id=ctx.staff_id
     )
+    if public_base_url is not None:
+        # A first booking from the web: the patient's portal account, and an e-mail
+        # with their forms (if the clinic sends any) and their video room.
+        onboarding.welcome(
+            session,
+            ctx,
+            appointment,
+            scheduling.clinic_zone(session, ctx.clinic_id),
+            now=now,
+            public_base_url=public_base_url,
+        )
     return request, appointment
 
 

@@ -15,6 +15,7 @@ from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
 from server.db import Database, Synced, utcnow
+from server.forms.models import FormRequest
 from server.messaging.models import ConsentDecision, Message, MessageTemplate
 from server.patients.models import Patient
 from server.scheduling.models import (
@@ -34,6 +35,7 @@ from sync.protocol import (
     ConsentRecord,
     Cursor,
     Entity,
+    FormRequestRecord,
     LocationRecord,
     MessageRecord,
     MessageTemplateRecord,
@@ -57,6 +59,7 @@ FEED: dict[Entity, tuple[type[Synced], type[Record]]] = {
     "messages": (Message, MessageRecord),
     "consents": (ConsentDecision, ConsentRecord),
     "message_templates": (MessageTemplate, MessageTemplateRecord),
+    "form_requests": (FormRequest, FormRequestRecord),
 }
 # The bulk of a first download: plain columns of our own database, already the right
 # types, so their records are built without validating each value a second time. The
@@ -198,6 +201,7 @@ def audit_page(db: Database, ctx: AuthContext, page: ChangesPage) -> None:
         "appointments": len(page.appointments),
         "messages": len(page.messages),
         "consents": len(page.consents),
+        "form_requests": len(page.form_requests),
     }
     if not any(counts.values()):
         return

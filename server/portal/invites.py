@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,7 +52,7 @@ def state_of(invite: PortalInvite, now: datetime) -> InviteStatus:
     return invite.status
 
 
-def _usable_email(patient: Patient) -> str | None:
+def usable_email(patient: Patient) -> str | None:
     try:
         return normalise_email(patient.email)
     except PatientInvalid:
@@ -86,7 +87,7 @@ class Candidates:
 def _by_address(patients: list[Patient]) -> dict[str, list[Patient]]:
     found: dict[str, list[Patient]] = defaultdict(list)
     for patient in patients:
-        address = _usable_email(patient)
+        address = usable_email(patient)
         if address is not None:
             found[address.lower()].append(patient)
     return found
@@ -144,6 +145,25 @@ def candidates(session: Session, clinic_id: uuid.UUID, now: datetime) -> Candida
     return Candidates(chosen, shared, len(pending - linked))
 
 
+Wording = Callable[[str], tuple[str, str]]
+"""An invitation's e-mail (subject, text) around its link."""
+
+
+def _invitation(patient: Patient, clinic: str) -> Wording:
+    def words(url: str) -> tuple[str, str]:
+        return f"Your patient portal at {clinic}", (
+            f"Dear {patient.first_name},\n\n"
+            f"{clinic} invites you to its patient portal: see and book your appointments, "
+            "cancel or move them, keep your contact details and preferences up to date, and "
+            "manage appointments for family members.\n\n"
+            f"Set up your account here (the link works for {INVITE_VALID_DAYS} days):\n{url}\n\n"
+            "If you did not expect this, you can ignore this e-mail.\n\n"
+            f"{clinic}"
+        )
+
+    return words
+
+
 def _compose(
     session: Session,
     patient: Patient,
@@ -151,24 +171,17 @@ def _compose(
     url: str,
     token: str,
     staff_id: uuid.UUID | None,
+    wording: Wording | None,
 ) -> uuid.UUID:
     clinic = messaging.sender_name(session, patient.clinic_id)
-    text = (
-        f"Dear {patient.first_name},\n\n"
-        f"{clinic} invites you to its patient portal: see and book your appointments, "
-        "cancel or move them, keep your contact details and preferences up to date, and "
-        "manage appointments for family members.\n\n"
-        f"Set up your account here (the link works for {INVITE_VALID_DAYS} days):\n{url}\n\n"
-        "If you did not expect this, you can ignore this e-mail.\n\n"
-        f"{clinic}"
-    )
+    subject, text = (wording or _invitation(patient, clinic))(url)
     message = messaging.compose(
         session,
         patient.clinic_id,
         patient=patient,
         purpose=Purpose.CARE,
         kind=INVITE_KIND,
-        drafts=[messaging.Draft(Channel.EMAIL, text, subject=f"Your patient portal at {clinic}")],
+        drafts=[messaging.Draft(Channel.EMAIL, text, subject=subject)],
         staff_id=staff_id,
         email=address,
         conceal=[token],
@@ -188,7 +201,7 @@ def invite(
     invitation they had is withdrawn: only the newest link works."""
     ctx.require(Permission.PATIENTS_WRITE)
     patient = kit.live(session, Patient, ctx.clinic_id, patient_id, what="patient")
-    address = _usable_email(patient)
+    address = usable_email(patient)
     if address is None:
         raise InvalidInput(
             "This patient has no valid e-mail address on file. Add one with Edit details… on "
@@ -197,19 +210,24 @@ def invite(
     existing = accounts.account_of_patient(session, ctx.clinic_id, patient_id)
     if existing is not None and existing[1].relation is Relation.SELF:
         raise Conflict("This patient already has a portal account.")
-    _check_address_free(session, ctx.clinic_id, patient_id, address)
-    others = [
-        p
-        for p in _by_address(_live_patients(session, ctx.clinic_id)).get(address.lower(), [])
-        if p.id != patient_id
-    ]
+    check_address_free(session, ctx.clinic_id, patient_id, address)
+    others = shared_with_others(session, patient, address)
     if others:
         names = ", ".join(f"{p.first_name} {p.last_name}" for p in others[:3])
         raise Conflict(
             f"{address} is also on the file of {names}. A portal account needs an address "
             "of its own: change or remove it on one of the files first."
         )
-    return _send(session, ctx, patient, address, now=now, public_base_url=public_base_url)
+    return send(session, ctx, patient, address, now=now, public_base_url=public_base_url)
+
+
+def shared_with_others(session: Session, patient: Patient, address: str) -> list[Patient]:
+    """The clinic's other live patients whose file holds this address too."""
+    return [
+        p
+        for p in _by_address(_live_patients(session, patient.clinic_id)).get(address.lower(), [])
+        if p.id != patient.id
+    ]
 
 
 TAKEN_ADDRESS = (
@@ -219,7 +237,7 @@ TAKEN_ADDRESS = (
 )
 
 
-def _check_address_free(
+def check_address_free(
     session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID, address: str
 ) -> None:
     """The address's account, if there is one, must not hold another patient's own
@@ -232,7 +250,7 @@ def _check_address_free(
         raise Conflict(TAKEN_ADDRESS.format(address=address))
 
 
-def _send(
+def send(
     session: Session,
     ctx: AuthContext,
     patient: Patient,
@@ -240,6 +258,7 @@ def _send(
     *,
     now: datetime,
     public_base_url: str,
+    wording: Wording | None = None,
 ) -> PortalInvite:
     for earlier in session.scalars(
         select(PortalInvite)
@@ -265,7 +284,13 @@ def _send(
     )
     session.add(row)
     row.message_id = _compose(
-        session, patient, address, invite_url(public_base_url, token), token, ctx.staff_id
+        session,
+        patient,
+        address,
+        invite_url(public_base_url, token),
+        token,
+        ctx.staff_id,
+        wording,
     )
     audit.record(
         session,
@@ -288,14 +313,14 @@ def invite_all(
     sent = []
     for patient_id in chosen:
         patient = session.get(Patient, patient_id)
-        address = _usable_email(patient) if patient is not None else None
+        address = usable_email(patient) if patient is not None else None
         if patient is None or address is None:
             continue
         try:
-            _check_address_free(session, ctx.clinic_id, patient.id, address)
+            check_address_free(session, ctx.clinic_id, patient.id, address)
         except Conflict:
             continue  # the address is another patient's sign-in here: left for staff
-        sent.append(_send(session, ctx, patient, address, now=now, public_base_url=public_base_url))
+        sent.append(send(session, ctx, patient, address, now=now, public_base_url=public_base_url))
     return sent
 
 
@@ -355,7 +380,7 @@ def usable(session: Session, invite: PortalInvite, now: datetime) -> Patient | N
         return None
     # Sent to an address the file no longer holds (staff corrected a wrong one): whoever
     # reads that mailbox must not get the record.
-    current = _usable_email(patient)
+    current = usable_email(patient)
     if current is None or current.lower() != invite.email:
         return None
     return patient
@@ -392,14 +417,15 @@ def accept(
     patient = usable(session, row, now)
     if patient is None:
         return None
-    _check_address_free(session, row.clinic_id, patient.id, row.email)
+    check_address_free(session, row.clinic_id, patient.id, row.email)
     account = accounts.account_by_email(session, row.email)
     new = account is None
     if account is None:
         account = accounts.create_account(session, row.email, now)
-    # A password is chosen here only for a new account: an existing one (the patient's
-    # account at another clinic) keeps its own, changed only on its security page.
-    if password_hash is not None and new:
+    # A password is chosen here only for an account without one (new, or made when the
+    # patient first booked online): an existing password (the patient's account at
+    # another clinic) is changed only on the security page.
+    if password_hash is not None and account.password_hash is None:
         account.password_hash = password_hash
         account.password_set_at = now
     accounts.link_record(session, account, row.clinic_id, patient.id, Relation.SELF)

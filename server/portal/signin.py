@@ -379,7 +379,10 @@ def _invite_page(
         brand = brand_for(session, row.clinic_id)
         patient = invites.usable(session, row, now)
         clinic_id = row.clinic_id
-        has_account = accounts.account_by_email(session, row.email) is not None
+        # An account made when the patient first booked online has no password yet: it
+        # is set up here like a new one.
+        account = accounts.account_by_email(session, row.email)
+        has_account = account is not None and account.password_hash is not None
         email = row.email
         first_name = patient.first_name if patient is not None else ""
         opened = row.status.value == "opened"

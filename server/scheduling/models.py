@@ -55,6 +55,8 @@ class AppointmentType(Synced):
     bookable_online: Mapped[bool] = mapped_column(default=True)
     requires_confirmation: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # A video consultation: each booking of it gets a room (``server.forms.onboarding``).
+    video: Mapped[bool] = mapped_column(default=False)
 
 
 class ScheduleException(Synced):
@@ -124,3 +126,5 @@ class Appointment(Synced):
     arrived_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A video consultation's room, made from the server's room template when booked.
+    video_url: Mapped[str | None] = mapped_column(String(300), default=None)

@@ -35,6 +35,7 @@ from server import kit
 from server.auth.context import AuthContext
 from server.clinics.models import Clinic
 from server.db import utcnow
+from server.forms import service as forms
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType, Location, Provider
 from server.scheduling.settings import booking_rules_of, schedules_of, type_rules
@@ -83,6 +84,7 @@ def book(
     )
     session.add(appointment)
     _flush_guarded(session, appointment)
+    forms.booked(session, appointment, utcnow())
     return appointment
 
 

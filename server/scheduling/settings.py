@@ -167,6 +167,7 @@ def save_appointment_type(
     kind.bookable_online = command.bookable_online
     kind.requires_confirmation = command.requires_confirmation
     kind.active = command.active
+    kind.video = command.video
     kind.changed_by_device_id = ctx.device_id
     session.add(kind)
     session.flush()

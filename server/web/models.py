@@ -47,6 +47,9 @@ class PracticeProfile(ClinicScoped):
     brand_colour: Mapped[str] = mapped_column(String(7), default=DEFAULT_BRAND_COLOUR)
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     logo_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Where video consultations take place: an https address with {room} in it
+    # (``common.video``); empty: the default provider.
+    video_room_template: Mapped[str] = mapped_column(String(200), default="")
     # The public page is listed; booking (the widget) and enquiries (the lead form) are
     # opened separately: a clinic may take enquiries before it takes bookings.
     published: Mapped[bool] = mapped_column(default=False)

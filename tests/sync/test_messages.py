@@ -30,8 +30,8 @@ from sync.protocol import (
     StaffRecord,
     Tombstone,
 )
-from sync.schema import messages, outbox
-from sync.store import SCHEMA_VERSION, Store
+from sync.schema import MIGRATIONS, messages, outbox
+from sync.store import Store
 from tests.support import records
 
 ZONE = ZoneInfo("Europe/London")
@@ -86,10 +86,16 @@ def test_a_store_from_before_messaging_gets_its_tables_and_downloads_afresh(
 ) -> None:
     key = secrets.token_bytes(32)
     older = Store.open(tmp_path / "old.db", key)
+    messaging = next(
+        n for n, steps in enumerate(MIGRATIONS) if any("CREATE TABLE messages" in s for s in steps)
+    )
     with older.engine.begin() as conn:
-        for table in ("messages", "consents", "message_templates"):
+        # As the store was before messaging, and before everything added since.
+        for table in ("messages", "consents", "message_templates", "form_requests"):
             conn.exec_driver_sql(f"DROP TABLE {table}")
-        conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+        conn.exec_driver_sql("ALTER TABLE appointment_types DROP COLUMN video")
+        conn.exec_driver_sql("ALTER TABLE appointments DROP COLUMN video_url")
+        conn.exec_driver_sql(f"PRAGMA user_version = {messaging}")
     older.set_meta({"cursor": "1.500"})
     older.close()
 

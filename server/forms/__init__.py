@@ -1,0 +1,1 @@
+"""Clinic forms, onboarding on the first booking, and video rooms."""
