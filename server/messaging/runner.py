@@ -32,7 +32,11 @@ def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> D
         public_base_url=settings.public_base_url,
         attachments=confirmation_attachments,
         unsubscribe_url=url_maker(settings),
-        chores=(lambda: inbound.process_pending(db), Daily(lambda: purge_portal_logs(db))),
+        chores=(
+            lambda: inbound.process_pending(db),
+            Daily(lambda: purge_portal_logs(db)),
+            Daily(lambda: remind_forms(db, settings.public_base_url), every=timedelta(hours=1)),
+        ),
     )
 
 
@@ -42,6 +46,14 @@ def purge_portal_logs(db: Database) -> int:
 
     with db.writing() as session:
         return accounts.purge(session, utcnow())
+
+
+def remind_forms(db: Database, public_base_url: str) -> int:
+    """Forms left unanswered two days: a reminder to each patient (hourly)."""
+    from server.forms import reminders
+
+    with db.writing() as session:
+        return reminders.send_due(session, utcnow(), public_base_url)
 
 
 class Daily:
