@@ -193,6 +193,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
         DEMO_PORTAL_PASSWORD,
         seed_demo,
         seed_demo_conversations,
+        seed_demo_forms,
         seed_demo_online,
         seed_demo_portal,
     )
@@ -203,6 +204,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
             seed_demo_conversations(session, clinic)
             seed_demo_online(session, clinic)
             portal_email: str | None = seed_demo_portal(session, clinic)
+            seed_demo_forms(session, clinic)
         else:
             portal_email = None
         slug, name = clinic.slug, clinic.name

@@ -11,6 +11,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -506,3 +507,105 @@ def seed_demo_conversations(session: Session, clinic: Clinic) -> None:
     failed.error = "The phone could not be reached (switched off or out of coverage)."
     failed.failed_at = now
     service.refresh_summaries(session, [reply.id])
+
+
+# The demo's forms: what a physiotherapy clinic asks a new patient before the first visit.
+DEMO_INTAKE: list[dict[str, Any]] = [
+    {"id": "reason", "kind": "text", "label": "What brings you to us?"},
+    {
+        "id": "where",
+        "kind": "choice",
+        "label": "Where is the problem?",
+        "choices": ["Neck", "Back", "Shoulder", "Knee", "Elsewhere"],
+        "multiple": True,
+    },
+    {"id": "pain", "kind": "scale", "label": "How bad is the pain today, 0 (none) to 10?"},
+    {"id": "since", "kind": "date", "label": "When did it start?", "required": False},
+    {
+        "id": "medication",
+        "kind": "text",
+        "label": "Which medicines do you take?",
+        "help": "Leave it empty if none.",
+        "required": False,
+    },
+    {
+        "id": "surgery",
+        "kind": "choice",
+        "label": "Have you had surgery in the last year?",
+        "choices": ["Yes", "No"],
+    },
+    {
+        "id": "signature",
+        "kind": "signature",
+        "label": "I confirm that my answers are true to the best of my knowledge.",
+    },
+]
+DEMO_CONSENT: list[dict[str, Any]] = [
+    {
+        "id": "consent",
+        "kind": "signature",
+        "label": (
+            "I agree to be examined and treated by the clinic's physiotherapists, and I know I "
+            "can stop the treatment at any time."
+        ),
+    }
+]
+
+
+def seed_demo_forms(session: Session, clinic: Clinic) -> None:
+    """Forms in the demo: an intake questionnaire and a consent sent with a patient's
+    first booking, a video consultation type, and forms waiting for the portal's demo
+    patient, their child and a few new patients with appointments this week."""
+    from sqlalchemy import select
+
+    from common.forms import FormKind
+    from server.auth.context import AuthContext
+    from server.forms import service as forms
+    from server.forms.models import FormRequest
+    from server.portal.models import PortalMember
+
+    admin = AuthContext(clinic_id=clinic.id, device_id=None, staff_id=None, role=Role.CLINIC_ADMIN)
+    forms.save_template(
+        session,
+        admin,
+        forms.Draft("Health questionnaire", FormKind.INTAKE, [], True, DEMO_INTAKE),
+    )
+    forms.save_template(
+        session,
+        admin,
+        forms.Draft("Consent to treatment", FormKind.CONSENT, [], True, DEMO_CONSENT),
+    )
+    session.add(
+        AppointmentType(
+            clinic_id=clinic.id,
+            name="Video consultation",
+            colour="#1f8a9e",
+            duration_minutes=20,
+            video=True,
+        )
+    )
+    now = datetime.now(UTC)
+    members = session.scalars(select(PortalMember).where(PortalMember.clinic_id == clinic.id))
+    on_portal = {m.patient_id for m in members}
+    upcoming = session.scalars(
+        select(Appointment)
+        .where(Appointment.clinic_id == clinic.id, Appointment.starts_at > now)
+        .order_by(Appointment.starts_at)
+        .limit(8)
+    )
+    for appointment in upcoming:
+        forms.generate(session, appointment, now)
+    intake = next(t for t in forms.templates_of(session, clinic.id) if t.kind is FormKind.INTAKE)
+    sent = set(session.scalars(select(FormRequest.patient_id)))
+    for patient_id in sorted(on_portal - sent):  # sent with an earlier booking, still waiting
+        session.add(
+            FormRequest(
+                clinic_id=clinic.id,
+                patient_id=patient_id,
+                template_id=intake.id,
+                title=intake.title,
+                kind=intake.kind,
+                sent_at=now,
+            )
+        )
+    session.flush()
