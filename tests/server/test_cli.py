@@ -11,15 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from common.forms import FormStatus
 from common.roles import Role
 from server.app import create_app
 from server.cli import main
 from server.clinics.models import Clinic
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
+from server.forms.models import FormRequest, FormTemplate
 from server.demo import DEMO_LOGINS, DEMO_SLUG, FRONT_DESK, PROVIDERS
 from server.patients.models import Patient
-from server.scheduling.models import Appointment, Provider
+from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.staff.models import StaffUser
 
 GOOD_PASSWORD = "a-long-enough-password"
@@ -88,6 +90,10 @@ def test_seed_demo_twice_makes_one_demo_clinic_and_prints_the_logins(cli):
     assert cli.count(Patient) == 200 + 1  # and the portal account holder's child
     assert "Patient portal: /portal/demo" in first[1]
     assert cli.count(StaffUser) == len(DEMO_LOGINS)
+    # Forms: an intake and a consent, waiting for the portal's patient and new patients.
+    assert cli.count(FormTemplate) == 2
+    assert cli.scalar(select(func.count()).where(FormRequest.status == FormStatus.PENDING)) > 2
+    assert cli.scalar(select(func.count()).where(AppointmentType.video.is_(True))) == 1
     assert appointments > 0
     assert cli.count(Appointment) == appointments
     assert cli.scalar(select(Clinic.sync_version)) == sync_version  # nothing was rewritten

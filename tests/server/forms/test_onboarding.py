@@ -5,6 +5,7 @@ or join, or when the address is not theirs alone. And the reminder two days late
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -30,9 +31,11 @@ from sync.protocol import API_PREFIX, PROTOCOL_HEADER, PROTOCOL_VERSION
 from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
 from tests.server.web import linkmaker
+from tests.server.web.conftest import submit
 from tests.support.diary import days_ahead, local
 
 ADDRESS = "robin.ash@example.org"
+SLOT = re.compile(r'name="slot" value="([^"]+)"')
 NEW_PATIENT = {
     "first_name": "Robin",
     "last_name": "Ash",
@@ -257,3 +260,28 @@ def test_a_patient_not_on_the_portal_is_left_to_the_desk(
         assert form.reminded_at is not None  # not scanned again every hour
     with db() as session:
         assert session.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
+def test_a_first_booking_through_a_link_welcomes_the_patient_to_their_forms(
+    web: TestClient, db: sessionmaker[Session], north: Setting
+) -> None:
+    north.intake()
+    with transaction(db) as session:
+        token, _link = linkmaker.booking_link(session, north.at)
+    times = web.get(f"/l/{token}/times")
+    slot = SLOT.search(times.text)
+    assert slot is not None, "no free times offered"
+    done = submit(
+        web, f"/l/{token}/review?slot={slot.group(1)}", action=f"/l/{token}/confirm",
+        slot=slot.group(1),
+    )  # fmt: skip
+    assert done.status_code == 303
+    with db() as session:
+        [form] = session.scalars(select(FormRequest)).all()
+        assert form.patient_id == north.at.patient_id
+        member = session.scalar(select(PortalMember))
+        assert member is not None
+        assert member.patient_id == north.at.patient_id
+    [welcome] = [d for d in emails_to(db, "rosa@example.org") if "your forms" in (d.subject or "")]
+    assert "- Health questionnaire" in welcome.text
+    assert portalmaker.INVITE_LINK.search(welcome.text)
