@@ -18,8 +18,8 @@ from server.cli import main
 from server.clinics.models import Clinic
 from server.config import Settings, get_settings
 from server.db import make_engine, make_sessionmaker
-from server.forms.models import FormRequest, FormTemplate
 from server.demo import DEMO_LOGINS, DEMO_SLUG, FRONT_DESK, PROVIDERS
+from server.forms.models import FormRequest, FormTemplate
 from server.patients.models import Patient
 from server.scheduling.models import Appointment, AppointmentType, Provider
 from server.staff.models import StaffUser
