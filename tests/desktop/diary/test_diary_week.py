@@ -277,6 +277,8 @@ def test_keyboard_walks_appointments_days_and_views(
     page = open_page(qtbot, runner, store, MONDAY, Mode.DAY)
     view = page.view
     view.setFocus()
+    # The day's appointments are placed once read: under load, after the grid is shown.
+    qtbot.waitUntil(lambda: len(view.appointment_items()) >= 3, timeout=WAIT_MS)
 
     def selected() -> tuple[str, int] | None:
         entry = view.selected_entry()
