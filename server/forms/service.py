@@ -107,7 +107,11 @@ def save_template(
     type_ids = _types(session, ctx.clinic_id, draft.appointment_type_ids)
     if template_id is None:
         template = FormTemplate(
-            id=uuid.uuid4(), clinic_id=ctx.clinic_id, title=title, kind=draft.kind
+            id=uuid.uuid4(),
+            clinic_id=ctx.clinic_id,
+            title=title,
+            kind=draft.kind,
+            current_version=0,  # a column default comes only with the INSERT
         )
         session.add(template)
         current: FormVersion | None = None
