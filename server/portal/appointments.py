@@ -33,6 +33,8 @@ from server.clinics.models import Clinic
 from server.db import utcnow
 from server.messaging import automated
 from server.messaging.calendar import appointment_ics
+from server.portal import forms
+from server.portal.forms import Listed
 from server.portal.viewer import Person, Viewer
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType, Provider
@@ -164,6 +166,9 @@ class Detail:
     cancellation_policy: str
     why_no_cancel: str  # empty: they may cancel online
     why_no_reschedule: str  # empty: they may move it online
+    # A video consultation's room, from its booking until it ends (empty otherwise).
+    video_url: str = ""
+    forms: tuple[Listed, ...] = ()  # the forms wanted for it
 
     @property
     def may_cancel(self) -> bool:
@@ -179,12 +184,18 @@ def detail(session: Session, viewer: Viewer, appointment: Appointment, now: date
     person = viewer.person(appointment.patient_id)
     rules = booking_rules_of(session, viewer.clinic_id)
     profile = profile_of(session, viewer.clinic_id)
+    joinable = (
+        appointment.status not in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+        and appointment.ends_at > now
+    )
     return Detail(
         visit=PortalVisit(visit_of(session, appointment, zone, now), person, appointment.version),
         cancellation_policy=profile.cancellation_policy if profile else "",
         why_no_cancel=refusal(rules, appointment, now, Change.CANCEL, viewer.brand) or "",
         why_no_reschedule=refusal(rules, appointment, now, Change.RESCHEDULE, viewer.brand)
         or _not_online(session, viewer, appointment),
+        video_url=(appointment.video_url or "") if joinable else "",
+        forms=tuple(forms.for_appointment(session, viewer, appointment)),
     )
 
 

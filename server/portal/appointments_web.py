@@ -121,6 +121,14 @@ def _detail_page(
         entity_id=wanted,
         reason=f"one appointment, read by {viewer.actor()}",
     )
+    if shown.forms:
+        audit.read(
+            db,
+            viewer.ctx(shown.visit.person.patient_id),
+            entity="form_requests",
+            record_count=len(shown.forms),
+            reason=f"the forms of one appointment, read by {viewer.actor()}",
+        )
     return render(
         request,
         template,

@@ -1,5 +1,5 @@
-"""The portal's home page: who is signed in, their next appointments, and the way to
-everything else."""
+"""The portal's home page: who is signed in, the forms the clinic waits for, their next
+appointments, and the way to everything else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from server.audit import service as audit
 from server.db import utcnow
 from server.deps import DatabaseDep
-from server.portal import appointments
+from server.portal import appointments, forms
 from server.portal.viewer import PortalViewer
 from server.web.pages import READ, WebRoute, render
 
@@ -24,6 +24,7 @@ def home(
         upcoming = [
             v for v in appointments.visits(session, viewer, utcnow(), limit=5) if not v.cancelled
         ]
+        waiting = forms.listed(session, viewer, open_only=True)
     audit.read(
         db,
         viewer.ctx(),
@@ -31,10 +32,24 @@ def home(
         record_count=len(upcoming),
         reason=f"next appointments, read by {viewer.actor()}",
     )
+    if waiting:  # none shown, nothing of anyone's read
+        audit.read(
+            db,
+            viewer.ctx(),
+            entity="form_requests",
+            record_count=len(waiting),
+            reason=f"forms to fill in, read by {viewer.actor()}",
+        )
     return render(
         request,
         "portal/home.html",
-        {"viewer": viewer, "section": "home", "upcoming": upcoming, "welcome": welcome == "1"},
+        {
+            "viewer": viewer,
+            "section": "home",
+            "upcoming": upcoming,
+            "waiting": waiting,
+            "welcome": welcome == "1",
+        },
         brand=viewer.brand,
         private=True,
     )

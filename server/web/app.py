@@ -15,6 +15,7 @@ from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
 from server.portal import family as portal_family
+from server.portal import forms_web as portal_forms
 from server.portal import home as portal_home
 from server.portal import messages_web as portal_messages
 from server.portal import profile_web as portal_profile
@@ -64,6 +65,7 @@ ROUTERS: list[APIRouter] = [
     portal_signin.router,
     portal_home.router,
     portal_appointments.router,
+    portal_forms.router,
     portal_family.router,
     portal_messages.router,
     portal_profile.router,

@@ -200,11 +200,13 @@ CheckedEmbeddedForm = Annotated[FormData, Depends(checked_embedded_form)]
 
 def content_security_policy(*, nonce: str | None = None, frameable: bool = False) -> str:
     """Nothing from another origin; styles from this server (and the one nonce'd block
-    of the clinic's colours); a little script of our own at most; forms post only here."""
+    of the clinic's colours); a little script of our own at most, which may ask only
+    this server (a form's page saves its answers as they change); forms post only here."""
     style = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
     ancestors = "*" if frameable else "'none'"
     return (
         f"default-src 'none'; style-src {style}; img-src 'self'; script-src 'self'; "
+        "connect-src 'self'; "
         f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     )
 
