@@ -7,6 +7,8 @@ screen, against a real demo server.
   patient's details.
 - ``portal.png``: the patient portal of the demo's account holder: home with the next
   appointments, an appointment with its buttons, the times to book.
+- ``portal-form.png``: the clinic's intake questionnaire in the portal: home with the
+  forms to fill in, a page of questions, the review before sending.
 
 Run by ``make screenshots``.
 """
@@ -28,6 +30,7 @@ from server.demo import (
     DEMO_PORTAL_PASSWORD,
     DEMO_SLUG,
     FRONT_DESK,
+    seed_demo_forms,
     seed_demo_online,
     seed_demo_portal,
 )
@@ -121,6 +124,39 @@ def _portal(browser: Browser, server: LiveServer, work: Path, out_dir: Path) -> 
     )
 
 
+def _form(browser: Browser, server: LiveServer, work: Path, out_dir: Path) -> None:
+    """The demo's account holder fills in the intake questionnaire on their phone."""
+    phone = browser.new_context(**{**PHONE, "viewport": SCREEN})
+    page = phone.new_page()
+    base = f"{server.url}/portal/{DEMO_SLUG}"
+    page.goto(f"{base}/sign-in")
+    page.locator("form[action$='/sign-in/password'] input[name=email]").fill(DEMO_PORTAL_EMAIL)
+    page.get_by_label("Password").fill(DEMO_PORTAL_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/home")
+    home = _shot(page, work, "form-home")
+    page.get_by_role("link", name="Health questionnaire").first.click()
+    page.get_by_label("What brings you to us?").fill("A sore right knee after running.")
+    page.get_by_label("Knee").check()
+    page.locator("input[name=a-pain][value='6']").check()
+    page.get_by_label("When did it start?").fill("2026-10-12")
+    questions = _shot(page, work, "form-page")
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_label("No").check()
+    name = page.locator("#s-signature").inner_text().split(": ", 1)[-1].rstrip(".")
+    page.get_by_label("Type your full name to sign").fill(name)
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("button", name="Send to the clinic").wait_for()
+    review = _shot(page, work, "form-review")
+    phone.close()
+    _side_by_side(
+        browser,
+        [home, questions, review],
+        ["Home: forms to fill in", "A page of questions", "Review, then send"],
+        out_dir / "portal-form.png",
+    )
+
+
 def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -132,6 +168,7 @@ def main(out_dir: Path) -> None:
                 assert clinic is not None
                 seed_demo_online(session, clinic)
                 seed_demo_portal(session, clinic)
+                seed_demo_forms(session, clinic)
             link = _link_url(server)
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -172,10 +209,11 @@ def main(out_dir: Path) -> None:
                 )
 
                 _portal(browser, server, work, out_dir)
+                _form(browser, server, work, out_dir)
                 browser.close()
         finally:
             server.close()
-    print(f"Saved web-link.png, web-widget.png and portal.png in {out_dir}")
+    print(f"Saved web-link.png, web-widget.png, portal.png and portal-form.png in {out_dir}")
 
 
 if __name__ == "__main__":

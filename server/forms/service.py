@@ -479,21 +479,25 @@ def withdraw(session: Session, ctx: AuthContext, request_id: uuid.UUID) -> FormR
 REMIND_AFTER = timedelta(days=2)
 
 
-def due_reminders(session: Session, now: datetime, limit: int = 200) -> list[FormRequest]:
-    """Forms still open two days after they were sent and not reminded of yet."""
-    return list(
-        session.scalars(
-            select(FormRequest)
-            .where(
-                FormRequest.status.in_(rules.OPEN_STATUSES),
-                FormRequest.reminded_at.is_(None),
-                FormRequest.sent_at < now - REMIND_AFTER,
-                FormRequest.deleted_at.is_(None),
-            )
-            .order_by(FormRequest.sent_at)
-            .limit(limit)
+def due_reminders(
+    session: Session, now: datetime, *, limit: int = 200, lock: bool = False
+) -> list[FormRequest]:
+    """Forms still open two days after they were sent and not reminded of yet. With
+    ``lock``, claimed: another dispatcher process skips them."""
+    query = (
+        select(FormRequest)
+        .where(
+            FormRequest.status.in_(rules.OPEN_STATUSES),
+            FormRequest.reminded_at.is_(None),
+            FormRequest.sent_at < now - REMIND_AFTER,
+            FormRequest.deleted_at.is_(None),
         )
+        .order_by(FormRequest.sent_at)
+        .limit(limit)
     )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def count_open(session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int:

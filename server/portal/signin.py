@@ -379,10 +379,14 @@ def _invite_page(
         brand = brand_for(session, row.clinic_id)
         patient = invites.usable(session, row, now)
         clinic_id = row.clinic_id
-        # An account made when the patient first booked online has no password yet: it
-        # is set up here like a new one.
+        # An account this address already uses at another clinic is added to; one made
+        # when the patient first booked here online is set up like a new one. Either may
+        # take a first password here (never a change of an existing one).
         account = accounts.account_by_email(session, row.email)
-        has_account = account is not None and account.password_hash is not None
+        has_account = account is not None and any(
+            clinic != row.clinic_id for clinic in accounts.clinics_of(session, account.id)
+        )
+        has_password = account is not None and account.password_hash is not None
         email = row.email
         first_name = patient.first_name if patient is not None else ""
         opened = row.status.value == "opened"
@@ -399,6 +403,7 @@ def _invite_page(
             "email": email,
             "first_name": first_name,
             "has_account": has_account,
+            "has_password": has_password,
             "errors": {},
             **context,
         },
