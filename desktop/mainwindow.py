@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from common.roles import Permission, can
 from desktop.config import SignInDefaults
 from desktop.diary.page import DiaryPage
-from desktop.kit.ops import SYNC, SYNCED, ChangeHub, Changes, Topic
+from desktop.kit.ops import SYNC, ChangeHub, Changes, Topic, synced
 from desktop.kit.tasks import TaskRunner
 from desktop.messages.page import MessagesPage
 from desktop.patients.page import PatientsPage
@@ -33,6 +33,7 @@ from desktop.settings.page import SettingsPage
 from desktop.signin import SignInDialog
 from desktop.sync_status import Connection, SyncController, SyncState
 from desktop.worklists.attention import AttentionPage
+from desktop.worklists.forms import IncompleteFormsPage
 from desktop.worklists.leads import LeadsPage
 from desktop.worklists.page import WorklistsPage, titled
 from desktop.worklists.portal_invites import PortalInvitesPage
@@ -115,8 +116,11 @@ class MainWindow(QMainWindow):
         # Invitations to the patient portal: listed live, when looked at.
         self.portal_invites = PortalInvitesPage(runner, lambda: self.sync.engine.client, self.zone)
         self.portal_invites.open_patient.connect(self.open_patient)
+        # Patients whose forms are still open, from the desk's copy.
+        self.incomplete_forms = IncompleteFormsPage(self.hub, desk.store, self.zone)
+        self.incomplete_forms.open_patient.connect(self.open_patient)
         self.worklists = WorklistsPage(
-            self.attention, self.requests, self.leads, self.portal_invites
+            self.attention, self.requests, self.leads, self.portal_invites, self.incomplete_forms
         )
         self.pages.addWidget(self.worklists)
         self.messages = MessagesPage(
@@ -144,6 +148,7 @@ class MainWindow(QMainWindow):
         self.patients.write_requested.connect(self.open_conversation)
         self.patients.links.set_desk(desk)  # booking links: online, with this sign-in
         self.patients.portal.set_desk(desk)  # the patient portal too
+        self.patients.forms.set_desk(desk)  # and the answers to forms
         self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
@@ -340,6 +345,7 @@ class MainWindow(QMainWindow):
         self.patients.set_author(None)
         self.patients.links.set_desk(None)
         self.patients.portal.set_desk(None)
+        self.patients.forms.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -381,6 +387,7 @@ class MainWindow(QMainWindow):
         self.patients.set_author(fresh.author)
         self.patients.links.set_desk(self.desk)
         self.patients.portal.set_desk(self.desk)
+        self.patients.forms.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role
@@ -392,7 +399,7 @@ class MainWindow(QMainWindow):
 
     def _after_sync(self, report: SyncReport) -> None:
         """Tell every page what the sync may have changed."""
-        topics = set(SYNCED) if report.rows else set()
+        topics = synced(report)
         if report.rejected or report.attention != len(self.attention.model.rows):
             topics.add(Topic.ATTENTION)
         self.hub.announce(topics, origin=SYNC)

@@ -11,6 +11,8 @@ settings live in a temporary folder, so the machine's own are never touched.
 - ``requests.png``: Worklists → Booking requests, the demo's web requests waiting.
 - ``messages.png``: the inbox, unread texts first, one conversation open with its
   delivery states (the demo's conversations, sent through the development outbox).
+- ``form-builder.png``: Settings → Forms, the demo's health questionnaire open in the
+  form builder (signed in as the clinic admin), its choice question chosen.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from common.appointments import AppointmentStatus
 from desktop.diary.model import Mode
 from desktop.kit.tasks import TaskRunner
 from desktop.mainwindow import PAGES, MainWindow
+from desktop.settings.forms import FormsTab
 from server.clinics.models import Clinic
 from server.db import transaction
-from server.demo import FRONT_DESK, seed_demo_conversations
+from server.demo import ADMIN, FRONT_DESK, seed_demo_conversations, seed_demo_forms
 from server.messaging.dispatcher import Dispatcher
 from sync import account, keys
 from sync.engine import SyncEngine
@@ -95,6 +98,31 @@ def _converse(server: LiveServer) -> None:
     Dispatcher(server.app.state.database, {}).drain()
 
 
+def _form_builder(
+    app: QApplication, server: LiveServer, window: MainWindow, folder: Path, out_dir: Path
+) -> None:
+    """The demo's forms, and the health questionnaire open in the builder, as the
+    clinic admin sees it."""
+    with transaction(server.sessionmaker) as session:
+        clinic = session.scalars(select(Clinic).where(Clinic.slug == "demo")).one()
+        seed_demo_forms(session, clinic)
+    admin = account.sign_in(folder, server.url, "demo", ADMIN.email, ADMIN.password)
+    SyncEngine(admin.store, account.sync_client(admin)).sync()  # the video type too
+    tab = FormsTab(window.runner, admin, window.zone)
+    tab.show_schedule(admin.store.schedule())
+    tab.refresh()
+    _wait(app, lambda: tab.model.rowCount() >= 2)
+    row = next(n for n, f in enumerate(tab.model.rows) if f.title == "Health questionnaire")
+    dialog = tab.edit(row)
+    assert dialog is not None
+    dialog.resize(900, 640)
+    dialog.questions.setCurrentRow(1)  # a choice question: its choices show
+    _settle(app)
+    dialog.grab().save(str(out_dir / "form-builder.png"))
+    dialog.reject()
+    admin.store.close()
+
+
 def main(out_dir: Path) -> None:
     keys.TRUSTED_BACKENDS.add(MEMORY_KEYRING)
     keyring.set_keyring(MemoryKeyring())
@@ -147,11 +175,16 @@ def main(out_dir: Path) -> None:
         _settle(app)
         window.grab().save(str(out_dir / "messages.png"))
 
+        _form_builder(app, server, window, Path(tmp) / "admin", out_dir)
+
         window.close()
         runner.shutdown()
         desk.store.close()
         server.close()
-    print(f"Saved diary.png, week.png, patient.png, requests.png and messages.png in {out_dir}")
+    print(
+        "Saved diary.png, week.png, patient.png, requests.png, messages.png and "
+        f"form-builder.png in {out_dir}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 from common.booking_requests import BookingRequestStatus, check_reason
 from common.errors import DomainError, InvalidInput, SlotTaken, TooManyAttempts, error_from_code
 from common.leads import LeadStatus, check_note
+from common.video import DEFAULT_ROOM_TEMPLATE
 from sync.protocol import (
     API_PREFIX,
     DEVICE_TOKEN_HEADER,
@@ -40,6 +41,10 @@ from sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    FormRequestRecord,
+    FormResponseRecord,
+    FormsSettingsRecord,
+    FormTemplateRecord,
     ImpersonationTicket,
     InviteCandidatesRecord,
     LeadDuplicate,
@@ -60,6 +65,7 @@ from sync.protocol import (
     PushResponse,
     RejectBookingRequest,
     SaveBroadcastRule,
+    SaveFormTemplate,
     SendBookingLink,
     SentBookingLink,
     SignInRequest,
@@ -116,6 +122,10 @@ class _PatientMatches(RootModel[list[PatientMatch]]):
 
 
 class _PortalInvites(RootModel[list[PortalInviteRecord]]):
+    pass
+
+
+class _Forms(RootModel[list[FormTemplateRecord]]):
     pass
 
 
@@ -473,6 +483,42 @@ class ServerClient:
         """A one-time address opening the portal as the patient (for two minutes)."""
         path = f"/patients/{patient_id}/portal/impersonate"
         return self._call("POST", path, ImpersonationTicket)
+
+    # --- clinic forms and video consultations (online only; the forms sent are synced) --
+
+    def forms(self) -> list[FormTemplateRecord]:
+        """The clinic's forms with their current questions, those in use first."""
+        return self._call("GET", "/forms", _Forms).root
+
+    def create_form(self, body: SaveFormTemplate) -> FormTemplateRecord:
+        """A new form, published as version 1."""
+        return self._call("POST", "/forms", FormTemplateRecord, json=body.model_dump(mode="json"))
+
+    def save_form(self, template_id: uuid.UUID, body: SaveFormTemplate) -> FormTemplateRecord:
+        """Changed questions or title publish a new version; a form published by someone
+        else since ``body.base_version`` is refused (``StaleVersion``), not overwritten."""
+        path = f"/forms/{template_id}"
+        return self._call("PUT", path, FormTemplateRecord, json=body.model_dump(mode="json"))
+
+    def form_answers(self, request_id: uuid.UUID) -> FormResponseRecord:
+        """A form sent to a patient: the questions it was answered under and the answers
+        (the server records who read them)."""
+        return self._call("GET", f"/form-requests/{request_id}", FormResponseRecord)
+
+    def withdraw_form(self, request_id: uuid.UUID) -> FormRequestRecord:
+        path = f"/form-requests/{request_id}/withdraw"
+        return self._call("POST", path, FormRequestRecord)
+
+    def forms_settings(self) -> FormsSettingsRecord:
+        return self._call("GET", "/forms-settings", FormsSettingsRecord)
+
+    def save_forms_settings(self, video_room_template: str) -> FormsSettingsRecord:
+        """The clinic's video room address (empty: the default provider)."""
+        body = FormsSettingsRecord(
+            video_room_template=video_room_template,
+            default_video_room_template=DEFAULT_ROOM_TEMPLATE,
+        )
+        return self._call("PUT", "/forms-settings", FormsSettingsRecord, json=body.model_dump())
 
     # --- plumbing -----------------------------------------------------------------------
 

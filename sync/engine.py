@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sync.client import ServerClient
 from sync.crash import crashpoint
-from sync.protocol import Cursor, Mutation
+from sync.protocol import ChangesPage, Cursor, Mutation
 from sync.store import Store
 
 MAX_PAGES_PER_RUN = 10_000  # a guard against a server that never says "no more"
@@ -45,6 +45,12 @@ def batches_by_size(mutations: list[Mutation], max_bytes: int) -> Iterator[list[
         yield batch
 
 
+def forms_in(page: ChangesPage) -> int:
+    """The forms a page changes: those it brings, those it drops, and (a reset) all."""
+    dropped = sum(1 for t in page.tombstones if t.entity == "form_requests")
+    return len(page.form_requests) + dropped + (1 if page.reset else 0)
+
+
 @dataclass(frozen=True)
 class WindowPolicy:
     """Which appointments a desk keeps: ``past_days`` back and ``future_days`` ahead of
@@ -70,6 +76,9 @@ class SyncReport:
     rejected: int = 0
     pending: int = 0  # left in the outbox after the cycle
     attention: int = 0  # waiting in "Needs attention"
+    # Forms sent to patients that came in (or left): the feed says this one by entity,
+    # so the pages of forms reload only when a form changed.
+    forms: int = 0
 
 
 class SyncEngine:
@@ -99,6 +108,7 @@ class SyncEngine:
             rejected=rejected,
             pending=left["pending"],
             attention=left["attention"],
+            forms=pulled.forms,
         )
 
     def push(self) -> tuple[int, int]:
@@ -127,7 +137,7 @@ class SyncEngine:
         """
         window = self.window.around(datetime.now(UTC))
         rows = self._move_window(window)
-        pages = 0
+        pages = forms = 0
         with ThreadPoolExecutor(1, thread_name_prefix="clinicdesk-prefetch") as ahead:
             fetch = self.client.changes
             upcoming = ahead.submit(fetch, self.store.cursor(), self.page_size, window)
@@ -139,9 +149,10 @@ class SyncEngine:
                 self.store.apply_page(page, synced_at=datetime.now(UTC))
                 pages += 1
                 rows += page.row_count
+                forms += forms_in(page)
                 if not page.has_more:
                     break
-        return SyncReport(pages=pages, rows=rows, finished_at=datetime.now(UTC))
+        return SyncReport(pages=pages, rows=rows, finished_at=datetime.now(UTC), forms=forms)
 
     def _move_window(self, window: tuple[datetime, datetime]) -> int:
         """When the dates kept have moved on, drop what left and fetch what came in.

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +46,7 @@ from common.messaging import Channel, Purpose
 from common.patients import PatientDetails, country_for_time_zone
 from common.roles import Role
 from common.validation import canonical_email
+from sync import forms as sent_forms
 from sync import messages as inbox
 from sync import outbox, scheduling
 from sync import patients as patient_files
@@ -62,6 +63,7 @@ from sync.protocol import (
     CompleteAppointment,
     ConfirmAppointment,
     Cursor,
+    FormRequestRecord,
     MarkMessagesRead,
     MarkNoShow,
     MoveAppointment,
@@ -168,6 +170,10 @@ class DiaryEntry:
     finished_at: datetime | None = None
     # The staff alerts on the patient's file ("needs wheelchair access"), for the hover card.
     patient_alerts: tuple[str, ...] = ()
+    # A video consultation's room (None: seen in person).
+    video_url: str | None = None
+    # How far the forms this visit waits for are filled in (the hover card).
+    forms: sent_forms.Completion = field(default_factory=sent_forms.Completion)
 
 
 def _alerts(text: str | None) -> tuple[str, ...]:
@@ -389,6 +395,7 @@ class Store:
             ).all()
             names = {row.id: f"{row.first_name} {row.last_name}" for row in found}
             alerts = {row.id: _alerts(row.alerts) for row in found}
+            forms = sent_forms.completion(conn, ((r.id, r.patient_id) for r in records))
             kinds = {
                 row.id: (row.name, row.colour)
                 for row in conn.execute(
@@ -414,6 +421,8 @@ class Store:
                 started_at=r.started_at,
                 finished_at=r.finished_at,
                 patient_alerts=alerts.get(str(r.patient_id), ()),
+                video_url=r.video_url,
+                forms=forms.get(str(r.id), sent_forms.Completion()),
             )
             for r in records
         ]
@@ -436,6 +445,11 @@ class Store:
 
     def diary(self, start: datetime, end: datetime) -> list[DiaryEntry]:
         """Appointments overlapping ``[start, end)``, with the patient's name."""
+        shown = (
+            appointments.c.starts_at > epoch_seconds(start - LONGEST_APPOINTMENT),
+            appointments.c.starts_at < epoch_seconds(end),
+            appointments.c.ends_at > epoch_seconds(start),
+        )
         query = (
             select(
                 appointments,
@@ -448,35 +462,37 @@ class Store:
             .outerjoin(
                 appointment_types, appointment_types.c.id == appointments.c.appointment_type_id
             )
-            .where(
-                appointments.c.starts_at > epoch_seconds(start - LONGEST_APPOINTMENT),
-                appointments.c.starts_at < epoch_seconds(end),
-                appointments.c.ends_at > epoch_seconds(start),
-            )
+            .where(*shown)
             .order_by(appointments.c.starts_at)
         )
         with self.engine.connect() as conn:
-            return [
-                DiaryEntry(
-                    id=uuid.UUID(r.id),
-                    provider_id=uuid.UUID(r.provider_id),
-                    starts_at=instant(r.starts_at),
-                    ends_at=instant(r.ends_at),
-                    status=AppointmentStatus(r.status),
-                    source=AppointmentSource(r.source),
-                    patient_name=r.patient_name or "Unknown patient",
-                    pending=bool(r.pending),
-                    patient_id=uuid.UUID(r.patient_id),
-                    appointment_type_id=_uuid(r.appointment_type_id),
-                    type_name=r.type_name,
-                    type_colour=r.type_colour,
-                    arrived_at=_instant(r.arrived_at),
-                    started_at=_instant(r.started_at),
-                    finished_at=_instant(r.finished_at),
-                    patient_alerts=_alerts(r.patient_alerts),
-                )
-                for r in conn.execute(query)
-            ]
+            rows = conn.execute(query).all()
+            forms = sent_forms.completion_of(
+                conn, select(appointments.c.id, appointments.c.patient_id).where(*shown)
+            )
+        return [
+            DiaryEntry(
+                id=uuid.UUID(r.id),
+                provider_id=uuid.UUID(r.provider_id),
+                starts_at=instant(r.starts_at),
+                ends_at=instant(r.ends_at),
+                status=AppointmentStatus(r.status),
+                source=AppointmentSource(r.source),
+                patient_name=r.patient_name or "Unknown patient",
+                pending=bool(r.pending),
+                patient_id=uuid.UUID(r.patient_id),
+                appointment_type_id=_uuid(r.appointment_type_id),
+                type_name=r.type_name,
+                type_colour=r.type_colour,
+                arrived_at=_instant(r.arrived_at),
+                started_at=_instant(r.started_at),
+                finished_at=_instant(r.finished_at),
+                patient_alerts=_alerts(r.patient_alerts),
+                video_url=r.video_url,
+                forms=forms.get(r.id, sent_forms.Completion()),
+            )
+            for r in rows
+        ]
 
     def count(self, entity: str) -> int:
         with self.engine.connect() as conn:
@@ -822,6 +838,21 @@ class Store:
         with self._write() as conn:
             self._version_of(conn, providers, provider_id)
             return outbox.enqueue(conn, author, command, self.clock())
+
+    # --- forms sent to patients -----------------------------------------------------------
+
+    def form_requests(self, patient_id: uuid.UUID) -> list[sent_forms.FormRequestView]:
+        with self.engine.connect() as conn:
+            return sent_forms.requests_of(conn, patient_id)
+
+    def incomplete_forms(self, now: datetime) -> list[sent_forms.IncompleteForms]:
+        with self.engine.connect() as conn:
+            return sent_forms.incomplete(conn, now)
+
+    def take_form_request(self, record: FormRequestRecord) -> None:
+        """What the server said about a form just changed from here (withdrawn)."""
+        with self._write() as conn:
+            sent_forms.take(conn, record)
 
     @staticmethod
     def _version_of(conn: Connection, table: Table, record_id: uuid.UUID) -> int:

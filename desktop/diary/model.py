@@ -245,7 +245,8 @@ def status_text(entry: DiaryEntry) -> str:
 
 def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
     """The hover text: who (and the staff alerts on their file), when, what, what state,
-    and how it was booked."""
+    how it was booked, how far the forms it waits for are filled in, and a video
+    consultation's room."""
     start, end = entry.starts_at.astimezone(zone), entry.ends_at.astimezone(zone)
     lines = [entry.patient_name]
     if entry.patient_alerts:
@@ -254,6 +255,11 @@ def summary(entry: DiaryEntry, zone: ZoneInfo) -> str:
     if entry.type_name:
         lines.append(entry.type_name)
     lines += [f"Status: {entry.status.label}", booked_how(entry)]
+    forms = entry.forms.words()
+    if forms:
+        lines.append(forms)
+    if entry.video_url:
+        lines.append(f"Video: {entry.video_url}")
     if entry.pending:
         lines.append("Changed here, not yet sent to the server")
     return "\n".join(lines)

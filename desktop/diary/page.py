@@ -62,7 +62,7 @@ __all__ = ["PX_PER_MINUTE", "DiaryPage", "summary"]
 MODE = state.choice("diary/mode", Mode.DAY)
 HIDDEN = state.ids("diary/hidden_providers")
 SNAP = state.number("diary/snap_minutes", 5, frozenset({5, 15}))
-SHOWN_TOPICS = (Topic.APPOINTMENTS, Topic.PATIENTS, Topic.SCHEDULE)
+SHOWN_TOPICS = (Topic.APPOINTMENTS, Topic.PATIENTS, Topic.SCHEDULE, Topic.FORMS)
 NEW_MINUTES = 30  # a new appointment's length until a type says otherwise
 
 

@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from math import floor
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
+    QDesktopServices,
     QHelpEvent,
     QKeyEvent,
     QKeySequence,
@@ -96,6 +97,8 @@ class DiaryView(QGraphicsView):
         self.snap_minutes = 5
         self.editable = True
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the page's
+        # How a video consultation's room is opened (the system's browser; tests replace it).
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._drag: Drag | None = None
         self._marks: dict[str, SlotMark] = {}
         self.backdrop = Backdrop()
@@ -492,6 +495,11 @@ class DiaryView(QGraphicsView):
         patient = menu.addAction("Open patient")
         patient.setEnabled(entry.patient_id is not None)
         patient.triggered.connect(lambda: self.open_patient_requested.emit(entry.patient_id))
+        video_url = entry.video_url
+        if video_url:
+            video = menu.addAction("Open video room")
+            video.setToolTip(video_url)
+            video.triggered.connect(lambda: self.open_url(QUrl(video_url)))
         return menu
 
     # --- the keyboard --------------------------------------------------------------------

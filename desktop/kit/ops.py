@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.kit import errors
 from desktop.kit.tasks import TaskRunner
+from sync.engine import SyncReport
 
 
 class Topic(StrEnum):
@@ -34,6 +35,7 @@ class Topic(StrEnum):
     MESSAGES = "messages"  # messages, consent decisions, the clinic's wordings
     OUTBOX = "outbox"  # something was queued for the server (every local change)
     ATTENTION = "attention"  # what waits in Needs attention
+    FORMS = "forms"  # forms sent to patients: their status, a withdrawal
 
 
 # What a sync that brought rows in may have touched: the feed does not say which entities.
@@ -47,6 +49,15 @@ SYNCED = frozenset(
         Topic.MESSAGES,
     }
 )
+
+
+def synced(report: SyncReport) -> set[Topic]:
+    """What a finished sync may have changed: everything the feed carries when it
+    brought rows, and the forms only when forms came in (the report counts them)."""
+    topics = set(SYNCED) if report.rows else set()
+    if report.forms:
+        topics.add(Topic.FORMS)
+    return topics
 
 
 @dataclass(frozen=True)

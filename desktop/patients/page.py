@@ -1,9 +1,10 @@
 """The Patients page: find a patient as you type, open their file, register a new one.
 
-The file shows their details, the staff alerts on it and their appointments from the
-desk's copy (past and to come, with statuses), and books for them in the diary. All of it
-reads the local store on the ``db`` lane, so it works offline; every change goes through
-the hub, and the page reloads when it hears that patients or appointments changed.
+The file shows their details, the staff alerts on it, their appointments from the
+desk's copy (past and to come, with statuses) and the forms sent to them, and books for
+them in the diary. All of it reads the local store on the ``db`` lane, so it works
+offline; every change goes through the hub, and the page reloads when it hears that
+patients or appointments changed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from desktop.patients.alerts import alert_lines
 from desktop.patients.booking_links import OnlineBookingTab
 from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
+from desktop.patients.forms import PatientFormsTab
 from desktop.patients.portal import PortalTab
 from sync.messages import Consents, MessageView
 from sync.patients import PatientFile, Visit
@@ -312,6 +314,9 @@ class PatientsPage(QWidget):
         # The patient portal lives on the server too (set_desk from the main window).
         self.portal = PortalTab(self.runner, zone)
         self.file.tabs.addTab(self.portal, "Portal")
+        # The forms sent to the patient: listed from the desk's copy, answers read online.
+        self.forms = PatientFormsTab(hub, store, zone)
+        self.file.tabs.addTab(self.forms, "Forms")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -384,6 +389,7 @@ class PatientsPage(QWidget):
         self.opened = patient_id
         self.links.show_patient(patient_id)
         self.portal.show_patient(patient_id)
+        self.forms.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",

@@ -42,6 +42,7 @@ from desktop.settings.dialogs import (
     problem_label,
     say,
 )
+from desktop.settings.forms import FormsTab
 from desktop.settings.messaging import MessagesTab
 from desktop.settings.models import (
     AppointmentTypeModel,
@@ -293,8 +294,8 @@ class RoomsTab(_TableTab):
 
 class SettingsPage(QWidget):
     """The settings tabs, one problem line, and for non-admins a read-only note. The
-    last tabs, messages and workstations and staff, are for clinic admins; the messaging
-    settings and the workstations work online only.
+    last tabs, messages, forms and workstations and staff, are for clinic admins; the
+    messaging settings, the forms and the workstations work online only.
 
     ``templates`` reads the clinic's message templates from the desk (on the db lane) and
     ``save_template(command, done)`` queues one; without them the standard wording shows
@@ -343,6 +344,8 @@ class SettingsPage(QWidget):
         self.portal = PortalSettingsTab(self.runner, desk)  # clinic admins, online
         self.portal.open_patient.connect(self.open_patient_requested)
         self.tabs.addTab(self.portal, "Patient portal")
+        self.forms = FormsTab(self.runner, desk, zone)  # clinic admins, online
+        self.tabs.addTab(self.forms, "Forms")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -371,6 +374,8 @@ class SettingsPage(QWidget):
         self.tabs.setTabVisible(
             self.tabs.indexOf(self.portal), can(desk.staff.role, Permission.PORTAL_ADMIN)
         )
+        self.forms.set_desk(desk)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.forms), self.can_edit)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -383,6 +388,8 @@ class SettingsPage(QWidget):
             self.booking_links.refresh()
         elif self.tabs.widget(index) is self.portal:
             self.portal.refresh()
+        elif self.tabs.widget(index) is self.forms:
+            self.forms.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
@@ -405,6 +412,7 @@ class SettingsPage(QWidget):
         self.rooms.show_schedule(schedule, names)
         self.rules.show_schedule(schedule)
         self.booking_links.show_schedule(schedule)
+        self.forms.show_schedule(schedule)
         self.shown.emit()
 
     def _unreadable(self, error: BaseException) -> None:

@@ -7,6 +7,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from desktop.worklists.attention import AttentionPage
+from desktop.worklists.forms import IncompleteFormsPage
 from desktop.worklists.leads import LeadsPage
 from desktop.worklists.portal_invites import PortalInvitesPage
 from desktop.worklists.requests import RequestsPage
@@ -23,6 +24,7 @@ class WorklistsPage(QTabWidget):
         requests: RequestsPage,
         leads: LeadsPage | None = None,
         portal_invites: PortalInvitesPage | None = None,
+        forms: IncompleteFormsPage | None = None,
     ) -> None:
         super().__init__()
         self.attention = attention
@@ -39,6 +41,11 @@ class WorklistsPage(QTabWidget):
         self.portal_invites = portal_invites
         if portal_invites is not None:
             self.addTab(portal_invites, "Portal invites")  # followed up, never counted
+        self.forms = forms
+        if forms is not None:
+            # Counted on its tab only: forms wait on patients, not on staff.
+            self.addTab(forms, "Incomplete forms")
+            forms.count_changed.connect(self.show_forms)
 
     def show_attention(self, count: int) -> None:
         self.counts[self.attention] = count
@@ -53,6 +60,10 @@ class WorklistsPage(QTabWidget):
         if self.leads is not None:
             self.counts[self.leads] = count
             self.setTabText(self.indexOf(self.leads), titled("Leads", count))
+
+    def show_forms(self, count: int) -> None:
+        if self.forms is not None:
+            self.setTabText(self.indexOf(self.forms), titled("Incomplete forms", count))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Opened from the navigation ("Worklists (3)"): show a list that has something

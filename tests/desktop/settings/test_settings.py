@@ -433,6 +433,7 @@ def test_an_appointment_type_added_through_the_dialog_is_queued_and_listed(
         "bookable_online": False,
         "requires_confirmation": True,
         "active": True,
+        "video": False,
     }
     names = [tab.model.index(r, 0).data() for r in range(tab.model.rowCount())]
     row = names.index("Sports massage")
