@@ -135,7 +135,10 @@ def _form(browser: Browser, server: LiveServer, work: Path, out_dir: Path) -> No
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/home")
     home = _shot(page, work, "form-home")
-    page.get_by_role("link", name="Health questionnaire").first.click()
+    # The holder's own questionnaire (their child's is listed "for Leo" beside it).
+    page.locator("li", has_not_text="(for ").get_by_role(
+        "link", name="Health questionnaire"
+    ).first.click()
     page.get_by_label("What brings you to us?").fill("A sore right knee after running.")
     page.get_by_label("Knee").check()
     page.locator("input[name=a-pain][value='6']").check()
