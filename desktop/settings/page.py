@@ -42,6 +42,7 @@ from desktop.settings.dialogs import (
     problem_label,
     say,
 )
+from desktop.settings.education import EducationTab
 from desktop.settings.messaging import MessagesTab
 from desktop.settings.models import (
     AppointmentTypeModel,
@@ -343,6 +344,8 @@ class SettingsPage(QWidget):
         self.portal = PortalSettingsTab(self.runner, desk)  # clinic admins, online
         self.portal.open_patient.connect(self.open_patient_requested)
         self.tabs.addTab(self.portal, "Patient portal")
+        self.education = EducationTab(self.runner, desk)  # content:manage, online
+        self.tabs.addTab(self.education, "Education library")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -371,6 +374,10 @@ class SettingsPage(QWidget):
         self.tabs.setTabVisible(
             self.tabs.indexOf(self.portal), can(desk.staff.role, Permission.PORTAL_ADMIN)
         )
+        self.education.set_desk(desk)
+        self.tabs.setTabVisible(
+            self.tabs.indexOf(self.education), can(desk.staff.role, Permission.CONTENT_MANAGE)
+        )
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -383,6 +390,8 @@ class SettingsPage(QWidget):
             self.booking_links.refresh()
         elif self.tabs.widget(index) is self.portal:
             self.portal.refresh()
+        elif self.tabs.widget(index) is self.education:
+            self.education.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
