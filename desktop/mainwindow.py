@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.patients.links.set_desk(desk)  # booking links: online, with this sign-in
         self.patients.portal.set_desk(desk)  # the patient portal too
         self.patients.forms.set_desk(desk)  # and the answers to forms
+        self.patients.treatment.set_desk(desk)  # and treatment plans
         self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
@@ -346,6 +347,7 @@ class MainWindow(QMainWindow):
         self.patients.links.set_desk(None)
         self.patients.portal.set_desk(None)
         self.patients.forms.set_desk(None)
+        self.patients.treatment.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -388,6 +390,7 @@ class MainWindow(QMainWindow):
         self.patients.links.set_desk(self.desk)
         self.patients.portal.set_desk(self.desk)
         self.patients.forms.set_desk(self.desk)
+        self.patients.treatment.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role

@@ -22,6 +22,8 @@ from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
 from server.changefeed.live import listen_to
 from server.config import Settings, get_settings
+from server.content.endpoints import UPLOADS as CONTENT_UPLOADS
+from server.content.endpoints import router as content_router
 from server.db import Database, make_engine, migrate
 from server.forms.endpoints import router as forms_router
 from server.leads.endpoints import router as leads_router
@@ -36,6 +38,8 @@ from server.portal.impersonation import router as impersonation_router
 from server.practice.endpoints import router as practice_router
 from server.scheduling.endpoints import router as scheduling_router
 from server.staff.endpoints import router as staff_router
+from server.treatment.endpoints import UPLOADS as PHOTO_UPLOADS
+from server.treatment.endpoints import router as treatment_router
 from server.web import app as web
 from sync.protocol import API_PREFIX, ErrorBody
 
@@ -102,6 +106,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         practice_router,
         scheduling_router,
         staff_router,
+        treatment_router,
+        content_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(webhooks_router)  # where providers call: not under the desk's API
@@ -114,7 +120,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    http.install(app, max_body_bytes=settings.max_body_bytes)  # added last: outermost
+    http.install(  # added last: outermost
+        app, max_body_bytes=settings.max_body_bytes, uploads=PHOTO_UPLOADS + CONTENT_UPLOADS
+    )
     openapi.install(app)  # once every route is in place
     return app
 

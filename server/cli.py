@@ -187,11 +187,13 @@ def _session_factory() -> sessionmaker[Session]:
 
 def _seed_demo(_args: argparse.Namespace) -> int:
     import server.models  # noqa: F401  - versions for the seeded rows
+    from server.config import get_settings
     from server.db import transaction
     from server.demo import (
         DEMO_LOGINS,
         DEMO_PORTAL_PASSWORD,
         seed_demo,
+        seed_demo_care,
         seed_demo_conversations,
         seed_demo_forms,
         seed_demo_online,
@@ -205,6 +207,8 @@ def _seed_demo(_args: argparse.Namespace) -> int:
             seed_demo_online(session, clinic)
             portal_email: str | None = seed_demo_portal(session, clinic)
             seed_demo_forms(session, clinic)
+            settings = get_settings()
+            seed_demo_care(session, clinic, settings.media_dir, settings.public_base_url)
         else:
             portal_email = None
         slug, name = clinic.slug, clinic.name

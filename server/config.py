@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # blocks a patient. The URL is the API's root, so a mirror may stand in.
     breached_passwords_check: bool = False
     breached_passwords_url: str = "https://api.pwnedpasswords.com"
+    # Where uploaded files live (progress photos, the content library's PDFs): outside
+    # the database, each named by a random id, the rows holding path, size and digest.
+    # Backed up with the database; relative paths are from the server's working folder.
+    media_dir: Path = DEFAULT_DATA_DIR / "media"
     # The largest request body read; larger ones get 413 before they are parsed. The
     # desk sizes its pushes well under the default (see sync.engine.PUSH_MAX_BYTES).
     max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)

@@ -11,6 +11,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -609,3 +610,186 @@ def seed_demo_forms(session: Session, clinic: Clinic) -> None:
             )
         )
     session.flush()
+
+
+# The demo's care: a braces plan for the portal's patient, and the clinic's library.
+DEMO_LIBRARY: list[dict[str, Any]] = [
+    {
+        "kind": "article",
+        "title": "What happens at your first assessment",
+        "phases": ["Assessment"],
+        "body": (
+            "At your first visit we look at your teeth and bite, take photos and, if needed, "
+            "an X-ray.\n\nWe then talk through the options with you: how long treatment "
+            "takes, what it involves and what it costs. Nothing is decided on the day."
+        ),
+    },
+    {
+        "kind": "article",
+        "title": "Caring for your braces",
+        "phases": ["Fitting", "Adjustment"],
+        "body": (
+            "Your teeth may feel sore for the first few days after your braces are fitted. "
+            "Soft food and your usual painkiller help.\n\nBrush after every meal, around "
+            "each bracket and along the gum line, and use the small interdental brushes we "
+            "gave you once a day.\n\nIf a bracket comes loose or a wire pokes, cover it with "
+            "the wax from your kit and call us: it is rarely urgent."
+        ),
+    },
+    {
+        "kind": "video",
+        "title": "Brushing with braces (video)",
+        "phases": ["Fitting"],
+        "url": "https://www.youtube.com/watch?v=braces-brushing",
+        "body": "Four minutes on brushing and cleaning between brackets.",
+    },
+    {
+        "kind": "pdf",
+        "title": "Foods to avoid with braces",
+        "phases": ["Fitting", "Adjustment"],
+        "body": "A one-page list to keep on the fridge.",
+    },
+]
+DEMO_PLAN_PHASES = ["Assessment", "Fitting", "Adjustment"]
+
+
+def demo_png(width: int = 48, height: int = 32) -> bytes:
+    """A small PNG (a blue-to-green gradient), written byte by byte: the demo's progress
+    photo, with no imaging library needed."""
+    import struct
+    import zlib
+
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # no filter
+        for x in range(width):
+            row += bytes((40 + 150 * x // width, 90 + 120 * y // height, 200 - 100 * x // width))
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def demo_pdf(title: str, lines: list[str]) -> bytes:
+    """A one-page PDF of ``lines`` under ``title``, written object by object."""
+
+    def escaped(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    text = [f"BT /F1 20 Tf 72 770 Td ({escaped(title)}) Tj ET"]
+    text += [
+        f"BT /F1 13 Tf 72 {730 - 22 * n} Td ({escaped(line)}) Tj ET" for n, line in enumerate(lines)
+    ]
+    stream = "\n".join(text).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def seed_demo_care(session: Session, clinic: Clinic, media_dir: Path, public_base_url: str) -> None:
+    """The clinic's education library (two articles, a video link and a PDF), and a
+    braces plan for the portal's demo patient: begun at the assessment (with a note),
+    now at the fitting (with a progress photo), so "For you" has the fitting's reading."""
+    from sqlalchemy import select
+
+    from common.content import ContentKind
+    from common.treatment import PNG, SUFFIXES
+    from server import media
+    from server.auth.context import AuthContext
+    from server.content import service as content
+    from server.staff.models import StaffUser
+    from server.treatment import service as treatment
+
+    admin_id = session.scalar(
+        select(StaffUser.id).where(StaffUser.clinic_id == clinic.id, StaffUser.email == ADMIN.email)
+    )
+    ctx = AuthContext(
+        clinic_id=clinic.id, device_id=None, staff_id=admin_id, role=Role.CLINIC_ADMIN
+    )
+    for entry in DEMO_LIBRARY:
+        kind = ContentKind(entry["kind"])
+        stored = None
+        if kind is ContentKind.PDF:
+            leaflet = demo_pdf(
+                entry["title"],
+                [
+                    "Hard: nuts, crusty bread, hard sweets, ice.",
+                    "Sticky: toffee, caramel, chewing gum.",
+                    "Cut up: apples, carrots, corn on the cob.",
+                    "Fizzy and sugary drinks: keep them for treats, through a straw.",
+                ],
+            )
+            stored = media.save(media_dir, media.DOCUMENTS, leaflet, ".pdf")
+        draft = content.Draft(
+            kind=kind,
+            title=entry["title"],
+            body=entry.get("body", ""),
+            url=entry.get("url", ""),
+            phases=entry["phases"],
+            language="en",
+            published=True,
+        )
+        content.save_item(session, ctx, draft, file=stored)
+
+    holder = session.scalar(
+        select(Patient).where(Patient.clinic_id == clinic.id, Patient.email == DEMO_PORTAL_EMAIL)
+    )
+    if holder is None:
+        return
+    now = datetime.now(UTC)
+    began = now - timedelta(days=42)
+    started = treatment.create_plan(
+        session,
+        ctx,
+        holder.id,
+        title="Braces, upper and lower",
+        phases=DEMO_PLAN_PHASES,
+        language="en",
+        now=began,
+        public_base_url=public_base_url,
+    )
+    plan = started.plan
+    phases = treatment.views(session, clinic.id, [holder.id])[0].phases
+    treatment.add_note(
+        session,
+        ctx,
+        holder.id,
+        plan.id,
+        phases[0].id,
+        "Crowding of the lower front teeth and a slight overbite. Fixed braces upper and "
+        "lower agreed; about 18 months.",
+        began + timedelta(hours=1),
+    )
+    fitted = now - timedelta(days=7)
+    treatment.set_phase(
+        session, ctx, holder.id, plan.id, phases[1].id, now=fitted, public_base_url=public_base_url
+    )
+    photo = media.save(media_dir, media.PHOTOS, demo_png(), SUFFIXES[PNG])
+    treatment.add_photo(session, ctx, holder.id, phases[1].id, photo, PNG, fitted)

@@ -5,7 +5,9 @@ Two pure ASGI middlewares, so they see every request before FastAPI reads or par
 anything, and can answer without raising:
 
 - ``BodyLimit`` refuses a body over the limit with 413, at once when its
-  ``Content-Length`` says so, else as soon as the bytes streamed in pass it.
+  ``Content-Length`` says so, else as soon as the bytes streamed in pass it. The few
+  routes that take files (a progress photo, a library PDF) name a larger limit of their
+  own (``Upload``), so the file's own checks can say in words what is wrong with it.
 - ``InternalErrors`` answers an unexpected exception with a logged 500 in the shared
   error shape. Starlette's own last-resort handler re-raises after answering, and
   uvicorn then drops the connection; answering here instead keeps a keep-alive
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -132,6 +137,16 @@ async def _answer_page(send: Send) -> None:
     await send({"type": "http.response.body", "body": ERROR_PAGE})
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A route that takes a file: its method, its path (a regular expression matched
+    whole) and the largest body it reads."""
+
+    method: str
+    path: re.Pattern[str]
+    limit: int
+
+
 class _TooLarge(Exception):
     """Raised into the app from ``receive`` once the body passes the limit."""
 
@@ -139,14 +154,23 @@ class _TooLarge(Exception):
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with 413 before they are parsed."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: Sequence[Upload] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.uploads = tuple(uploads)
 
-    def _message(self, size: int | None) -> str:
+    def _limit_of(self, scope: Scope) -> int:
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for upload in self.uploads:
+            if upload.method == method and upload.path.fullmatch(path):
+                return max(upload.limit, self.limit)
+        return self.limit
+
+    @staticmethod
+    def _message(limit: int, size: int | None) -> str:
         told = f" (this one is {size:,} bytes)" if size is not None else ""
         return (
-            f"The request is too large: the server accepts at most {self.limit:,} bytes"
+            f"The request is too large: the server accepts at most {limit:,} bytes"
             f"{told}. Send less at a time."
         )
 
@@ -154,9 +178,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_of(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await _answer(send, 413, "too_large", self._message(declared), close=True)
+        if declared is not None and declared > limit:
+            await _answer(send, 413, "too_large", self._message(limit, declared), close=True)
             return
 
         received = 0
@@ -168,10 +193,12 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     if not started and not answered:
                         answered = True
-                        await _answer(send, 413, "too_large", self._message(None), close=True)
+                        await _answer(
+                            send, 413, "too_large", self._message(limit, None), close=True
+                        )
                     raise _TooLarge
             return message
 
@@ -221,9 +248,10 @@ def _methods_at(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def install(app: FastAPI, *, max_body_bytes: int) -> None:
+def install(app: FastAPI, *, max_body_bytes: int, uploads: Sequence[Upload] = ()) -> None:
     """The edge middlewares and the handlers of last resort. Call after every other
-    middleware is added: ``InternalErrors`` must be the outermost of ours."""
+    middleware is added: ``InternalErrors`` must be the outermost of ours. ``uploads``:
+    the routes that may take more than ``max_body_bytes``."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -260,5 +288,5 @@ def install(app: FastAPI, *, max_body_bytes: int) -> None:
         log.warning("Value out of range: %s", exc)
         return _out_of_range()
 
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, uploads=uploads)
     app.add_middleware(InternalErrors)

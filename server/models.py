@@ -7,6 +7,7 @@ from server.auth.models import SignInCounter, SignInLockout
 from server.booking_links.models import BookingLink, BookingLinkEvent, BroadcastRule, ManageLink
 from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
+from server.content.models import ContentDelivery, ContentItem
 from server.db import Base
 from server.forms.models import FormRequest, FormResponse, FormTemplate, FormVersion
 from server.idempotency.models import IdempotencyKey
@@ -40,6 +41,7 @@ from server.scheduling.models import (
     ScheduleException,
 )
 from server.staff.models import Device, StaffSession, StaffUser
+from server.treatment.models import ProgressNote, ProgressPhoto, TreatmentPhase, TreatmentPlan
 from server.web.models import PracticeProfile, RateCounter
 
 __all__ = [
@@ -55,6 +57,8 @@ __all__ = [
     "BroadcastRule",
     "Clinic",
     "ConsentDecision",
+    "ContentDelivery",
+    "ContentItem",
     "Delivery",
     "DevOutboxEntry",
     "Device",
@@ -77,6 +81,8 @@ __all__ = [
     "PortalMember",
     "PortalSession",
     "PracticeProfile",
+    "ProgressNote",
+    "ProgressPhoto",
     "Provider",
     "RateCounter",
     "ScheduleException",
@@ -85,5 +91,7 @@ __all__ = [
     "SignInLockout",
     "StaffSession",
     "StaffUser",
+    "TreatmentPhase",
+    "TreatmentPlan",
     "WebhookEvent",
 ]

@@ -6,6 +6,7 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid
 from collections.abc import Callable
@@ -17,8 +18,11 @@ import httpx
 from pydantic import BaseModel, RootModel, ValidationError
 
 from common.booking_requests import BookingRequestStatus, check_reason
+from common.content import check_pdf
 from common.errors import DomainError, InvalidInput, SlotTaken, TooManyAttempts, error_from_code
 from common.leads import LeadStatus, check_note
+from common.treatment import check_note as check_progress_note
+from common.treatment import check_phases, check_photo, check_title
 from common.video import DEFAULT_ROOM_TEMPLATE
 from sync.protocol import (
     API_PREFIX,
@@ -35,6 +39,7 @@ from sync.protocol import (
     ChangesPage,
     ConfirmBookingRequest,
     ConfirmedRequest,
+    ContentItemRecord,
     ConvertedLead,
     ConvertLead,
     Cursor,
@@ -54,20 +59,28 @@ from sync.protocol import (
     LockoutList,
     MessagingSettingsBody,
     Mutation,
+    NewProgressNote,
+    NewTreatmentPlan,
     PatientFields,
     PatientMatch,
     PatientPortalRecord,
+    PatientTreatmentRecord,
+    PhaseMoved,
     PortalInviteRecord,
     PracticeProfileBody,
     PracticeProfileFields,
     PreviewLink,
+    ProgressNoteRecord,
+    ProgressPhotoRecord,
     PushRequest,
     PushResponse,
     RejectBookingRequest,
     SaveBroadcastRule,
+    SaveContentItem,
     SaveFormTemplate,
     SendBookingLink,
     SentBookingLink,
+    SetCurrentPhase,
     SignInRequest,
     SignInResponse,
     Slot,
@@ -126,6 +139,10 @@ class _PortalInvites(RootModel[list[PortalInviteRecord]]):
 
 
 class _Forms(RootModel[list[FormTemplateRecord]]):
+    pass
+
+
+class _ContentItems(RootModel[list[ContentItemRecord]]):
     pass
 
 
@@ -520,7 +537,76 @@ class ServerClient:
         )
         return self._call("PUT", "/forms-settings", FormsSettingsRecord, json=body.model_dump())
 
+    # --- treatment plans and the content library (online only) -------------------------
+
+    def patient_treatment(self, patient_id: uuid.UUID) -> PatientTreatmentRecord:
+        """The patient's plans (notes, photos' facts) and the content given to them."""
+        return self._call("GET", f"/patients/{patient_id}/treatment", PatientTreatmentRecord)
+
+    def start_treatment_plan(
+        self, patient_id: uuid.UUID, title: str, phases: list[str], language: str = "en"
+    ) -> PhaseMoved:
+        """A new plan, in its first phase (the patient is given that phase's content)."""
+        body = NewTreatmentPlan(
+            title=check_title(title), phases=check_phases(phases), language=language
+        )
+        path = f"/patients/{patient_id}/treatment/plans"
+        return self._call("POST", path, PhaseMoved, json=body.model_dump(mode="json"))
+
+    def set_current_phase(
+        self, patient_id: uuid.UUID, plan_id: uuid.UUID, phase_id: uuid.UUID
+    ) -> PhaseMoved:
+        path = f"/patients/{patient_id}/treatment/plans/{plan_id}/current-phase"
+        body = SetCurrentPhase(phase_id=phase_id).model_dump(mode="json")
+        return self._call("PUT", path, PhaseMoved, json=body)
+
+    def add_progress_note(
+        self, patient_id: uuid.UUID, plan_id: uuid.UUID, phase_id: uuid.UUID, text: str
+    ) -> ProgressNoteRecord:
+        body = NewProgressNote(phase_id=phase_id, text=check_progress_note(text))
+        path = f"/patients/{patient_id}/treatment/plans/{plan_id}/notes"
+        return self._call("POST", path, ProgressNoteRecord, json=body.model_dump(mode="json"))
+
+    def add_progress_photo(
+        self, patient_id: uuid.UUID, phase_id: uuid.UUID, image: bytes
+    ) -> ProgressPhotoRecord:
+        """A JPEG or PNG, checked here first (not sent at all when it is not one, or too
+        large), then by the server, which keeps it."""
+        kind = check_photo(image)
+        path = f"/patients/{patient_id}/treatment/phases/{phase_id}/photos"
+        headers = {"Content-Type": kind}
+        return self._call("POST", path, ProgressPhotoRecord, headers=headers, content=image)
+
+    def progress_photo(self, patient_id: uuid.UUID, photo_id: uuid.UUID) -> bytes:
+        """A photo's bytes (each read audited by the server)."""
+        return self._bytes("GET", f"/patients/{patient_id}/treatment/photos/{photo_id}")
+
+    def content_items(self) -> list[ContentItemRecord]:
+        return self._call("GET", "/content", _ContentItems).root
+
+    def save_content_item(
+        self, body: SaveContentItem, item_id: uuid.UUID | None = None
+    ) -> ContentItemRecord:
+        """Add an item (``item_id`` None) or change one. A PDF's file, if any, is in
+        ``body.pdf_base64`` (checked here before it is sent)."""
+        if body.pdf_base64 is not None:
+            check_pdf(base64.b64decode(body.pdf_base64))
+        payload = body.model_dump(mode="json")
+        if item_id is None:
+            return self._call("POST", "/content", ContentItemRecord, json=payload)
+        return self._call("PUT", f"/content/{item_id}", ContentItemRecord, json=payload)
+
+    def remove_content_item(self, item_id: uuid.UUID) -> ContentItemRecord:
+        return self._call("DELETE", f"/content/{item_id}", ContentItemRecord)
+
     # --- plumbing -----------------------------------------------------------------------
+
+    def _bytes(self, method: str, path: str) -> bytes:
+        """A call whose answer is a file, not JSON."""
+        response = self._request(method, path, headers=self._headers())
+        if not response.is_success:
+            raise self._error(response)
+        return response.content
 
     def _headers(self) -> dict[str, str]:
         headers = {}

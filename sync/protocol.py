@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, String
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
 from common.booking_links import TEXT_LENGTH, TITLE_LENGTH, BookingLinkStatus
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
+from common.content import ContentKind
 from common.forms import FormKind, FormStatus
 from common.leads import NOTE_MAX as LEAD_NOTE_MAX
 from common.leads import LeadChannel, LeadStatus, PreferredContact
@@ -1329,3 +1330,121 @@ class FormResponseRecord(Message):
 class FormsSettingsRecord(Message):
     video_room_template: str  # empty: the default provider
     default_video_room_template: str
+
+
+# --- treatment plans and the content library ------------------------------------------------
+
+PhaseName = Annotated[str, StringConstraints(max_length=200), Printable]
+LanguageCode = Annotated[str, StringConstraints(max_length=20), Printable]
+
+
+class NewTreatmentPlan(Message):
+    """A plan as staff start it: its title, its phases in order (it begins in the first)
+    and the language the patient reads the clinic's content in."""
+
+    title: Annotated[str, StringConstraints(max_length=500), Printable]
+    phases: list[PhaseName] = Field(max_length=50)
+    language: LanguageCode = "en"
+
+
+class SetCurrentPhase(Message):
+    phase_id: uuid.UUID
+
+
+class NewProgressNote(Message):
+    phase_id: uuid.UUID
+    text: Annotated[str, StringConstraints(max_length=20_000), Prose]
+
+
+class ProgressNoteRecord(Message):
+    id: uuid.UUID
+    phase_id: uuid.UUID
+    text: str
+    written_at: AwareDatetime
+    written_by: str = ""  # the staff member's name
+
+
+class ProgressPhotoRecord(Message):
+    """A photo's facts; its bytes come from ``GET …/treatment/photos/{id}``."""
+
+    id: uuid.UUID
+    phase_id: uuid.UUID
+    content_type: str
+    size_bytes: int
+    taken_at: AwareDatetime
+    added_by: str = ""
+
+
+class TreatmentPhaseRecord(Message):
+    id: uuid.UUID
+    position: int
+    name: str
+    current: bool = False
+    entered_at: AwareDatetime | None = None  # when it was last made the current phase
+
+
+class TreatmentPlanRecord(Message):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    title: str
+    language: str
+    current_phase_id: uuid.UUID | None = None
+    started_at: AwareDatetime
+    phases: list[TreatmentPhaseRecord] = []
+    notes: list[ProgressNoteRecord] = []  # oldest first
+    photos: list[ProgressPhotoRecord] = []  # oldest first
+
+
+class ContentDeliveryRecord(Message):
+    """A library item given to the patient, and when they first opened it."""
+
+    id: uuid.UUID
+    item_id: uuid.UUID
+    title: str
+    kind: ContentKind
+    phase_name: str
+    delivered_at: AwareDatetime
+    opened_at: AwareDatetime | None = None
+
+
+class PatientTreatmentRecord(Message):
+    """A patient's file's Treatment tab: their plans, newest first, and what of the
+    library they were given, newest first (each read audited)."""
+
+    plans: list[TreatmentPlanRecord] = []
+    deliveries: list[ContentDeliveryRecord] = []
+
+
+class PhaseMoved(Message):
+    """The plan after a move, and how many library items it gave the patient (0 when
+    the phase was current already, or its content given before)."""
+
+    plan: TreatmentPlanRecord
+    delivered: int
+
+
+class SaveContentItem(Message):
+    """A library item as the editor leaves it. A PDF's file rides along in base64 (new:
+    required; editing: only to replace it)."""
+
+    kind: ContentKind
+    title: Annotated[str, StringConstraints(max_length=500), Printable]
+    body: Annotated[str, StringConstraints(max_length=40_000), Prose] = ""
+    url: Annotated[str, StringConstraints(max_length=2000), Printable] = ""
+    phases: list[PhaseName] = Field(default_factory=list, max_length=50)
+    language: LanguageCode = "en"
+    published: bool = True
+    pdf_base64: Annotated[str, StringConstraints(max_length=15_000_000)] | None = None
+
+
+class ContentItemRecord(Message):
+    id: uuid.UUID
+    kind: ContentKind
+    title: str
+    body: str = ""
+    url: str = ""
+    phases: list[str] = []
+    language: str
+    published: bool
+    file_size: int | None = None  # a PDF's, in bytes
+    changed_at: AwareDatetime

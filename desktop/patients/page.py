@@ -43,6 +43,7 @@ from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDi
 from desktop.patients.form import PatientForm, as_match, guess_from_search
 from desktop.patients.forms import PatientFormsTab
 from desktop.patients.portal import PortalTab
+from desktop.patients.treatment import TreatmentTab
 from sync.messages import Consents, MessageView
 from sync.patients import PatientFile, Visit
 from sync.scheduling import PatientMatch
@@ -317,6 +318,9 @@ class PatientsPage(QWidget):
         # The forms sent to the patient: listed from the desk's copy, answers read online.
         self.forms = PatientFormsTab(hub, store, zone)
         self.file.tabs.addTab(self.forms, "Forms")
+        # Treatment plans live on the server too (set_desk from the main window).
+        self.treatment = TreatmentTab(self.runner, zone)
+        self.file.tabs.addTab(self.treatment, "Treatment")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -390,6 +394,7 @@ class PatientsPage(QWidget):
         self.links.show_patient(patient_id)
         self.portal.show_patient(patient_id)
         self.forms.show_patient(patient_id)
+        self.treatment.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",
@@ -400,6 +405,8 @@ class PatientsPage(QWidget):
     def _file_read(self, patient_id: uuid.UUID, shown: OpenFile) -> None:
         if patient_id == self.opened:
             self.file.show_file(shown)
+            if shown.patient is not None:
+                self.treatment.patient_name = shown.patient.details.name
 
     def _changes_heard(self, changes: Changes) -> None:
         if not changes.touch(*SHOWN_TOPICS):

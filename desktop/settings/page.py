@@ -42,6 +42,7 @@ from desktop.settings.dialogs import (
     problem_label,
     say,
 )
+from desktop.settings.education import EducationTab
 from desktop.settings.forms import FormsTab
 from desktop.settings.messaging import MessagesTab
 from desktop.settings.models import (
@@ -346,6 +347,8 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.portal, "Patient portal")
         self.forms = FormsTab(self.runner, desk, zone)  # clinic admins, online
         self.tabs.addTab(self.forms, "Forms")
+        self.education = EducationTab(self.runner, desk)  # content:manage, online
+        self.tabs.addTab(self.education, "Education library")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -376,6 +379,10 @@ class SettingsPage(QWidget):
         )
         self.forms.set_desk(desk)
         self.tabs.setTabVisible(self.tabs.indexOf(self.forms), self.can_edit)
+        self.education.set_desk(desk)
+        self.tabs.setTabVisible(
+            self.tabs.indexOf(self.education), can(desk.staff.role, Permission.CONTENT_MANAGE)
+        )
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -390,6 +397,8 @@ class SettingsPage(QWidget):
             self.portal.refresh()
         elif self.tabs.widget(index) is self.forms:
             self.forms.refresh()
+        elif self.tabs.widget(index) is self.education:
+            self.education.refresh()
 
     # --- reading -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
+from server.portal import care_web as portal_care
 from server.portal import family as portal_family
 from server.portal import forms_web as portal_forms
 from server.portal import home as portal_home
@@ -70,6 +71,7 @@ ROUTERS: list[APIRouter] = [
     portal_messages.router,
     portal_profile.router,
     portal_security.router,
+    portal_care.router,
 ]
 
 

@@ -119,9 +119,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # No dispatcher thread: tests that send run a Dispatcher themselves, when they choose.
-    return Settings(database_url=database_url, environment="test", dispatch_in_server=False)
+    # Uploaded files go to this test's own folder.
+    return Settings(
+        database_url=database_url,
+        environment="test",
+        dispatch_in_server=False,
+        media_dir=tmp_path / "media",
+    )
 
 
 @pytest.fixture

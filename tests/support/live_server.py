@@ -85,7 +85,9 @@ class LiveServer:
         self.engine = make_engine(self.database_url)
         self.sessionmaker = make_sessionmaker(self.engine)
         self.settings = Settings(
-            database_url=self.database_url, environment="test", **(settings or {})
+            database_url=self.database_url,
+            environment="test",
+            **{"media_dir": database_path.parent / "media", **(settings or {})},
         )
         app = create_app(self.settings, run_migrations=False)
         if seed:

@@ -1,0 +1,1 @@
+"""Treatment plans in phases, with progress notes and photos."""
