@@ -269,6 +269,8 @@ def _value(question: Question, values: list[str], signers: tuple[str, ...]) -> A
     match question.kind:
         case QuestionKind.TEXT:
             text = values[0].replace("\r\n", "\n")
+            # Control characters (a pasted NUL, say) are dropped; lines and tabs stay.
+            text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
             if len(text) > ANSWER_LENGTH:
                 raise InvalidInput(
                     f"This answer is {len(text)} characters; at most {ANSWER_LENGTH}."
@@ -284,10 +286,9 @@ def _value(question: Question, values: list[str], signers: tuple[str, ...]) -> A
                 raise InvalidInput("Choose one answer only.")
             return values[0]
         case QuestionKind.SCALE:
-            try:
-                number = int(values[0])
-            except ValueError:
-                raise InvalidInput(f"Choose a number from {SCALE_LOW} to {SCALE_HIGH}.") from None
+            if not re.fullmatch(r"\d{1,2}", values[0]):
+                raise InvalidInput(f"Choose a number from {SCALE_LOW} to {SCALE_HIGH}.")
+            number = int(values[0])
             if not SCALE_LOW <= number <= SCALE_HIGH:
                 raise InvalidInput(f"Choose a number from {SCALE_LOW} to {SCALE_HIGH}.")
             return number

@@ -29,6 +29,11 @@ def check_room_template(template: str) -> str:
             "https://meet.jit.si/{room}."
         )
     parts = urlsplit(cleaned.replace("{room}", "room"))
+    if "{room}" in urlsplit(cleaned).netloc:
+        raise InvalidInput(
+            "Put {room} in the path of the video room address (after the first /), not in "
+            "the server's name."
+        )
     if parts.scheme != "https" or not parts.netloc or any(c in cleaned for c in " <>\"'"):
         raise InvalidInput(
             "The video room address must be a secure web address starting with https://."

@@ -253,6 +253,13 @@ def _apply_setting(conn: Connection, command: Command) -> None:
             upsert(conn, locations, [values | {"pending": 1}])
         case SaveAppointmentType():
             fields = command.model_dump(exclude={"kind", "base_version", "appointment_type_id"})
+            if fields["video"] is None:  # as it is
+                was = conn.scalar(
+                    select(appointment_types.c.video).where(
+                        appointment_types.c.id == str(command.appointment_type_id)
+                    )
+                )
+                fields["video"] = bool(was)
             kind = AppointmentTypeRecord(
                 id=command.appointment_type_id,
                 version=_version(conn, appointment_types, command.appointment_type_id),

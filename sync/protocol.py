@@ -605,7 +605,8 @@ class SaveAppointmentType(Message):
     bookable_online: Flag = True
     requires_confirmation: Flag = False
     active: Flag = True
-    video: Flag = False
+    # None: as it is (a desk from before video consultations never switches one off).
+    video: Flag | None = None
 
 
 class SaveScheduleException(Message):

@@ -319,7 +319,7 @@ def changes_nothing(schedule: ClinicSchedule, command: SettingsCommand) -> bool:
                 command.bookable_online,
                 command.requires_confirmation,
                 command.active,
-                command.video,
+                kind.video if command.video is None else command.video,
             )
         case SaveScheduleException():
             row = next(

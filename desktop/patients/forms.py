@@ -306,8 +306,8 @@ class PatientFormsTab(QWidget):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Withdraw this form?",
-            f"Withdraw “{form.title}”? The patient will no longer be asked to fill it in, "
-            "and anything they have typed into it so far is not sent.",
+            f"Withdraw “{form.title}”? The patient will no longer be asked to fill it in "
+            "and cannot send it. Answers they saved so far stay readable here.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )

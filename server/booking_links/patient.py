@@ -106,6 +106,7 @@ class Visit:
     type_name: str
     status: AppointmentStatus
     past: bool
+    video_url: str | None = None  # a video consultation's room
 
     @property
     def cancelled(self) -> bool:
@@ -135,6 +136,7 @@ def visit_of(session: Session, appointment: Appointment, zone: ZoneInfo, now: da
         type_name=kind.name if kind else "Appointment",
         status=appointment.status,
         past=appointment.ends_at <= now,
+        video_url=appointment.video_url,
     )
 
 

@@ -5,8 +5,8 @@ who booked online for the first time, their portal account and a welcome e-mail.
 it, so a booking made at the desk sends the clinic's forms too and the desk's worklist
 shows them. ``welcome`` runs where a booking came from the web (a confirmed web request,
 a booking link): the patient is new to the portal, so their account is made from the
-booking's e-mail address and the welcome e-mail carries a link that signs them in to
-fill the forms (an invitation, valid for days, spent once).
+booking's e-mail address and the welcome e-mail carries a link that links their record
+to it and signs them in to fill the forms (an invitation, valid for days, spent once).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict
-from common.portal import INVITE_VALID_DAYS, Relation
+from common.portal import INVITE_VALID_DAYS
 from server.auth.context import AuthContext
 from server.forms import service as forms
 from server.messaging import service as messaging
@@ -57,10 +57,14 @@ def welcome(
         invites.check_address_free(session, ctx.clinic_id, patient.id, address)
     except Conflict:
         return None
+    if invites.open_invite(session, ctx.clinic_id, patient.id, now) is not None:
+        return None  # the welcome already sent still works: one e-mail, not one a booking
+    # The account is made now; the record is linked only when the patient accepts the
+    # invitation (``invites.accept``), which checks that the file still holds this
+    # address: a mistyped address corrected by reception opens nothing.
     account = accounts.account_by_email(session, address) or accounts.create_account(
         session, address, now
     )
-    accounts.link_record(session, account, ctx.clinic_id, patient.id, Relation.SELF)
     when = appointment.starts_at.astimezone(zone).strftime("%A %-d %B at %H:%M")
     titles = [r.title for r in waiting]
 

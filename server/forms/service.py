@@ -239,6 +239,19 @@ def booked(session: Session, appointment: Appointment, now: datetime) -> list[Fo
     return generate(session, appointment, now)
 
 
+def cancelled(session: Session, appointment: Appointment) -> None:
+    """A cancelled booking's own forms are no longer asked for (intake and consent
+    forms are the patient's, not the booking's: they stay)."""
+    for request in session.scalars(
+        select(FormRequest).where(
+            FormRequest.clinic_id == appointment.clinic_id,
+            FormRequest.appointment_id == appointment.id,
+            FormRequest.status.in_(rules.OPEN_STATUSES),
+        )
+    ):
+        request.status = FormStatus.WITHDRAWN
+
+
 def open_requests(
     session: Session, clinic_id: uuid.UUID, patient_ids: Iterable[uuid.UUID]
 ) -> list[FormRequest]:
@@ -366,16 +379,23 @@ def save_page(
     now: datetime,
     complete: bool = False,
     account_id: uuid.UUID | None = None,
+    expected_version: int | None = None,
 ) -> Opened:
     """Save the answers to ``question_ids`` (one page of the form) and, with
     ``complete``, send the form: every required question must be answered by then.
 
     Every refused answer is said at once (``PageRefused``); nothing of a refused page
-    is saved, so what the patient typed stays in the form they see, not half in it."""
+    is saved, so what the patient typed stays in the form they see, not half in it.
+    ``expected_version``: the version the page showed; if the form now shows another
+    (published before the first answer pinned one), nothing is saved (``VersionChanged``)."""
     request = find_request(session, ctx.clinic_id, request_id, patient_ids, lock=True)
     if request.status is FormStatus.COMPLETE:
         raise Conflict(COMPLETE_ALREADY)
     opened = open_form(session, request, lock=True)
+    if expected_version is not None and opened.version.number != expected_version:
+        # Shown under a version replaced since (read again here, under the lock: an
+        # admin may have published between the page's check and this save).
+        raise VersionChanged(VERSION_CHANGED)
     answers = dict(opened.answers)
     refused: dict[str, str] = {}
     for question_id in question_ids:
@@ -438,6 +458,16 @@ def _stamped(question: Question, value: Any, before: Any, signing: Signing, now:
     if isinstance(before, dict) and before.get("name") == value:
         return before
     return {"name": value, "signed_at": now.isoformat(), "address_hash": signing.address_hash}
+
+
+VERSION_CHANGED = (
+    "The clinic has updated this form since you opened it. Please check this page again: "
+    "nothing on it has been saved yet."
+)
+
+
+class VersionChanged(Conflict):
+    """The page was shown under a version the form no longer shows."""
 
 
 class PageRefused(InvalidInput):

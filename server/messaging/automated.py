@@ -10,8 +10,10 @@ instead — never a blank sent to a patient.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime, timedelta
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -246,6 +248,8 @@ def _send(
     ]
     if not drafts:
         return None  # no number and no address: nothing to send, nothing to hold
+    if appointment is not None and appointment.video_url and kind in VIDEO_KINDS:
+        drafts = [_with_room(made, appointment.video_url) for made in drafts]
     return service.compose(
         session,
         clinic.id,
@@ -260,6 +264,31 @@ def _send(
         appointment_id=appointment.id if appointment else None,
         calendar=appointment is not None and kind is not CommunicationType.RUNNING_LATE,
     )
+
+
+# The messages that lead up to a visit: a video consultation's carry its room.
+VIDEO_KINDS = frozenset(
+    {
+        CommunicationType.CONFIRMATION,
+        CommunicationType.REMINDER,
+        CommunicationType.DAY_OF,
+        CommunicationType.RUNNING_LATE,
+        CommunicationType.REQUEST_CONFIRMED,
+    }
+)
+
+
+def _with_room(made: service.Draft, url: str) -> service.Draft:
+    """A clinic's wording says nothing of video; the room's link is added after it."""
+    line = f"This is a video consultation. At its time, join it here: {url}"
+    html = made.html
+    if html is not None:
+        link = (
+            "<p>This is a video consultation. At its time, "
+            f'<a href="{escape(url)}">join it here</a>.</p>'
+        )
+        html = html.replace("</body>", f"{link}</body>") if "</body>" in html else html + link
+    return dataclasses.replace(made, text=f"{made.text.rstrip()}\n\n{line}", html=html)
 
 
 def confirm_booking(

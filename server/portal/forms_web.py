@@ -48,10 +48,7 @@ NOT_WHILE_VIEWING = (
     "A form's answers and signature are the patient's own: while you view the portal as "
     "the patient, you can read their forms, not fill them in or sign them."
 )
-UPDATED = (
-    "The clinic has updated this form since you opened it. Please check this page again: "
-    "nothing on it has been saved yet."
-)
+UPDATED = service.VERSION_CHANGED
 
 
 def _url(viewer: Viewer, request_id: uuid.UUID) -> str:
@@ -331,7 +328,15 @@ def save(
                 signing=_signing(request, settings, viewer, opened),
                 now=utcnow(),
                 account_id=viewer.account_id,
+                expected_version=opened.version.number,
             )
+    except service.VersionChanged:
+        if fetched:
+            return _json(409, UPDATED)
+        return _fill_page(
+            request, db, viewer, _open(db, viewer, request_id), 1, typed=typed, notice=UPDATED,
+            status=409,
+        )  # fmt: skip
     except service.PageRefused as refused:
         if fetched:
             return _json(422, refused.message, refused.refused)
@@ -377,6 +382,7 @@ def _review_page(
     opened: service.Opened,
     *,
     errors: dict[str, str] | None = None,
+    notice: str = "",
     status: int = 200,
 ) -> Response:
     _read(db, viewer, opened, "the review")
@@ -402,6 +408,7 @@ def _review_page(
                 if q.id in errors
             ],
             form_url=_url(viewer, opened.request.id),
+            notice=notice,
         ),
         brand=viewer.brand,
         private=True,
@@ -458,7 +465,12 @@ def send(
                 now=utcnow(),
                 complete=True,
                 account_id=viewer.account_id,
+                expected_version=_number(form.get("version")),
             )
+    except service.VersionChanged:
+        return _review_page(
+            request, db, viewer, _open(db, viewer, request_id), notice=UPDATED, status=409
+        )
     except service.PageRefused as refused:
         return _review_page(
             request, db, viewer, _open(db, viewer, request_id), errors=refused.refused, status=422

@@ -222,12 +222,32 @@ def invite(
 
 
 def shared_with_others(session: Session, patient: Patient, address: str) -> list[Patient]:
-    """The clinic's other live patients whose file holds this address too."""
-    return [
-        p
-        for p in _by_address(_live_patients(session, patient.clinic_id)).get(address.lower(), [])
-        if p.id != patient.id
-    ]
+    """The clinic's other live patients whose file holds this address too (asked of the
+    database by the address, so a first booking does not read the whole clinic)."""
+    wanted = address.strip().lower()
+    found = session.scalars(
+        select(Patient).where(
+            Patient.clinic_id == patient.clinic_id,
+            Patient.deleted_at.is_(None),
+            Patient.id != patient.id,
+            func.lower(func.trim(Patient.email)) == wanted,
+        )
+    )
+    return [p for p in found if (usable_email(p) or "").lower() == wanted]
+
+
+def open_invite(
+    session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID, now: datetime
+) -> PortalInvite | None:
+    """The patient's invitation that can still be used, if any."""
+    rows = session.scalars(
+        select(PortalInvite).where(
+            PortalInvite.clinic_id == clinic_id,
+            PortalInvite.patient_id == patient_id,
+            PortalInvite.status.in_(OPEN),
+        )
+    )
+    return next((r for r in rows if state_of(r, now) in OPEN), None)
 
 
 TAKEN_ADDRESS = (

@@ -219,6 +219,7 @@ def set_status(
         appointment.cancelled_late = is_late_cancellation(
             booking_rules_of(session, ctx.clinic_id), appointment.starts_at, server_now
         )
+        forms.cancelled(session, appointment)
     appointment.changed_by_device_id = ctx.device_id
     session.flush()
     return appointment

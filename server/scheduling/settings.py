@@ -167,7 +167,10 @@ def save_appointment_type(
     kind.bookable_online = command.bookable_online
     kind.requires_confirmation = command.requires_confirmation
     kind.active = command.active
-    kind.video = command.video
+    if command.video is not None:
+        kind.video = command.video
+    elif kind.video is None:
+        kind.video = False  # a new type, from a desk that does not know of video
     kind.changed_by_device_id = ctx.device_id
     session.add(kind)
     session.flush()

@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -244,6 +244,12 @@ def not_found_page(request: Request) -> HTMLResponse:
     return error_page(request, 404, TITLES[404], NOT_FOUND)
 
 
+SIGNED_OUT = (
+    "You were signed out, so this answer was not saved. Sign in again in another tab, "
+    "then press Save and continue here."
+)
+
+
 class SeeOther(Exception):
     """Raised by a page's dependency when the page is not for now (the portal, signed
     out): ``WebRoute`` answers with a 303 to ``url``."""
@@ -264,11 +270,16 @@ class WebRoute(APIRoute):
             try:
                 return await handler(request)
             except SeeOther as elsewhere:
-                return RedirectResponse(
-                    elsewhere.url,
-                    status_code=303,
-                    headers={"cache-control": "no-store", **elsewhere.headers},
-                )
+                headers = {"cache-control": "no-store", **elsewhere.headers}
+                if request.headers.get("x-requested-with") == "fetch":
+                    # A page's own script (a form's autosave) cannot follow a redirect
+                    # to a sign-in page: it is told in words, and the page stays.
+                    return JSONResponse(
+                        {"message": SIGNED_OUT, "location": elsewhere.url},
+                        status_code=401,
+                        headers=headers,
+                    )
+                return RedirectResponse(elsewhere.url, status_code=303, headers=headers)
             except DomainError as error:
                 return domain_error_page(request, error)
             except RequestValidationError:

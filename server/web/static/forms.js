@@ -36,6 +36,11 @@
         say("Saved");
         return null;
       }
+      if (answer.status === 401) {
+        return answer.json().then(function (body) {
+          say(body.message);
+        });
+      }
       var type = answer.headers.get("content-type") || "";
       if (type.indexOf("application/json") !== 0) {
         say("Not saved yet: your answers are saved when you press Save and continue.");

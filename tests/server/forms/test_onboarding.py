@@ -24,6 +24,7 @@ from server.forms import reminders, service
 from server.forms.models import FormRequest
 from server.messaging.models import Delivery
 from server.patients.models import Patient
+from server.portal import accounts
 from server.portal.models import PortalAccount, PortalMember
 from server.scheduling import service as scheduling
 from server.scheduling.models import Appointment, AppointmentType
@@ -133,14 +134,12 @@ def test_a_first_web_booking_makes_the_account_and_emails_the_forms_and_the_room
         account = session.scalar(select(PortalAccount).where(PortalAccount.email == ADDRESS))
         assert account is not None
         assert account.password_hash is None
-        member = session.scalar(select(PortalMember).where(PortalMember.account_id == account.id))
-        assert member is not None
-        assert member.relation is Relation.SELF
-        patient = session.get(Patient, member.patient_id)
+        # Linked only once the patient accepts: the file must still hold the address.
+        assert session.scalar(select(func.count()).select_from(PortalMember)) == 0
+        [form] = session.scalars(select(FormRequest)).all()
+        patient = session.get(Patient, form.patient_id)
         assert patient is not None
         assert patient.first_name == "Robin"
-        [form] = session.scalars(select(FormRequest)).all()
-        assert form.patient_id == patient.id
     welcome = next(d for d in emails_to(db, ADDRESS) if "your forms" in (d.subject or ""))
     assert "- Health questionnaire" in welcome.text
     assert room in welcome.text
@@ -167,6 +166,71 @@ def test_a_first_web_booking_makes_the_account_and_emails_the_forms_and_the_room
         assert again is not None
         assert again.password_hash is not None
         assert session.scalar(select(func.count()).select_from(PortalAccount)) == 1
+        member = session.scalar(select(PortalMember).where(PortalMember.account_id == account.id))
+        assert member is not None
+        assert (member.patient_id, member.relation) == (patient.id, Relation.SELF)
+
+
+def test_a_mistyped_address_corrected_at_the_desk_opens_nothing_and_the_patient_can_be_invited(
+    client: TestClient, web: TestClient, db: sessionmaker[Session], north: Setting
+) -> None:
+    """Reception registered a widget applicant with an address that is someone else's,
+    then corrected it: the welcome e-mail in the stranger's mailbox opens nothing, a
+    sign-in there finds no record, and the real patient can be invited."""
+    north.intake()
+    north.confirm(client, north.request(), email="stranger@example.org")
+    welcome = next(d for d in emails_to(db, "stranger@example.org") if "your forms" in d.subject)
+    token = portalmaker.INVITE_LINK.search(welcome.text)
+    assert token is not None
+    with transaction(db) as session:
+        patient = session.scalar(select(Patient).where(Patient.first_name == "Robin"))
+        assert patient is not None
+        patient.email = ADDRESS
+        patient_id = patient.id
+    opened = web.get(f"/portal/invite/{token.group(1)}")
+    assert "Set up my account" not in opened.text  # the invitation no longer works
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(PortalMember)) == 0
+    # The stranger's account (made for the welcome) holds no record here.
+    with transaction(db) as session:
+        stranger = session.scalar(
+            select(PortalAccount).where(PortalAccount.email == "stranger@example.org")
+        )
+        assert stranger is not None
+        assert accounts.members_at(session, stranger.id, north.clinic.id) == []
+    # And reception invites the real patient at the corrected address.
+    real = portalmaker.send_invite(db, north.clinic.id, patient_id)
+    portalmaker.accept_invite(web, real)
+    with db() as session:
+        member = session.scalar(select(PortalMember))
+        assert member is not None
+        assert member.patient_id == patient_id
+
+
+def test_a_second_web_booking_does_not_send_a_second_welcome(
+    client: TestClient, db: sessionmaker[Session], north: Setting
+) -> None:
+    north.intake()
+    confirmed = north.confirm(client, north.request())
+    patient_id = confirmed["appointment"]["patient_id"]
+    start = local(days_ahead(8), 11)
+    with transaction(db) as session:
+        row = BookingRequest(
+            clinic_id=north.clinic.id,
+            provider_id=north.at.provider_ids[0],
+            patient_id=uuid.UUID(patient_id),
+            appointment_type_id=north.at.type_id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+            status=BookingRequestStatus.PENDING,
+        )
+        session.add(row)
+        session.flush()
+        second = row.id
+    answer = client.post(f"{API_PREFIX}/booking-requests/{second}/confirm", headers=north.desk)
+    assert answer.status_code == 200, answer.text
+    welcomes = [d for d in emails_to(db, ADDRESS) if "your forms" in (d.subject or "")]
+    assert len(welcomes) == 1
 
 
 def test_nothing_to_fill_in_or_join_makes_no_account(
@@ -218,11 +282,14 @@ def test_a_patient_already_on_the_portal_is_not_welcomed_again(
         assert session.scalar(select(func.count()).select_from(FormRequest)) == 1
 
 
-def test_forms_left_two_days_get_one_reminder_for_patients_on_the_portal(
-    client: TestClient, db: sessionmaker[Session], north: Setting
+def test_forms_left_two_days_get_one_reminder_with_a_fresh_link_before_the_account_is_opened(
+    client: TestClient, web: TestClient, db: sessionmaker[Session], north: Setting
 ) -> None:
     north.intake()
     north.confirm(client, north.request())
+    welcome = next(d for d in emails_to(db, ADDRESS) if "your forms" in (d.subject or ""))
+    first = portalmaker.INVITE_LINK.search(welcome.text)
+    assert first is not None
     with transaction(db) as session:
         assert reminders.send_due(session, utcnow(), "https://clinic.example") == 0  # too soon
     later = utcnow() + timedelta(days=2, minutes=1)
@@ -230,9 +297,38 @@ def test_forms_left_two_days_get_one_reminder_for_patients_on_the_portal(
         assert reminders.send_due(session, later, "https://clinic.example") == 1
     with transaction(db) as session:
         assert reminders.send_due(session, later + timedelta(days=1), "https://x") == 0
-    sent = [d for d in emails_to(db, ADDRESS) if (d.subject or "").startswith("Your forms")]
-    assert [d.subject for d in sent] == ["Your forms for North Clinic"]
-    reminder = sent[0]
+    [reminder] = [d for d in emails_to(db, ADDRESS) if d.subject == "Your forms for North Clinic"]
+    assert "- Health questionnaire" in reminder.text
+    fresh = portalmaker.INVITE_LINK.search(reminder.text)
+    assert fresh is not None
+    assert fresh.group(1) != first.group(1)
+    assert "Set up my account" not in web.get(f"/portal/invite/{first.group(1)}").text
+    portalmaker.accept_invite(web, fresh.group(1))  # the new one works
+
+
+def test_a_patient_on_the_portal_is_reminded_where_to_find_the_forms(
+    client: TestClient, web: TestClient, db: sessionmaker[Session], north: Setting
+) -> None:
+    north.intake()
+    portalmaker.signed_in(web, db, north.clinic.id, north.at.patient_id)
+    with transaction(db) as session:
+        start = local(days_ahead(5), 11)
+        scheduling.book(
+            session,
+            portalmaker.staff_ctx(north.clinic.id),
+            appointment_id=uuid.uuid4(),
+            provider_id=north.at.provider_ids[0],
+            patient_id=north.at.patient_id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+            source=AppointmentSource.DESK,
+        )
+    with transaction(db) as session:
+        later = utcnow() + timedelta(days=2, minutes=1)
+        assert reminders.send_due(session, later, "https://clinic.example") == 1
+    [reminder] = [
+        d for d in emails_to(db, "rosa@example.org") if d.subject == "Your forms for North Clinic"
+    ]
     assert "- Health questionnaire" in reminder.text
     assert "https://clinic.example/portal/north/forms" in reminder.text
 
@@ -279,9 +375,6 @@ def test_a_first_booking_through_a_link_welcomes_the_patient_to_their_forms(
     with db() as session:
         [form] = session.scalars(select(FormRequest)).all()
         assert form.patient_id == north.at.patient_id
-        member = session.scalar(select(PortalMember))
-        assert member is not None
-        assert member.patient_id == north.at.patient_id
     [welcome] = [d for d in emails_to(db, "rosa@example.org") if "your forms" in (d.subject or "")]
     assert "- Health questionnaire" in welcome.text
     assert portalmaker.INVITE_LINK.search(welcome.text)
