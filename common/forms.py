@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -307,8 +307,17 @@ def missing(questions: tuple[Question, ...], answers: dict[str, Any]) -> list[Qu
     return [q for q in questions if q.required and answers.get(q.id) in (None, "", [])]
 
 
-def shown(question: Question, value: Any) -> str:
-    """An answer in words, for the desk and the review page."""
+def shown(question: Question, value: Any, zone: tzinfo = UTC) -> str:
+    """An answer in words, for the desk and the review page (a signature with who
+    signed, for whom, and when on ``zone``'s clock)."""
+    if question.kind is QuestionKind.SIGNATURE and isinstance(value, dict):
+        on_behalf = f" for {value['for']}" if value.get("for") else ""
+        try:
+            moment = datetime.fromisoformat(str(value.get("signed_at", "")))
+            when = f" on {moment.astimezone(zone):%d/%m/%Y at %H:%M}"
+        except ValueError:
+            when = ""
+        return f"Signed “{value.get('name', '')}”{on_behalf}{when}"
     if value is None or value == [] or value == "":
         return "—"
     if question.kind is QuestionKind.CHOICE and isinstance(value, list):

@@ -24,6 +24,7 @@ from server.deps import DatabaseDep, StaffContext
 from server.forms import service
 from server.forms.models import FormRequest, FormTemplate
 from server.portal.models import PortalAccount
+from server.scheduling.service import clinic_zone
 from server.staff.models import StaffUser
 from server.web.models import PracticeProfile
 from sync.protocol import (
@@ -107,12 +108,6 @@ def _completed_by(session: Session, opened: service.Opened) -> str:
     return ""
 
 
-def _answer(question: rules.Question, value: object) -> str:
-    if isinstance(value, dict):  # a signature and its stamp
-        return f"Signed “{value.get('name', '')}” at {value.get('signed_at', '')[:16]} UTC"
-    return rules.shown(question, value)
-
-
 @router.get("/form-requests/{request_id}", response_model=FormResponseRecord)
 def read_form(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
     """A form sent to a patient: the questions it was answered under, and the answers."""
@@ -122,6 +117,7 @@ def read_form(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Resp
         if request is None:
             raise kit.not_found("form")
         opened = service.open_form(session, request)
+        zone = clinic_zone(session, ctx.clinic_id)
         record = FormResponseRecord(
             request=FormRequestRecord.model_validate(request, from_attributes=True),
             version=opened.version.number,
@@ -130,7 +126,7 @@ def read_form(request_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Resp
                     question_id=q.id,
                     label=q.label,
                     kind=q.kind.value,
-                    answer=_answer(q, opened.answers.get(q.id)),
+                    answer=rules.shown(q, opened.answers.get(q.id), zone),
                 )
                 for q in opened.form.questions
             ],

@@ -361,7 +361,8 @@ COMPLETE_ALREADY = (
 
 @dataclass(frozen=True, slots=True)
 class Signing:
-    """Who may sign, and the stamp a signature gets."""
+    """Who may sign (the person the form is for first; the account holder next, who
+    signs for a family member), and the stamp a signature gets."""
 
     names: tuple[str, ...]
     address_hash: str
@@ -457,7 +458,10 @@ def _stamped(question: Question, value: Any, before: Any, signing: Signing, now:
         return value
     if isinstance(before, dict) and before.get("name") == value:
         return before
-    return {"name": value, "signed_at": now.isoformat(), "address_hash": signing.address_hash}
+    stamp = {"name": value, "signed_at": now.isoformat(), "address_hash": signing.address_hash}
+    if signing.names and rules.fold_name(value) != rules.fold_name(signing.names[0]):
+        stamp["for"] = signing.names[0]  # signed by the account holder, for this person
+    return stamp
 
 
 VERSION_CHANGED = (

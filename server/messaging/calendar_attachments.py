@@ -35,8 +35,14 @@ def confirmation_attachments(session: Session, delivery: Delivery) -> tuple[Atta
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,
         summary=f"{what} at {name}",
-        location=", ".join(part for part in (name, room.name if room else "") if part),
-        description=f"With {provider.display_name}." if provider else "",
+        location=appointment.video_url
+        or ", ".join(part for part in (name, room.name if room else "") if part),
+        description=(f"With {provider.display_name}." if provider else "")
+        + (
+            f" A video consultation: join it at {appointment.video_url}"
+            if appointment.video_url
+            else ""
+        ),
         organizer_name=name,
         organizer_email=settings.email or f"no-reply@{clinic.slug}.invalid",
         time_zone=clinic.time_zone,

@@ -344,8 +344,13 @@ def calendar_file(session: Session, viewer: Viewer, appointment: Appointment) ->
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,
         summary=f"{visit.type_name} with {visit.provider}",
-        location=where_words,
-        description=f"{visit.type_name} at {viewer.brand.name}. Phone: {viewer.brand.phone}",
+        location=appointment.video_url or where_words,
+        description=f"{visit.type_name} at {viewer.brand.name}. Phone: {viewer.brand.phone}"
+        + (
+            f". A video consultation: join it at {appointment.video_url}"
+            if appointment.video_url
+            else ""
+        ),
         organizer_name=viewer.brand.name,
         organizer_email=viewer.brand.email or "no-reply@clinicdesk.invalid",
         time_zone=zone_name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -171,12 +171,7 @@ def words(question: Question, value: Any, zone: tzinfo) -> str:
     """An answer in words, for the review page and a sent form's answers (a signature
     with its day, on the clinic's calendar)."""
     if question.kind is QuestionKind.SIGNATURE and isinstance(value, dict):
-        try:
-            moment = datetime.fromisoformat(str(value.get("signed_at", "")))
-            when = f" on {moment.astimezone(zone):%d/%m/%Y}"
-        except ValueError:
-            when = ""
-        return f"Signed “{value.get('name', '')}”{when}"
+        return rules.shown(question, value, zone)
     if value is None or value == "" or value == []:
         return "Not answered" if question.required else "Not answered (optional)"
     return rules.shown(question, value)

@@ -340,8 +340,14 @@ def save(
     except service.PageRefused as refused:
         if fetched:
             return _json(422, refused.message, refused.refused)
+        errors = dict(refused.refused)
+        if go == "next":  # every problem of the page at once: the empty ones too
+            for q in questions:
+                empty = not any(v.strip() for v in typed.get(q.id, []))
+                if q.required and empty and q.id not in errors:
+                    errors[q.id] = forms.required_words(q)
         return _fill_page(
-            request, db, viewer, opened, number, typed=typed, errors=refused.refused, status=422
+            request, db, viewer, opened, number, typed=typed, errors=errors, status=422
         )
     except Conflict as closed:  # sent meanwhile (in another tab)
         if fetched:

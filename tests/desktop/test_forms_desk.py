@@ -523,7 +523,7 @@ def test_the_forms_tab_lists_forms_after_a_pull_and_reads_the_answers_from_the_s
     assert dialog.answers["reason"].text() == "Knee pain"
     assert dialog.answers["heard"].text() == "A friend, The web"
     assert dialog.answers["pain"].text() == "6 of 10"
-    assert dialog.answers["sign"].text().startswith("Signed “nell newcomer” at ")
+    assert dialog.answers["sign"].text().startswith("Signed “nell newcomer” on ")
     assert audited(live_server, "form_requests", "read") == reads + 1
     dialog.close()
 

@@ -567,7 +567,7 @@ def test_other_peoples_other_clinics_and_withdrawn_forms_are_not_found(
         for address in (url, f"{url}/review", f"{url}/sent"):
             shown = web.get(address)
             assert shown.status_code == 404, (what, address)
-            assert "This form is not here" in shown.text
+            assert "This form is not available" in shown.text
         saved = web.post(
             url,
             data={"csrf_token": csrf_of(mine), "page": "1", "version": "1", **PAGE_ONE},
