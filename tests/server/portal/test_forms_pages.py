@@ -517,6 +517,8 @@ def test_a_family_members_form_is_answered_by_the_holder_and_signed_with_the_hol
     assert send(web, url).status_code == 303
     kept = answers(db, request_id) or {}
     assert kept["consent"]["name"] == "Rosa Lind"
+    assert kept["consent"]["for"] == "Tom Lind"  # the holder signed, for her son
+    assert "Signed “Rosa Lind” for Tom Lind on " in web.get(url).text
     assert row(db, request_id).status is FormStatus.COMPLETE
     with db() as session:
         done = session.scalars(
@@ -726,3 +728,16 @@ def test_a_video_consultations_page_has_its_room_and_its_forms(
         assert cancelled is not None
         cancelled.status = AppointmentStatus.CANCELLED
     assert "Join video consultation" not in web.get(f"{base}/appointments/{appointment_id}").text
+
+
+def test_every_problem_of_a_page_is_said_at_once(
+    web: TestClient, db: sessionmaker[Session], where: linkmaker.Practice, base: str
+) -> None:
+    """A mistyped date and a required choice left empty: both said on the first press,
+    not the second only after the first is put right."""
+    url = f"{base}/forms/{sent_form(db, where)}"
+    refused = save_page(web, url, 1, {"a-reason": "Knee", "a-pain": "4", "a-since": "31/02/2024"})
+    assert refused.status_code == 422
+    assert "no such day" in error_beside(refused, "since")
+    assert "Choose an answer" in error_beside(refused, "smoker")
+    assert answers(db, uuid.UUID(url.rsplit("/", 1)[1])) is None  # nothing of it saved
