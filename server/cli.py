@@ -192,6 +192,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
         DEMO_LOGINS,
         DEMO_PORTAL_PASSWORD,
         seed_demo,
+        seed_demo_bills,
         seed_demo_conversations,
         seed_demo_forms,
         seed_demo_online,
@@ -205,6 +206,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
             seed_demo_online(session, clinic)
             portal_email: str | None = seed_demo_portal(session, clinic)
             seed_demo_forms(session, clinic)
+            seed_demo_bills(session, clinic)
         else:
             portal_email = None
         slug, name = clinic.slug, clinic.name

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from server.audit import service as audit
 from server.db import utcnow
 from server.deps import DatabaseDep
-from server.portal import appointments
+from server.portal import appointments, bills_web
 from server.portal.viewer import PortalViewer
 from server.web.pages import READ, WebRoute, render
 
@@ -24,6 +24,7 @@ def home(
         upcoming = [
             v for v in appointments.visits(session, viewer, utcnow(), limit=5) if not v.cancelled
         ]
+        bills_to_pay = bills_web.count_to_pay(session, viewer)
     audit.read(
         db,
         viewer.ctx(),
@@ -31,10 +32,24 @@ def home(
         record_count=len(upcoming),
         reason=f"next appointments, read by {viewer.actor()}",
     )
+    if bills_to_pay:
+        audit.read(
+            db,
+            viewer.ctx(),
+            entity="invoices",
+            record_count=bills_to_pay,
+            reason=f"bills to pay counted for the home page, read by {viewer.actor()}",
+        )
     return render(
         request,
         "portal/home.html",
-        {"viewer": viewer, "section": "home", "upcoming": upcoming, "welcome": welcome == "1"},
+        {
+            "viewer": viewer,
+            "section": "home",
+            "upcoming": upcoming,
+            "welcome": welcome == "1",
+            "bills_to_pay": bills_to_pay,
+        },
         brand=viewer.brand,
         private=True,
     )

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
+from server.portal import bills_web as portal_bills
 from server.portal import family as portal_family
 from server.portal import home as portal_home
 from server.portal import messages_web as portal_messages
@@ -64,6 +65,7 @@ ROUTERS: list[APIRouter] = [
     portal_signin.router,
     portal_home.router,
     portal_appointments.router,
+    portal_bills.router,
     portal_family.router,
     portal_messages.router,
     portal_profile.router,
