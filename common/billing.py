@@ -70,6 +70,13 @@ def shown(minor: int, currency: str) -> str:
     return f"{sign}{kind.symbol}{whole:,}.{part:0{kind.digits}d}"
 
 
+def as_typed(minor: int, currency: str) -> str:
+    """An amount as staff would type it ("68.50"): what a field is filled with."""
+    digits = currency_of(currency).digits
+    whole, part = divmod(abs(minor), 10**digits)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{digits}d}"
+
+
 class InvoiceStatus(StrEnum):
     OPEN = "open"
     PAID = "paid"

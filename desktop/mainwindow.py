@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.patients.write_requested.connect(self.open_conversation)
         self.patients.links.set_desk(desk)  # booking links: online, with this sign-in
         self.patients.portal.set_desk(desk)  # the patient portal too
+        self.patients.bills.set_desk(desk)  # and bills
         self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
@@ -340,6 +341,7 @@ class MainWindow(QMainWindow):
         self.patients.set_author(None)
         self.patients.links.set_desk(None)
         self.patients.portal.set_desk(None)
+        self.patients.bills.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -381,6 +383,7 @@ class MainWindow(QMainWindow):
         self.patients.set_author(fresh.author)
         self.patients.links.set_desk(self.desk)
         self.patients.portal.set_desk(self.desk)
+        self.patients.bills.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role

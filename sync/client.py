@@ -42,6 +42,8 @@ from sync.protocol import (
     ErrorBody,
     ImpersonationTicket,
     InviteCandidatesRecord,
+    InvoiceAppointmentBody,
+    InvoiceRecord,
     LeadDuplicate,
     LeadNoteBody,
     LeadRecord,
@@ -49,6 +51,8 @@ from sync.protocol import (
     LockoutList,
     MessagingSettingsBody,
     Mutation,
+    NewInvoice,
+    PatientBillsRecord,
     PatientFields,
     PatientMatch,
     PatientPortalRecord,
@@ -58,8 +62,10 @@ from sync.protocol import (
     PreviewLink,
     PushRequest,
     PushResponse,
+    RecordPaymentBody,
     RejectBookingRequest,
     SaveBroadcastRule,
+    SavePrices,
     SendBookingLink,
     SentBookingLink,
     SignInRequest,
@@ -67,6 +73,8 @@ from sync.protocol import (
     Slot,
     SlotTakenBody,
     StaffMemberRecord,
+    TypePriceRecord,
+    VoidInvoiceBody,
     WorkstationRecord,
     b64,
 )
@@ -116,6 +124,10 @@ class _PatientMatches(RootModel[list[PatientMatch]]):
 
 
 class _PortalInvites(RootModel[list[PortalInviteRecord]]):
+    pass
+
+
+class _Prices(RootModel[list[TypePriceRecord]]):
     pass
 
 
@@ -474,6 +486,45 @@ class ServerClient:
         path = f"/patients/{patient_id}/portal/impersonate"
         return self._call("POST", path, ImpersonationTicket)
 
+    # --- bills (online only: nothing of a bill is kept on the desk) ---------------------
+
+    def patient_bills(self, patient_id: uuid.UUID) -> PatientBillsRecord:
+        """A patient's invoices, balance and completed visits not invoiced yet."""
+        return self._call("GET", f"/patients/{patient_id}/bills", PatientBillsRecord)
+
+    def create_invoice(self, patient_id: uuid.UUID, body: NewInvoice) -> InvoiceRecord:
+        """Issue an invoice; sending the same ``body`` again finds the one made."""
+        path = f"/patients/{patient_id}/invoices"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def invoice_appointment(
+        self, appointment_id: uuid.UUID, body: InvoiceAppointmentBody
+    ) -> InvoiceRecord:
+        """Invoice a completed appointment at its type's price (refused in words when
+        it has no price, is not completed or is invoiced already)."""
+        path = f"/appointments/{appointment_id}/invoice"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def record_payment(self, invoice_id: uuid.UUID, body: RecordPaymentBody) -> InvoiceRecord:
+        path = f"/invoices/{invoice_id}/payments"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def void_invoice(self, invoice_id: uuid.UUID, reason: str) -> InvoiceRecord:
+        body = VoidInvoiceBody(reason=reason).model_dump(mode="json")
+        return self._call("POST", f"/invoices/{invoice_id}/void", InvoiceRecord, json=body)
+
+    def statement_pdf(self, patient_id: uuid.UUID) -> bytes:
+        return self._file(f"/patients/{patient_id}/statement.pdf")
+
+    def receipt_pdf(self, payment_id: uuid.UUID) -> bytes:
+        return self._file(f"/payments/{payment_id}/receipt.pdf")
+
+    def prices(self) -> list[TypePriceRecord]:
+        return self._call("GET", "/prices", _Prices).root
+
+    def save_prices(self, body: SavePrices) -> list[TypePriceRecord]:
+        return self._call("PUT", "/prices", _Prices, json=body.model_dump(mode="json")).root
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -489,6 +540,13 @@ class ServerClient:
         response = self._request(method, path, headers=self._headers())
         if not response.is_success:
             raise self._error(response)
+
+    def _file(self, path: str) -> bytes:
+        """A file the server makes (a PDF), as bytes."""
+        response = self._request("GET", path, headers=self._headers())
+        if not response.is_success:
+            raise self._error(response)
+        return response.content
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -37,6 +37,7 @@ from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.messages.conversation import ConversationView
 from desktop.patients.alerts import alert_lines
+from desktop.patients.bills import BillsTab
 from desktop.patients.booking_links import OnlineBookingTab
 from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
@@ -312,6 +313,9 @@ class PatientsPage(QWidget):
         # The patient portal lives on the server too (set_desk from the main window).
         self.portal = PortalTab(self.runner, zone)
         self.file.tabs.addTab(self.portal, "Portal")
+        # Bills live on the server too (set_desk from the main window).
+        self.bills = BillsTab(self.runner, zone)
+        self.file.tabs.addTab(self.bills, "Bills")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -384,6 +388,7 @@ class PatientsPage(QWidget):
         self.opened = patient_id
         self.links.show_patient(patient_id)
         self.portal.show_patient(patient_id)
+        self.bills.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",

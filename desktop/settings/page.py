@@ -53,6 +53,7 @@ from desktop.settings.models import (
 )
 from desktop.settings.portal import PortalSettingsTab
 from desktop.settings.practice import PracticePageTab
+from desktop.settings.prices import PricesTab
 from desktop.settings.rules import BookingRulesTab
 from desktop.settings.templates import SaveTemplate, TemplatesSource, no_templates
 from desktop.settings.week import Submit, WorkingHoursTab
@@ -343,6 +344,8 @@ class SettingsPage(QWidget):
         self.portal = PortalSettingsTab(self.runner, desk)  # clinic admins, online
         self.portal.open_patient.connect(self.open_patient_requested)
         self.tabs.addTab(self.portal, "Patient portal")
+        self.prices = PricesTab(self.runner, desk)  # clinic admins, online
+        self.tabs.addTab(self.prices, "Prices")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -371,6 +374,8 @@ class SettingsPage(QWidget):
         self.tabs.setTabVisible(
             self.tabs.indexOf(self.portal), can(desk.staff.role, Permission.PORTAL_ADMIN)
         )
+        self.prices.set_desk(desk)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.prices), self.can_edit)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -383,6 +388,8 @@ class SettingsPage(QWidget):
             self.booking_links.refresh()
         elif self.tabs.widget(index) is self.portal:
             self.portal.refresh()
+        elif self.tabs.widget(index) is self.prices:
+            self.prices.refresh()
 
     # --- reading -----------------------------------------------------------------------
 
