@@ -32,15 +32,20 @@ FOLDED = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "
 
 
 def printable(text: str) -> str:
-    """``text`` in what the PDF's fonts can print."""
+    """``text`` in what the PDF's fonts can print: each character kept if it can be,
+    else its plain letter, else "?"."""
+    return "".join(_printable(ch) for ch in text)
+
+
+def _printable(ch: str) -> str:
     try:
-        text.encode(ENCODING)
-        return text
+        ch.encode(ENCODING)
+        return ch
     except UnicodeEncodeError:
         pass
-    folded = unicodedata.normalize("NFKD", text.translate(FOLDED))
-    kept = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return kept.encode(ENCODING, "replace").decode(ENCODING)
+    folded = unicodedata.normalize("NFKD", ch.translate(FOLDED))
+    kept = "".join(c for c in folded if not unicodedata.combining(c))
+    return kept.encode(ENCODING, "replace").decode(ENCODING) or "?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,7 @@ class _Paper(FPDF):
             self.cell(
                 width,
                 7,
-                printable(value)[:90],
+                _fitted(printable(value)),
                 border="B",
                 align=align,
                 new_x="LMARGIN" if last else "RIGHT",
@@ -112,6 +117,12 @@ class _Paper(FPDF):
 
     def done(self) -> bytes:
         return bytes(self.output())
+
+
+def _fitted(text: str, longest: int = 80) -> str:
+    """A cell's text on one line: a long description ends in "…" rather than running
+    into the amount beside it."""
+    return text if len(text) <= longest else text[: longest - 1] + "…"
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> str:
