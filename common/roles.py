@@ -44,6 +44,10 @@ class Permission(StrEnum):
     SYNC_PULL = "sync:pull"
     STAFF_MANAGE = "staff:manage"
     SETTINGS_MANAGE = "settings:manage"
+    # Bills and payments: everyone who may read a patient's file may read their bills;
+    # invoicing, taking payments and voiding are for billing, the front desk and admins.
+    BILLING_READ = "billing:read"
+    BILLING_MANAGE = "billing:manage"
 
 
 _ALL = frozenset(Permission)
@@ -54,6 +58,7 @@ _EVERY_STAFF = frozenset(
         Permission.PATIENTS_READ,
         Permission.DIARY_READ,
         Permission.SYNC_PULL,
+        Permission.BILLING_READ,
     }
 )
 
@@ -63,8 +68,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DOCTOR: _EVERY_STAFF
     | {Permission.CONTENT_MANAGE, Permission.PATIENTS_WRITE, Permission.DIARY_BOOK},
     Role.CLINICAL_STAFF: _EVERY_STAFF | {Permission.PATIENTS_WRITE, Permission.DIARY_BOOK},
-    Role.FRONT_DESK: _EVERY_STAFF | {Permission.PATIENTS_WRITE, Permission.DIARY_BOOK},
-    Role.BILLING: _EVERY_STAFF,
+    Role.FRONT_DESK: _EVERY_STAFF
+    | {Permission.PATIENTS_WRITE, Permission.DIARY_BOOK, Permission.BILLING_MANAGE},
+    Role.BILLING: _EVERY_STAFF | {Permission.BILLING_MANAGE},
     # Read only: sees the inbox and the diary but cannot send or change anything.
     Role.READ_ONLY: frozenset(
         {
@@ -72,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PATIENTS_READ,
             Permission.DIARY_READ,
             Permission.SYNC_PULL,
+            Permission.BILLING_READ,
         }
     ),
 }

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.patients.portal.set_desk(desk)  # the patient portal too
         self.patients.forms.set_desk(desk)  # and the answers to forms
         self.patients.treatment.set_desk(desk)  # and treatment plans
+        self.patients.bills.set_desk(desk)  # and bills
         self.patients.appointment_requested.connect(self.show_appointment)
         self.pages.addWidget(self.patients)
         self.settings = SettingsPage(
@@ -348,6 +349,7 @@ class MainWindow(QMainWindow):
         self.patients.portal.set_desk(None)
         self.patients.forms.set_desk(None)
         self.patients.treatment.set_desk(None)
+        self.patients.bills.set_desk(None)
         self.messages.set_author(None)
         self.hide()
         dialog = self.sign_in_again()
@@ -391,6 +393,7 @@ class MainWindow(QMainWindow):
         self.patients.portal.set_desk(self.desk)
         self.patients.forms.set_desk(self.desk)
         self.patients.treatment.set_desk(self.desk)
+        self.patients.bills.set_desk(self.desk)
         self.messages.set_author(fresh.author, fresh.staff.role)
         self.attention.desk = self.desk
         self.settings.set_desk(self.desk)  # what may be edited follows the role

@@ -17,6 +17,9 @@ from common.errors import DomainError, TooManyAttempts
 from server import crypto, http, openapi
 from server.auth.endpoints import router as auth_router
 from server.auth.lockouts import router as lockouts_router
+from server.billing.endpoints import router as billing_router
+from server.billing.webhooks import dev_router as dev_payments_router
+from server.billing.webhooks import router as payments_webhooks_router
 from server.booking_links.endpoints import router as booking_links_router
 from server.booking_requests.endpoints import router as booking_requests_router
 from server.changefeed.endpoints import router as changefeed_router
@@ -108,10 +111,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         staff_router,
         treatment_router,
         content_router,
+        billing_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(webhooks_router)  # where providers call: not under the desk's API
+    app.include_router(payments_webhooks_router)
     app.include_router(dev_router)
+    app.include_router(dev_payments_router)  # the development provider's checkout page
     app.include_router(unsubscribe_router)  # opened from e-mails: no sign-in
     web.install(app)  # the patients' pages
     _install_error_handlers(app)

@@ -193,6 +193,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
         DEMO_LOGINS,
         DEMO_PORTAL_PASSWORD,
         seed_demo,
+        seed_demo_bills,
         seed_demo_care,
         seed_demo_conversations,
         seed_demo_forms,
@@ -209,6 +210,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
             seed_demo_forms(session, clinic)
             settings = get_settings()
             seed_demo_care(session, clinic, settings.media_dir, settings.public_base_url)
+            seed_demo_bills(session, clinic)
         else:
             portal_email = None
         slug, name = clinic.slug, clinic.name

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # The address the world reaches this server at: providers post receipts there, and
     # links in messages point there. Behind a proxy, the proxy's public https URL.
     public_base_url: str = "http://127.0.0.1:8765"
+    # Paying bills online from the portal (``server.billing.payments``). "development"
+    # completes a payment on a page of this server (``/dev/pay/…``), so the whole flow runs
+    # with no provider; a production server never offers it (bills are then paid at the
+    # desk). "stripe" sends patients to Stripe Checkout and learns of the payment from
+    # Stripe's webhook, ``/webhooks/stripe``, signed with the endpoint's secret.
+    payments_provider: Literal["development", "stripe"] = "development"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_url: str = "https://api.stripe.com"
 
     @model_validator(mode="after")
     def _refuse_weak_keys(self) -> Settings:
@@ -138,6 +147,39 @@ class Settings(BaseSettings):
                 "messages are sent through real providers."
             )
         return self
+
+    @model_validator(mode="after")
+    def _payment_settings_agree(self) -> Settings:
+        missing = self.missing_payment_settings()
+        if self.environment == "production" and missing:
+            raise ValueError(missing)
+        if (
+            self.environment == "production"
+            and self.payments_provider == "stripe"
+            and not self.public_base_url.startswith("https://")
+        ):
+            # Stripe sends patients back to this address after paying.
+            raise ValueError(
+                "CLINICDESK_PUBLIC_BASE_URL must be the server's public https:// address when "
+                "bills are paid online through Stripe."
+            )
+        return self
+
+    def missing_payment_settings(self) -> str | None:
+        """What the chosen payment provider still needs, in words; None when nothing."""
+        if self.payments_provider != "stripe":
+            return None
+        missing = [
+            name
+            for name, value in (
+                ("CLINICDESK_STRIPE_SECRET_KEY", self.stripe_secret_key),
+                ("CLINICDESK_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+            )
+            if not _secret(value)
+        ]
+        if not missing:
+            return None
+        return f"Online payments through Stripe need {' and '.join(missing)} to be set."
 
     def missing_messaging_settings(self) -> str | None:
         """What the chosen sending providers still need, in words; None when nothing."""

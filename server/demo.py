@@ -793,3 +793,73 @@ def seed_demo_care(session: Session, clinic: Clinic, media_dir: Path, public_bas
     )
     photo = media.save(media_dir, media.PHOTOS, demo_png(), SUFFIXES[PNG])
     treatment.add_photo(session, ctx, holder.id, phases[1].id, photo, PNG, fitted)
+
+
+# What the demo clinic charges, by appointment type (pence).
+DEMO_PRICES = {
+    "Consultation": 4500,
+    "Long consultation": 8000,
+    "Physiotherapy": 6000,
+    "Follow-up call": 2500,
+    "Video consultation": 4000,
+}
+
+
+def seed_demo_bills(session: Session, clinic: Clinic) -> None:
+    """Bills in the demo: a price for each appointment type, and two bills for the
+    portal's demo patient, one paid at the desk last month and one to pay."""
+    from sqlalchemy import select
+
+    from common.billing import PaymentMethod
+    from common.portal import Relation
+    from server.auth.context import AuthContext
+    from server.billing import service as billing
+    from server.portal.models import PortalMember
+
+    admin = AuthContext(clinic_id=clinic.id, device_id=None, staff_id=None, role=Role.CLINIC_ADMIN)
+    kinds = session.scalars(
+        select(AppointmentType).where(AppointmentType.clinic_id == clinic.id)
+    ).all()
+    billing.save_prices(
+        session,
+        admin,
+        [(kind.id, DEMO_PRICES[kind.name]) for kind in kinds if kind.name in DEMO_PRICES],
+    )
+    holder = session.scalar(
+        select(PortalMember.patient_id).where(
+            PortalMember.clinic_id == clinic.id, PortalMember.relation == Relation.SELF
+        )
+    )
+    if holder is None:
+        return
+    now = datetime.now(UTC)
+    paid = billing.issue(
+        session,
+        admin,
+        billing.Issue(
+            uuid.uuid4(),
+            holder,
+            [{"description": "Physiotherapy, first assessment", "amount_minor": 6000}],
+        ),
+        now=now - timedelta(days=30),
+    )
+    billing.record_payment(
+        session,
+        admin,
+        paid.id,
+        billing.TakePayment(uuid.uuid4(), 6000, PaymentMethod.CARD_DESK),
+        now=now - timedelta(days=30),
+    )
+    billing.issue(
+        session,
+        admin,
+        billing.Issue(
+            uuid.uuid4(),
+            holder,
+            [
+                {"description": "Physiotherapy, 60 minutes", "amount_minor": 6000},
+                {"description": "Exercise band", "amount_minor": 850},
+            ],
+        ),
+        now=now,
+    )

@@ -4,6 +4,7 @@ the hook that stamps synced rows with versions, so whoever uses the models has i
 import server.changefeed.versioning  # noqa: F401  - registers the version stamping hook
 from server.audit.models import AuditEvent
 from server.auth.models import SignInCounter, SignInLockout
+from server.billing.models import Invoice, Payment, PaymentEvent, TypePrice
 from server.booking_links.models import BookingLink, BookingLinkEvent, BroadcastRule, ManageLink
 from server.booking_requests.models import BookingRequest
 from server.clinics.models import Clinic
@@ -67,6 +68,7 @@ __all__ = [
     "FormTemplate",
     "FormVersion",
     "IdempotencyKey",
+    "Invoice",
     "Lead",
     "Location",
     "MagicLink",
@@ -75,6 +77,8 @@ __all__ = [
     "MessageTemplate",
     "MessagingSettings",
     "Patient",
+    "Payment",
+    "PaymentEvent",
     "PhoneOptOut",
     "PortalAccount",
     "PortalInvite",
@@ -93,5 +97,6 @@ __all__ = [
     "StaffUser",
     "TreatmentPhase",
     "TreatmentPlan",
+    "TypePrice",
     "WebhookEvent",
 ]

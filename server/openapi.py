@@ -78,6 +78,7 @@ LOOKS_UP = {  # look up records named in the query or body (404 when not in the 
     ("GET", f"{API_PREFIX}/availability"),
     ("POST", f"{API_PREFIX}/practice-profile/preview-link"),  # no page yet
     ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
+    ("PUT", f"{API_PREFIX}/prices"),  # an appointment type not in the clinic
 }
 CONFLICTS = {
     ("POST", f"{API_PREFIX}/appointments"),
@@ -88,6 +89,11 @@ CONFLICTS = {
     ("POST", f"{API_PREFIX}/leads/{{lead_id}}/contacted"),
     ("POST", f"{API_PREFIX}/leads/{{lead_id}}/discard"),
     ("POST", f"{API_PREFIX}/leads/{{lead_id}}/convert"),
+    # Bills: an appointment invoiced already, a bill paid or void, an id used before.
+    ("POST", f"{API_PREFIX}/patients/{{patient_id}}/invoices"),
+    ("POST", f"{API_PREFIX}/appointments/{{appointment_id}}/invoice"),
+    ("POST", f"{API_PREFIX}/invoices/{{invoice_id}}/payments"),
+    ("POST", f"{API_PREFIX}/invoices/{{invoice_id}}/void"),
 }
 EVENT_STREAMS = {("GET", f"{API_PREFIX}/sync/events")}  # answered as server-sent events
 # Each event: "hello" on connecting, then "changed" (something to pull) or "requests" (the

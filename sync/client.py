@@ -52,6 +52,8 @@ from sync.protocol import (
     FormTemplateRecord,
     ImpersonationTicket,
     InviteCandidatesRecord,
+    InvoiceAppointmentBody,
+    InvoiceRecord,
     LeadDuplicate,
     LeadNoteBody,
     LeadRecord,
@@ -59,8 +61,10 @@ from sync.protocol import (
     LockoutList,
     MessagingSettingsBody,
     Mutation,
+    NewInvoice,
     NewProgressNote,
     NewTreatmentPlan,
+    PatientBillsRecord,
     PatientFields,
     PatientMatch,
     PatientPortalRecord,
@@ -74,10 +78,12 @@ from sync.protocol import (
     ProgressPhotoRecord,
     PushRequest,
     PushResponse,
+    RecordPaymentBody,
     RejectBookingRequest,
     SaveBroadcastRule,
     SaveContentItem,
     SaveFormTemplate,
+    SavePrices,
     SendBookingLink,
     SentBookingLink,
     SetCurrentPhase,
@@ -86,6 +92,8 @@ from sync.protocol import (
     Slot,
     SlotTakenBody,
     StaffMemberRecord,
+    TypePriceRecord,
+    VoidInvoiceBody,
     WorkstationRecord,
     b64,
 )
@@ -143,6 +151,10 @@ class _Forms(RootModel[list[FormTemplateRecord]]):
 
 
 class _ContentItems(RootModel[list[ContentItemRecord]]):
+    pass
+
+
+class _Prices(RootModel[list[TypePriceRecord]]):
     pass
 
 
@@ -599,6 +611,45 @@ class ServerClient:
     def remove_content_item(self, item_id: uuid.UUID) -> ContentItemRecord:
         return self._call("DELETE", f"/content/{item_id}", ContentItemRecord)
 
+    # --- bills (online only: nothing of a bill is kept on the desk) ---------------------
+
+    def patient_bills(self, patient_id: uuid.UUID) -> PatientBillsRecord:
+        """A patient's invoices, balance and completed visits not invoiced yet."""
+        return self._call("GET", f"/patients/{patient_id}/bills", PatientBillsRecord)
+
+    def create_invoice(self, patient_id: uuid.UUID, body: NewInvoice) -> InvoiceRecord:
+        """Issue an invoice; sending the same ``body`` again finds the one made."""
+        path = f"/patients/{patient_id}/invoices"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def invoice_appointment(
+        self, appointment_id: uuid.UUID, body: InvoiceAppointmentBody
+    ) -> InvoiceRecord:
+        """Invoice a completed appointment at its type's price (refused in words when
+        it has no price, is not completed or is invoiced already)."""
+        path = f"/appointments/{appointment_id}/invoice"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def record_payment(self, invoice_id: uuid.UUID, body: RecordPaymentBody) -> InvoiceRecord:
+        path = f"/invoices/{invoice_id}/payments"
+        return self._call("POST", path, InvoiceRecord, json=body.model_dump(mode="json"))
+
+    def void_invoice(self, invoice_id: uuid.UUID, reason: str) -> InvoiceRecord:
+        body = VoidInvoiceBody(reason=reason).model_dump(mode="json")
+        return self._call("POST", f"/invoices/{invoice_id}/void", InvoiceRecord, json=body)
+
+    def statement_pdf(self, patient_id: uuid.UUID) -> bytes:
+        return self._file(f"/patients/{patient_id}/statement.pdf")
+
+    def receipt_pdf(self, payment_id: uuid.UUID) -> bytes:
+        return self._file(f"/payments/{payment_id}/receipt.pdf")
+
+    def prices(self) -> list[TypePriceRecord]:
+        return self._call("GET", "/prices", _Prices).root
+
+    def save_prices(self, body: SavePrices) -> list[TypePriceRecord]:
+        return self._call("PUT", "/prices", _Prices, json=body.model_dump(mode="json")).root
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _bytes(self, method: str, path: str) -> bytes:
@@ -621,6 +672,13 @@ class ServerClient:
         response = self._request(method, path, headers=self._headers())
         if not response.is_success:
             raise self._error(response)
+
+    def _file(self, path: str) -> bytes:
+        """A file the server makes (a PDF), as bytes."""
+        response = self._request("GET", path, headers=self._headers())
+        if not response.is_success:
+            raise self._error(response)
+        return response.content
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from common.appointments import AppointmentSource, AppointmentStatus, CancelledBy
+from common.billing import InvoiceStatus, PaymentMethod
 from common.booking_links import TEXT_LENGTH, TITLE_LENGTH, BookingLinkStatus
 from common.booking_requests import REASON_LENGTH, BookingRequestStatus
 from common.content import ContentKind
@@ -1449,3 +1450,113 @@ class ContentItemRecord(Message):
     published: bool
     file_size: int | None = None  # a PDF's, in bytes
     changed_at: AwareDatetime
+
+
+# --- bills and payments -------------------------------------------------------------------
+#
+# Bills live on the server only (the desk reads them while it can reach it). Amounts are
+# whole minor units (pence) of the clinic's currency; the bounds here only keep numbers a
+# column cannot hold out, ``common.billing`` refuses the rest in words.
+
+MinorUnits = Annotated[int, Strict(), Field(ge=-(10**12), le=10**12), WholeNumber]
+
+
+class InvoiceLineBody(Message):
+    description: str = Field(max_length=2000)
+    amount_minor: MinorUnits
+
+
+class NewInvoice(Message):
+    """An invoice typed at the desk. ``id`` is made by the desk: sending it again (after
+    a lost answer) finds the invoice made the first time instead of issuing another."""
+
+    id: uuid.UUID
+    lines: list[InvoiceLineBody] = Field(max_length=200)
+    due_on: Day | None = None
+
+
+class InvoiceAppointmentBody(Message):
+    """Invoice a completed appointment at its type's price (``id`` as for NewInvoice)."""
+
+    id: uuid.UUID
+    due_on: Day | None = None
+
+
+class RecordPaymentBody(Message):
+    """Money taken at the desk (``id`` made by the desk, so a retry takes it once)."""
+
+    id: uuid.UUID
+    amount_minor: MinorUnits
+    method: PaymentMethod
+
+
+class VoidInvoiceBody(Message):
+    reason: str = Field(max_length=2000)
+
+
+class PaymentRecord(Message):
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    invoice_number: str
+    amount_minor: int
+    currency: str
+    method: PaymentMethod
+    received_at: AwareDatetime
+
+
+class InvoiceRecord(Message):
+    id: uuid.UUID
+    number: str
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID | None = None
+    lines: list[InvoiceLineBody]
+    total_minor: int
+    paid_minor: int
+    due_minor: int  # still to pay (0 once paid or void)
+    currency: str
+    issued_at: AwareDatetime
+    due_on: date
+    status: InvoiceStatus
+    overdue: bool = False
+    paid_at: AwareDatetime | None = None
+    voided_at: AwareDatetime | None = None
+    void_reason: str = ""
+    payments: list[PaymentRecord] = []
+
+
+class UninvoicedVisit(Message):
+    """A completed appointment with no invoice yet, and what its type costs (None: no
+    price set, so it cannot be invoiced until an admin sets one)."""
+
+    appointment_id: uuid.UUID
+    starts_at: AwareDatetime
+    type_name: str
+    price_minor: int | None = None
+
+
+class PatientBillsRecord(Message):
+    """A patient's bills at the clinic: the balance (negative: in credit), the invoices
+    newest first, and completed appointments not invoiced yet."""
+
+    patient_id: uuid.UUID
+    currency: str
+    balance_minor: int
+    invoices: list[InvoiceRecord]
+    uninvoiced: list[UninvoicedVisit] = []
+
+
+class TypePriceRecord(Message):
+    appointment_type_id: uuid.UUID
+    type_name: str
+    active: bool
+    amount_minor: int | None = None  # None: no price
+    currency: str
+
+
+class TypePriceBody(Message):
+    appointment_type_id: uuid.UUID
+    amount_minor: MinorUnits | None = None  # None: remove the price
+
+
+class SavePrices(Message):
+    prices: list[TypePriceBody] = Field(max_length=500)

@@ -38,6 +38,7 @@ from desktop.kit.ops import ChangeHub, Changes, Topic
 from desktop.kit.table_model import ColumnsModel, own_selection
 from desktop.messages.conversation import ConversationView
 from desktop.patients.alerts import alert_lines
+from desktop.patients.bills import BillsTab
 from desktop.patients.booking_links import OnlineBookingTab
 from desktop.patients.consent import ConsentModel, HistoryModel, RecordConsentDialog
 from desktop.patients.form import PatientForm, as_match, guess_from_search
@@ -321,6 +322,9 @@ class PatientsPage(QWidget):
         # Treatment plans live on the server too (set_desk from the main window).
         self.treatment = TreatmentTab(self.runner, zone)
         self.file.tabs.addTab(self.treatment, "Treatment")
+        # Bills live on the server too (set_desk from the main window).
+        self.bills = BillsTab(self.runner, zone)
+        self.file.tabs.addTab(self.bills, "Bills")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -395,6 +399,7 @@ class PatientsPage(QWidget):
         self.portal.show_patient(patient_id)
         self.forms.show_patient(patient_id)
         self.treatment.show_patient(patient_id)
+        self.bills.show_patient(patient_id)
         store = self.store
         self.runner.run(
             "db",

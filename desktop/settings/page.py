@@ -55,6 +55,7 @@ from desktop.settings.models import (
 )
 from desktop.settings.portal import PortalSettingsTab
 from desktop.settings.practice import PracticePageTab
+from desktop.settings.prices import PricesTab
 from desktop.settings.rules import BookingRulesTab
 from desktop.settings.templates import SaveTemplate, TemplatesSource, no_templates
 from desktop.settings.week import Submit, WorkingHoursTab
@@ -349,6 +350,8 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.forms, "Forms")
         self.education = EducationTab(self.runner, desk)  # content:manage, online
         self.tabs.addTab(self.education, "Education library")
+        self.prices = PricesTab(self.runner, desk)  # clinic admins, online
+        self.tabs.addTab(self.prices, "Prices")
         self.tabs.addTab(self.workstations, "Workstations && staff")
         self.tabs.currentChanged.connect(self._tab_opened)
         layout = QVBoxLayout(self)
@@ -383,6 +386,8 @@ class SettingsPage(QWidget):
         self.tabs.setTabVisible(
             self.tabs.indexOf(self.education), can(desk.staff.role, Permission.CONTENT_MANAGE)
         )
+        self.prices.set_desk(desk)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.prices), self.can_edit)
 
     def _tab_opened(self, index: int) -> None:
         if self.tabs.widget(index) is self.workstations:
@@ -399,6 +404,8 @@ class SettingsPage(QWidget):
             self.forms.refresh()
         elif self.tabs.widget(index) is self.education:
             self.education.refresh()
+        elif self.tabs.widget(index) is self.prices:
+            self.prices.refresh()
 
     # --- reading -----------------------------------------------------------------------
 

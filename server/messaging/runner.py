@@ -36,6 +36,7 @@ def make_dispatcher(db: Database, settings: Settings, client: httpx.Client) -> D
             lambda: inbound.process_pending(db),
             Daily(lambda: purge_portal_logs(db)),
             Daily(lambda: remind_forms(db, settings.public_base_url), every=timedelta(hours=1)),
+            Daily(lambda: bills_overdue(db, settings.public_base_url), every=timedelta(hours=1)),
         ),
     )
 
@@ -54,6 +55,15 @@ def remind_forms(db: Database, public_base_url: str) -> int:
 
     with db.writing() as session:
         return reminders.send_due(session, utcnow(), public_base_url)
+
+
+def bills_overdue(db: Database, public_base_url: str) -> int:
+    """Bills past their due date and unpaid: the patient is told once (hourly, so a bill
+    is noticed within the hour its clinic's day ends)."""
+    from server.billing import service
+
+    with db.writing() as session:
+        return service.send_overdue(session, utcnow(), public_base_url)
 
 
 class Daily:

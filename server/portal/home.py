@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from server.audit import service as audit
 from server.db import utcnow
 from server.deps import DatabaseDep
-from server.portal import appointments, forms
+from server.portal import appointments, bills_web, forms
 from server.portal.viewer import PortalViewer
 from server.web.pages import READ, WebRoute, render
 
@@ -25,6 +25,7 @@ def home(
             v for v in appointments.visits(session, viewer, utcnow(), limit=5) if not v.cancelled
         ]
         waiting = forms.listed(session, viewer, open_only=True)
+        bills_to_pay = bills_web.count_to_pay(session, viewer)
     audit.read(
         db,
         viewer.ctx(),
@@ -40,6 +41,14 @@ def home(
             record_count=len(waiting),
             reason=f"forms to fill in, read by {viewer.actor()}",
         )
+    if bills_to_pay:
+        audit.read(
+            db,
+            viewer.ctx(),
+            entity="invoices",
+            record_count=bills_to_pay,
+            reason=f"bills to pay counted for the home page, read by {viewer.actor()}",
+        )
     return render(
         request,
         "portal/home.html",
@@ -49,6 +58,7 @@ def home(
             "upcoming": upcoming,
             "waiting": waiting,
             "welcome": welcome == "1",
+            "bills_to_pay": bills_to_pay,
         },
         brand=viewer.brand,
         private=True,

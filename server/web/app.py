@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from server.deps import DatabaseDep
 from server.leads.web import router as enquiries
 from server.portal import appointments_web as portal_appointments
+from server.portal import bills_web as portal_bills
 from server.portal import care_web as portal_care
 from server.portal import family as portal_family
 from server.portal import forms_web as portal_forms
@@ -67,6 +68,7 @@ ROUTERS: list[APIRouter] = [
     portal_home.router,
     portal_appointments.router,
     portal_forms.router,
+    portal_bills.router,
     portal_family.router,
     portal_messages.router,
     portal_profile.router,

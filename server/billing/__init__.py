@@ -1,0 +1,1 @@
+"""Bills and payments: invoices, payments at the desk and online, prices, receipts."""
