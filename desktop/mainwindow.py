@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         self.portal_invites.open_patient.connect(self.open_patient)
         # Patients whose forms are still open, from the desk's copy.
         self.incomplete_forms = IncompleteFormsPage(self.hub, desk.store, self.zone)
-        self.incomplete_forms.open_patient.connect(self.open_patient)
+        self.incomplete_forms.open_patient.connect(self.open_patient_forms)
         self.worklists = WorklistsPage(
             self.attention, self.requests, self.leads, self.portal_invites, self.incomplete_forms
         )
@@ -250,6 +250,12 @@ class MainWindow(QMainWindow):
         """The patient's file, on the Patients page."""
         self.nav.setCurrentRow(PAGES.index("Patients"))
         self.patients.open_patient(patient_id)
+
+    def open_patient_forms(self, patient_id: uuid.UUID) -> None:
+        """The patient's file on its Forms tab: what the worklist of incomplete forms
+        opens it for."""
+        self.open_patient(patient_id)
+        self.patients.file.tabs.setCurrentWidget(self.patients.forms)
 
     def show_appointment(self, appointment_id: uuid.UUID, starts_at: datetime | None) -> None:
         """The appointment, selected on its day in the diary."""

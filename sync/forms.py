@@ -4,8 +4,9 @@ an appointment are filled in, and the patients whose forms are still open.
 The server syncs each form sent (``form_requests``) without its answers, so all of this
 is read locally and works offline; the answers themselves are read from the server on
 demand. Intake and consent forms go to a patient once and belong to no appointment:
-while they are open they count with each of the patient's appointments, since each of
-those visits is waiting for them.
+they count with each of the patient's appointments, open or complete, so that a visit
+whose forms are all in says so ("Forms: all complete") rather than nothing, which is
+kept for a patient sent no forms at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select, union_all
+from sqlalchemy import Connection, Select, and_, case, func, or_, select, union_all
 
 from common.appointments import AppointmentStatus
 from common.forms import OPEN_STATUSES, FormKind, FormStatus
@@ -29,6 +30,7 @@ from sync.schema import appointments, form_requests, patients
 CHUNK = 500
 _OPEN = tuple(s.value for s in OPEN_STATUSES)
 _ONCE = tuple(k.value for k in FormKind if k.once_per_patient)
+_KEPT = form_requests.c.status != FormStatus.WITHDRAWN.value  # a withdrawn form is not due
 # Appointments a patient did not come to: they do not make the patient a known one.
 _NOT_HELD = (AppointmentStatus.CANCELLED.value, AppointmentStatus.NO_SHOW.value)
 _EXPECTED = (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value)
@@ -136,17 +138,14 @@ def _count(rows: Iterable[tuple[str, str]]) -> dict[str, Completion]:
 
 
 def _waiting(visit_id: Any, patient_id: Any) -> tuple[Any, Any]:
-    """The two ways a form waits for a visit: sent with it (withdrawn ones aside), or
-    an intake or consent form of the patient's still open."""
-    own = and_(
-        form_requests.c.appointment_id == visit_id,
-        form_requests.c.status != FormStatus.WITHDRAWN.value,
-    )
+    """The two ways a form belongs with a visit: sent with it, or an intake or consent
+    form of the patient's (sent once, for every visit). Withdrawn ones aside."""
+    own = and_(form_requests.c.appointment_id == visit_id, _KEPT)
     once = and_(
         form_requests.c.patient_id == patient_id,
         form_requests.c.appointment_id.is_(None),
         form_requests.c.kind.in_(_ONCE),
-        form_requests.c.status.in_(_OPEN),
+        _KEPT,
     )
     return own, once
 
@@ -154,17 +153,18 @@ def _waiting(visit_id: Any, patient_id: Any) -> tuple[Any, Any]:
 def completion_of(conn: Connection, visits: Select[Any]) -> dict[str, Completion]:
     """For the appointments ``visits`` selects (their id and patient id, in that order),
     by id: how far the forms each waits for are filled in. An appointment without forms
-    is left out. Two indexed joins, however many appointments (a busy week)."""
+    is left out. One grouped query over two indexed joins, however many appointments
+    (a busy week): a row per appointment comes back, not a row per form."""
     picked = visits.subquery()
     visit_id, patient_id = picked.c[0], picked.c[1]
     own, once = _waiting(visit_id, patient_id)
-    rows = conn.execute(
-        union_all(
-            select(visit_id, form_requests.c.status).join(form_requests, own),
-            select(visit_id, form_requests.c.status).join(form_requests, once),
-        )
-    )
-    return _count((str(a), str(s)) for a, s in rows)
+    found = union_all(
+        select(visit_id.label("visit"), form_requests.c.status).join(form_requests, own),
+        select(visit_id.label("visit"), form_requests.c.status).join(form_requests, once),
+    ).subquery()
+    done = case((found.c.status == FormStatus.COMPLETE.value, 1), else_=0)
+    rows = conn.execute(select(found.c.visit, func.sum(done), func.count()).group_by(found.c.visit))
+    return {str(visit): Completion(int(complete), int(total)) for visit, complete, total in rows}
 
 
 def completion(
@@ -174,12 +174,11 @@ def completion(
     fetched from the server for days this desk does not keep, so not in its copy."""
     pairs = [(str(a), str(p)) for a, p in visits]
     own: dict[str, list[str]] = {}  # appointment id: statuses of the forms sent with it
-    once: dict[str, list[str]] = {}  # patient id: statuses of their open once-only forms
+    once: dict[str, list[str]] = {}  # patient id: statuses of their once-only forms
     for chunk in _chunks(sorted({a for a, _ in pairs})):
         rows = conn.execute(
             select(form_requests.c.appointment_id, form_requests.c.status).where(
-                form_requests.c.appointment_id.in_(chunk),
-                form_requests.c.status != FormStatus.WITHDRAWN.value,
+                form_requests.c.appointment_id.in_(chunk), _KEPT
             )
         )
         for appointment_id, status in rows:
@@ -190,7 +189,7 @@ def completion(
                 form_requests.c.patient_id.in_(chunk),
                 form_requests.c.appointment_id.is_(None),
                 form_requests.c.kind.in_(_ONCE),
-                form_requests.c.status.in_(_OPEN),
+                _KEPT,
             )
         )
         for patient_id, status in rows:

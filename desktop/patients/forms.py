@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -99,6 +98,7 @@ class AnswersDialog(QDialog):
         request = record.request
         self.setWindowTitle(f"Answers — {request.title}")
         self.setObjectName("formAnswers")
+        self.questions: dict[str, QLabel] = {}  # question id: its wording
         self.answers: dict[str, QLabel] = {}  # question id: the answer shown
         state = request.status.label
         if request.completed_at is not None:
@@ -110,22 +110,37 @@ class AnswersDialog(QDialog):
         )
         self.heading.setObjectName("formAnswersHeading")
         self.heading.setWordWrap(True)
+        # Each question above its answer, in one column: a long wording wraps to the
+        # dialog's width and takes the height it needs (a form layout's label column
+        # does not grow with its wrapped text, and cut questions short).
         body = QWidget()
-        form = QFormLayout(body)
+        body.setObjectName("formAnswersBody")
+        column = QVBoxLayout(body)
         for answer in record.answers:
             question = QLabel(answer.label)
+            question.setObjectName(f"question_{answer.question_id}")
             question.setWordWrap(True)
             question.setTextFormat(Qt.TextFormat.PlainText)
+            bold = question.font()
+            bold.setBold(True)
+            question.setFont(bold)
             shown = QLabel(answer.answer)
             shown.setObjectName(f"answer_{answer.question_id}")
             shown.setWordWrap(True)
             shown.setTextFormat(Qt.TextFormat.PlainText)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            form.addRow(question, shown)
+            shown.setIndent(16)
+            column.addWidget(question)
+            column.addWidget(shown)
+            column.addSpacing(8)
+            self.questions[answer.question_id] = question
             self.answers[answer.question_id] = shown
+        column.addStretch(1)
         scroll = QScrollArea()
+        scroll.setObjectName("formAnswersScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
+        self.area = scroll
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

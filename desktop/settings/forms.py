@@ -14,6 +14,7 @@ overwritten.
 
 from __future__ import annotations
 
+import copy
 import secrets
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -71,7 +72,11 @@ PUBLISH_NOTE = (
     "Saving changed questions or a changed title publishes a new version of the form. "
     "Forms patients have already begun keep the version they began; new ones get this one."
 )
-NOTHING_CHANGED = "Nothing has changed, so nothing was sent."
+NOTHING_CHANGED = "Nothing has changed: there is nothing to publish."
+ADDRESS_UNCHANGED = "Nothing has changed, so nothing was sent."
+DISCARD_TITLE = "Discard your changes to this form?"
+NO_FORMS = "No forms yet: write the first with “New form…”."
+UNREADABLE = "The forms could not be read from the server"
 READ_ONLY = "Only clinic admins can change the clinic's forms."
 STALE_TITLE = "Someone else published this form"
 NO_WORDING = "(no wording yet)"
@@ -106,10 +111,21 @@ class FormsModel(ColumnsModel):
                 sent_with(row, self.type_names),
                 str(row.version),
                 when(row.published_at, self.zone),
-                "In use" if row.active else "Not in use",
+                "Yes" if row.active else "No",
                 str(row.sent),
             )[column]
         return None
+
+
+def published_words(saved: FormTemplateRecord, before: FormTemplateRecord | None) -> str:
+    """What a save did: a new version published, or (only when it is in use or which
+    bookings it goes with changed) the same version kept."""
+    if before is None or saved.version != before.version:
+        return f"Published version {saved.version} of “{saved.title}”."
+    return (
+        f"Saved “{saved.title}”. Its questions and title are unchanged, so patients still "
+        f"get version {saved.version}."
+    )
 
 
 def new_question_id(taken: set[str]) -> str:
@@ -157,7 +173,11 @@ class FormBuilderDialog(QDialog):
     """A form's title, when it is sent, and its questions. Save checks everything with
     ``common.forms`` first and shows a refusal at the question it is about; only then
     is the form sent (through ``save``), and the dialog closes once the server has it.
-    ``sent`` says afterwards whether anything was sent (an unchanged form is not)."""
+    ``sent`` says afterwards whether anything was sent (an unchanged form is not).
+
+    A refusal shown at a question (or the title) is checked again as it is corrected, so
+    it goes as soon as it no longer holds. Cancel, Escape or closing the window ask
+    before throwing away what was changed here."""
 
     def __init__(
         self,
@@ -178,9 +198,10 @@ class FormBuilderDialog(QDialog):
         self.record, self.save = record, save
         self.sent = False
         self.saved: FormTemplateRecord | None = None
-        self.box: QMessageBox | None = None  # the 409 dialog (tests read it)
+        self.box: QMessageBox | None = None  # the 409 dialog or the question (tests read it)
         self.drafts: list[Draft] = [q.model_dump() for q in record.questions] if record else []
         self.refused: dict[int, str] = {}  # question index: what is wrong with it
+        self.form_refused = False  # the form's questions as a whole (none, too many)
         self._loading = False
 
         self.title = QLineEdit(record.title if record else "")
@@ -188,6 +209,7 @@ class FormBuilderDialog(QDialog):
         self.title.setMaxLength(rules.TITLE_LENGTH)
         self.title.setPlaceholderText("For example: New patient questionnaire")
         self.title_problem = problem_label()
+        self.title.textEdited.connect(lambda _t: self._title_edited())
         self.kind = QComboBox()
         self.kind.setObjectName("formKind")
         for form_kind in FormKind:
@@ -275,6 +297,8 @@ class FormBuilderDialog(QDialog):
         self.save_button.setText("Save and publish")
         buttons.accepted.connect(self.submit)
         buttons.rejected.connect(self.reject)
+        self.discarding = False  # the admin said to throw the changes away
+        self.asking: QMessageBox | None = None  # "Discard your changes…?", while open
 
         head = QFormLayout()
         head.addRow("Title", self.title)
@@ -313,6 +337,7 @@ class FormBuilderDialog(QDialog):
         self._relist()
         self.questions.setCurrentRow(0 if self.drafts else -1)
         self._chosen(self.questions.currentRow())
+        self.opened_as = self.state()
         self.resize(880, 660)
 
     # --- the questions -------------------------------------------------------------------
@@ -324,6 +349,7 @@ class FormBuilderDialog(QDialog):
         """A new, empty question of ``kind`` at the end, chosen for its wording."""
         self.drafts.append(blank(kind, {str(d.get("id")) for d in self.drafts}))
         self.refused.clear()
+        self._form_checked_again()
         self._relist()
         row = len(self.drafts) - 1
         self.questions.setCurrentRow(row)
@@ -346,6 +372,7 @@ class FormBuilderDialog(QDialog):
             return
         del self.drafts[row]
         self.refused.clear()
+        self._form_checked_again()
         self._relist()
         self.questions.setCurrentRow(min(row, len(self.drafts) - 1))
         self._chosen(self.questions.currentRow())
@@ -361,15 +388,25 @@ class FormBuilderDialog(QDialog):
         self.questions.blockSignals(True)
         self.questions.clear()
         for n in range(len(self.drafts)):
-            item = QListWidgetItem(self._line(n))
-            item.setToolTip(self._line(n))
-            if n in self.refused:
-                item.setForeground(QColor("#b00020"))
-                item.setToolTip(self.refused[n])
+            item = QListWidgetItem()
             self.questions.addItem(item)
+            self._paint(n)
         self.questions.setCurrentRow(min(row, len(self.drafts) - 1))
         self.questions.blockSignals(False)
         self._enable()
+
+    def _paint(self, row: int) -> None:
+        """Question ``row``'s line in the list: in red, with what is wrong in its tooltip,
+        while it is refused."""
+        item = self.questions.item(row)
+        if item is None:
+            return
+        item.setText(self._line(row))
+        refused = self.refused.get(row)
+        item.setToolTip(refused or self._line(row))
+        item.setData(
+            Qt.ItemDataRole.ForegroundRole, QColor("#b00020") if refused is not None else None
+        )
 
     def _chosen(self, row: int) -> None:
         """Show the chosen question in the editor, with what is wrong with it, if anything."""
@@ -420,11 +457,32 @@ class FormBuilderDialog(QDialog):
             choices=[line.strip() for line in lines if line.strip()],
             multiple=self.q_multiple.isChecked(),
         )
-        item = self.questions.item(row)
-        if item is not None:
-            item.setText(self._line(row))
-            if row not in self.refused:
-                item.setToolTip(self._line(row))
+        if row in self.refused:
+            self._check_again(row)
+        self._paint(row)
+
+    def _check_again(self, row: int) -> None:
+        """A refused question, checked again as it is corrected: its words follow what
+        is still wrong with it, and go (with the ⚠) once nothing is. Other questions are
+        left alone until Save: typing here should not bring up warnings elsewhere."""
+        try:
+            rules.check_question(self.drafts[row], row + 1)
+        except FormInvalid as still:
+            self.refused[row] = still.message
+        else:
+            del self.refused[row]
+        say(self.question_problem, self.refused.get(row, ""))
+
+    def _title_edited(self) -> None:
+        """A refused title, checked again as it is corrected."""
+        if self.title_problem.isHidden():
+            return
+        try:
+            rules.check_title(self.title.text())
+        except FormInvalid as still:
+            say(self.title_problem, still.message)
+        else:
+            say(self.title_problem, "")
 
     def _enable(self) -> None:
         row = self.questions.currentRow()
@@ -471,14 +529,72 @@ class FormBuilderDialog(QDialog):
             self.q_label.setFocus()
             return
         say(self.problem, refused.message)
+        self.form_refused = True
+
+    def _form_checked_again(self) -> None:
+        """A refusal of the questions as a whole (none yet, too many), checked again as
+        questions are added or removed."""
+        if not self.form_refused:
+            return
+        try:
+            rules.check_questions(self.drafts)
+        except FormInvalid as still:
+            if still.field == "questions":
+                say(self.problem, still.message)
+                return
+        self.form_refused = False
+        say(self.problem, "")
 
     def _clear_refusals(self) -> None:
         say(self.title_problem, "")
         say(self.problem, "")
+        self.form_refused = False
         if self.refused:
             self.refused.clear()
             self._relist()
         say(self.question_problem, "")
+
+    def state(self) -> tuple[Any, ...]:
+        """Everything this window holds, as typed, to tell whether anything changed."""
+        return (
+            self.title.text(),
+            self.form_kind(),
+            sorted(self.type_ids()),
+            self.active.isChecked(),
+            copy.deepcopy(self.drafts),
+        )
+
+    def changed(self) -> bool:
+        return self.state() != self.opened_as
+
+    def reject(self) -> None:
+        """Cancel, Escape or the window's close button: asked first, "Keep editing" by
+        default, if anything was changed here (the changes exist nowhere else)."""
+        if self.discarding or not self.changed():
+            super().reject()
+            return
+        if self.asking is not None and self.asking.isVisible():
+            return  # already asked
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved changes",
+            DISCARD_TITLE,
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText("What you changed here has not been saved, and will be lost.")
+        box.setObjectName("formDiscard")
+        box.button(QMessageBox.StandardButton.Discard).setText("Discard changes")
+        box.button(QMessageBox.StandardButton.Cancel).setText("Keep editing")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Discard).clicked.connect(self.discard)
+        box.open()
+        self.box = self.asking = box
+
+    def discard(self) -> None:
+        self.discarding = True
+        self.reject()
 
     def unchanged(self) -> bool:
         """Whether saving would keep the form exactly as the server has it."""
@@ -554,7 +670,8 @@ class FormBuilderDialog(QDialog):
 
 class FormsTab(QWidget):
     """The clinic's forms, with New form…, Edit… and Refresh, and the video room
-    address. Read from the server when the tab is opened."""
+    address. Read from the server whenever the tab is shown, and again while it is on
+    screen when a sync brings forms sent to patients (``forms_sent``: the counts move)."""
 
     settled = Signal()  # the list (and the video address) as the server has them now
 
@@ -564,6 +681,7 @@ class FormsTab(QWidget):
         self.schedule: ClinicSchedule | None = None
         self.settings: FormsSettingsRecord | None = None
         self.builder: FormBuilderDialog | None = None
+        self.about_list = False  # the status line speaks of reading the list (or not)
         self.model = FormsModel(zone)
         self.table = QTableView()
         self.table.setObjectName("forms")
@@ -654,21 +772,36 @@ class FormsTab(QWidget):
         failed: Callable[[BaseException], None] | None = None,
     ) -> bool:
         if not can(self.desk.staff.role, Permission.SETTINGS_MANAGE):
-            self._say(READ_ONLY)
+            self._say(READ_ONLY, about_list=True)
             return False
         if not on_server(self.runner, self.desk, work, then, failed or self._failed):
-            self._say(SIGNED_IN_OFFLINE)
+            self._say(SIGNED_IN_OFFLINE, about_list=True)
             return False
         return True
 
     def _failed(self, error: BaseException) -> None:
-        self._say(f"The forms could not be read from the server: {errors.words(error)}")
+        self._say(f"{UNREADABLE}: {errors.words(error)}", about_list=True)
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, *, about_list: bool = False) -> None:
+        """The status line. What it says of reading the list goes at the next good read;
+        what it says of a save (published, nothing to publish) stays until something
+        else is said, through the reads that follow."""
         self.message.setText(text)
+        self.about_list = about_list
 
     def refresh(self) -> None:
         self._online(lambda c: (c.forms(), c.forms_settings()), self._read)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Read afresh each time the tab comes on screen: forms go out all day."""
+        super().showEvent(event)
+        self.refresh()
+
+    def forms_sent(self) -> None:
+        """A sync brought forms sent to patients: the "Sent to patients" counts have
+        moved. Read again if the list is on screen (it is read when shown otherwise)."""
+        if self.isVisible():
+            self.refresh()
 
     def _read(self, found: tuple[list[FormTemplateRecord], FormsSettingsRecord]) -> None:
         forms, settings = found
@@ -678,7 +811,10 @@ class FormsTab(QWidget):
             row = next((n for n, f in enumerate(forms) if f.id == chosen.id), None)
             if row is not None:
                 self.table.selectRow(row)
-        self._say("" if forms else "No forms yet: write the first with “New form…”.")
+        if not forms:
+            self._say(NO_FORMS, about_list=True)
+        elif self.about_list:
+            self._say("")
         self._show_settings(settings)
         self.settled.emit()
 
@@ -736,7 +872,7 @@ class FormsTab(QWidget):
             return
         saved = dialog.saved
         if saved is not None:
-            self._say(f"Saved “{saved.title}”: version {saved.version} is what patients get now.")
+            self._say(published_words(saved, dialog.record))
         self.refresh()
 
     # --- the video room address ------------------------------------------------------------
@@ -751,7 +887,7 @@ class FormsTab(QWidget):
             say(self.video_problem, refused.message)
             return
         if self.settings is not None and cleaned == self.settings.video_room_template:
-            self.video_message.setText(NOTHING_CHANGED)
+            self.video_message.setText(ADDRESS_UNCHANGED)
             return
         self.video_button.setEnabled(False)
         self.video_message.setText("Saving…")

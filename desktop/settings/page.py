@@ -400,8 +400,6 @@ class SettingsPage(QWidget):
             self.booking_links.refresh()
         elif self.tabs.widget(index) is self.portal:
             self.portal.refresh()
-        elif self.tabs.widget(index) is self.forms:
-            self.forms.refresh()
         elif self.tabs.widget(index) is self.education:
             self.education.refresh()
         elif self.tabs.widget(index) is self.prices:
@@ -416,6 +414,8 @@ class SettingsPage(QWidget):
     def _changes_heard(self, changes: Changes) -> None:
         if changes.touch(Topic.SCHEDULE, Topic.STAFF):
             self.reload()
+        if changes.touch(Topic.FORMS):
+            self.forms.forms_sent()  # read afresh from the server, if on screen
         if self.tabs.currentWidget() is self.messages:
             self.messages.editor.reload()  # a template saved here or brought by a sync
 

@@ -1,7 +1,7 @@
 """Worklists → "Incomplete forms": patients whose forms are still open, new patients
 first (the clinic knows nothing of them but what the forms will say), each with their
 next appointment and the forms outstanding, to ring or remind before they come. "Open
-file" (or a double click) opens the patient's file, where the Forms tab has the rest.
+file" (or a double click) opens the patient's file on its Forms tab, where the rest is.
 
 Read from the desk's copy (forms sent are synced), so it works offline; it is read again
 whenever forms, appointments or patients change, a sync's included.
@@ -42,14 +42,16 @@ def next_words(row: IncompleteForms, zone: ZoneInfo) -> str:
 
 class IncompleteModel(ColumnsModel):
     def __init__(self, zone: ZoneInfo) -> None:
-        super().__init__(["Patient", "", "Next appointment", "Forms outstanding", ""])
+        super().__init__(
+            ["Patient", "New or returning", "Next appointment", "Forms outstanding", ""]
+        )
         self.zone = zone
 
     def cell(self, row: IncompleteForms, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return (
                 row.name,
-                "New patient" if row.new_patient else "",
+                "New patient" if row.new_patient else "Returning",
                 next_words(row, self.zone),
                 ", ".join(row.outstanding),
                 "",
@@ -62,7 +64,7 @@ class IncompleteModel(ColumnsModel):
 
 
 class IncompleteFormsPage(QWidget):
-    open_patient = Signal(object)  # patient id: their file
+    open_patient = Signal(object)  # patient id: their file, on its Forms tab
     count_changed = Signal(int)  # patients with forms outstanding
 
     def __init__(self, hub: ChangeHub, store: Store, zone: ZoneInfo) -> None:

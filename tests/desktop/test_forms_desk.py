@@ -1,11 +1,13 @@
 """Clinic forms and video consultations at the desk, against a real server and a real
 SQLCipher store: the form builder (a new form is version 1, a change version 2, an
 unchanged save sends nothing; a refused question is shown at the question without asking
-the server; someone else's newer version is refused in a dialog), the video room address,
-the Forms tab of a patient's file (listed from the desk's copy after a pull, answers read
-from the server, withdrawing after asking, a calm word offline), Worklists → Incomplete
-forms (a new patient first, gone once complete after a pull), and the diary's hover card
-and menu (form completion, the video room)."""
+the server, and goes as it is corrected; Cancel asks before discarding; someone else's
+newer version is refused in a dialog; the list read again as forms go out), the video
+room address, the Forms tab of a patient's file (listed from the desk's copy after a
+pull, answers read from the server and shown in full, withdrawing after asking, a calm
+word offline), Worklists → Incomplete forms (a new patient first, gone once complete
+after a pull, "Open file" on the Forms tab), and the diary's hover card and menu (form
+completion, "all complete" told from no forms, the video room)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -30,13 +32,21 @@ from desktop.diary.model import summary
 from desktop.diary.view import DiaryView
 from desktop.kit.ops import SYNC, ChangeHub, Topic, synced
 from desktop.kit.tasks import TaskRunner
-from desktop.patients.forms import OFFLINE
+from desktop.mainwindow import MainWindow
+from desktop.patients.forms import OFFLINE, AnswersDialog
 from desktop.patients.page import PatientsPage
-from desktop.settings.forms import NOTHING_CHANGED, FormBuilderDialog, FormsTab
+from desktop.settings.forms import (
+    ADDRESS_UNCHANGED,
+    DISCARD_TITLE,
+    NOTHING_CHANGED,
+    FormBuilderDialog,
+    FormsTab,
+)
 from desktop.settings.page import SettingsPage
 from desktop.worklists.forms import IncompleteFormsPage
 from server.audit.models import AuditEvent
 from server.auth.context import AuthContext
+from server.changefeed import live
 from server.clinics.models import Clinic
 from server.db import transaction, utcnow
 from server.demo import ADMIN, DEMO_TIME_ZONE, FRONT_DESK, DemoLogin
@@ -48,6 +58,8 @@ from server.web.models import PracticeProfile
 from sync import account
 from sync.account import Desk
 from sync.engine import SyncEngine, SyncReport
+from sync.forms import Completion
+from sync.protocol import FormAnswerRecord, FormRequestRecord, FormResponseRecord
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.qt
@@ -295,8 +307,11 @@ def test_the_builder_publishes_version_1_then_2_and_an_unchanged_save_sends_noth
     assert first.questions[2]["multiple"] is True
     assert first.questions[2]["required"] is False
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=WAIT_MS)
+    # Said in the status line, and still said once the list has been read again.
+    assert tab.message.text() == "Published version 1 of “New patient questionnaire”."
     assert tab.model.index(0, 2).data() == "1"
-    assert tab.model.index(0, 4).data() == "In use"
+    assert tab.model.headerData(4, Qt.Orientation.Horizontal) == "In use"
+    assert tab.model.index(0, 4).data() == "Yes"
     assert tab.model.index(0, 5).data() == "0"
     assert tab.model.index(0, 1).data().startswith("Intake: once per patient")
 
@@ -309,6 +324,7 @@ def test_the_builder_publishes_version_1_then_2_and_an_unchanged_save_sends_noth
     qtbot.keyClicks(dialog.q_label, "What brings you to the clinic?")
     builder_closed(qtbot, dialog)
     qtbot.waitUntil(lambda: tab.model.index(0, 2).data() == "2", timeout=WAIT_MS)
+    assert tab.message.text() == "Published version 2 of “New patient questionnaire”."
     first, second = versions(live_server, template.id)
     assert first.questions[0]["label"] == "What brings you in?"
     assert second.questions[0]["label"] == "What brings you to the clinic?"
@@ -321,6 +337,7 @@ def test_the_builder_publishes_version_1_then_2_and_an_unchanged_save_sends_noth
     builder_closed(qtbot, dialog)
     assert not dialog.sent
     assert tab.message.text() == NOTHING_CHANGED
+    assert NOTHING_CHANGED == "Nothing has changed: there is nothing to publish."
     assert audited(live_server, "form_templates", "save") == saves
     assert len(versions(live_server, template.id)) == 2
 
@@ -413,6 +430,182 @@ def test_a_form_someone_else_published_meanwhile_is_refused_in_a_dialog(
     assert latest.questions[-1]["label"] == "Your GP"
 
 
+def test_a_refusal_goes_as_soon_as_the_admin_corrects_it(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
+) -> None:
+    tab = forms_tab(qtbot, runner, admin)
+    dialog = tab.add()
+    assert dialog is not None
+
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.title_problem.isVisibleTo(dialog)
+    qtbot.keyClicks(dialog.title, "Knee check")
+    assert dialog.title_problem.isHidden(), "the title is written now"
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.problem.text() == "A form needs at least one question."
+    dialog.add_kind.setCurrentIndex(dialog.add_kind.findData("text"))
+    qtbot.mouseClick(dialog.add_button, LEFT)
+    assert dialog.problem.isHidden(), "it has a question now"
+
+    qtbot.keyClicks(dialog.q_label, "Which knee?")
+    dialog.add_kind.setCurrentIndex(dialog.add_kind.findData("choice"))
+    qtbot.mouseClick(dialog.add_button, LEFT)
+    qtbot.keyClicks(dialog.q_label, "Since when?")
+    dialog.q_choices.setPlainText("A week")
+    dialog.add_kind.setCurrentIndex(dialog.add_kind.findData("scale"))
+    qtbot.mouseClick(dialog.add_button, LEFT)  # left without wording
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.questions.currentRow() == 1
+    assert dialog.question_problem.text() == "Question 2 needs at least two choices, one per line."
+    assert dialog.questions.item(1).text().startswith("⚠ 2.")
+
+    # Still wrong, differently: the words follow what is wrong now.
+    dialog.q_choices.setPlainText("A week\nA month\na WEEK")
+    assert dialog.question_problem.text() == "Question 2 lists the same choice twice."
+    assert dialog.questions.item(1).text().startswith("⚠ 2.")
+    # Right: the words and the ⚠ go at once, and the next question is not flagged yet.
+    dialog.q_choices.setPlainText("A week\nA month")
+    assert dialog.question_problem.isHidden()
+    item = dialog.questions.item(1)
+    assert item.text() == "2. Since when? — Choice"
+    assert item.toolTip() == item.text()
+    assert item.data(Qt.ItemDataRole.ForegroundRole) is None
+    assert not dialog.questions.item(2).text().startswith("⚠")
+
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.questions.currentRow() == 2
+    assert (
+        dialog.question_problem.text() == "Question 3's wording is empty: write it, or remove it."
+    )
+    qtbot.keyClicks(dialog.q_label, "How bad is it?")
+    assert dialog.question_problem.isHidden()
+    assert dialog.questions.item(2).text().startswith("3. How bad is it?")
+    with live_server.sessionmaker() as session:
+        assert session.scalar(select(func.count()).select_from(FormTemplate)) == 0
+    builder_closed(qtbot, dialog)
+    with live_server.sessionmaker() as session:
+        assert session.scalars(select(FormTemplate.title)).all() == ["Knee check"]
+
+
+def cancel_button(dialog: FormBuilderDialog) -> QPushButton:
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert buttons is not None
+    return buttons.button(QDialogButtonBox.StandardButton.Cancel)
+
+
+def test_cancel_asks_before_throwing_away_changes(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
+) -> None:
+    template_id = publish(live_server, "Intake", FormKind.INTAKE, INTAKE)
+    tab = forms_tab(qtbot, runner, admin)
+
+    # Nothing changed (a question looked at is not a change): closed without asking.
+    dialog = tab.edit(0)
+    assert dialog is not None
+    dialog.questions.setCurrentRow(2)
+    qtbot.mouseClick(cancel_button(dialog), LEFT)
+    assert not dialog.isVisible()
+    assert dialog.asking is None
+
+    dialog = tab.edit(0)
+    assert dialog is not None
+    dialog.questions.setCurrentRow(0)
+    qtbot.keyClicks(dialog.q_label, " today")
+    qtbot.mouseClick(cancel_button(dialog), LEFT)
+    asked = dialog.asking
+    assert asked is not None
+    assert asked.isVisible()
+    assert asked.text() == DISCARD_TITLE == "Discard your changes to this form?"
+    keep = asked.defaultButton()
+    assert keep is asked.button(QMessageBox.StandardButton.Cancel)
+    assert keep.text() == "Keep editing"
+    keep.click()
+    assert dialog.isVisible()
+    assert dialog.drafts[0]["label"] == "What brings you in? today"
+
+    # Escape and the window's close button ask too; Discard throws the changes away.
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible()
+    assert dialog.asking is not asked
+    assert dialog.asking is not None
+    assert dialog.asking.isVisible()
+    dialog.asking.defaultButton().click()
+    dialog.close()
+    assert dialog.isVisible()
+    assert dialog.asking is not None
+    dialog.asking.button(QMessageBox.StandardButton.Discard).click()
+    assert not dialog.isVisible()
+    assert [v.number for v in versions(live_server, template_id)] == [1]
+
+    # A new form with only a title typed is a change too.
+    dialog = tab.add()
+    assert dialog is not None
+    qtbot.mouseClick(cancel_button(dialog), LEFT)
+    assert not dialog.isVisible(), "an empty new form is thrown away without asking"
+    dialog = tab.add()
+    assert dialog is not None
+    qtbot.keyClicks(dialog.title, "Consent")
+    qtbot.mouseClick(cancel_button(dialog), LEFT)
+    assert dialog.isVisible()
+    assert dialog.asking is not None
+    dialog.asking.button(QMessageBox.StandardButton.Discard).click()
+    assert not dialog.isVisible()
+
+
+def test_a_form_taken_out_of_use_reads_no_and_keeps_its_version(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
+) -> None:
+    publish(live_server, "Intake", FormKind.INTAKE, INTAKE)
+    tab = forms_tab(qtbot, runner, admin)
+    assert tab.model.index(0, 4).data() == "Yes"
+    dialog = tab.edit(0)
+    assert dialog is not None
+    dialog.active.setChecked(False)
+    builder_closed(qtbot, dialog)
+    qtbot.waitUntil(lambda: tab.model.index(0, 4).data() == "No", timeout=WAIT_MS)
+    assert tab.model.index(0, 2).data() == "1"
+    assert tab.message.text() == (
+        "Saved “Intake”. Its questions and title are unchanged, so patients still get version 1."
+    )
+
+
+def test_the_sent_count_is_read_again_when_forms_go_out_and_when_the_tab_is_shown(
+    qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
+) -> None:
+    publish(live_server, "New patient questionnaire", FormKind.INTAKE, CONSENT)
+    hub = ChangeHub(runner)
+    page = SettingsPage(hub, admin, ZONE)
+    qtbot.addWidget(page)
+    page.show()
+    tab = page.forms
+    with qtbot.waitSignal(tab.settled, timeout=WAIT_MS):
+        page.tabs.setCurrentWidget(tab)
+    assert tab.model.index(0, 5).data() == "0"
+
+    # A sync brings the form sent with a booking: the hub says so, the list is read again.
+    book_new_patient(live_server, "Nell", "Newcomer", days=4)
+    report = pull(admin)
+    assert Topic.FORMS in synced(report)
+    with qtbot.waitSignal(tab.settled, timeout=WAIT_MS):
+        hub.announce(synced(report), origin=SYNC)
+    assert tab.model.index(0, 5).data() == "1"
+
+    # Not on screen: not read (the server is not asked for a list nobody sees) ...
+    page.tabs.setCurrentIndex(0)
+    book_new_patient(live_server, "Olly", "Other", days=5)
+    with qtbot.assertNotEmitted(tab.settled, wait=500):
+        hub.announce({Topic.FORMS}, origin=SYNC)
+    # ... but read when shown again: the tab chosen, or the page come back to.
+    with qtbot.waitSignal(tab.settled, timeout=WAIT_MS):
+        page.tabs.setCurrentWidget(tab)
+    assert tab.model.index(0, 5).data() == "2"
+    book_new_patient(live_server, "Pat", "Third", days=6)
+    page.hide()
+    with qtbot.waitSignal(tab.settled, timeout=WAIT_MS):
+        page.show()
+    assert tab.model.index(0, 5).data() == "3"
+
+
 def test_the_video_room_address_is_checked_at_the_desk_and_saved(
     qtbot: QtBot, runner: TaskRunner, live_server: LiveServer, admin: Desk
 ) -> None:
@@ -440,7 +633,7 @@ def test_the_video_room_address_is_checked_at_the_desk_and_saved(
 
     saves = audited(live_server, "practice_profiles", "save")
     qtbot.mouseClick(tab.video_button, LEFT)
-    assert tab.video_message.text() == NOTHING_CHANGED
+    assert tab.video_message.text() == ADDRESS_UNCHANGED
     assert audited(live_server, "practice_profiles", "save") == saves
 
 
@@ -592,6 +785,58 @@ def test_withdraw_asks_first_and_the_file_says_withdrawn_at_once(
     assert not tab.withdraw_button.isEnabled()
 
 
+LONG = (
+    "Please list every medicine you take, how often you take it, who prescribed it, and "
+    "whether it has ever given you side effects such as dizziness, sickness or a rash"
+)
+
+
+@pytest.mark.parametrize("width", [420, 620, 1000])
+def test_every_question_and_answer_reads_in_full_however_long(qtbot: QtBot, width: int) -> None:
+    """Wordings of every length (a form layout's label column cut the longer ones short,
+    top and bottom), each with its whole height, the list scrolling when it is long."""
+    request = FormRequestRecord(
+        id=uuid.uuid4(),
+        version=1,
+        patient_id=uuid.uuid4(),
+        title="New patient questionnaire",
+        kind=FormKind.INTAKE,
+        status=FormStatus.COMPLETE,
+        sent_at=datetime.now(UTC),
+        completed_at=datetime.now(UTC),
+    )
+    answers = [
+        FormAnswerRecord(
+            question_id=f"q{n}",
+            label=f"{n + 1}. {LONG[: 30 + n * 25]}?",
+            kind="text",
+            answer="Knee pain" if n % 2 else "Aspirin each morning, " * (n + 1),
+        )
+        for n in range(8)
+    ]
+    record = FormResponseRecord(request=request, version=1, answers=answers)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    dialog = AnswersDialog(record, ZONE, parent)
+    dialog.resize(width, 480)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    body = dialog.area.widget()
+    assert body is not None
+    qtbot.waitUntil(lambda: body.width() > 0)
+
+    assert body.width() <= dialog.area.viewport().width(), "no sideways scrolling"
+    for shown in answers:
+        for label in (dialog.questions[shown.question_id], dialog.answers[shown.question_id]):
+            assert label.width() > width // 2, "as wide as the dialog allows"
+            assert label.height() >= label.heightForWidth(label.width()), label.text()
+            bottom = label.mapTo(body, label.rect().bottomLeft()).y()
+            assert bottom < body.height(), "within what scrolls into view"
+        assert dialog.questions[shown.question_id].text() == shown.label
+        assert dialog.answers[shown.question_id].text() == shown.answer
+    assert dialog.area.verticalScrollBar().maximum() > 0, "a long form scrolls"
+
+
 # --- the worklist --------------------------------------------------------------------------
 
 
@@ -626,11 +871,13 @@ def test_the_worklist_lists_a_new_patient_first_and_drops_them_once_complete(
     first = page.model.rows[0]
     assert first.patient_id == nell.patient_id
     assert page.model.index(0, 0).data() == "Nell Newcomer"
+    assert page.model.headerData(1, Qt.Orientation.Horizontal) == "New or returning"
     assert page.model.index(0, 1).data() == "New patient"
     assert page.model.index(0, 2).data() == f"{nell.starts_at.astimezone(ZONE):%a %d %b %Y %H:%M}"
     assert page.model.index(0, 3).data() == "New patient questionnaire"
     known_row = next(r for r in page.model.rows if r.patient_id == kit)
     assert not known_row.new_patient
+    assert page.model.index(page.model.rows.index(known_row), 1).data() == "Returning"
     assert "Before your visit" in known_row.outstanding
     qtbot.mouseClick(page.open_buttons[0], LEFT)
     assert opened == [nell.patient_id]
@@ -644,6 +891,42 @@ def test_the_worklist_lists_a_new_patient_first_and_drops_them_once_complete(
         lambda: nell.patient_id not in [r.patient_id for r in page.model.rows], timeout=WAIT_MS
     )
     assert kit in [r.patient_id for r in page.model.rows]
+
+
+def test_open_file_in_the_worklist_opens_the_file_on_its_forms_tab(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "FALLBACK_POLL", 3600.0)
+    publish(live_server, "New patient questionnaire", FormKind.INTAKE, CONSENT)
+    nell = book_new_patient(live_server, "Nell", "Newcomer", days=3)
+    desk = signed_in(live_server, tmp_path / "window", FRONT_DESK)
+    window = MainWindow(
+        desk, TaskRunner(), SyncEngine(desk.store, account.sync_client(desk)), sync_interval=3600
+    )
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: window.sync_label.text().startswith("Online"), timeout=WAIT_MS)
+        worklist = window.incomplete_forms
+        qtbot.waitUntil(lambda: worklist.model.rowCount() >= 1, timeout=WAIT_MS)
+        file_tabs = window.patients.file.tabs
+        assert file_tabs.currentIndex() == 0, "a file opens on its appointments otherwise"
+        row = [r.patient_id for r in worklist.model.rows].index(nell.patient_id)
+        qtbot.mouseClick(worklist.open_buttons[row], LEFT)
+        assert window.pages.currentWidget() is window.patients
+        assert file_tabs.currentWidget() is window.patients.forms
+        forms = window.patients.forms
+        qtbot.waitUntil(lambda: forms.model.rowCount() == 1, timeout=WAIT_MS)
+        assert forms.model.index(0, 0).data() == "New patient questionnaire"
+
+        # From the diary, the file opens as it did.
+        file_tabs.setCurrentIndex(0)
+        window.open_patient(nell.patient_id)
+        assert file_tabs.currentIndex() == 0
+    finally:
+        window.close()
+        window.runner.shutdown()
+        desk.store.close()
 
 
 # --- the diary ----------------------------------------------------------------------------
@@ -712,3 +995,42 @@ def test_the_hover_card_shows_form_completion_and_the_menu_opens_the_video_room(
     )
     pull(reception)
     assert "Forms: all complete" in summary(entry_now(), ZONE).splitlines()
+
+
+def test_the_hover_card_tells_all_complete_from_no_forms(
+    qtbot: QtBot, live_server: LiveServer, reception: Desk
+) -> None:
+    """A patient's intake and consent, both in: "all complete" (2 of 2), not nothing;
+    a patient sent no forms (or only a withdrawn one) shows no forms line at all."""
+    publish(live_server, "New patient questionnaire", FormKind.INTAKE, CONSENT)
+    publish(live_server, "Treatment consent", FormKind.CONSENT, CONSENT)
+    nell = book_new_patient(live_server, "Nell", "Newcomer", days=3)
+    sent = requests_of(live_server, nell.patient_id)
+    assert set(sent) == {"New patient questionnaire", "Treatment consent"}
+    for request in sent.values():
+        answer(
+            live_server, request.id, nell.patient_id, {"agree": ["Nell Newcomer"]}, "Nell Newcomer"
+        )
+    olly = book_new_patient(live_server, "Olly", "Other", days=3)
+    ctx = admin_ctx(live_server)
+    with transaction(live_server.sessionmaker) as session:
+        for request in session.scalars(
+            select(FormRequest).where(FormRequest.patient_id == olly.patient_id)
+        ):
+            forms.withdraw(session, ctx, request.id)
+    pull(reception)
+
+    start, end = nell.starts_at - timedelta(hours=2), nell.starts_at + timedelta(hours=2)
+    shown = {e.id: e for e in reception.store.diary(start, end)}
+    nells = shown[nell.appointment_id]
+    assert nells.forms == Completion(2, 2)
+    assert "Forms: all complete" in summary(nells, ZONE).splitlines()
+    ollys = shown[olly.appointment_id]
+    assert ollys.forms == Completion()
+    assert not [line for line in summary(ollys, ZONE).splitlines() if line.startswith("Forms")]
+    # A day this desk does not keep, fetched from the server, reads the same.
+    fetched = reception.store.entries_for(account.sync_client(reception).appointments(start, end))
+    [fetched_nell] = [e for e in fetched if e.id == nell.appointment_id]
+    assert fetched_nell.forms == Completion(2, 2)
+    [fetched_olly] = [e for e in fetched if e.id == olly.appointment_id]
+    assert fetched_olly.forms == Completion()

@@ -1,7 +1,7 @@
 """Forms sent to patients in the desk's store, with no server: a patient's forms newest
 first; how far an appointment's forms are filled in (its own forms, and the patient's
-open intake and consent forms); the worklist of incomplete forms, new patients first; and
-a store from before forms upgrading and downloading afresh."""
+intake and consent forms, complete ones too); the worklist of incomplete forms, new
+patients first; and a store from before forms upgrading and downloading afresh."""
 
 from __future__ import annotations
 
@@ -82,15 +82,16 @@ def test_a_signed_consent_form_reads_as_a_consent_record(store: Store) -> None:
     assert found == {"Treatment consent": True, "Intake": False}
 
 
-def test_an_appointments_forms_count_its_own_and_the_patients_open_once_only_forms(
+def test_an_appointments_forms_count_its_own_and_the_patients_once_only_forms(
     store: Store,
 ) -> None:
     visit = records.appointment(DR, NELL, NOW + timedelta(days=2))
     later = records.appointment(DR, NELL, NOW + timedelta(days=9))
-    plain = records.appointment(DR, KIT, NOW + timedelta(days=2, hours=1))
+    known = records.appointment(DR, KIT, NOW + timedelta(days=2, hours=1))
+    plain = records.appointment(DR, ZOE, NOW + timedelta(days=3))
     store.apply_page(
         records.page(
-            appointments=[visit, later, plain],
+            appointments=[visit, later, known, plain],
             form_requests=[
                 form(NELL, "Knee questionnaire", FormKind.SERVICE, appointment=visit),
                 form(
@@ -108,8 +109,11 @@ def test_an_appointments_forms_count_its_own_and_the_patients_open_once_only_for
                     status=FormStatus.WITHDRAWN,
                 ),
                 form(NELL, "Intake", FormKind.INTAKE, status=FormStatus.IN_PROGRESS),
-                # Done long ago: not something this visit waits for.
+                # Done long ago: the visit's forms are all in, and the card says so.
                 form(KIT, "Consent", FormKind.CONSENT, status=FormStatus.COMPLETE),
+                form(KIT, "Old intake", FormKind.INTAKE, status=FormStatus.WITHDRAWN),
+                # Withdrawn: no form at all is what Zoe's visit waits for.
+                form(ZOE, "Intake", FormKind.INTAKE, status=FormStatus.WITHDRAWN),
             ],
         ),
         synced_at=NOW,
@@ -119,6 +123,8 @@ def test_an_appointments_forms_count_its_own_and_the_patients_open_once_only_for
     assert shown[visit.id] == Completion(1, 3)  # its two forms and the open intake
     assert shown[visit.id].words() == "Forms: 1 of 3 complete"
     assert shown[later.id] == Completion(0, 1)  # the intake waits for it too
+    assert shown[known.id] == Completion(1, 1)
+    assert shown[known.id].words() == "Forms: all complete"
     assert shown[plain.id] == Completion()
     assert shown[plain.id].words() == ""
     assert Completion(2, 2).words() == "Forms: all complete"
@@ -136,6 +142,18 @@ def test_appointments_fetched_from_the_server_get_their_forms_and_video_room(
     )
     [entry] = store.entries_for([far])
     assert entry.forms == Completion(0, 1)
+    # Fetched days count the patient's complete intake and consent forms too.
+    store.apply_page(
+        records.page(
+            form_requests=[
+                form(NELL, "Intake", FormKind.INTAKE, status=FormStatus.COMPLETE),
+                form(NELL, "Consent", FormKind.CONSENT, status=FormStatus.WITHDRAWN),
+            ]
+        ),
+        synced_at=NOW,
+    )
+    [entry] = store.entries_for([far])
+    assert entry.forms == Completion(1, 2)
     assert entry.video_url == "https://meet.jit.si/demo-abc"
 
 
