@@ -44,7 +44,8 @@ class ContentKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """An item as checked: text trimmed, tags named once each, language lower-case."""
+    """An item as checked: text trimmed, tags named once each, language as
+    ``check_language`` spells it."""
 
     kind: ContentKind
     title: str
@@ -55,15 +56,41 @@ class Item:
 
 
 def check_language(code: str) -> str:
+    """The code in the one spelling it is kept and compared in: the language in lower
+    case, a region in capitals, a script capitalised (``pt-br`` and ``PT-BR`` are both
+    ``pt-BR``; ``zh-hant`` is ``zh-Hant``), so a regional item finds its plan whatever
+    case each was typed in."""
     cleaned = code.strip() or DEFAULT_LANGUAGE
-    head, _, tail = cleaned.partition("-")
-    cleaned = head.lower() + (f"-{tail}" if tail else "")
-    if not LANGUAGE.match(cleaned):
+    if not LANGUAGE.match(cleaned.lower()):
         raise InvalidInput(
             f"“{code[:20]}” is not a language code: use two letters, like en, fr or es "
             "(or a regional one like pt-BR)."
         )
-    return cleaned
+    return canonical_language(cleaned)
+
+
+def canonical_language(code: str) -> str:
+    """``code`` with each part in its usual case (BCP 47): also for codes kept before
+    they were checked this way, so comparing never depends on how they were typed."""
+    head, _, tail = code.strip().partition("-")
+    if not tail:
+        return head.lower()
+    if len(tail) == 2 and tail.isalpha():
+        part = tail.upper()
+    elif len(tail) == 4 and tail.isalpha():
+        part = tail.title()
+    else:
+        part = tail.lower()
+    return f"{head.lower()}-{part}"
+
+
+def language_suits(item_language: str, reader_language: str) -> bool:
+    """Whether an item in ``item_language`` is for a reader of ``reader_language``: the
+    same language (in any case), or the item's is the reader's without the region (an
+    item in ``en`` reaches a plan in ``en-GB``; one in ``en-US`` does not)."""
+    item = canonical_language(item_language)
+    reader = canonical_language(reader_language)
+    return item in (reader, reader.partition("-")[0])
 
 
 def check_phases(names: list[str]) -> tuple[str, ...]:
@@ -86,10 +113,20 @@ def check_phases(names: list[str]) -> tuple[str, ...]:
 
 
 def check_video_url(url: str) -> str:
+    """An https address with a host, or the refusal in words: also for an address the
+    standard library cannot read (``https://[::1`` makes it raise ValueError), which would
+    otherwise reach the server as a 500 and the desk's dialog as nothing at all."""
     cleaned = url.strip()
-    parts = urlsplit(cleaned)
+    try:
+        parts = urlsplit(cleaned)
+        host = parts.hostname  # a bracket left open, or a host that is no host, raises
+        parts.port  # noqa: B018 - so does a port that is no number, or out of range
+    except ValueError:
+        parts, host = None, None
     if (
-        parts.scheme != "https"
+        parts is None
+        or not host
+        or parts.scheme != "https"
         or not parts.netloc
         or len(cleaned) > URL_LENGTH
         or any(ch in cleaned for ch in " <>\"'\\")

@@ -720,7 +720,7 @@ def seed_demo_care(session: Session, clinic: Clinic, media_dir: Path, public_bas
     from sqlalchemy import select
 
     from common.content import ContentKind
-    from common.treatment import PNG, SUFFIXES
+    from common.treatment import PNG, SUFFIXES, image_size
     from server import media
     from server.auth.context import AuthContext
     from server.content import service as content
@@ -791,8 +791,11 @@ def seed_demo_care(session: Session, clinic: Clinic, media_dir: Path, public_bas
     treatment.set_phase(
         session, ctx, holder.id, plan.id, phases[1].id, now=fitted, public_base_url=public_base_url
     )
-    photo = media.save(media_dir, media.PHOTOS, demo_png(), SUFFIXES[PNG])
-    treatment.add_photo(session, ctx, holder.id, phases[1].id, photo, PNG, fitted)
+    picture = demo_png()
+    photo = media.save(media_dir, media.PHOTOS, picture, SUFFIXES[PNG])
+    treatment.add_photo(
+        session, ctx, holder.id, phases[1].id, photo, PNG, fitted, image_size(picture)
+    )
 
 
 # What the demo clinic charges, by appointment type (pence).

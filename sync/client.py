@@ -6,7 +6,6 @@ a bad address, a server that does not answer, wrong credentials, an expired enro
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid
 from collections.abc import Callable
@@ -566,11 +565,17 @@ class ServerClient:
         return self._call("POST", path, PhaseMoved, json=body.model_dump(mode="json"))
 
     def set_current_phase(
-        self, patient_id: uuid.UUID, plan_id: uuid.UUID, phase_id: uuid.UUID
+        self,
+        patient_id: uuid.UUID,
+        plan_id: uuid.UUID,
+        phase_id: uuid.UUID,
+        from_phase_id: uuid.UUID | None = None,
     ) -> PhaseMoved:
+        """Move the plan into ``phase_id``; ``from_phase_id``, the phase this desk saw it
+        in: if someone moved it since, ``Conflict`` says where it is now."""
         path = f"/patients/{patient_id}/treatment/plans/{plan_id}/current-phase"
-        body = SetCurrentPhase(phase_id=phase_id).model_dump(mode="json")
-        return self._call("PUT", path, PhaseMoved, json=body)
+        body = SetCurrentPhase(phase_id=phase_id, from_phase_id=from_phase_id)
+        return self._call("PUT", path, PhaseMoved, json=body.model_dump(mode="json"))
 
     def add_progress_note(
         self, patient_id: uuid.UUID, plan_id: uuid.UUID, phase_id: uuid.UUID, text: str
@@ -593,20 +598,32 @@ class ServerClient:
         """A photo's bytes (each read audited by the server)."""
         return self._bytes("GET", f"/patients/{patient_id}/treatment/photos/{photo_id}")
 
+    def remove_progress_note(self, patient_id: uuid.UUID, note_id: uuid.UUID) -> None:
+        self._send("DELETE", f"/patients/{patient_id}/treatment/notes/{note_id}")
+
+    def remove_progress_photo(self, patient_id: uuid.UUID, photo_id: uuid.UUID) -> None:
+        self._send("DELETE", f"/patients/{patient_id}/treatment/photos/{photo_id}")
+
     def content_items(self) -> list[ContentItemRecord]:
         return self._call("GET", "/content", _ContentItems).root
 
     def save_content_item(
         self, body: SaveContentItem, item_id: uuid.UUID | None = None
     ) -> ContentItemRecord:
-        """Add an item (``item_id`` None) or change one. A PDF's file, if any, is in
-        ``body.pdf_base64`` (checked here before it is sent)."""
-        if body.pdf_base64 is not None:
-            check_pdf(base64.b64decode(body.pdf_base64))
+        """Add an item (``item_id`` None) or change one's fields. A PDF item's file goes
+        with ``put_content_file`` afterwards."""
         payload = body.model_dump(mode="json")
         if item_id is None:
             return self._call("POST", "/content", ContentItemRecord, json=payload)
         return self._call("PUT", f"/content/{item_id}", ContentItemRecord, json=payload)
+
+    def put_content_file(self, item_id: uuid.UUID, pdf: bytes) -> ContentItemRecord:
+        """A PDF item's file, new or replacing its old one: checked here first (not sent
+        at all when it is not a PDF, or too large), then by the server."""
+        check_pdf(pdf)
+        headers = {"Content-Type": "application/pdf"}
+        path = f"/content/{item_id}/file"
+        return self._call("PUT", path, ContentItemRecord, headers=headers, content=pdf)
 
     def remove_content_item(self, item_id: uuid.UUID) -> ContentItemRecord:
         return self._call("DELETE", f"/content/{item_id}", ContentItemRecord)

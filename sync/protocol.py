@@ -1350,7 +1350,12 @@ class NewTreatmentPlan(Message):
 
 
 class SetCurrentPhase(Message):
+    """Move a plan into ``phase_id``. ``from_phase_id``: the phase the desk saw it in;
+    if someone moved it since, the move is refused (409) rather than undoing theirs.
+    Left out (an older desk), the move is made whatever the plan's phase."""
+
     phase_id: uuid.UUID
+    from_phase_id: uuid.UUID | None = None
 
 
 class NewProgressNote(Message):
@@ -1407,6 +1412,8 @@ class ContentDeliveryRecord(Message):
     phase_name: str
     delivered_at: AwareDatetime
     opened_at: AwareDatetime | None = None
+    # Removed from the library since: still on the record, no longer there to read.
+    withdrawn: bool = False
 
 
 class PatientTreatmentRecord(Message):
@@ -1426,8 +1433,8 @@ class PhaseMoved(Message):
 
 
 class SaveContentItem(Message):
-    """A library item as the editor leaves it. A PDF's file rides along in base64 (new:
-    required; editing: only to replace it)."""
+    """A library item as the editor leaves it. A PDF item's file is sent after it, as
+    the body of ``PUT /content/{id}/file``: until then no patient is shown it."""
 
     kind: ContentKind
     title: Annotated[str, StringConstraints(max_length=500), Printable]
@@ -1436,7 +1443,6 @@ class SaveContentItem(Message):
     phases: list[PhaseName] = Field(default_factory=list, max_length=50)
     language: LanguageCode = "en"
     published: bool = True
-    pdf_base64: Annotated[str, StringConstraints(max_length=15_000_000)] | None = None
 
 
 class ContentItemRecord(Message):

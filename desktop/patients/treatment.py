@@ -7,13 +7,21 @@ read and change runs on the network lane with the signed-in person's session, wh
 the tab is looked at; photos are fetched there too, a thumbnail each, and a file chosen
 to add is read and sent there, so a slow line or a large photo never holds the window
 up. Offline, the tab says so calmly and offers nothing it could not do. Moving a plan to
-another phase asks first: it may send the patient the phase's reading, and an e-mail.
+another phase asks first: it may send the patient the phase's reading, and an e-mail;
+and it names the phase this desk saw the plan in, so a plan another desk has just moved
+is not moved back over it (the server says so, in a dialog, and the tab reads it again).
+Removing a note or a photo (one put on the wrong patient) asks first too.
+
+A thumbnail is fetched once: a photo the desk cannot draw, or the server no longer has,
+is remembered and says so in its place rather than being asked for on every refresh, and
+one such photo never keeps the others from showing.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from common.errors import InvalidInput, NotAuthenticated
+from common.errors import DomainError, InvalidInput, NotAuthenticated
 from common.roles import Permission, can
 from common.treatment import DEFAULT_PHASES, NOTE_LENGTH, TITLE_LENGTH
 from desktop.kit import errors
@@ -55,6 +63,8 @@ from sync.protocol import (
     ContentDeliveryRecord,
     PatientTreatmentRecord,
     PhaseMoved,
+    ProgressNoteRecord,
+    ProgressPhotoRecord,
     TreatmentPhaseRecord,
     TreatmentPlanRecord,
 )
@@ -62,6 +72,10 @@ from sync.protocol import (
 THUMBNAIL = 160
 ON_SERVER = "Treatment plans are kept on the server: they show here when it can be reached."
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
+UNDRAWABLE = (
+    "This desk cannot draw this photo (its picture is damaged, or in a form it does not "
+    "know). The patient's portal shows the file as it was sent."
+)
 
 
 def when(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -117,11 +131,13 @@ class DeliveriesModel(ColumnsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 when(row.delivered_at, self.zone),
-                row.title,
+                f"{row.title} (withdrawn from the library)" if row.withdrawn else row.title,
                 row.kind.label,
                 row.phase_name,
                 when(row.opened_at, self.zone) if row.opened_at else "Not yet",
             )[column]
+        if role == Qt.ItemDataRole.ToolTipRole and row.withdrawn:
+            return "Removed from the library since: the patient can no longer open it."
         return None
 
 
@@ -217,27 +233,55 @@ def _choose_photo(parent: QWidget) -> str:
     return path
 
 
+@dataclass
+class Thumbnails:
+    """What one fetch of thumbnails brought: the images made, the photos that cannot be
+    shown (with why: not on the server, not drawable; not asked for again), and, if the
+    server went out of reach on the way, what to say (the rest are asked for next time)."""
+
+    made: list[tuple[uuid.UUID, QImage]] = field(default_factory=list)
+    unshown: dict[uuid.UUID, str] = field(default_factory=dict)
+    trouble: str = ""
+
+
 def _thumbnails(
     client: ServerClient, patient_id: uuid.UUID, photo_ids: list[uuid.UUID]
-) -> list[tuple[uuid.UUID, QImage]]:
+) -> Thumbnails:
     """On the network lane: each photo's bytes, made a small image (QImage, which a
-    worker thread may make; the window turns it into a pixmap)."""
-    made = []
+    worker thread may make; the window turns it into a pixmap). Each photo on its own:
+    one the server refuses, or Qt cannot read, does not keep the others from showing."""
+    found = Thumbnails()
     for photo_id in photo_ids:
-        image = QImage.fromData(client.progress_photo(patient_id, photo_id))
-        if not image.isNull():
-            made.append(
-                (
-                    photo_id,
-                    image.scaled(
-                        THUMBNAIL,
-                        THUMBNAIL,
-                        Qt.AspectRatioMode.KeepAspectRatio,
-                        Qt.TransformationMode.SmoothTransformation,
-                    ),
-                )
+        try:
+            data = client.progress_photo(patient_id, photo_id)
+        except (ServerUnreachable, NotAuthenticated) as error:
+            found.trouble = errors.words(error)  # the others would fail alike: next time
+            break
+        except DomainError as error:
+            found.unshown[photo_id] = error.message
+            continue
+        image = QImage.fromData(data)
+        if image.isNull():
+            found.unshown[photo_id] = UNDRAWABLE
+            continue
+        found.made.append(
+            (
+                photo_id,
+                image.scaled(
+                    THUMBNAIL,
+                    THUMBNAIL,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                ),
             )
-    return made
+        )
+    return found
+
+
+def _chosen_id(widget: QListWidget) -> uuid.UUID | None:
+    items = widget.selectedItems()
+    found = items[0].data(Qt.ItemDataRole.UserRole) if items else None
+    return found if isinstance(found, uuid.UUID) else None
 
 
 class TreatmentTab(QWidget):
@@ -257,6 +301,7 @@ class TreatmentTab(QWidget):
         self.dialog: QDialog | None = None
         self.choose_photo: Callable[[QWidget], str] = _choose_photo
         self.pixmaps: dict[uuid.UUID, QPixmap] = {}
+        self.unshown: dict[uuid.UUID, str] = {}  # photos that cannot be shown, and why
         self.trouble = False  # the tab says the server could not be asked
         self.fetching: set[uuid.UUID] = set()  # photos asked for, not yet come
 
@@ -286,16 +331,25 @@ class TreatmentTab(QWidget):
         self.photo_button = QPushButton("Add photo…")
         self.photo_button.setObjectName("treatmentAddPhoto")
         self.photo_button.clicked.connect(self.add_photo)
-        self.notes = QPlainTextEdit()
+        self.remove_note_button = QPushButton("Remove note…")
+        self.remove_note_button.setObjectName("treatmentRemoveNote")
+        self.remove_note_button.clicked.connect(self.remove_note)
+        self.remove_photo_button = QPushButton("Remove photo…")
+        self.remove_photo_button.setObjectName("treatmentRemovePhoto")
+        self.remove_photo_button.clicked.connect(self.remove_photo)
+        self.notes = QListWidget()
         self.notes.setObjectName("treatmentNotes")
-        self.notes.setReadOnly(True)
-        self.notes.setPlaceholderText("No notes in this phase")
+        self.notes.setWordWrap(True)
+        self.notes.setAccessibleName("Notes in this phase")
+        self.notes.itemSelectionChanged.connect(self._enable)
         self.photos = QListWidget()
         self.photos.setObjectName("treatmentPhotos")
         self.photos.setViewMode(QListWidget.ViewMode.IconMode)
         self.photos.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.photos.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.photos.setMinimumHeight(THUMBNAIL + 40)
+        self.photos.setAccessibleName("Photos in this phase")
+        self.photos.itemSelectionChanged.connect(self._enable)
         self.delivered = DeliveriesModel(zone)
         self.delivered_table = _table(self.delivered, "treatmentDelivered")
 
@@ -308,6 +362,8 @@ class TreatmentTab(QWidget):
         actions.addWidget(self.note_button)
         actions.addWidget(self.photo_button)
         actions.addStretch(1)
+        actions.addWidget(self.remove_note_button)
+        actions.addWidget(self.remove_photo_button)
         chosen = QHBoxLayout()
         chosen.addWidget(self.notes, 1)
         chosen.addWidget(self.photos, 1)
@@ -326,18 +382,29 @@ class TreatmentTab(QWidget):
     # --- who and whom --------------------------------------------------------------------
 
     def set_desk(self, desk: Desk | None) -> None:
-        """Starting plans, moving them on and adding notes and photos need
+        """Starting plans, moving them on and adding or removing notes and photos need
         patients:write; everyone else reads."""
         self.desk = desk
         role = desk.staff.role if desk else None
         writer = role is not None and can(role, Permission.PATIENTS_WRITE)
-        for button in (self.new_button, self.current_button, self.note_button, self.photo_button):
+        for button in self._writers():
             button.setVisible(writer)
         self._enable()
+
+    def _writers(self) -> tuple[QPushButton, ...]:
+        return (
+            self.new_button,
+            self.current_button,
+            self.note_button,
+            self.photo_button,
+            self.remove_note_button,
+            self.remove_photo_button,
+        )
 
     def show_patient(self, patient_id: uuid.UUID | None, name: str = "") -> None:
         if patient_id != self.patient_id:
             self.pixmaps.clear()
+            self.unshown.clear()
             self.fetching.clear()
             self._show(None)
             self._say("")
@@ -418,7 +485,9 @@ class TreatmentTab(QWidget):
         if plan is None or patient_id is None:
             return
         missing = [
-            f.id for f in plan.photos if f.id not in self.pixmaps and f.id not in self.fetching
+            f.id
+            for f in plan.photos
+            if f.id not in self.pixmaps and f.id not in self.fetching and f.id not in self.unshown
         ]
         if missing:
             self.fetching |= set(missing)
@@ -435,16 +504,16 @@ class TreatmentTab(QWidget):
                 self.fetching -= set(missing)
 
     def _thumbnails_read(
-        self,
-        patient_id: uuid.UUID,
-        asked: list[uuid.UUID],
-        made: list[tuple[uuid.UUID, QImage]],
+        self, patient_id: uuid.UUID, asked: list[uuid.UUID], found: Thumbnails
     ) -> None:
         self.fetching -= set(asked)
         if patient_id != self.patient_id:
             return
-        for photo_id, image in made:
+        for photo_id, image in found.made:
             self.pixmaps[photo_id] = QPixmap.fromImage(image)
+        self.unshown.update(found.unshown)
+        if found.trouble:
+            self._say(f"Some photos could not be shown: {found.trouble}")
         self._show_phase()
 
     # --- what is shown -------------------------------------------------------------------
@@ -493,25 +562,43 @@ class TreatmentTab(QWidget):
     def _show_phase(self) -> None:
         plan, phase = self.plan(), self.chosen_phase()
         notes = [n for n in plan.notes if phase and n.phase_id == phase.id] if plan else []
-        self.notes.setPlainText(
-            "\n\n".join(
-                f"{when(n.written_at, self.zone)}{' · ' + n.written_by if n.written_by else ''}\n"
-                f"{n.text}"
-                for n in notes
-            )
-        )
+        self.notes.clear()
+        for note in notes:
+            by = f" · {note.written_by}" if note.written_by else ""
+            item = QListWidgetItem(f"{when(note.written_at, self.zone)}{by}\n{note.text}")
+            item.setData(Qt.ItemDataRole.UserRole, note.id)
+            self.notes.addItem(item)
+        if not notes:
+            empty = QListWidgetItem("No notes in this phase")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.notes.addItem(empty)
         self.photos.clear()
         for photo in [f for f in plan.photos if phase and f.phase_id == phase.id] if plan else []:
-            item = QListWidgetItem(day(photo.taken_at, self.zone))
+            taken = day(photo.taken_at, self.zone)
+            item = QListWidgetItem(taken)
             item.setData(Qt.ItemDataRole.UserRole, photo.id)
             pixmap = self.pixmaps.get(photo.id)
+            words = f"Progress photo, {phase.name if phase else ''}, {taken}"
             if pixmap is not None:
                 item.setIcon(QIcon(pixmap))
-            item.setToolTip(
-                f"Progress photo, {phase.name if phase else ''}, {day(photo.taken_at, self.zone)}"
-            )
+            elif photo.id in self.unshown:
+                item.setText(f"{taken}\n(cannot be shown)")
+                words = f"{words}. {self.unshown[photo.id]}"
+            item.setToolTip(words)
             self.photos.addItem(item)
         self._enable()
+
+    def notes_text(self) -> str:
+        """The notes shown, as one text (what a screen reader or a test reads)."""
+        return "\n\n".join(self.notes.item(n).text() for n in range(self.notes.count()))
+
+    def chosen_note(self) -> ProgressNoteRecord | None:
+        plan, wanted = self.plan(), _chosen_id(self.notes)
+        return next((n for n in plan.notes if n.id == wanted), None) if plan else None
+
+    def chosen_photo(self) -> ProgressPhotoRecord | None:
+        plan, wanted = self.plan(), _chosen_id(self.photos)
+        return next((f for f in plan.photos if f.id == wanted), None) if plan else None
 
     def _enable(self) -> None:
         ready = self.desk is not None and self.record is not None and not self.busy
@@ -520,6 +607,8 @@ class TreatmentTab(QWidget):
         self.current_button.setEnabled(ready and phase is not None and not phase.current)
         self.note_button.setEnabled(ready and phase is not None)
         self.photo_button.setEnabled(ready and phase is not None)
+        self.remove_note_button.setEnabled(ready and self.chosen_note() is not None)
+        self.remove_photo_button.setEnabled(ready and self.chosen_photo() is not None)
 
     def _say(self, text: str) -> None:
         self.message.setText(text)
@@ -549,10 +638,13 @@ class TreatmentTab(QWidget):
         )
 
     def make_current(self) -> QMessageBox | None:
-        """Ask first: the patient may be given the phase's reading, and an e-mail."""
+        """Ask first: the patient may be given the phase's reading, and an e-mail. The
+        move names the phase the plan is in as shown here: if another desk has moved it
+        since, the server refuses, the tab says so in a dialog and reads the plan again."""
         plan, phase, patient_id = self.plan(), self.chosen_phase(), self.patient_id
         if plan is None or phase is None or patient_id is None or phase.current or self.busy:
             return None
+        seen = plan.current_phase_id
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Move to this phase?",
@@ -566,7 +658,7 @@ class TreatmentTab(QWidget):
         box.button(QMessageBox.StandardButton.Yes).setText(f"Move to “{phase.name}”")
         box.button(QMessageBox.StandardButton.Yes).clicked.connect(
             lambda: self._act(
-                lambda c: c.set_current_phase(patient_id, plan.id, phase.id),
+                lambda c: c.set_current_phase(patient_id, plan.id, phase.id, seen),
                 self._moved,
                 "The plan was not moved",
             )
@@ -626,6 +718,70 @@ class TreatmentTab(QWidget):
             lambda _photo: self._done(f"Photo added to “{phase.name}”."),
             "The photo was not added",
         )
+
+    def remove_note(self) -> QMessageBox | None:
+        """Ask first (Cancel is the default): the note goes from the plan, the desks and
+        the patient's portal; the server keeps its record for the audit trail."""
+        note, patient_id = self.chosen_note(), self.patient_id
+        if note is None or patient_id is None or self.busy:
+            return None
+        first_line = note.text.splitlines()[0][:80]
+        return self._ask_removal(
+            "Remove this note?",
+            f"Remove the note “{first_line}” from the plan? The patient no longer sees it "
+            "in the portal, and nobody sees it here. The clinic's audit trail keeps that it "
+            "was written and removed.",
+            "Remove note",
+            "treatmentConfirmRemoveNote",
+            lambda: self._act(
+                lambda c: c.remove_progress_note(patient_id, note.id),
+                lambda _none: self._done("Note removed."),
+                "The note was not removed",
+            ),
+        )
+
+    def remove_photo(self) -> QMessageBox | None:
+        """Ask first (Cancel is the default): the photo goes from the plan and the
+        patient's portal, and its file from the server."""
+        photo, patient_id = self.chosen_photo(), self.patient_id
+        if photo is None or patient_id is None or self.busy:
+            return None
+
+        def removed(_none: None) -> None:
+            self.pixmaps.pop(photo.id, None)
+            self._done("Photo removed.")
+
+        return self._ask_removal(
+            "Remove this photo?",
+            f"Remove the photo of {day(photo.taken_at, self.zone)} from the plan? The patient "
+            "no longer sees it in the portal, and the server deletes the picture: it cannot "
+            "be brought back. The clinic's audit trail keeps that it was added and removed.",
+            "Remove photo",
+            "treatmentConfirmRemovePhoto",
+            lambda: self._act(
+                lambda c: c.remove_progress_photo(patient_id, photo.id),
+                removed,
+                "The photo was not removed",
+            ),
+        )
+
+    def _ask_removal(
+        self, title: str, text: str, yes: str, name: str, then: Callable[[], None]
+    ) -> QMessageBox:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName(name)
+        box.button(QMessageBox.StandardButton.Yes).setText(yes)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(then)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.open()
+        self.box = box
+        return box
 
     def _done(self, words: str) -> None:
         self.busy = False

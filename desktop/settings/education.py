@@ -6,19 +6,18 @@ help centre.
 The library lives on the server only, so this tab works online only and says so in
 words otherwise. The editor checks an item with the server's own rules
 (``common.content``) before it is sent; a PDF is read from disk and sent on the network
-lane, never on the window's thread. The server has the last word: its refusal is shown
-in the dialog, which stays open with everything typed.
+lane, never on the window's thread, after the item's fields (the file is a request of
+its own). The server has the last word: its refusal is shown in the dialog, which stays
+open with everything typed; so is anything unexpected, in calm words (and logged).
 """
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from common.content import TITLE_LENGTH, ContentKind, check_item, check_pdf, shown_tags
-from common.errors import DomainError, InvalidInput
+from common.errors import InvalidInput
 from common.roles import Permission, can
 from desktop.kit.errors import words
 from desktop.kit.table_model import ColumnsModel, own_selection
@@ -61,8 +60,8 @@ def tags_of(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def read_pdf(path: str) -> str:
-    """The chosen PDF in base64, checked (on the network lane: it may be megabytes)."""
+def read_pdf(path: str) -> bytes:
+    """The chosen PDF's bytes, checked (on the network lane: it may be megabytes)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -71,7 +70,7 @@ def read_pdf(path: str) -> str:
             "again."
         ) from exc
     check_pdf(data)
-    return base64.b64encode(data).decode()
+    return data
 
 
 def _choose_pdf(parent: QWidget) -> str:
@@ -90,9 +89,15 @@ class ItemsModel(ColumnsModel):
                 row.kind.label,
                 shown_tags(row.phases),
                 row.language,
-                "Yes" if row.published else "No (hidden from patients)",
+                published(row),
             )[column]
         return None
+
+
+def published(row: ContentItemRecord) -> str:
+    if row.kind is ContentKind.PDF and row.file_size is None:
+        return "No file yet (hidden from patients): edit it to add the PDF"
+    return "Yes" if row.published else "No (hidden from patients)"
 
 
 class ItemDialog(QDialog):
@@ -132,7 +137,9 @@ class ItemDialog(QDialog):
         self.file_button.setObjectName("itemChoosePdf")
         self.file_button.clicked.connect(self._choose)
         self.file_label = QLabel(
-            f"Kept: {round((item.file_size or 0) / 1024)} KB" if item else "No file chosen"
+            f"Kept: {round(item.file_size / 1024)} KB"
+            if item and item.file_size is not None
+            else "No file chosen"
         )
         self.file_label.setObjectName("itemPdf")
         self.published = QCheckBox("Published: patients may be given it and find it")
@@ -180,12 +187,15 @@ class ItemDialog(QDialog):
         )
 
     def submit(self) -> None:
+        """Check, then save. Whatever goes wrong here is said in the dialog: a refusal in
+        the rules' words, anything unexpected calmly (``words`` logs it)."""
         try:
             body = self.fields()
             check_item(body.kind, body.title, body.body, body.url, body.phases, body.language)
-            if self.kind is ContentKind.PDF and self.item is None and not self.pdf_path:
+            has_file = self.item is not None and self.item.file_size is not None
+            if self.kind is ContentKind.PDF and not has_file and not self.pdf_path:
                 raise InvalidInput("Choose the PDF file to add to the library.")
-        except (DomainError, ValidationError) as error:
+        except Exception as error:  # the dialog stays usable whatever it was
             say(self.problem, words(error))
             return
         say(self.problem, "Saving…")
@@ -314,7 +324,9 @@ class EducationTab(QWidget):
         return self._open(item.kind, item)
 
     def _open(self, kind: ContentKind, item: ContentItemRecord | None) -> ItemDialog:
-        item_id = item.id if item else None
+        # The item's id once the server has it: a new PDF item whose file was refused
+        # after its fields were kept is saved again as that item, not added twice.
+        kept: list[uuid.UUID] = [item.id] if item else []
 
         def save(
             body: SaveContentItem,
@@ -323,15 +335,28 @@ class EducationTab(QWidget):
             refused: Callable[[str], None],
         ) -> None:
             def send(client: ServerClient) -> ContentItemRecord:
-                sent = body.model_copy(update={"pdf_base64": read_pdf(pdf)}) if pdf else body
-                return client.save_content_item(sent, item_id)
+                data = read_pdf(pdf) if pdf else None  # checked before anything is kept
+                record = client.save_content_item(body, kept[0] if kept else None)
+                kept[:] = [record.id]
+                return client.put_content_file(record.id, data) if data is not None else record
 
             def saved(record: ContentItemRecord) -> None:
                 done()
                 self._say(f"“{record.title}” saved.")
                 self.refresh()
 
-            if not self._online(send, saved, lambda error: refused(words(error))):
+            def failed(error: BaseException) -> None:
+                if kept and item is None:
+                    reason = (
+                        f"“{body.title}” was added, but not its file: {words(error)} Save "
+                        "again to send it; until it is there, patients are not shown the item."
+                    )
+                    refused(reason)
+                    self.refresh()
+                else:
+                    refused(words(error))
+
+            if not self._online(send, saved, failed):
                 refused(self.message.text())
 
         dialog = ItemDialog(kind, item, save, self)

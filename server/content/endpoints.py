@@ -1,20 +1,23 @@
 """The desk's side of the content library (Settings → Education library): the items,
-adding and changing them (a PDF's file in base64 in the same request), and removing
-them. Any staff member may look; ``content:manage`` changes. Online only.
+adding and changing them, a PDF item's file, and removing them. Any staff member may
+look; ``content:manage`` changes. Online only.
+
+An item's fields are JSON at the server's usual body limit; a PDF's file is the body of
+a request of its own (``PUT /content/{id}/file``), the only one here that may be larger,
+read once the caller is known to be signed-in staff: nobody signed out makes the server
+take in megabytes, let alone parse them.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from common.content import PDF_MAX_BYTES, ContentKind, check_pdf
-from common.errors import InvalidInput
+from common.content import PDF_MAX_BYTES, check_pdf
 from common.roles import Permission
 from server import kit, media
 from server.content import service
@@ -25,12 +28,18 @@ from server.http import Upload
 from sync.protocol import API_PREFIX, ContentItemRecord, SaveContentItem
 
 router = APIRouter(tags=["content library"])
-# A PDF travels in base64 (a third larger) inside the item's JSON.
-_PDF_BODY = PDF_MAX_BYTES * 4 // 3 + 256 * 1024
 UPLOADS = (
-    Upload("POST", re.compile(re.escape(API_PREFIX) + r"/content"), _PDF_BODY),
-    Upload("PUT", re.compile(re.escape(API_PREFIX) + r"/content/[^/]+"), _PDF_BODY),
+    Upload(
+        "PUT", re.compile(re.escape(API_PREFIX) + r"/content/[^/]+/file"), PDF_MAX_BYTES + 64 * 1024
+    ),
 )
+PDF = {"schema": {"type": "string", "format": "binary"}}
+PDF_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/pdf": PDF, "application/octet-stream": PDF},
+    }
+}
 
 
 def record(item: ContentItem) -> ContentItemRecord:
@@ -60,44 +69,6 @@ def _draft(body: SaveContentItem) -> service.Draft:
     )
 
 
-def _pdf(body: SaveContentItem) -> bytes | None:
-    if body.pdf_base64 is None:
-        return None
-    if body.kind is not ContentKind.PDF:
-        raise InvalidInput("Only a PDF item takes a file.")
-    try:
-        data = base64.b64decode(body.pdf_base64, validate=True)
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidInput(
-            "The PDF could not be read: send the file's bytes in base64 as pdf_base64."
-        ) from exc
-    check_pdf(data)
-    return data
-
-
-def _save(
-    body: SaveContentItem,
-    ctx: StaffContext,
-    db: DatabaseDep,
-    settings: SettingsDep,
-    item_id: uuid.UUID | None,
-) -> ContentItemRecord:
-    ctx.require(Permission.CONTENT_MANAGE)
-    data = _pdf(body)
-    if data is None:
-        with db.writing() as session:
-            return record(service.save_item(session, ctx, _draft(body), item_id=item_id))
-    stored = media.save(settings.media_dir, media.DOCUMENTS, data, ".pdf")
-    with media.kept_unless_failed(settings.media_dir, stored), db.writing() as session:
-        before = service.find_item(session, ctx.clinic_id, item_id) if item_id else None
-        replaced = before.file_path if before is not None else None
-        item = service.save_item(session, ctx, _draft(body), item_id=item_id, file=stored)
-        saved = record(item)
-    if replaced:
-        media.remove(settings.media_dir, replaced)  # the old file, once the new one is in
-    return saved
-
-
 @router.get("/content", response_model=list[ContentItemRecord])
 def list_items(ctx: StaffContext, db: DatabaseDep) -> Response:
     """The clinic's library (published or not; never the removed), by title."""
@@ -108,30 +79,56 @@ def list_items(ctx: StaffContext, db: DatabaseDep) -> Response:
 
 
 @router.post("/content", response_model=ContentItemRecord, status_code=201)
-def add_item(
-    body: SaveContentItem, ctx: StaffContext, db: DatabaseDep, settings: SettingsDep
-) -> Response:
-    """An article, a PDF (its file in ``pdf_base64``, at most 10 MB) or a video link."""
-    return kit.json_response(_save(body, ctx, db, settings, None), 201)
+def add_item(body: SaveContentItem, ctx: StaffContext, db: DatabaseDep) -> Response:
+    """An article, a video link, or a PDF item, whose file follows on ``PUT
+    /content/{id}/file`` (until then, no patient is shown or given it)."""
+    ctx.require(Permission.CONTENT_MANAGE)
+    with db.writing() as session:
+        saved = record(service.save_item(session, ctx, _draft(body)))
+    return kit.json_response(saved, 201)
 
 
 @router.put("/content/{item_id}", response_model=ContentItemRecord)
 def save_item(
+    item_id: uuid.UUID, body: SaveContentItem, ctx: StaffContext, db: DatabaseDep
+) -> Response:
+    """Change an item's fields; a PDF keeps its file."""
+    ctx.require(Permission.CONTENT_MANAGE)
+    with db.writing() as session:
+        saved = record(service.save_item(session, ctx, _draft(body), item_id=item_id))
+    return kit.json_response(saved)
+
+
+@router.put("/content/{item_id}/file", response_model=ContentItemRecord, openapi_extra=PDF_BODY)
+def put_file(
     item_id: uuid.UUID,
-    body: SaveContentItem,
-    ctx: StaffContext,
+    ctx: StaffContext,  # before the body: nobody signed out makes the server read 10 MB
+    data: media.RawBody,
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> Response:
-    """Change an item; a PDF keeps its file unless another is sent."""
-    return kit.json_response(_save(body, ctx, db, settings, item_id))
+    """A PDF item's file (the body itself, at most 10 MB), recognised by its first bytes
+    whatever it is called; the file it replaces is removed once the new one is in."""
+    ctx.require(Permission.CONTENT_MANAGE)
+    check_pdf(data)
+    stored = media.save(settings.media_dir, media.DOCUMENTS, data, ".pdf")
+    with media.kept_unless_failed(settings.media_dir, stored), db.writing() as session:
+        item, replaced = service.set_file(session, ctx, item_id, stored)
+        saved = record(item)
+    if replaced:
+        media.remove(settings.media_dir, replaced)
+    return kit.json_response(saved)
 
 
 @router.delete("/content/{item_id}", response_model=ContentItemRecord)
-def remove_item(item_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) -> Response:
+def remove_item(
+    item_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep, settings: SettingsDep
+) -> Response:
     """Out of the library and the portal's help centre. What patients were given stays
-    recorded (and its file kept, so the record still says what it was)."""
+    on their record, listed as withdrawn; a PDF's file is removed once that is committed."""
     with db.writing() as session:
         item = service.remove_item(session, ctx, item_id, utcnow())
-        removed = record(item)
+        removed, file = record(item), item.file_path
+    if file:
+        media.remove(settings.media_dir, file)
     return kit.json_response(removed)

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from common import content as rules
@@ -43,27 +43,46 @@ LIBRARY_LIMIT = 1000
 # --- the library ------------------------------------------------------------------------
 
 
+def _ready() -> ColumnElement[bool]:
+    """An item a patient may be shown: a PDF only once its file has come (the desk adds
+    the item, then sends its file on a request of its own)."""
+    return or_(ContentItem.kind != ContentKind.PDF, ContentItem.file_path.is_not(None))
+
+
+def ready(item: ContentItem) -> bool:
+    return item.kind is not ContentKind.PDF or item.file_path is not None
+
+
 def items_of(
     session: Session, clinic_id: uuid.UUID, *, published_only: bool = False
 ) -> list[ContentItem]:
-    """The library (never the removed), by title."""
+    """The library (never the removed), by title; ``published_only``: what patients may
+    be shown (published, and a PDF with its file)."""
     query = select(ContentItem).where(
         ContentItem.clinic_id == clinic_id, ContentItem.removed_at.is_(None)
     )
     if published_only:
-        query = query.where(ContentItem.published.is_(True))
+        query = query.where(ContentItem.published.is_(True), _ready())
     return list(
         session.scalars(query.order_by(ContentItem.title, ContentItem.id).limit(LIBRARY_LIMIT))
     )
 
 
 def find_item(
-    session: Session, clinic_id: uuid.UUID, item_id: uuid.UUID, *, published_only: bool = False
+    session: Session,
+    clinic_id: uuid.UUID,
+    item_id: uuid.UUID,
+    *,
+    published_only: bool = False,
+    lock: bool = False,
 ) -> ContentItem | None:
-    item = kit.find(session, ContentItem, clinic_id, item_id)
+    """An item of the library (never a removed one), locked for the rest of the
+    transaction if ``lock``: whoever changes its file reads the old one's place only
+    once nobody else can be replacing it too."""
+    item = kit.find(session, ContentItem, clinic_id, item_id, lock=lock)
     if item is None or item.removed_at is not None:
         return None
-    if published_only and not item.published:
+    if published_only and not (item.published and ready(item)):
         return None
     return item
 
@@ -87,19 +106,18 @@ def save_item(
     item_id: uuid.UUID | None = None,
     file: Stored | None = None,
 ) -> ContentItem:
-    """Add an item (``item_id`` None) or change one; a PDF item needs its file when new
-    (``file``: already checked and written), and keeps its file unless given another."""
+    """Add an item (``item_id`` None) or change one. A PDF item keeps its file unless
+    given another (``file``: already checked and written; the desk sends it afterwards,
+    to ``set_file``); until it has one, no patient is shown or given it."""
     ctx.require(Permission.CONTENT_MANAGE)
     checked = rules.check_item(
         draft.kind, draft.title, draft.body, draft.url, draft.phases, draft.language
     )
     if item_id is None:
-        if checked.kind is ContentKind.PDF and file is None:
-            raise InvalidInput("Choose the PDF file to add to the library.")
         item = ContentItem(clinic_id=ctx.clinic_id, kind=checked.kind)
         session.add(item)
     else:
-        found = find_item(session, ctx.clinic_id, item_id)
+        found = find_item(session, ctx.clinic_id, item_id, lock=True)
         if found is None:
             raise kit.not_found("library item")
         if found.kind is not checked.kind:
@@ -128,12 +146,44 @@ def save_item(
     return item
 
 
+def set_file(
+    session: Session, ctx: AuthContext, item_id: uuid.UUID, file: Stored
+) -> tuple[ContentItem, str | None]:
+    """A PDF item's file, new or replacing the one it had; with the place of the file it
+    replaces, for the caller to remove once this is committed. The row is locked before
+    the old place is read: two replacements at once queue, and each removes the file
+    the other's left, so no file is left behind that no row names."""
+    ctx.require(Permission.CONTENT_MANAGE)
+    item = find_item(session, ctx.clinic_id, item_id, lock=True)
+    if item is None:
+        raise kit.not_found("library item")
+    if item.kind is not ContentKind.PDF:
+        raise InvalidInput(
+            f"This item is a {item.kind.label.lower()}: only a PDF item takes a file."
+        )
+    replaced = item.file_path
+    item.file_path, item.file_size, item.file_sha256 = file.path, file.size, file.sha256
+    item.changed_by_staff_id = ctx.staff_id
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action="update",
+        entity="content_items",
+        entity_id=item.id,
+        reason=f"the PDF of library item “{item.title}” {'replaced' if replaced else 'added'}",
+    )
+    return item, replaced
+
+
 def remove_item(
     session: Session, ctx: AuthContext, item_id: uuid.UUID, now: datetime
 ) -> ContentItem:
-    """Out of the library and the help centre; what was given keeps its record."""
+    """Out of the library and the help centre; what was given keeps its record (listed
+    as withdrawn). A PDF's file is for the caller to remove once this is committed: the
+    row keeps its place and digest, saying what it was."""
     ctx.require(Permission.CONTENT_MANAGE)
-    item = find_item(session, ctx.clinic_id, item_id)
+    item = find_item(session, ctx.clinic_id, item_id, lock=True)
     if item is None:
         raise kit.not_found("library item")
     item.removed_at = now
@@ -179,7 +229,8 @@ def deliver(
     suited = [
         item
         for item in items_of(session, plan.clinic_id, published_only=True)
-        if item.language == plan.language and rules.matches(item.phases, phase.name)
+        if rules.language_suits(item.language, plan.language)
+        and rules.matches(item.phases, phase.name)
     ]
     if not suited:
         return []
@@ -273,9 +324,16 @@ class Given:
     delivery: ContentDelivery
     item: ContentItem
 
+    @property
+    def withdrawn(self) -> bool:
+        """Removed from the library since: still on the patient's record, no longer
+        there to read."""
+        return self.item.removed_at is not None
+
 
 def given_to(session: Session, clinic_id: uuid.UUID, patient_ids: list[uuid.UUID]) -> list[Given]:
-    """What these patients were given, newest first (items since removed left out)."""
+    """What these patients were given, newest first; items removed from the library
+    since are listed too (``Given.withdrawn``): the record says they were given."""
     if not patient_ids:
         return []
     rows = session.execute(
@@ -288,7 +346,7 @@ def given_to(session: Session, clinic_id: uuid.UUID, patient_ids: list[uuid.UUID
         )
         .order_by(ContentDelivery.delivered_at.desc(), ContentItem.title)
     )
-    return [Given(d, i) for d, i in rows if i.removed_at is None]
+    return [Given(d, i) for d, i in rows]
 
 
 def find_given(
@@ -299,7 +357,8 @@ def find_given(
     *,
     lock: bool = False,
 ) -> Given | None:
-    """One delivery to one of ``patient_ids``; anyone else's is not found."""
+    """One delivery to one of ``patient_ids`` that is still there to read; anyone
+    else's, or one whose item was withdrawn, is not found."""
     delivery = kit.find(session, ContentDelivery, clinic_id, delivery_id, lock=lock)
     if delivery is None or delivery.patient_id not in patient_ids:
         return None

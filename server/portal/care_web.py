@@ -1,7 +1,13 @@
 """The portal's care pages: the treatment plans of the account's people (phases, the
 current one marked, notes and progress photos per phase), "For you" (what the clinic's
-library gave them as their treatment moved on) and the help centre (every published
-item of the clinic's library, by phase, with a search).
+library gave them as their treatment moved on, and what of it the clinic has withdrawn
+since) and the help centre (every published item of the clinic's library, by phase in
+the order treatment goes through them, with a search).
+
+A plan's photos are shown as the photo itself at thumbnail size: the server has no
+image library to make smaller copies with, so each is loaded only as it scrolls into
+view (``loading="lazy"``), with its width and height given (the page does not jump as
+they come in), and links to the photo at full size.
 
 Photos are served from this portal only to the account whose people they show, at the
 clinic they were taken at; any other photo id (another patient's, another clinic's, none
@@ -22,12 +28,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from common.content import ContentKind
 from common.errors import NotFound
-from common.treatment import fold, photo_alt
+from common.treatment import THUMBNAIL_WIDTH, fold, photo_alt, thumbnail_height
 from server import media
 from server.audit import service as audit
 from server.content import service as content
@@ -38,6 +44,7 @@ from server.portal.viewer import PortalViewer, Viewer, see_other
 from server.scheduling.service import clinic_zone
 from server.staff.models import StaffUser
 from server.treatment import service as treatment
+from server.treatment.models import TreatmentPhase, TreatmentPlan
 from server.web.pages import READ, WebRoute, render
 from server.web.security import CheckedForm
 
@@ -68,6 +75,14 @@ def _people_ids(viewer: Viewer) -> list[uuid.UUID]:
 # --- the plans --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PhotoShown:
+    url: str
+    alt: str
+    width: int
+    height: int
+
+
 @dataclass
 class PhaseShown:
     name: str
@@ -76,7 +91,7 @@ class PhaseShown:
     done: bool
     entered: str
     notes: list[tuple[str, str, str]] = field(default_factory=list)  # when, by whom, text
-    photos: list[tuple[str, str]] = field(default_factory=list)  # url, alt text
+    photos: list[PhotoShown] = field(default_factory=list)
 
 
 @dataclass
@@ -114,9 +129,13 @@ def _plans(
                         for n in view.notes.get(phase.id, [])
                     ],
                     photos=[
-                        (
-                            f"{viewer.base()}/treatment/photos/{f.id}",
-                            photo_alt(phase.name, f.taken_at.astimezone(zone).date()),
+                        PhotoShown(
+                            url=f"{viewer.base()}/treatment/photos/{f.id}",
+                            alt=photo_alt(phase.name, f.taken_at.astimezone(zone).date()),
+                            width=THUMBNAIL_WIDTH,
+                            height=thumbnail_height(
+                                (f.width, f.height) if f.width and f.height else None
+                            ),
                         )
                         for f in view.photos.get(phase.id, [])
                     ],
@@ -146,7 +165,7 @@ def plans(slug: str, request: Request, db: DatabaseDep, viewer: PortalViewer) ->
         unread = sum(
             1
             for g in content.given_to(session, viewer.clinic_id, ids)
-            if g.delivery.opened_at is None
+            if g.delivery.opened_at is None and not g.withdrawn
         )
     audit.read(
         db,
@@ -226,6 +245,7 @@ class GivenShown:
     for_name: str
     when: str
     new: bool
+    withdrawn: bool
 
 
 @router.api_route("/portal/{slug}/for-you", methods=READ, response_class=HTMLResponse)
@@ -246,7 +266,8 @@ def for_you(slug: str, request: Request, db: DatabaseDep, viewer: PortalViewer) 
                 else ""
             ),
             when=_day(g.delivery.delivered_at, zone),
-            new=g.delivery.opened_at is None,
+            new=g.delivery.opened_at is None and not g.withdrawn,
+            withdrawn=g.withdrawn,
         )
         for g in given
     ]
@@ -340,9 +361,36 @@ def _item_context(viewer: Viewer, item: ContentItem) -> dict[str, object]:
 # --- the help centre ---------------------------------------------------------------------
 
 
-def _groups(items: list[ContentItem]) -> list[tuple[str, list[ContentItem]]]:
+def treatment_order(session: Session, clinic_id: uuid.UUID) -> dict[str, tuple[float, datetime]]:
+    """Where each phase name (folded) comes in the clinic's treatments: its average place
+    in the plans that have it (a plan begun at the fitting, for a patient who comes from
+    another clinic, or one that skips a phase, moves it little), then when it was first
+    used. Names no plan has are not in it."""
+    rows = session.execute(
+        select(
+            TreatmentPhase.name,
+            func.sum(TreatmentPhase.position),
+            func.count(),
+            func.min(TreatmentPlan.started_at),
+        )
+        .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
+        .where(TreatmentPhase.clinic_id == clinic_id, TreatmentPlan.clinic_id == clinic_id)
+        .group_by(TreatmentPhase.name)
+    )
+    places: dict[str, tuple[int, int, datetime]] = {}
+    for name, total, count, first in rows:
+        key = fold(name)
+        was_total, was_count, was_first = places.get(key, (0, 0, first))
+        places[key] = (was_total + total, was_count + count, min(was_first, first))
+    return {key: (total / count, first) for key, (total, count, first) in places.items()}
+
+
+def _groups(
+    items: list[ContentItem], order: dict[str, tuple[float, datetime]]
+) -> list[tuple[str, list[ContentItem]]]:
     """The items under each phase they are tagged with (an item under each of its
-    phases), phases by name; untagged ones under "General", last."""
+    phases), phases in the order the clinic's treatments go through them (``order``),
+    then any no plan has, by name; untagged ones under "General", last."""
     named: dict[str, str] = {}
     grouped: dict[str, list[ContentItem]] = defaultdict(list)
     for item in items:
@@ -351,10 +399,12 @@ def _groups(items: list[ContentItem]) -> list[tuple[str, list[ContentItem]]]:
             named.setdefault(key, tag)
             grouped[key].append(item)
     general = fold(GENERAL)
-    order = sorted((k for k in grouped if k != general), key=lambda k: named[k].casefold())
+    tagged = sorted((k for k in grouped if k != general), key=lambda k: named[k].casefold())
+    known = sorted((k for k in tagged if k in order), key=lambda k: order[k])
+    ordered = known + [k for k in tagged if k not in order]
     if general in grouped:
-        order.append(general)
-    return [(named[k], grouped[k]) for k in order]
+        ordered.append(general)
+    return [(named[k], grouped[k]) for k in ordered]
 
 
 @router.api_route("/portal/{slug}/help", methods=READ, response_class=HTMLResponse)
@@ -369,7 +419,8 @@ def help_centre(
     words, chosen = q.strip()[:MAX_QUERY], phase.strip()[:MAX_QUERY]
     with db.reading() as session:
         library = content.items_of(session, viewer.clinic_id, published_only=True)
-    every_phase = [name for name, _ in _groups(library)]
+        order = treatment_order(session, viewer.clinic_id)
+    every_phase = [name for name, _ in _groups(library, order)]
     found = content.search(library, words)
     if chosen:
         found = [i for i in found if fold(chosen) in {fold(t) for t in (i.phases or [GENERAL])}]
@@ -379,7 +430,7 @@ def help_centre(
         {
             "viewer": viewer,
             "section": "help",
-            "groups": _groups(found),
+            "groups": _groups(found, order),
             "phases": every_phase,
             "q": words,
             "phase": chosen,
@@ -393,10 +444,11 @@ def help_centre(
 
 def _visible_item(db: DatabaseDep, viewer: Viewer, item_id: uuid.UUID) -> ContentItem:
     """A published item of the clinic's library, or one given to the viewer's people
-    (which stays theirs to read even if the clinic stops publishing it)."""
+    (which stays theirs to read even if the clinic stops publishing it). A PDF item
+    whose file has not come yet is nobody's to read."""
     with db.reading() as session:
         item = content.find_item(session, viewer.clinic_id, item_id)
-        if item is None:
+        if item is None or not content.ready(item):
             raise NotFound(NO_HELP)
         if not item.published:
             given = session.scalar(

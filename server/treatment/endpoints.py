@@ -1,6 +1,6 @@
 """The desk's side of treatment plans: a patient's plans with their notes, photos and
 the library content they were given; starting a plan, moving it on, adding a note or a
-photo; and a photo's bytes.
+photo, removing one; and a photo's bytes.
 
 Online only: nothing of it is cached on the desks. Every read is audited, a photo's too;
 every address names the patient, and a plan, phase or photo of anyone else (or of another
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.roles import Permission
-from common.treatment import PHOTO_MAX_BYTES, SUFFIXES, check_photo
+from common.treatment import PHOTO_MAX_BYTES, SUFFIXES, check_photo, image_size
 from server import kit, media
 from server.audit import service as audit
 from server.content import service as content
@@ -63,15 +63,6 @@ PHOTO_BODY: dict[str, Any] = {
 PHOTO_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"description": "The photo", "content": {"image/jpeg": IMAGE, "image/png": IMAGE}}
 }
-
-
-async def raw_body(request: Request) -> bytes:
-    """The photo as sent, read before the endpoint's worker thread runs (the body limit
-    has refused anything far larger already)."""
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(raw_body)]
 
 
 def staff_names(
@@ -173,6 +164,7 @@ def read_treatment(patient_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep) ->
                 phase_name=g.delivery.phase_name,
                 delivered_at=g.delivery.delivered_at,
                 opened_at=g.delivery.opened_at,
+                withdrawn=g.withdrawn,
             )
             for g in content.given_to(session, ctx.clinic_id, [patient_id])
         ]
@@ -223,7 +215,8 @@ def move_plan(
     settings: SettingsDep,
 ) -> Response:
     """Make a phase current. Sent again, or back into a phase it was in: the content of
-    the phase is not given twice, and no second e-mail goes."""
+    the phase is not given twice, and no second e-mail goes. With ``from_phase_id``, a
+    plan someone moved elsewhere since is not moved: 409, saying where it is now."""
     with db.writing() as session:
         moved = service.set_phase(
             session,
@@ -233,6 +226,7 @@ def move_plan(
             body.phase_id,
             now=utcnow(),
             public_base_url=settings.public_base_url,
+            from_phase_id=body.from_phase_id,
         )
         record = _one_plan(session, ctx.clinic_id, patient_id, plan_id)
     return kit.json_response(PhaseMoved(plan=record, delivered=len(moved.delivered)))
@@ -276,17 +270,20 @@ def add_photo(
     patient_id: uuid.UUID,
     phase_id: uuid.UUID,
     ctx: StaffContext,  # before the body: nobody signed out makes the server read 10 MB
-    data: RawBody,
+    data: media.RawBody,
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> Response:
     """A JPEG or PNG photo (the body itself, at most 10 MB), recognised by its first
-    bytes whatever it is called. Kept as a file named by a random id."""
+    bytes whatever it is called. Kept as a file named by a random id, with its width and
+    height (read from its first bytes) for the portal's thumbnails."""
     ctx.require(Permission.PATIENTS_WRITE)
     kind = check_photo(data)
     stored = media.save(settings.media_dir, media.PHOTOS, data, SUFFIXES[kind])
     with media.kept_unless_failed(settings.media_dir, stored), db.writing() as session:
-        photo = service.add_photo(session, ctx, patient_id, phase_id, stored, kind, utcnow())
+        photo = service.add_photo(
+            session, ctx, patient_id, phase_id, stored, kind, utcnow(), image_size(data)
+        )
         names = staff_names(session, ctx.clinic_id, {photo.added_by_staff_id})
         record = ProgressPhotoRecord(
             id=photo.id,
@@ -331,3 +328,33 @@ def read_photo(
         reason=f"progress photo of patient {patient_id}",
     )
     return media.served(data, kind)
+
+
+@router.delete("/patients/{patient_id}/treatment/notes/{note_id}", status_code=204)
+def remove_note(
+    patient_id: uuid.UUID, note_id: uuid.UUID, ctx: StaffContext, db: DatabaseDep
+) -> Response:
+    """Take a progress note off the plan (written on the wrong patient's, say): the
+    patient and the desks no longer see it; its row stays for the audit trail."""
+    with db.writing() as session:
+        kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
+        service.remove_note(session, ctx, patient_id, note_id, utcnow())
+    return Response(status_code=204)
+
+
+@router.delete("/patients/{patient_id}/treatment/photos/{photo_id}", status_code=204)
+def remove_photo(
+    patient_id: uuid.UUID,
+    photo_id: uuid.UUID,
+    ctx: StaffContext,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> Response:
+    """Take a progress photo off the plan and out of the patient's portal: its row stays
+    for the audit trail, its file is deleted once that is committed."""
+    with db.writing() as session:
+        kit.require_live(session, Patient, ctx.clinic_id, patient_id, what="patient")
+        photo = service.remove_photo(session, ctx, patient_id, photo_id, utcnow())
+        path = photo.path
+    media.remove(settings.media_dir, path)
+    return Response(status_code=204)

@@ -4,6 +4,10 @@ Kept on the server only: the desk reads a patient's plans when their file's Trea
 tab is looked at (each read audited), and the patient sees them in the portal. Notes are
 sealed at rest like every other clinical text; a photo's bytes are a file in the media
 folder (``server.media``) and its row says where, how large, what type and its digest.
+
+A note or photo staff remove (one put on the wrong patient's plan) keeps its row, marked
+``removed_at`` and by whom, for the audit trail; nobody is shown it again, and a photo's
+file is deleted.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ class ProgressNote(ClinicScoped):
     written_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_users.id"), default=None
     )
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    removed_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id"), default=None
+    )
 
 
 class ProgressPhoto(ClinicScoped):
@@ -75,8 +83,15 @@ class ProgressPhoto(ClinicScoped):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(40))
     sha256: Mapped[str] = mapped_column(String(64))
+    # As shown, in pixels (``common.treatment.image_size``); None if it could not be read.
+    width: Mapped[int | None] = mapped_column(default=None)
+    height: Mapped[int | None] = mapped_column(default=None)
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
     added_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id"), default=None
+    )
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    removed_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_users.id"), default=None
     )
 

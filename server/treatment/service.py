@@ -7,8 +7,13 @@ phase or photo is not found, exactly as one that does not exist.
 
 Moving a plan into a phase gives the patient the library's content for that phase
 (``server.content.service.deliver``), once. The patient's row is locked first, so two
-moves at once (two desks, or one request sent twice) queue, and the second finds the
-phase current already, or the content already given.
+moves at once (two desks, or one request sent twice, or two plans of one patient) queue,
+and the second finds the phase current already, or the content already given. A move
+that names the phase its desk saw the plan in is refused if someone moved it since.
+
+A note or photo put on the wrong plan or patient is removed: its row stays for the audit
+trail, marked removed, and is shown to nobody again (the caller deletes a photo's file
+once the removal is committed).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from common import treatment as rules
 from common.content import check_language
+from common.errors import Conflict
 from common.roles import Permission
 from server import kit
 from server.audit import service as audit
@@ -50,7 +56,8 @@ class PlanView:
 
 
 def views(session: Session, clinic_id: uuid.UUID, patient_ids: list[uuid.UUID]) -> list[PlanView]:
-    """Every plan of these patients, newest first."""
+    """Every plan of these patients, newest first, with the notes and photos nobody
+    removed."""
     if not patient_ids:
         return []
     plans = list(
@@ -73,14 +80,22 @@ def views(session: Session, clinic_id: uuid.UUID, patient_ids: list[uuid.UUID]) 
     notes: dict[uuid.UUID, list[ProgressNote]] = defaultdict(list)
     for note in session.scalars(
         select(ProgressNote)
-        .where(ProgressNote.clinic_id == clinic_id, ProgressNote.plan_id.in_(ids))
+        .where(
+            ProgressNote.clinic_id == clinic_id,
+            ProgressNote.plan_id.in_(ids),
+            ProgressNote.removed_at.is_(None),
+        )
         .order_by(ProgressNote.written_at, ProgressNote.id)
     ):
         notes[note.phase_id].append(note)
     photos: dict[uuid.UUID, list[ProgressPhoto]] = defaultdict(list)
     for photo in session.scalars(
         select(ProgressPhoto)
-        .where(ProgressPhoto.clinic_id == clinic_id, ProgressPhoto.plan_id.in_(ids))
+        .where(
+            ProgressPhoto.clinic_id == clinic_id,
+            ProgressPhoto.plan_id.in_(ids),
+            ProgressPhoto.removed_at.is_(None),
+        )
         .order_by(ProgressPhoto.taken_at, ProgressPhoto.id)
     ):
         photos[photo.phase_id].append(photo)
@@ -182,16 +197,29 @@ def set_phase(
     *,
     now: datetime,
     public_base_url: str,
+    from_phase_id: uuid.UUID | None = None,
 ) -> Moved:
     """Make ``phase_id`` the plan's current phase. Already current: nothing changes and
     nothing is given (a request sent twice). Back into a phase it was in before: it is
-    current again, and its content, given the first time, is not given again."""
+    current again, and its content, given the first time, is not given again.
+
+    ``from_phase_id`` is the phase the desk saw the plan in (None: an older desk, which
+    does not say): if the plan has been moved elsewhere since, nothing changes and the
+    answer says where it is now, so two desks moving one plan do not silently undo each
+    other's move."""
     ctx.require(Permission.PATIENTS_WRITE)
     _patient(session, ctx.clinic_id, patient_id, lock=True)
     plan = _plan(session, ctx.clinic_id, patient_id, plan_id)
     phase = _phase(session, plan, phase_id)
     if plan.current_phase_id == phase.id:
         return Moved(plan, [])
+    if from_phase_id is not None and from_phase_id != plan.current_phase_id:
+        now_in = kit.find(session, TreatmentPhase, plan.clinic_id, plan.current_phase_id)
+        where = f"“{now_in.name}”" if now_in is not None else "another phase"
+        raise Conflict(
+            f"Someone else has just moved “{plan.title}” to {where}, so it was not moved "
+            f"to “{phase.name}”. Look at the plan again, and move it if it still should be."
+        )
     plan.current_phase_id = phase.id
     phase.entered_at = now
     audit.record(
@@ -249,9 +277,10 @@ def add_photo(
     stored: Stored,
     content_type: str,
     now: datetime,
+    size: tuple[int, int] | None = None,
 ) -> ProgressPhoto:
     """The row of a photo whose file is written already (checked by the caller with
-    ``common.treatment.check_photo``)."""
+    ``common.treatment.check_photo``); ``size``: its width and height as shown."""
     ctx.require(Permission.PATIENTS_WRITE)
     _patient(session, ctx.clinic_id, patient_id)
     plan, phase = phase_of_patient(session, ctx.clinic_id, patient_id, phase_id)
@@ -264,6 +293,8 @@ def add_photo(
         size_bytes=stored.size,
         content_type=content_type,
         sha256=stored.sha256,
+        width=size[0] if size else None,
+        height=size[1] if size else None,
         taken_at=now,
         added_by_staff_id=ctx.staff_id,
     )
@@ -284,9 +315,52 @@ def find_photo(
     session: Session, clinic_id: uuid.UUID, patient_ids: list[uuid.UUID], photo_id: uuid.UUID
 ) -> tuple[ProgressPhoto, TreatmentPhase] | None:
     """A photo of one of ``patient_ids`` at this clinic, with its phase; None for any
-    other (another patient's, another clinic's, none at all: the same answer)."""
+    other (another patient's, another clinic's, a removed one, none at all: the same
+    answer)."""
     photo = kit.find(session, ProgressPhoto, clinic_id, photo_id)
-    if photo is None or photo.patient_id not in patient_ids:
+    if photo is None or photo.patient_id not in patient_ids or photo.removed_at is not None:
         return None
     phase = kit.find(session, TreatmentPhase, clinic_id, photo.phase_id)
     return (photo, phase) if phase is not None else None
+
+
+def remove_note(
+    session: Session, ctx: AuthContext, patient_id: uuid.UUID, note_id: uuid.UUID, now: datetime
+) -> ProgressNote:
+    """Take a note off the patient's plan: nobody is shown it again; its row stays,
+    marked removed and by whom. Removed already, or anyone else's: not found."""
+    ctx.require(Permission.PATIENTS_WRITE)
+    note = kit.find(session, ProgressNote, ctx.clinic_id, note_id, lock=True)
+    if note is None or note.patient_id != patient_id or note.removed_at is not None:
+        raise kit.not_found("progress note of this patient")
+    note.removed_at, note.removed_by_staff_id = now, ctx.staff_id
+    audit.record(
+        session,
+        ctx,
+        action="delete",
+        entity="progress_notes",
+        entity_id=note.id,
+        reason=f"progress note removed from the treatment plan of patient {patient_id}",
+    )
+    return note
+
+
+def remove_photo(
+    session: Session, ctx: AuthContext, patient_id: uuid.UUID, photo_id: uuid.UUID, now: datetime
+) -> ProgressPhoto:
+    """Take a photo off the patient's plan (and their portal): its row stays, marked
+    removed and by whom; the caller deletes its file once this is committed."""
+    ctx.require(Permission.PATIENTS_WRITE)
+    photo = kit.find(session, ProgressPhoto, ctx.clinic_id, photo_id, lock=True)
+    if photo is None or photo.patient_id != patient_id or photo.removed_at is not None:
+        raise kit.not_found("photo of this patient")
+    photo.removed_at, photo.removed_by_staff_id = now, ctx.staff_id
+    audit.record(
+        session,
+        ctx,
+        action="delete",
+        entity="progress_photos",
+        entity_id=photo.id,
+        reason=f"progress photo removed from the treatment plan of patient {patient_id}",
+    )
+    return photo

@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.roles import Role
+from common.treatment import DEFAULT_PHASES
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
 from desktop.patients.page import PatientsPage
@@ -33,6 +34,7 @@ from server.patients.models import Patient
 from server.treatment.models import ProgressNote, ProgressPhoto, TreatmentPlan
 from sync import account
 from sync.account import Desk
+from sync.client import ServerClient
 from sync.engine import SyncEngine
 from sync.protocol import SaveContentItem
 from tests.support.live_server import LiveServer
@@ -41,6 +43,7 @@ pytestmark = pytest.mark.qt
 WAIT_MS = 20_000
 LEFT = Qt.MouseButton.LeftButton
 ZONE = ZoneInfo(DEMO_TIME_ZONE)
+DEFAULT_PHASES_LIST = list(DEFAULT_PHASES)
 
 
 def signed_in(server: LiveServer, folder: Path, who: DemoLogin) -> Desk:
@@ -159,7 +162,7 @@ def test_reception_starts_a_plan_moves_it_after_asking_and_adds_a_note_and_a_pho
     assert note is not None
     note.text.setPlainText("Upper brace fitted.")  # type: ignore[attr-defined]
     note.ok_button.click()  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: "Upper brace fitted." in tab.notes.toPlainText(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Upper brace fitted." in tab.notes_text(), timeout=WAIT_MS)
     with live_server.sessionmaker() as session:
         [row] = session.scalars(select(ProgressNote)).all()
         assert row.text == "Upper brace fitted."
@@ -248,3 +251,193 @@ def test_read_only_staff_see_the_plan_and_change_nothing(
     assert tab.state.text() == "Retainer: now in “Retention” (phase 1 of 1)."
     for button in (tab.new_button, tab.current_button, tab.note_button, tab.photo_button):
         assert not button.isVisible()
+
+
+def a_plan_with_a_note_and_photos(
+    admin: Desk, patient_id: uuid.UUID, photos: list[bytes]
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A plan in its first phase with a note and ``photos`` there, made through the API."""
+    client = account.sync_client(admin)
+    try:
+        plan = client.start_treatment_plan(patient_id, "Braces", ["Assessment", "Fitting"]).plan
+        first = plan.phases[0].id
+        client.add_progress_note(patient_id, plan.id, first, "Wrong patient's note.")
+        made = [client.add_progress_photo(patient_id, first, data).id for data in photos]
+    finally:
+        client.close()
+    return plan.id, made
+
+
+def test_removing_a_note_or_a_photo_asks_first_and_takes_it_off_the_plan(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    desks: tuple[Desk, Desk],
+    runner: TaskRunner,
+    patient_id: uuid.UUID,
+) -> None:
+    admin, reception = desks
+    _plan, [photo_id] = a_plan_with_a_note_and_photos(admin, patient_id, [demo_png(64, 48)])
+    page, tab = treatment_tab(qtbot, runner, reception)
+    page.open_patient(patient_id)
+    qtbot.waitUntil(lambda: tab.photos.count() == 1, timeout=WAIT_MS)
+    assert "Wrong patient's note." in tab.notes_text()
+    assert tab.remove_note_button.isVisible()
+    assert not tab.remove_note_button.isEnabled(), "nothing chosen yet"
+
+    # The note: Cancel is the default, and keeps it.
+    tab.notes.setCurrentRow(0)
+    assert tab.remove_note_button.isEnabled()
+    qtbot.mouseClick(tab.remove_note_button, LEFT)
+    asked = tab.box
+    assert asked is not None
+    assert asked.objectName() == "treatmentConfirmRemoveNote"
+    assert "“Wrong patient's note.”" in asked.text()
+    assert asked.defaultButton() is asked.button(QMessageBox.StandardButton.Cancel)
+    asked.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.mouseClick(tab.remove_note_button, LEFT)
+    assert tab.box is not None
+    tab.box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: tab.message.text() == "Note removed.", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Wrong patient's note." not in tab.notes_text(), timeout=WAIT_MS)
+    assert tab.notes_text() == "No notes in this phase"
+
+    # The photo: asked the same way; its file goes from the server.
+    qtbot.waitUntil(lambda: photo_id in tab.pixmaps, timeout=WAIT_MS)
+    tab.photos.setCurrentRow(0)
+    qtbot.mouseClick(tab.remove_photo_button, LEFT)
+    asked = tab.box
+    assert asked is not None
+    assert asked.objectName() == "treatmentConfirmRemovePhoto"
+    assert asked.defaultButton() is asked.button(QMessageBox.StandardButton.Cancel)
+    asked.button(QMessageBox.StandardButton.Cancel).click()
+    with live_server.sessionmaker() as session:
+        assert session.get(ProgressPhoto, photo_id).removed_at is None  # type: ignore[union-attr]
+    qtbot.mouseClick(tab.remove_photo_button, LEFT)
+    assert tab.box is not None
+    tab.box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: tab.message.text() == "Photo removed.", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.photos.count() == 0, timeout=WAIT_MS)
+    with live_server.sessionmaker() as session:
+        row = session.get(ProgressPhoto, photo_id)
+        assert row is not None
+        assert row.removed_at is not None
+        path = Path(live_server.settings.media_dir) / row.path
+        [note] = session.scalars(select(ProgressNote)).all()
+        assert note.removed_at is not None
+    assert not path.exists()
+    assert not tab.remove_photo_button.isEnabled()
+
+
+def test_a_move_another_desk_made_first_is_told_in_a_dialog_and_the_plan_read_again(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    desks: tuple[Desk, Desk],
+    runner: TaskRunner,
+    patient_id: uuid.UUID,
+) -> None:
+    admin, reception = desks
+    client = account.sync_client(admin)
+    try:
+        plan = client.start_treatment_plan(patient_id, "Braces", DEFAULT_PHASES_LIST).plan
+    finally:
+        client.close()
+    page, tab = treatment_tab(qtbot, runner, reception)
+    page.open_patient(patient_id)
+    qtbot.waitUntil(lambda: "now in “Assessment”" in tab.state.text(), timeout=WAIT_MS)
+
+    # Another desk moves the plan on while this one still shows it in Assessment.
+    client = account.sync_client(admin)
+    try:
+        assessment, _fitting, adjustment, _retention = (p.id for p in plan.phases)
+        client.set_current_phase(patient_id, plan.id, adjustment, assessment)
+    finally:
+        client.close()
+
+    tab.phases_table.selectRow(1)
+    qtbot.mouseClick(tab.current_button, LEFT)
+    assert tab.box is not None
+    tab.box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(
+        lambda: tab.box is not None and tab.box.objectName() == "errorMessage", timeout=WAIT_MS
+    )
+    assert tab.box.windowTitle() == "The plan was not moved"
+    assert "Someone else has just moved “Braces” to “Adjustment”" in tab.box.text()
+    qtbot.waitUntil(lambda: "now in “Adjustment”" in tab.state.text(), timeout=WAIT_MS)
+    tab.box.close()
+    [row] = plans_on_server(live_server, patient_id)
+    assert row.current_phase_id == adjustment
+
+
+def test_a_photo_that_cannot_be_shown_is_asked_for_once_and_never_hides_the_others(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    desks: tuple[Desk, Desk],
+    runner: TaskRunner,
+    patient_id: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three photos: one fine, one the server has lost (its file damaged on disk: 404),
+    one whose bytes start like a PNG but Qt cannot draw. The fine one shows; the other
+    two say so in their place and are not fetched again as the tab is read again."""
+    admin, reception = desks
+    undrawable = b"\x89PNG\r\n\x1a\n" + b"not a picture at all" * 10
+    _plan, [fine, lost, broken] = a_plan_with_a_note_and_photos(
+        admin, patient_id, [demo_png(64, 48), demo_png(32, 32), undrawable]
+    )
+    with live_server.sessionmaker() as session:
+        damaged = session.get(ProgressPhoto, lost)
+        assert damaged is not None
+        (Path(live_server.settings.media_dir) / damaged.path).write_bytes(b"damaged")
+    asked: list[uuid.UUID] = []
+    fetch = ServerClient.progress_photo
+
+    def counted(client: ServerClient, patient: uuid.UUID, photo: uuid.UUID) -> bytes:
+        asked.append(photo)
+        return fetch(client, patient, photo)
+
+    monkeypatch.setattr(ServerClient, "progress_photo", counted)
+    page, tab = treatment_tab(qtbot, runner, reception)
+    page.open_patient(patient_id)
+    qtbot.waitUntil(lambda: fine in tab.pixmaps, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: set(tab.unshown) == {lost, broken}, timeout=WAIT_MS)
+    assert "no such photo" in tab.unshown[lost]
+    assert "cannot draw" in tab.unshown[broken]
+    texts = {
+        tab.photos.item(n).data(Qt.ItemDataRole.UserRole): tab.photos.item(n).text()
+        for n in range(tab.photos.count())
+    }
+    assert texts[lost].endswith("(cannot be shown)")
+    assert texts[broken].endswith("(cannot be shown)")
+    assert not texts[fine].endswith("(cannot be shown)")
+
+    for _ in range(2):
+        before = tab.record
+        tab.refresh()
+        qtbot.waitUntil(lambda: tab.record is not before, timeout=WAIT_MS)  # noqa: B023
+        qtbot.waitUntil(lambda: not tab.fetching, timeout=WAIT_MS)
+    assert sorted(asked) == sorted([fine, lost, broken]), "each asked for once"
+
+
+def test_a_withdrawn_library_item_stays_listed_as_given(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    desks: tuple[Desk, Desk],
+    runner: TaskRunner,
+    patient_id: uuid.UUID,
+) -> None:
+    admin, reception = desks
+    a_library_item(admin)
+    client = account.sync_client(admin)
+    try:
+        client.start_treatment_plan(patient_id, "Braces", ["Fitting"])
+        [item] = client.content_items()
+        client.remove_content_item(item.id)
+    finally:
+        client.close()
+    page, tab = treatment_tab(qtbot, runner, reception)
+    page.open_patient(patient_id)
+    qtbot.waitUntil(lambda: tab.delivered.rowCount() == 1, timeout=WAIT_MS)
+    assert tab.delivered.index(0, 1).data() == (
+        "Caring for your braces (withdrawn from the library)"
+    )
+    assert "no longer open it" in tab.delivered.index(0, 1).data(Qt.ItemDataRole.ToolTipRole)

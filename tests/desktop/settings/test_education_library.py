@@ -5,6 +5,7 @@ front-desk staff do not get the tab."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,14 +17,17 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from common.content import ContentKind
+from desktop.kit.errors import UNEXPECTED
 from desktop.kit.ops import ChangeHub
 from desktop.kit.tasks import TaskRunner
+from desktop.settings import education
 from desktop.settings.education import EducationTab, ItemDialog
 from desktop.settings.page import SettingsPage
 from server.content.models import ContentItem
 from server.demo import ADMIN, DEMO_TIME_ZONE, FRONT_DESK, DemoLogin, demo_pdf
 from sync import account
 from sync.account import Desk
+from sync.client import ServerClient, ServerUnreachable
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.qt
@@ -161,3 +165,86 @@ def test_front_desk_staff_do_not_get_the_tab(
         assert not page.education.add_buttons[ContentKind.ARTICLE].isEnabled()
     finally:
         desk.store.close()
+
+
+def test_a_video_link_that_is_no_address_is_refused_in_the_dialog(
+    qtbot: QtBot, live_server: LiveServer, admin: Desk, runner: TaskRunner
+) -> None:
+    """``https://[::1`` made the address parser raise: the dialog said nothing and the
+    server answered 500. Now it is the usual refusal, in the dialog, before it is sent."""
+    _page, tab = open_tab(qtbot, runner, admin)
+    video = tab.add(ContentKind.VIDEO)
+    video.title.setText("Brushing with braces")
+    video.url.setText("https://[::1")
+    video.ok_button.click()
+    assert "secure web address starting with https://" in video.problem.text()
+    assert video.isVisible()
+    assert video.ok_button.isEnabled()
+    assert items_on_server(live_server) == []
+
+
+def test_anything_unexpected_is_said_calmly_in_the_dialog(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    admin: Desk,
+    runner: TaskRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a fault in the desk")
+
+    monkeypatch.setattr(education, "check_item", broken)
+    _page, tab = open_tab(qtbot, runner, admin)
+    article = tab.add(ContentKind.ARTICLE)
+    article.title.setText("Caring for your braces")
+    article.body.setPlainText("Brush after every meal.")
+    article.ok_button.click()
+    assert article.problem.text() == UNEXPECTED
+    assert article.isVisible()
+    assert article.title.text() == "Caring for your braces"
+    assert "a fault in the desk" in caplog.text, "logged for whoever supports the clinic"
+
+
+def test_a_pdf_whose_file_did_not_arrive_is_sent_again_to_the_same_item(
+    qtbot: QtBot,
+    live_server: LiveServer,
+    admin: Desk,
+    runner: TaskRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The item's fields are kept, then the line drops before its file is: the dialog
+    says so and stays open; saving again sends the file to that item, not a second one.
+    Meanwhile the list says the item has no file yet (no patient is shown it)."""
+    leaflet = tmp_path / "foods.pdf"
+    leaflet.write_bytes(demo_pdf("Foods to avoid", ["Toffee."]))
+    send = ServerClient.put_content_file
+    tries: list[int] = []
+
+    def dropped_once(client: ServerClient, item_id: uuid.UUID, pdf: bytes) -> object:
+        tries.append(len(pdf))
+        if len(tries) == 1:
+            raise ServerUnreachable("Can't reach the server: the line dropped.")
+        return send(client, item_id, pdf)
+
+    monkeypatch.setattr(ServerClient, "put_content_file", dropped_once)
+    _page, tab = open_tab(qtbot, runner, admin)
+    pdf = tab.add(ContentKind.PDF)
+    pdf.title.setText("Foods to avoid")
+    pdf.choose_pdf = lambda _parent: str(leaflet)
+    qtbot.mouseClick(pdf.file_button, LEFT)
+    pdf.ok_button.click()
+    qtbot.waitUntil(lambda: "was added, but not its file" in pdf.problem.text(), timeout=WAIT_MS)
+    assert "the line dropped" in pdf.problem.text()
+    assert pdf.isVisible()
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=WAIT_MS)
+    assert tab.model.index(0, 4).data().startswith("No file yet")
+    [kept] = items_on_server(live_server)
+    assert kept.file_path is None
+
+    saved(qtbot, tab, pdf, 1)
+    qtbot.waitUntil(lambda: tab.model.index(0, 4).data() == "Yes", timeout=WAIT_MS)
+    [kept] = items_on_server(live_server)
+    assert kept.file_size == leaflet.stat().st_size
+    assert tries == [leaflet.stat().st_size] * 2

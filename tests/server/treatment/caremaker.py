@@ -4,7 +4,6 @@ items made through the desk's API."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -134,8 +133,29 @@ def article(
     return str(answer.json()["id"])
 
 
-def pdf_body(title: str = "Foods to avoid") -> str:
-    return base64.b64encode(demo_pdf(title, ["Toffee.", "Nuts."])).decode()
+def put_file(client: TestClient, headers: dict[str, str], item_id: str, data: bytes) -> Any:
+    """A PDF item's file, as the desk sends it: the body itself."""
+    return client.put(
+        f"{API_PREFIX}/content/{item_id}/file",
+        content=data,
+        headers={**headers, "content-type": "application/pdf"},
+    )
+
+
+def pdf_item(
+    client: TestClient,
+    headers: dict[str, str],
+    title: str,
+    phases: list[str],
+    data: bytes | None = None,
+) -> str:
+    """A PDF item with its file, added as the desk adds one: its fields, then the file."""
+    made = add_item(client, headers, kind="pdf", title=title, body="", phases=phases)
+    assert made.status_code == 201, made.text
+    item_id = str(made.json()["id"])
+    sent = put_file(client, headers, item_id, data or demo_pdf(title, ["Toffee.", "Nuts."]))
+    assert sent.status_code == 200, sent.text
+    return item_id
 
 
 PNG = demo_png(24, 16)

@@ -77,10 +77,17 @@ def test_the_patient_sees_the_plan_a_photo_and_opens_their_reading_on_a_phone(
     assert "Crowding of the lower front teeth" in page.content()
     photo = page.get_by_role("img", name=re.compile(r"^Progress photo, Fitting, \d+ \w+ \d{4}$"))
     photo.wait_for()
+    # Loaded as it scrolls into view, in a place of the photo's proportions kept for it.
+    assert photo.get_attribute("loading") == "lazy"
+    assert (photo.get_attribute("width"), photo.get_attribute("height")) == ("160", "107")
+    width, height = photo.evaluate("img => [img.width, img.height]")  # its border inside
+    assert abs(width / height - 1.5) < 0.02, "the place kept is the photo's shape, unloaded"
+    photo.scroll_into_view_if_needed()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
     )
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [48, 32]
+    assert photo.evaluate("img => img.closest('a').href") == photo.evaluate("img => img.src")
     check_accessible(page)
 
     page.get_by_role("link", name=re.compile(r"^For you")).click()

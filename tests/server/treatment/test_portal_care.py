@@ -77,6 +77,13 @@ def test_the_holder_sees_the_plan_with_its_phases_notes_and_photos(
     assert "Upper brace fitted; lower next visit." in html
     alt = photo_alt("Fitting", datetime.now(ZoneInfo("Europe/London")).date())
     assert f'<img src="{base}/treatment/photos/{photo_id}" alt="{alt}"' in html
+    # The photo itself at thumbnail size (no image library to make a smaller copy): each
+    # loaded only as it scrolls into view, its place kept at the photo's proportions
+    # (24 × 16), and a link to it at full size.
+    img = html.split(f'<img src="{base}/treatment/photos/{photo_id}"')[1].split(">")[0]
+    assert 'width="160" height="107"' in img
+    assert 'loading="lazy"' in img
+    assert f'<a href="{base}/treatment/photos/{photo_id}"><img ' in html
     assert 'aria-current="page">Treatment</a>' in html
 
     served = web.get(f"{base}/treatment/photos/{photo_id}")
@@ -166,3 +173,27 @@ def test_no_plan_yet_says_so(
     page = web.get(f"{base}/treatment")
     assert page.status_code == 200
     assert "No treatment plan yet" in page.text
+
+
+def test_a_removed_note_and_photo_are_gone_from_the_portal(
+    web: TestClient, client: TestClient, db: sessionmaker[Session], bay: caremaker.Clinic
+) -> None:
+    _plan, photo_id = photographed(client, bay)
+    note_id = caremaker.treatment(client, bay.reader, bay.rosa)["plans"][0]["notes"][0]["id"]
+    base = portalmaker.signed_in(web, db, bay.id, bay.rosa)
+    assert web.get(f"{base}/treatment/photos/{photo_id}").content == PNG
+
+    removed = client.delete(
+        f"{API_PREFIX}/patients/{bay.rosa}/treatment/notes/{note_id}", headers=bay.desk
+    )
+    assert removed.status_code == 204
+    removed = client.delete(caremaker.photo_url(bay.rosa, photo_id), headers=bay.desk)
+    assert removed.status_code == 204
+
+    html = web.get(f"{base}/treatment").text
+    assert "Braces, upper and lower" in html
+    assert "Upper brace fitted" not in html
+    assert "<img" not in html
+    gone = web.get(f"{base}/treatment/photos/{photo_id}")
+    assert gone.status_code == 404
+    assert "There is no such photo on your account" in gone.text

@@ -9,17 +9,19 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.roles import Role
 from common.treatment import PHOTO_MAX_BYTES
 from server.audit.models import AuditEvent
 from server.config import Settings
 from server.demo import demo_pdf
-from server.treatment.models import ProgressPhoto, TreatmentPlan
+from server.treatment.models import ProgressNote, ProgressPhoto, TreatmentPlan
 from sync.protocol import API_PREFIX
 from tests.server.conftest import Factory
 from tests.server.treatment import caremaker
@@ -258,3 +260,111 @@ def test_a_photo_of_one_patient_is_not_found_for_another_or_at_another_clinic(
         ).one()
         assert mine.current_phase_id == uuid.UUID(caremaker.phase_id(plan, "Assessment"))
     assert [a.entity_id for a in audits(db, "progress_photos") if a.action == "read"] == []
+
+
+def _note(client: TestClient, clinic: caremaker.Clinic, plan: dict[str, object], text: str) -> str:
+    answer = client.post(
+        f"{API_PREFIX}/patients/{clinic.rosa}/treatment/plans/{plan['id']}/notes",
+        json={"phase_id": caremaker.phase_id(plan, "Assessment"), "text": text},
+        headers=clinic.desk,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_a_note_and_a_photo_are_removed_kept_for_the_audit_trail_and_the_file_deleted(
+    client: TestClient,
+    db: sessionmaker[Session],
+    settings: Settings,
+    factory: Factory,
+    bay: caremaker.Clinic,
+) -> None:
+    """A photo uploaded to the wrong patient comes off their plan: the desk and the
+    portal no longer show it, its file is deleted, its row stays (marked when and by
+    whom) and the removal is audited. Only those who may change plans may remove; another
+    clinic, or the address of another patient, finds nothing."""
+    plan = caremaker.start_plan(client, bay.desk, bay.rosa)["plan"]
+    assessment = caremaker.phase_id(plan, "Assessment")
+    wrong = _note(client, bay, plan, "Sam's bracket, not Rosa's.")
+    kept = _note(client, bay, plan, "Assessment done.")
+    photo = caremaker.upload(client, bay.desk, bay.rosa, assessment, PNG).json()["id"]
+    [file] = media_files(settings)
+    cove = caremaker.clinic(factory, db, "cove")
+    sam = caremaker.patient(db, bay.id, "Sam", "sam@example.org")
+    note_url = f"{API_PREFIX}/patients/{bay.rosa}/treatment/notes/{wrong}"
+
+    assert client.delete(note_url, headers=bay.reader).status_code == 403
+    assert (
+        client.delete(caremaker.photo_url(bay.rosa, photo), headers=bay.reader).status_code == 403
+    )
+    assert client.delete(note_url, headers=cove.admin).status_code == 404
+    assert client.delete(caremaker.photo_url(sam, photo), headers=bay.desk).status_code == 404
+    assert file.exists()
+
+    assert client.delete(note_url, headers=bay.desk).status_code == 204
+    gone = client.delete(caremaker.photo_url(bay.rosa, photo), headers=bay.desk)
+    assert gone.status_code == 204, gone.text
+    again = client.delete(caremaker.photo_url(bay.rosa, photo), headers=bay.desk)
+    assert again.status_code == 404
+    assert "no such photo" in again.json()["message"]
+
+    assert media_files(settings) == []
+    shown = caremaker.treatment(client, bay.reader, bay.rosa)["plans"][0]
+    assert [n["id"] for n in shown["notes"]] == [kept]
+    assert shown["photos"] == []
+    assert client.get(caremaker.photo_url(bay.rosa, photo), headers=bay.desk).status_code == 404
+    desk_id = bay.made.staff[Role.FRONT_DESK].staff_id
+    with db() as session:
+        note_row = session.get(ProgressNote, uuid.UUID(wrong))
+        photo_row = session.get(ProgressPhoto, uuid.UUID(photo))
+        assert note_row is not None
+        assert photo_row is not None
+        assert note_row.removed_at is not None
+        assert note_row.removed_by_staff_id == desk_id
+        assert note_row.text == "Sam's bracket, not Rosa's."
+        assert photo_row.removed_at is not None
+        assert photo_row.removed_by_staff_id == desk_id
+    removals = audits(db, "progress_notes") + audits(db, "progress_photos")
+    deleted = {(a.entity, a.entity_id) for a in removals if a.action == "delete"}
+    assert deleted == {("progress_notes", uuid.UUID(wrong)), ("progress_photos", uuid.UUID(photo))}
+
+
+def test_a_photos_size_is_kept_with_it(
+    client: TestClient, db: sessionmaker[Session], bay: caremaker.Clinic
+) -> None:
+    plan = caremaker.start_plan(client, bay.desk, bay.rosa)["plan"]
+    caremaker.upload(client, bay.desk, bay.rosa, caremaker.phase_id(plan, "Assessment"), PNG)
+    with db() as session:
+        row = session.scalars(select(ProgressPhoto)).one()
+    assert (row.width, row.height) == (24, 16)
+
+
+def test_a_move_from_a_phase_the_plan_has_left_is_refused_in_words(
+    client: TestClient, db: sessionmaker[Session], bay: caremaker.Clinic
+) -> None:
+    """Two desks saw the plan in Assessment; one moved it to Fitting. The other's move to
+    Adjustment says where it is now and changes nothing; its move to Fitting (what the
+    first did) is the same request sent again: 200, nothing new. A desk that does not say
+    where it saw the plan (an older one) moves it as before."""
+    plan = caremaker.start_plan(client, bay.desk, bay.rosa)["plan"]
+    url = f"{API_PREFIX}/patients/{bay.rosa}/treatment/plans/{plan['id']}/current-phase"
+    seen = caremaker.phase_id(plan, "Assessment")
+
+    def move(to: str, from_phase: str | None) -> Any:
+        body = {"phase_id": caremaker.phase_id(plan, to), "from_phase_id": from_phase}
+        return client.put(url, json=body, headers=bay.desk)
+
+    assert move("Fitting", seen).status_code == 200
+    stale = move("Adjustment", seen)
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["code"] == "conflict"
+    assert "just moved “Braces, upper and lower” to “Fitting”" in stale.json()["message"]
+    assert "not moved to “Adjustment”" in stale.json()["message"]
+    with db() as session:
+        row = session.get(TreatmentPlan, uuid.UUID(plan["id"]))
+        assert row is not None
+        assert row.current_phase_id == uuid.UUID(caremaker.phase_id(plan, "Fitting"))
+    assert move("Fitting", seen).status_code == 200
+    fitting = caremaker.phase_id(plan, "Fitting")
+    assert move("Adjustment", fitting).status_code == 200
+    assert move("Retention", None).status_code == 200
