@@ -1508,6 +1508,9 @@ class PaymentRecord(Message):
     currency: str
     method: PaymentMethod
     received_at: AwareDatetime
+    # Money taken online that the bill could not take, to refund by hand: what staff
+    # are told ("" for a payment that counts toward the bill).
+    to_refund: str = ""
 
 
 class InvoiceRecord(Message):

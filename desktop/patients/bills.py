@@ -423,6 +423,12 @@ class BillsTab(QWidget):
         self.message.setObjectName("billsMessage")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
+        # Money taken online that no bill could take: staff refund it by hand.
+        self.refunds = QLabel()
+        self.refunds.setObjectName("billsRefunds")
+        self.refunds.setWordWrap(True)
+        self.refunds.setTextFormat(Qt.TextFormat.PlainText)
+        self.refunds.setStyleSheet("color: #a61b1b;")
         self.invoices = InvoicesModel(zone)
         self.table = _table(self.invoices)
         own_selection(self.table).selectionChanged.connect(lambda *_: self._enable())
@@ -460,6 +466,7 @@ class BillsTab(QWidget):
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.balance)
         layout.addWidget(self.message)
+        layout.addWidget(self.refunds)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
         self._show(None)
@@ -646,10 +653,11 @@ class BillsTab(QWidget):
 
     def save_receipt(self) -> None:
         invoice = self.chosen()
-        if invoice is None or not invoice.payments:
+        counted = [p for p in invoice.payments if not p.to_refund] if invoice else []
+        if invoice is None or not counted:
             self._say("Choose an invoice with a payment to save its receipt.")
             return
-        payment_id = invoice.payments[-1].id
+        payment_id = counted[-1].id
         self._save(f"receipt-{invoice.number}.pdf", lambda c: c.receipt_pdf(payment_id))
 
     # --- showing -------------------------------------------------------------------------------
@@ -659,9 +667,14 @@ class BillsTab(QWidget):
         if record is None:
             self.balance.setText("Asking the server…" if self.patient_id else "No patient open")
             self.invoices.set_rows([])
+            self.refunds.setText("")
         else:
             self.balance.setText(balance_words(record))
             self.invoices.set_rows(record.invoices)
+            self.refunds.setText(
+                "\n".join(p.to_refund for i in record.invoices for p in i.payments if p.to_refund)
+            )
+        self.refunds.setVisible(bool(self.refunds.text()))
         self._enable()
 
     def _enable(self) -> None:

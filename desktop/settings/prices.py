@@ -123,7 +123,9 @@ class PricesTab(QWidget):
         self._say(f"The prices could not be read or saved: {errors.words(error)}")
 
     def typed(self) -> list[TypePriceBody]:
-        """The prices as typed, checked; ``DomainError`` naming the first wrong one."""
+        """The prices the admin changed, checked; ``DomainError`` naming the first wrong
+        one. Only the changed rows are sent: a row left alone (empty here, perhaps set
+        meanwhile by another admin) is not removed by saving another."""
         wanted = []
         for row, record in enumerate(self.records):
             cell = self.table.item(row, 1)
@@ -135,6 +137,8 @@ class PricesTab(QWidget):
                 if text
                 else None
             )
+            if amount == record.amount_minor:
+                continue
             wanted.append(
                 TypePriceBody(appointment_type_id=record.appointment_type_id, amount_minor=amount)
             )
@@ -147,6 +151,9 @@ class PricesTab(QWidget):
             wanted = self.typed()
         except DomainError as refused:
             self._say(refused.message)
+            return
+        if not wanted:
+            self._say("Nothing changed: there is nothing to save.")
             return
         body = SavePrices(prices=wanted)
         self._say("Saving…")

@@ -61,7 +61,7 @@ def invoice_records(
         by_invoice[payment.invoice_id].append(payment_record(payment, numbers[payment.invoice_id]))
     records = []
     for invoice in invoices:
-        paid = sum(p.amount_minor for p in by_invoice[invoice.id])
+        paid = sum(p.amount_minor for p in by_invoice[invoice.id] if not p.to_refund)
         records.append(
             InvoiceRecord(
                 id=invoice.id,
@@ -99,6 +99,7 @@ def payment_record(payment: Payment, number: str) -> PaymentRecord:
         currency=payment.currency,
         method=payment.method,
         received_at=payment.received_at,
+        to_refund=service.refund_words(payment, number),
     )
 
 

@@ -79,6 +79,33 @@ class Payment(ClinicScoped):
     recorded_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_users.id"), default=None
     )
+    # Money a provider took that the bill could not take (paid meanwhile, void, more
+    # than was due, a checkout given up): why, in words for staff. Such a row counts
+    # toward nothing (the bill is never overpaid) and stays until refunded by hand.
+    refund_reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Checkout(ClinicScoped):
+    """A checkout this server started with the payment provider: the only sessions
+    whose completion records money. What the provider says was paid must match what
+    was asked here (bill, clinic, amount, currency); a newer Pay on the same bill
+    reuses the open one of the same amount, or closes it."""
+
+    __tablename__ = "payment_checkouts"
+    __table_args__ = (
+        UniqueConstraint("provider", "session_id", name="uq_payment_checkouts_session"),
+        Index("ix_payment_checkouts_invoice", "clinic_id", "invoice_id"),
+    )
+
+    provider: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[str] = mapped_column(String(255))
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"))
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    url: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[datetime]
+    # Set when a newer checkout replaced it: money it takes after that is refunded.
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class TypePrice(ClinicScoped):
@@ -113,4 +140,4 @@ class PaymentEvent(RecordBase):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-__all__ = ["Invoice", "Payment", "PaymentEvent", "TypePrice"]
+__all__ = ["Checkout", "Invoice", "Payment", "PaymentEvent", "TypePrice"]

@@ -28,7 +28,6 @@ import hmac
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,7 +46,10 @@ SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300
 SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"  # Stripe puts the session's id in its place
 COMPLETED_KINDS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
-DEV_SESSION_SECONDS = 3600
+DEV_SESSION_SECONDS = 1800
+# How long a Stripe checkout stays open (Stripe's shortest): a patient who comes back
+# later presses Pay again, for what is due then.
+STRIPE_SESSION_SECONDS = 1800
 
 
 class PaymentUnavailable(DomainError):
@@ -84,6 +86,16 @@ class ToPay:
 
 
 @dataclass(frozen=True, slots=True)
+class Started:
+    """A checkout the provider opened: its session, where the patient pays, and until
+    when (stored, so only it can record money)."""
+
+    session_id: str
+    url: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A verified event of a kind that asks nothing of us (answered 200 all the same)."""
 
@@ -97,8 +109,10 @@ class PaymentProvider(Protocol):
     # their Pay form to lead there).
     checkout_origin: str | None
 
-    def start_checkout(self, invoice: ToPay, success_url: str, cancel_url: str) -> str:
-        """Where to send the patient to pay ``invoice``."""
+    def start_checkout(
+        self, invoice: ToPay, success_url: str, cancel_url: str, now: float
+    ) -> Started:
+        """The checkout to send the patient to, to pay ``invoice``."""
         ...
 
     def verified_event(
@@ -154,8 +168,11 @@ class DevelopmentPayments:
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def start_checkout(self, invoice: ToPay, success_url: str, cancel_url: str) -> str:
+    def start_checkout(
+        self, invoice: ToPay, success_url: str, cancel_url: str, now: float
+    ) -> Started:
         session_id = f"dev_cs_{secrets.token_urlsafe(18)}"
+        expires = int(now) + DEV_SESSION_SECONDS
         payload = _b64(
             json.dumps(
                 {
@@ -168,12 +185,12 @@ class DevelopmentPayments:
                     "cur": invoice.currency,
                     "ok": _local(success_url.replace(SESSION_PLACEHOLDER, session_id)),
                     "no": _local(cancel_url),
-                    "exp": int(time.time()) + DEV_SESSION_SECONDS,
+                    "exp": expires,
                 },
                 separators=(",", ":"),
             ).encode()
         )
-        return f"/dev/pay/{payload}.{self._mac(payload)}"
+        return Started(session_id, f"/dev/pay/{payload}.{self._mac(payload)}", expires)
 
     def open(self, token: str, now: float) -> DevCheckout:
         """The checkout behind a token this server made and that has not expired."""
@@ -282,6 +299,8 @@ def stripe_event(body: bytes) -> Completed | Ignored:
     if session.get("payment_status") != "paid":
         return Ignored(event_id, kind)  # a delayed method: its own event follows when paid
     metadata = session.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return Ignored(event_id, kind)  # not a checkout this server could have started
     try:
         amount = int(session["amount_total"])
         session_id = str(session["id"])
@@ -293,7 +312,7 @@ def stripe_event(body: bytes) -> Completed | Ignored:
         event_id=event_id,
         kind=kind,
         session_id=session_id,
-        invoice_id=_uuid(metadata.get("invoice_id")) or _uuid(session.get("client_reference_id")),
+        invoice_id=_uuid(metadata.get("invoice_id")),
         clinic_id=_uuid(metadata.get("clinic_id")),
         amount_minor=amount,
         currency=currency.upper(),
@@ -319,9 +338,13 @@ class StripePayments:
         self.api_url = api_url.rstrip("/")
         self.client = client
 
-    def start_checkout(self, invoice: ToPay, success_url: str, cancel_url: str) -> str:
+    def start_checkout(
+        self, invoice: ToPay, success_url: str, cancel_url: str, now: float
+    ) -> Started:
+        expires = int(now) + STRIPE_SESSION_SECONDS
         form = {
             "mode": "payment",
+            "expires_at": str(expires),
             "success_url": success_url,
             "cancel_url": cancel_url,
             "client_reference_id": str(invoice.invoice_id),
@@ -356,7 +379,14 @@ class StripePayments:
         except ValueError:
             answer = {}
         url = answer.get("url") if isinstance(answer, dict) else None
-        if not response.is_success or not isinstance(url, str) or not url.startswith("https://"):
+        session_id = answer.get("id") if isinstance(answer, dict) else None
+        if (
+            not response.is_success
+            or not isinstance(url, str)
+            or not url.startswith("https://")
+            or not isinstance(session_id, str)
+            or not session_id
+        ):
             problem = answer.get("error", {}) if isinstance(answer, dict) else {}
             log.warning(
                 "Stripe refused a checkout (HTTP %s): %s",
@@ -364,7 +394,10 @@ class StripePayments:
                 problem.get("message", "no message") if isinstance(problem, dict) else problem,
             )
             raise PaymentUnavailable(UNAVAILABLE)
-        return url
+        expires_at = answer.get("expires_at")
+        return Started(
+            session_id, url, float(expires_at) if isinstance(expires_at, int) else expires
+        )
 
     def verified_event(
         self, body: bytes, headers: Mapping[str, str], now: float

@@ -205,6 +205,7 @@ def statement(
             shown(p.amount_minor, p.currency),
         ]
         for p in account.payments
+        if not p.refund_reason  # money to refund is no payment toward a bill
     ]
     paper.grid(
         [45, 45, 60, 30],

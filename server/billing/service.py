@@ -28,7 +28,7 @@ from server import kit
 from server.audit import service as audit
 from server.auth.context import AuthContext
 from server.billing import notices
-from server.billing.models import Invoice, Payment, PaymentEvent, TypePrice
+from server.billing.models import Checkout, Invoice, Payment, PaymentEvent, TypePrice
 from server.clinics.models import Clinic
 from server.db import utcnow
 from server.patients.models import Patient
@@ -115,6 +115,11 @@ def issue(
     lines = rules.check_lines(what.lines, currency)
     due_on = _due_on(session, ctx.clinic_id, what.due_on, now)
     sequence = _next_sequence(session, ctx.clinic_id)
+    # Again under the numbering lock: the same request sent twice at once waited here
+    # for the first, whose invoice is now there to answer with.
+    done = _already(session, ctx, what)
+    if done is not None:
+        return done
     invoice = Invoice(
         id=what.invoice_id,
         clinic_id=ctx.clinic_id,
@@ -295,10 +300,13 @@ def payments_of(
 
 
 def paid_on(session: Session, invoice: Invoice) -> int:
+    """What was paid toward the bill (money kept to refund counts for nothing)."""
     return (
         session.scalar(
             select(func.sum(Payment.amount_minor)).where(
-                Payment.clinic_id == invoice.clinic_id, Payment.invoice_id == invoice.id
+                Payment.clinic_id == invoice.clinic_id,
+                Payment.invoice_id == invoice.id,
+                Payment.refund_reason == "",
             )
         )
         or 0
@@ -320,7 +328,11 @@ class Account:
     today: date
 
     def paid(self, invoice: Invoice) -> int:
-        return sum(p.amount_minor for p in self.payments if p.invoice_id == invoice.id)
+        return sum(
+            p.amount_minor
+            for p in self.payments
+            if p.invoice_id == invoice.id and not p.refund_reason
+        )
 
     def due(self, invoice: Invoice) -> int:
         if invoice.status is InvoiceStatus.VOID:
@@ -332,7 +344,7 @@ class Account:
         """What the patient owes (negative: in credit). Void invoices count for nothing;
         every payment counts, so money taken against a bill voided later is a credit."""
         billed = sum(i.total_minor for i in self.invoices if i.status is not InvoiceStatus.VOID)
-        return billed - sum(p.amount_minor for p in self.payments)
+        return billed - sum(p.amount_minor for p in self.payments if not p.refund_reason)
 
     def number_of(self, invoice_id: uuid.UUID) -> str:
         return next((i.number for i in self.invoices if i.id == invoice_id), "")
@@ -359,7 +371,9 @@ def balance(session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> in
     )
     paid = session.scalar(
         select(func.sum(Payment.amount_minor)).where(
-            Payment.clinic_id == clinic_id, Payment.patient_id == patient_id
+            Payment.clinic_id == clinic_id,
+            Payment.patient_id == patient_id,
+            Payment.refund_reason == "",
         )
     )
     return (billed or 0) - (paid or 0)
@@ -563,22 +577,109 @@ def note_event(session: Session, provider: str, event_id: str, kind: str, outcom
     session.flush()
 
 
+CHECKOUT_REUSE_MARGIN = timedelta(minutes=5)
+
+
+def open_checkout(
+    session: Session, invoice: Invoice, provider: str, amount_minor: int, now: datetime
+) -> Checkout | None:
+    """A checkout of this bill still open for this amount, with time left to pay it: a
+    second Pay sends the patient back to it rather than starting another."""
+    return session.scalar(
+        select(Checkout)
+        .where(
+            Checkout.clinic_id == invoice.clinic_id,
+            Checkout.invoice_id == invoice.id,
+            Checkout.provider == provider,
+            Checkout.amount_minor == amount_minor,
+            Checkout.currency == invoice.currency,
+            Checkout.closed_at.is_(None),
+            Checkout.expires_at > now + CHECKOUT_REUSE_MARGIN,
+        )
+        .order_by(Checkout.expires_at.desc())
+        .limit(1)
+    )
+
+
+def keep_checkout(
+    session: Session,
+    invoice: Invoice,
+    provider: str,
+    started: tuple[str, str, datetime],
+    amount_minor: int,
+    now: datetime,
+) -> Checkout:
+    """Store a checkout just started (its session id, address and end), closing the
+    bill's older open ones: money one of those takes now is kept to refund."""
+    session_id, url, expires_at = started
+    for older in session.scalars(
+        select(Checkout).where(
+            Checkout.clinic_id == invoice.clinic_id,
+            Checkout.invoice_id == invoice.id,
+            Checkout.closed_at.is_(None),
+        )
+    ):
+        older.closed_at = now
+    checkout = Checkout(
+        clinic_id=invoice.clinic_id,
+        provider=provider,
+        session_id=session_id[:255],
+        invoice_id=invoice.id,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        url=url,
+        expires_at=expires_at,
+    )
+    session.add(checkout)
+    session.flush()
+    return checkout
+
+
+def _stored_checkout(session: Session, event: Completed) -> Checkout | None:
+    """The checkout this server started that the event is about, when every part the
+    event names matches it; None for any other session, whatever it says."""
+    checkout = session.scalar(
+        select(Checkout).where(
+            Checkout.provider == event.provider, Checkout.session_id == event.session_id
+        )
+    )
+    if checkout is None:
+        return None
+    if (
+        event.invoice_id != checkout.invoice_id
+        or event.clinic_id != checkout.clinic_id
+        or event.amount_minor != checkout.amount_minor
+        or event.currency.upper() != checkout.currency
+    ):
+        return None
+    return checkout
+
+
 def record_online(
     session: Session, event: Completed, *, now: datetime, public_base_url: str = ""
 ) -> str:
     """Record a completed online payment once: by the provider's event id (the same
     event delivered again does nothing) and by its checkout session (two events about
-    one session record one payment). Returns what was done, in a word."""
+    one session record one payment). Only a checkout this server started and stored
+    counts; any other paid session is noted and ignored. Returns what was done, in a
+    word."""
     if seen(session, event.provider, event.event_id):
         return "repeat"
+    checkout = _stored_checkout(session, event)
     invoice = (
-        session.scalar(select(Invoice).where(Invoice.id == event.invoice_id).with_for_update())
-        if event.invoice_id is not None
+        session.scalar(
+            select(Invoice)
+            .where(Invoice.id == checkout.invoice_id, Invoice.clinic_id == checkout.clinic_id)
+            .with_for_update()
+        )
+        if checkout is not None
         else None
     )
-    if invoice is not None and event.clinic_id is not None and invoice.clinic_id != event.clinic_id:
-        invoice = None
-    outcome = _apply(session, invoice, event, now, public_base_url)
+    outcome = (
+        _apply(session, invoice, checkout, event, now, public_base_url)
+        if invoice is not None and checkout is not None
+        else "ignored"
+    )
     session.add(
         PaymentEvent(
             provider=event.provider,
@@ -594,31 +695,64 @@ def record_online(
     return outcome
 
 
+def _refund_reason(invoice: Invoice, checkout: Checkout, due: int, now: datetime) -> str:
+    """Why the bill cannot take this checkout's money ("" when it can)."""
+    if invoice.status is InvoiceStatus.VOID:
+        return "paid online after the bill was voided"
+    if invoice.status is InvoiceStatus.PAID or due <= 0:
+        return "paid online after the bill was settled"
+    if checkout.closed_at is not None or checkout.expires_at < now:
+        return "paid online through a checkout given up for a newer one"
+    if checkout.amount_minor > due:
+        return f"paid online when only {rules.shown(due, invoice.currency)} was still due"
+    return ""
+
+
+def refund_words(payment: Payment, number: str) -> str:
+    """What staff are told of money kept to refund ("" for a payment that counts)."""
+    if not payment.refund_reason:
+        return ""
+    return (
+        f"{rules.shown(payment.amount_minor, payment.currency)} {payment.refund_reason} "
+        f"({number}): refund it in Stripe."
+        if payment.provider_reference and not payment.provider_reference.startswith("dev_")
+        else f"{rules.shown(payment.amount_minor, payment.currency)} {payment.refund_reason} "
+        f"({number}): it is a test payment, nothing to refund."
+    )
+
+
 def _apply(
-    session: Session, invoice: Invoice | None, event: Completed, now: datetime, public_base_url: str
+    session: Session,
+    invoice: Invoice,
+    checkout: Checkout,
+    event: Completed,
+    now: datetime,
+    public_base_url: str,
 ) -> str:
-    if invoice is None:
-        return "unknown_invoice"
     already = session.scalar(
         select(Payment.id).where(Payment.provider_reference == event.session_id)
     )
     if already is not None:
         return "already_recorded"
-    if event.currency.upper() != invoice.currency or event.amount_minor <= 0:
+    if checkout.amount_minor <= 0:
         return "amount_mismatch"  # the provider holds the money; staff reconcile by hand
+    due = invoice.total_minor - paid_on(session, invoice)
+    refund = _refund_reason(invoice, checkout, due, now)
     payment = Payment(
         clinic_id=invoice.clinic_id,
         invoice_id=invoice.id,
         patient_id=invoice.patient_id,
-        amount_minor=event.amount_minor,
+        amount_minor=checkout.amount_minor,
         currency=invoice.currency,
         method=PaymentMethod.CARD_ONLINE,
         provider_reference=event.session_id[:255],
         received_at=now,
+        refund_reason=refund,
     )
     session.add(payment)
     session.flush()
-    _settle(invoice, paid_on(session, invoice), now)
+    if not refund:
+        _settle(invoice, paid_on(session, invoice), now)
     audit.record(
         session,
         AuthContext.for_patient(invoice.clinic_id, invoice.patient_id),
@@ -627,9 +761,11 @@ def _apply(
         entity_id=invoice.id,
         reason=(
             f"{rules.shown(payment.amount_minor, payment.currency)} paid online "
-            f"({event.provider}) on {invoice.number}"
+            f"({event.provider}) on {invoice.number}" + (f", to refund: {refund}" if refund else "")
         ),
     )
+    if refund:
+        return "needs_refund"
     _receipt(session, invoice, payment, public_base_url)
     return "recorded"
 

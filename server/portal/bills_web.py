@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -116,7 +116,8 @@ def _bills(session: Session, viewer: Viewer, invoices: list[Invoice]) -> list[Bi
     for payment in service.payments_of(
         session, viewer.clinic_id, invoice_ids=[i.id for i in invoices]
     ):
-        paid_by[payment.invoice_id].append(payment)
+        if not payment.refund_reason:  # money to refund is the clinic's to sort out
+            paid_by[payment.invoice_id].append(payment)
     shown_bills = []
     for invoice in invoices:
         paid = sum(p.amount_minor for p in paid_by[invoice.id])
@@ -292,11 +293,13 @@ def pay(
         window=timedelta(hours=1),
         what="payments started",
     )
+    now = utcnow()
     with db.reading() as session:
         invoice = service.find_invoice(
             session, viewer.clinic_id, wanted, patient_ids=_people(viewer)
         )
         due = invoice.total_minor - service.paid_on(session, invoice)
+        open_one = service.open_checkout(session, invoice, provider.name, due, now)
         to_pay = payments.ToPay(
             invoice_id=invoice.id,
             clinic_id=invoice.clinic_id,
@@ -309,15 +312,31 @@ def pay(
         payable = invoice.status is InvoiceStatus.OPEN and due > 0
     if not payable:
         return see_other(f"{viewer.base()}/bills/{wanted}")
+    if open_one is not None:  # Pay pressed again: the checkout already open, not another
+        return see_other(open_one.url)
     here = f"{settings.public_base_url.rstrip('/')}{viewer.base()}/bills/{wanted}"
     try:
-        url = provider.start_checkout(
+        started = provider.start_checkout(
             to_pay,
             success_url=f"{here}/paid?session={payments.SESSION_PLACEHOLDER}",
             cancel_url=f"{here}?cancelled=1",
+            now=now.timestamp(),
         )
     except payments.PaymentUnavailable as refused:
         return _detail(request, db, settings, viewer, bill_id, problem=refused.message, status=503)
+    with db.writing() as session:
+        service.keep_checkout(
+            session,
+            service.find_invoice(session, viewer.clinic_id, wanted, lock=True),
+            provider.name,
+            (
+                started.session_id,
+                started.url,
+                datetime.fromtimestamp(started.expires_at, UTC),
+            ),
+            due,
+            now,
+        )
     audit.read(
         db,
         viewer.ctx(invoice.patient_id),
@@ -326,7 +345,7 @@ def pay(
         entity_id=wanted,
         reason=f"online payment of {invoice.number} started by {viewer.actor()}",
     )
-    return see_other(url)
+    return see_other(started.url)
 
 
 @router.api_route("/portal/{slug}/bills/{bill_id}/paid", methods=READ, response_class=HTMLResponse)
@@ -386,7 +405,11 @@ def receipt(
         invoice = service.find_invoice(
             session, viewer.clinic_id, wanted, patient_ids=_people(viewer)
         )
-        made = service.payments_of(session, viewer.clinic_id, invoice_ids=[invoice.id])
+        made = [
+            p
+            for p in service.payments_of(session, viewer.clinic_id, invoice_ids=[invoice.id])
+            if not p.refund_reason
+        ]
         chosen = next((p for p in made if str(p.id) == payment), None) if payment else None
         if payment and chosen is None:
             raise NotFound(NO_RECEIPT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -287,6 +288,58 @@ def test_read_only_staff_see_bills_without_the_buttons(
         reader.store.close()
 
 
+def test_money_taken_online_that_no_bill_could_take_is_told_to_refund(
+    qtbot: QtBot, live_server: LiveServer, runner: TaskRunner, reception: Desk
+) -> None:
+    patient_id = a_patient(live_server)
+    now = datetime.now(UTC)
+    with transaction(live_server.sessionmaker) as session:
+        clinic = session.scalars(select(Clinic)).one()
+        invoice = Invoice(
+            clinic_id=clinic.id,
+            sequence=1,
+            number="INV-00001",
+            patient_id=patient_id,
+            lines=[{"description": "Visit", "amount_minor": 4500}],
+            total_minor=4500,
+            currency="GBP",
+            issued_at=now,
+            due_on=now.date(),
+            status=InvoiceStatus.PAID,
+            paid_at=now,
+        )
+        session.add(invoice)
+        session.flush()
+        for method, reason, reference in (
+            (PaymentMethod.CASH, "", None),
+            (
+                PaymentMethod.CARD_ONLINE,
+                "paid online after the bill was settled",
+                "cs_test_late",
+            ),
+        ):
+            session.add(
+                Payment(
+                    clinic_id=clinic.id,
+                    invoice_id=invoice.id,
+                    patient_id=patient_id,
+                    amount_minor=4500,
+                    currency="GBP",
+                    method=method,
+                    provider_reference=reference,
+                    received_at=now,
+                    refund_reason=reason,
+                )
+            )
+    tab = bills_tab(qtbot, runner, reception, patient_id)
+    qtbot.waitUntil(lambda: tab.invoices.rowCount() == 1, timeout=WAIT_MS)
+    assert tab.balance.text() == "Balance: nothing to pay."
+    assert tab.refunds.isVisibleTo(tab)
+    assert tab.refunds.text() == (
+        "£45.00 paid online after the bill was settled (INV-00001): refund it in Stripe."
+    )
+
+
 def test_admins_set_prices_in_settings(
     qtbot: QtBot, live_server: LiveServer, runner: TaskRunner, tmp_path: Path, reception: Desk
 ) -> None:
@@ -318,5 +371,27 @@ def test_admins_set_prices_in_settings(
             [price] = session.scalars(select(TypePrice)).all()
             kind = session.get_one(AppointmentType, price.appointment_type_id)
         assert (kind.name, price.amount_minor) == ("Consultation", 4500)
+
+        qtbot.mouseClick(tab.save_button, LEFT)
+        assert tab.message.text() == "Nothing changed: there is nothing to save."
+
+        # Another admin prices another type meanwhile; this table still shows it empty.
+        other = next(r for r in range(len(names)) if r != row)
+        with transaction(live_server.sessionmaker) as session:
+            kind = session.get_one(AppointmentType, tab.records[other].appointment_type_id)
+            session.add(
+                TypePrice(
+                    clinic_id=kind.clinic_id,
+                    appointment_type_id=kind.id,
+                    amount_minor=3000,
+                    currency="GBP",
+                )
+            )
+        tab.table.item(row, 1).setText("50")
+        qtbot.mouseClick(tab.save_button, LEFT)
+        qtbot.waitUntil(lambda: tab.message.text() == "Prices saved.", timeout=WAIT_MS)
+        with live_server.sessionmaker() as session:
+            amounts = sorted(session.scalars(select(TypePrice.amount_minor)))
+        assert amounts == [3000, 5000]  # the other admin's price is kept
     finally:
         admin.store.close()

@@ -142,3 +142,32 @@ def emails(db: sessionmaker[Session], kind: str) -> list[Delivery]:
         for row in rows:
             session.expunge(row)
         return list(rows)
+
+
+def checkout(
+    db: sessionmaker[Session],
+    invoice_id: uuid.UUID,
+    *,
+    session_id: str = "cs_test_a1B2c3",
+    amount: int | None = None,
+    provider: str = "stripe",
+    minutes: int = 30,
+) -> None:
+    """A checkout stored as the portal's Pay stores it (for what is due, unless told)."""
+    now = datetime.now(UTC)
+    with transaction(db) as session:
+        found = session.get(Invoice, invoice_id)
+        assert found is not None
+        due = found.total_minor - service.paid_on(session, found)
+        service.keep_checkout(
+            session,
+            found,
+            provider,
+            (
+                session_id,
+                f"https://checkout.stripe.com/c/pay/{session_id}",
+                now + timedelta(minutes=minutes),
+            ),
+            due if amount is None else amount,
+            now,
+        )

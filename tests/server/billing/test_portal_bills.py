@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -21,11 +23,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.billing import InvoiceStatus, PaymentMethod
+from common.errors import NotFound
 from common.portal import Relation
 from common.roles import Role
 from server.audit.models import AuditEvent
 from server.billing import payments, service
-from server.billing.models import Payment
+from server.billing.models import Checkout, Payment
 from server.config import Settings
 from server.db import transaction, utcnow
 from server.patients.models import Patient
@@ -37,6 +40,7 @@ from tests.server.conftest import Factory
 from tests.server.portal import portalmaker
 from tests.server.portal.portalmaker import SAME_SITE, post
 from tests.server.web.conftest import csrf_of
+from tests.support.diary import ServedApp
 
 DEV_PAGE = re.compile(r"^/dev/pay/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$")
 
@@ -397,3 +401,89 @@ def test_an_admin_viewing_as_the_patient_may_look_but_not_pay(
         assert reads
         assert all("clinic admin" in r.reason for r in reads)
         assert session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+# --- the guards of paying online ------------------------------------------------------------
+
+
+def test_pay_on_a_void_bill_starts_no_checkout(
+    web: TestClient, db: sessionmaker[Session], family: Family
+) -> None:
+    invoice_id = billmaker.issue(db, family.at, 4500)
+    bill_url = f"{family.base}/bills/{invoice_id}"
+    token_page = web.get(bill_url)
+    with transaction(db) as session:
+        service.void(session, family.at.ctx(), invoice_id, "Issued in error", now=utcnow())
+    refused = web.post(
+        f"{bill_url}/pay",
+        data={"csrf_token": csrf_of(token_page)},
+        headers=SAME_SITE,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303
+    assert refused.headers["location"] == bill_url
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Checkout)) == 0
+
+
+def test_paying_twice_with_cash_taken_between_records_the_second_to_refund(
+    web: TestClient, db: sessionmaker[Session], family: Family
+) -> None:
+    invoice_id = billmaker.issue(db, family.at, 4500)
+    bill_url = f"{family.base}/bills/{invoice_id}"
+    first = post(web, bill_url, f"{bill_url}/pay").headers["location"]
+    assert post(web, bill_url, f"{bill_url}/pay").headers["location"] == first  # reused
+    take(db, family.at, invoice_id, 4500)
+    assert post(web, first, first).status_code == 303
+    [late] = paid_online(db)
+    assert late.refund_reason == "paid online after the bill was settled"
+    with db() as session:
+        assert service.balance(session, family.at.id, family.at.patient_id) == 0
+    assert "Thank you: payment received" in web.get(f"{bill_url}/paid").text
+
+
+def test_a_development_checkout_expires(family: Family) -> None:
+    provider = payments.DevelopmentPayments("k" * 40)
+    now = time.time()
+    started = provider.start_checkout(
+        payments.ToPay(uuid.uuid4(), family.at.id, "INV-00001", "North", 4500, "GBP"),
+        success_url="https://x/ok",
+        cancel_url="https://x/no",
+        now=now,
+    )
+    token = started.url.rsplit("/", 1)[1]
+    assert provider.open(token, now + 60).session_id == started.session_id
+    assert started.expires_at == int(now) + payments.DEV_SESSION_SECONDS
+    with pytest.raises(NotFound, match="expired"):
+        provider.open(token, now + payments.DEV_SESSION_SECONDS + 1)
+    with pytest.raises(payments.WebhookRefused):
+        provider.verified_event(token.encode(), {}, now + payments.DEV_SESSION_SECONDS + 1)
+
+
+def test_the_development_checkout_is_only_for_this_machine(
+    db: sessionmaker[Session], family: Family, database_url: str
+) -> None:
+    """A development server (not a test one, no provider chosen in words) shows the test
+    payment page to a browser on its own machine only."""
+    from server.app import create_app
+
+    settings = Settings(database_url=database_url, dispatch_in_server=False)
+    assert settings.environment == "development"
+    provider = payments.DevelopmentPayments(settings.secret_key)
+    started = provider.start_checkout(
+        payments.ToPay(uuid.uuid4(), family.at.id, "INV-00001", "North", 4500, "GBP"),
+        success_url="https://x/ok",
+        cancel_url="https://x/no",
+        now=time.time(),
+    )
+    app = create_app(settings, run_migrations=False)
+    served = ServedApp(app)
+    try:
+        with TestClient(app) as elsewhere:  # the TestClient's peer is not a loopback one
+            assert elsewhere.get(started.url).status_code == 404
+            assert elsewhere.post(started.url).status_code in (403, 404)
+        with httpx.Client(base_url=served.url) as here:
+            assert here.get(started.url).status_code == 200
+    finally:
+        served.stop()
+        app.state.engine.dispose()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.billing import InvoiceStatus, PaymentMethod
 from server.billing import notices
-from server.billing.models import Invoice, Payment, PaymentEvent
+from server.billing.models import Checkout, Invoice, Payment, PaymentEvent
 from server.billing.payments import SIGNATURE_HEADER, stripe_signature
 from server.config import Settings
 from tests.server.billing import billmaker
@@ -66,6 +66,7 @@ def checkout_session(invoice_id: uuid.UUID, amount: int) -> dict[str, Any]:
         "amount_total": amount,
         "client_reference_id": str(invoice_id),
         "currency": "gbp",
+        "expires_at": int(time.time()) + 1800,
         "mode": "payment",
         "payment_status": "unpaid",
         "status": "open",
@@ -159,6 +160,8 @@ def test_pay_starts_a_checkout_session_and_sends_the_patient_to_it(
     assert sent.headers["authorization"] == f"Bearer {SECRET_KEY}"
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
     form = {name: values[0] for name, values in parse_qs(sent.content.decode()).items()}
+    expires = int(form.pop("expires_at"))
+    assert time.time() + 1700 < expires <= time.time() + 1800  # Stripe's shortest
     here = f"https://testserver/portal/north/bills/{invoice_id}"
     assert form == {
         "mode": "payment",
@@ -176,6 +179,28 @@ def test_pay_starts_a_checkout_session_and_sends_the_patient_to_it(
         "line_items[0][price_data][product_data][name]": "North Physio: bill INV-00001",
     }
     assert payments(db) == []  # nothing is paid until Stripe says so
+    with db() as session:
+        [stored] = session.scalars(select(Checkout)).all()
+    assert (stored.session_id, stored.invoice_id, stored.amount_minor, stored.currency) == (
+        "cs_test_a1B2c3",
+        invoice_id,
+        6850,
+        "GBP",
+    )
+
+    # Pay pressed again: back to the same checkout, not a second one to pay as well.
+    with respx.mock(assert_all_called=False) as stripe:
+        again_route = stripe.post(CHECKOUT).mock(
+            return_value=httpx.Response(200, json=checkout_session(invoice_id, 6850))
+        )
+        again = web.post(
+            f"{base}/bills/{invoice_id}/pay",
+            data={"csrf_token": csrf_of(web.get(f"{base}/bills/{invoice_id}"))},
+            headers=SAME_SITE,
+            follow_redirects=False,
+        )
+    assert again.headers["location"] == SESSION_URL
+    assert not again_route.called
 
 
 def test_a_checkout_stripe_refuses_is_a_page_in_words(
@@ -232,6 +257,7 @@ def test_a_paid_checkout_is_recorded_once_however_often_stripe_sends_it(
     client: TestClient, db: sessionmaker[Session], north: Practice
 ) -> None:
     invoice = billmaker.invoice(db, billmaker.issue(db, north, 6000, 850))
+    billmaker.checkout(db, invoice.id)
     body = completed_event(invoice)
     answers = [
         client.post("/webhooks/stripe", content=body, headers=signed(body)) for _ in range(5)
@@ -261,6 +287,7 @@ def test_the_same_event_delivered_at_once_records_one_payment(
     app: FastAPI, db: sessionmaker[Session], north: Practice
 ) -> None:
     invoice = billmaker.invoice(db, billmaker.issue(db, north))
+    billmaker.checkout(db, invoice.id)
     body = completed_event(invoice)
     served = ServedApp(app)
     statuses: list[int] = []
@@ -289,12 +316,21 @@ def test_the_same_event_delivered_at_once_records_one_payment(
 
 @pytest.mark.parametrize(
     "how",
-    ["bad signature", "another secret", "no header", "tampered body", "old timestamp", "no v1"],
+    [
+        "bad signature",
+        "another secret",
+        "no header",
+        "tampered body",
+        "old timestamp",
+        "future timestamp",
+        "no v1",
+    ],
 )
 def test_a_forged_or_stale_event_records_nothing(
     client: TestClient, db: sessionmaker[Session], north: Practice, how: str
 ) -> None:
     invoice = billmaker.invoice(db, billmaker.issue(db, north))
+    billmaker.checkout(db, invoice.id)
     body = completed_event(invoice)
     sent, head = body, signed(body)
     if how == "bad signature":
@@ -308,11 +344,15 @@ def test_a_forged_or_stale_event_records_nothing(
         assert sent != body
     elif how == "old timestamp":
         head = signed(body, at=time.time() - 301)
+    elif how == "future timestamp":
+        head = signed(body, at=time.time() + 301)
     elif how == "no v1":
         head[SIGNATURE_HEADER] = head[SIGNATURE_HEADER].split(",")[0]
     answer = client.post("/webhooks/stripe", content=sent, headers=head)
     assert answer.status_code == 400
-    expected = "more than five minutes old" if how == "old timestamp" else "valid Stripe signature"
+    expected = (
+        "more than five minutes old" if how.endswith("timestamp") else "valid Stripe signature"
+    )
     assert expected in answer.json()["message"]
     assert payments(db) == []
     assert billmaker.invoice(db, invoice.id).status is InvoiceStatus.OPEN
@@ -349,8 +389,37 @@ def test_a_paid_checkout_for_no_invoice_of_ours_is_noted_not_paid(
     body = completed_event(invoice).replace(str(invoice.id).encode(), str(uuid.uuid4()).encode())
     answer = client.post("/webhooks/stripe", content=body, headers=signed(body))
     assert answer.status_code == 200
-    assert answer.json()["outcome"] == "unknown_invoice"
+    assert answer.json()["outcome"] == "ignored"
     assert payments(db) == []
+
+
+@pytest.mark.parametrize("metadata", ["a string", ["a", "list"], 7])
+def test_metadata_not_an_object_is_an_event_we_do_not_know(
+    client: TestClient, db: sessionmaker[Session], north: Practice, metadata: object
+) -> None:
+    invoice = billmaker.invoice(db, billmaker.issue(db, north))
+    billmaker.checkout(db, invoice.id)
+    event = json.loads(completed_event(invoice))
+    event["data"]["object"]["metadata"] = metadata
+    body = json.dumps(event).encode()
+    answer = client.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert answer.status_code == 200
+    assert answer.json()["outcome"] == "ignored"
+    assert payments(db) == []
+
+
+def test_a_session_known_only_by_its_client_reference_is_not_ours(
+    client: TestClient, db: sessionmaker[Session], north: Practice
+) -> None:
+    invoice = billmaker.invoice(db, billmaker.issue(db, north))
+    billmaker.checkout(db, invoice.id)
+    event = json.loads(completed_event(invoice))
+    event["data"]["object"]["metadata"] = {}
+    body = json.dumps(event).encode()
+    answer = client.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert answer.json()["outcome"] == "ignored"
+    assert payments(db) == []
+    assert billmaker.invoice(db, invoice.id).status is InvoiceStatus.OPEN
 
 
 def test_the_webhook_is_not_there_without_stripe(
