@@ -2,7 +2,7 @@
 record money, and payments taken that a bill could not take are kept to refund.
 
 Revision ID: 3c8d5e2f7a61
-Revises: f55bd5cacdc5
+Revises: a04af92d26cb
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "3c8d5e2f7a61"
-down_revision = "f55bd5cacdc5"
+down_revision = "a04af92d26cb"
 branch_labels = None
 depends_on = None
 
