@@ -345,7 +345,7 @@ def test_a_forged_or_stale_event_records_nothing(
     elif how == "old timestamp":
         head = signed(body, at=time.time() - 301)
     elif how == "future timestamp":
-        head = signed(body, at=time.time() + 301)
+        head = signed(body, at=time.time() + 330)  # past the tolerance, however slow the run
     elif how == "no v1":
         head[SIGNATURE_HEADER] = head[SIGNATURE_HEADER].split(",")[0]
     answer = client.post("/webhooks/stripe", content=sent, headers=head)
