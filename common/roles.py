@@ -1,8 +1,9 @@
 """Staff roles and what each may do.
 
-The roles and the messaging/portal/content permissions are the table in seed
-``004_b67f43497778f380.txt``; the patient, diary and admin permissions extend it in the
-same spirit (read-only staff can look, front desk can book, admins can configure).
+The roles and the messaging, portal and content permissions follow the product's
+description of patient communications; the patient, diary, billing and admin permissions
+extend them in the same spirit (read-only staff can look, front desk can book, admins can
+configure).
 Both the server (to authorise) and the desk (to hide what a role cannot use) read this
 one table.
 """
@@ -27,7 +28,7 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    # Seed 004: messaging hub, portal, campaigns, content.
+    # Messaging hub, portal, campaigns, content.
     COMMS_SEND_MESSAGE = "comms:send_message"
     COMMS_SEND_BULK = "comms:send_bulk"
     COMMS_VIEW_INBOX = "comms:view_inbox"

@@ -113,7 +113,7 @@ class AppointmentTypeRules:
 
 @dataclass(frozen=True, slots=True)
 class BookingRules:
-    """A clinic's online booking rules (seed 002). Staff at the desk are exempt from the
+    """A clinic's online booking rules. Staff at the desk are exempt from the
     notice, horizon and cut-offs; the booking guarantee binds everyone."""
 
     horizon_days: int = 60  # how far ahead patients may book

@@ -1,4 +1,4 @@
-"""The clinic's online booking rules (seed 002): how far ahead and how soon patients may
+"""The clinic's online booking rules: how far ahead and how soon patients may
 book, where start times land, "no preference", a daily cap per provider, and until when
 patients may cancel or reschedule online. Staff at the desk are exempt from all of them.
 
@@ -29,7 +29,7 @@ from sync.scheduling import ClinicSchedule
 
 
 class BookingRulesTab(QWidget):
-    """The clinic's online booking rules (seed 002). Staff at the desk are exempt."""
+    """The clinic's online booking rules. Staff at the desk are exempt."""
 
     def __init__(self, submit: Submit) -> None:
         super().__init__()
