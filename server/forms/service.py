@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common import forms as rules
@@ -532,17 +532,3 @@ def due_reminders(
     if lock:
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
-
-
-def count_open(session: Session, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                FormRequest.clinic_id == clinic_id,
-                FormRequest.patient_id == patient_id,
-                FormRequest.status.in_(rules.OPEN_STATUSES),
-                FormRequest.deleted_at.is_(None),
-            )
-        )
-        or 0
-    )
